@@ -1,0 +1,45 @@
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { FleetError } from "../common/errors.ts";
+
+/** A subcommand's module: `run` gets the arguments after the subcommand name and returns the exit code. */
+export interface CommandModule {
+  run(argv: string[]): Promise<number>;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  load(): Promise<CommandModule>;
+}
+
+/** The table of subcommands; each module is imported only when its command runs. */
+export const commands: Command[] = [
+  { name: "agent", summary: "run the truck gateway (serial sources -> outbox -> MQTT)", load: () => notYet("agent") },
+  { name: "bridge", summary: "run the MQTT broker that writes every record to Kafka", load: () => notYet("bridge") },
+  { name: "decode", summary: "decode an NMEA or CAN capture into JSON Lines", load: () => notYet("decode") },
+  { name: "doctor", summary: "check a gateway's serial ports, GPS, CAN and broker", load: () => notYet("doctor") },
+  { name: "provision", summary: "write a truck's configuration file", load: () => notYet("provision") },
+  { name: "sim", summary: "simulate trucks (serial devices or MQTT load)", load: () => notYet("sim") },
+  { name: "verify", summary: "check a Kafka topic for loss, duplicates and order", load: () => notYet("verify") },
+];
+
+async function notYet(name: string): Promise<CommandModule> {
+  return {
+    async run() {
+      process.stderr.write(`fleetsync ${name}: not built yet in this version\n`);
+      return 1;
+    },
+  };
+}
+
+/**
+ * parseArgs with FleetSync's error contract: an unknown flag or a missing value becomes FLEET_USAGE (exit code 2)
+ * with the library's message, which names the flag.
+ */
+export function parseCommandArgs<T extends ParseArgsConfig>(argv: string[], config: T) {
+  try {
+    return parseArgs({ ...config, args: argv, strict: true });
+  } catch (error) {
+    throw new FleetError("FLEET_USAGE", (error as Error).message, { cause: error });
+  }
+}

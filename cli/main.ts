@@ -1,0 +1,71 @@
+/**
+ * `fleetsync`: one program for the truck and the cloud. Each subcommand lives in its own module and is loaded only
+ * when called, so `fleetsync decode` on a Pi never loads Kafka or Aedes.
+ */
+import { createRequire } from "node:module";
+import { FleetError, isFleetError } from "../common/errors.ts";
+import { type Command, commands } from "./commands.ts";
+
+const require = createRequire(import.meta.url);
+
+function version(): string {
+  // Works from the source tree (cli/) and from the build (dist/cli/).
+  for (const candidate of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = require(candidate) as { name?: string; version?: string };
+      if (pkg.name === "fleetsync" && pkg.version) return pkg.version;
+    } catch {}
+  }
+  return "unknown";
+}
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    "Usage: fleetsync <command> [options]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Options:",
+    "  -h, --help     show help (also `fleetsync <command> --help`)",
+    "  -v, --version  print the version",
+    "",
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+    process.stdout.write(usage());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === "-v" || first === "--version") {
+    process.stdout.write(`fleetsync ${version()}\n`);
+    return 0;
+  }
+  if (first.startsWith("-")) {
+    process.stderr.write(`fleetsync: unknown option '${first}'\n\n${usage()}`);
+    return 2;
+  }
+  const command: Command | undefined = commands.find((c) => c.name === first);
+  if (!command) {
+    process.stderr.write(`fleetsync: unknown command '${first}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const mod = await command.load();
+    return await mod.run(rest);
+  } catch (error) {
+    if (isFleetError(error, "FLEET_USAGE")) {
+      process.stderr.write(`fleetsync ${command.name}: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof FleetError) {
+      process.stderr.write(`fleetsync ${command.name}: ${error.message} [${error.code}]\n`);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,4 @@
+/** protocol/: the one place FleetSync's contracts are written down. Agent, bridge and tools import from here. */
+export * from "./records.ts";
+export * from "./topics.ts";
+export * from "./truck-id.ts";

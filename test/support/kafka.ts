@@ -1,0 +1,77 @@
+/** Kafka helpers for integration tests: the run's brokers, per-test topic names, and reading a topic back. */
+import { randomBytes } from "node:crypto";
+import { type IHeaders, Kafka, logLevel } from "kafkajs";
+import { inject } from "vitest";
+import { waitFor } from "./wait.ts";
+
+export function kafkaBrokers(): string[] {
+  return inject("kafkaBrokers");
+}
+
+export function testKafka(clientId = "fleetsync-test"): Kafka {
+  return new Kafka({ brokers: kafkaBrokers(), clientId, logLevel: logLevel.NOTHING });
+}
+
+/** A topic name no other test uses, so tests never see each other's records. */
+export function uniqueTopic(prefix: string): string {
+  return `test.${prefix}.${Date.now().toString(36)}.${randomBytes(3).toString("hex")}`;
+}
+
+export async function createTopics(kafka: Kafka, topics: { topic: string; partitions?: number }[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions ?? 1 })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface ReadRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+}
+
+function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? String(value[0]) : String(value);
+  }
+  return out;
+}
+
+/**
+ * Reads a topic from the beginning until `count` records have arrived (or the deadline passes), then stops.
+ * Returns the records in per-partition offset order.
+ */
+export async function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 60_000): Promise<ReadRecord[]> {
+  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString("hex")}`, maxWaitTimeInMs: 100 });
+  const records: ReadRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        records.push({
+          partition,
+          offset: message.offset,
+          key: message.key?.toString("utf8") ?? null,
+          value: message.value?.toString("utf8") ?? null,
+          headers: headersToStrings(message.headers),
+        });
+      },
+    });
+    await waitFor(() => records.length >= count, `${count} records on ${topic} (have ${records.length})`, {
+      timeoutMs,
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}

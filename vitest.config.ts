@@ -1,0 +1,29 @@
+import { defineConfig } from "vitest/config";
+
+/**
+ * `npm test` runs two projects:
+ * - unit: pure logic beside the code it tests (agent/, bridge/, protocol/, common/, cli/), no I/O doubles needed;
+ * - integration: test/integration/, real parts (Kafka, Aedes over TCP, LevelDB on disk, pseudo-terminals).
+ * The global setup starts one local Kafka for the run unless KAFKA_BROKERS points at one.
+ * Fault and benchmark suites have their own configs and npm scripts.
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["{agent,bridge,protocol,common,cli}/**/*.test.ts"] },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/support/kafka-global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
