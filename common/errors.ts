@@ -25,6 +25,10 @@ export const ERROR_CODES = {
   FLEET_AUTH: { retriable: false, doc: "A client's credentials were refused." },
   FLEET_CLOSED: { retriable: false, doc: "A component was used after stop()." },
   FLEET_TIMEOUT: { retriable: true, doc: "An operation did not finish before its deadline." },
+  FLEET_OUTBOX_BUSY: {
+    retriable: true,
+    doc: "The outbox's write buffer is full (the disk is not keeping up); the record was refused, counted and logged.",
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
