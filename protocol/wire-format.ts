@@ -1,0 +1,12 @@
+/**
+ * The first byte of every binary payload names its format and version, so a newer bridge keeps decoding older
+ * agents: a new layout gets a new byte, and old bytes are never reused. JSON payloads start with `{`, `[` or
+ * whitespace, which no format byte uses.
+ */
+export const FORMAT_TELEMETRY_V1 = 0x01;
+export const FORMAT_EVENTS_V1 = 0x02;
+
+/** Bytes 0x01-0x1f (except JSON whitespace) are reserved for binary formats; future versions take the next free one. */
+export function isReservedFormatByte(byte: number): boolean {
+  return byte >= 0x01 && byte <= 0x1f && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d;
+}
