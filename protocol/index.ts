@@ -1,6 +1,8 @@
 /** protocol/: the one place FleetSync's contracts are written down. Agent, bridge and tools import from here. */
 
 export * from "./codec.ts";
+export * from "./confirm.ts";
+export * from "./kafka.ts";
 export * from "./records.ts";
 export * from "./topics.ts";
 export * from "./truck-id.ts";
