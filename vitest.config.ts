@@ -12,7 +12,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["{agent,bridge,protocol,common,cli}/**/*.test.ts"] },
+        test: { name: "unit", include: ["{agent,bridge,protocol,common,cli,sim}/**/*.test.ts"] },
       },
       {
         extends: true,
