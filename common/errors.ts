@@ -29,6 +29,10 @@ export const ERROR_CODES = {
     retriable: true,
     doc: "The outbox's write buffer is full (the disk is not keeping up); the record was refused, counted and logged.",
   },
+  FLEET_PACKAGE: {
+    retriable: false,
+    doc: "Building a .deb failed: the build output is missing, or native code for another architecture got in.",
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
