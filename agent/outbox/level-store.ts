@@ -1,0 +1,53 @@
+import { Level } from "level";
+import { FleetError } from "../../common/errors.ts";
+import type { OutboxStore, StoreOp, StoreRange } from "./store.ts";
+
+export interface LevelStoreOptions {
+  dir: string;
+  /**
+   * fsync each batch. On: a committed batch survives a power cut (the Pi has no UPS); off: it survives a process
+   * crash (the OS has the data) but not a power cut. Batches are few per second, so the cost is small.
+   */
+  sync: boolean;
+}
+
+function ioError(what: string, dir: string, cause: unknown): FleetError {
+  return new FleetError("FLEET_OUTBOX_IO", `outbox ${what} failed in ${dir}: ${(cause as Error).message}`, {
+    cause,
+    details: { dir },
+  });
+}
+
+/** The outbox's LevelDB store (`level` → classic-level on Node). Keys and values are UTF-8 strings. */
+export function createLevelStore(options: LevelStoreOptions): OutboxStore {
+  const db = new Level<string, string>(options.dir, { keyEncoding: "utf8", valueEncoding: "utf8" });
+  const writeOptions = { sync: options.sync };
+  return {
+    async open() {
+      try {
+        await db.open({ createIfMissing: true });
+      } catch (error) {
+        throw ioError("open", options.dir, error);
+      }
+    },
+    async batch(ops: StoreOp[]) {
+      try {
+        await db.batch(ops, writeOptions);
+      } catch (error) {
+        throw ioError("write", options.dir, error);
+      }
+    },
+    async get(key) {
+      return db.get(key);
+    },
+    entries(range: StoreRange) {
+      return db.iterator(range);
+    },
+    async list(range) {
+      return db.iterator(range).all();
+    },
+    async close() {
+      await db.close();
+    },
+  };
+}
