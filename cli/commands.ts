@@ -15,7 +15,11 @@ export interface Command {
 /** The table of subcommands; each module is imported only when its command runs. */
 export const commands: Command[] = [
   { name: "agent", summary: "run the truck gateway (serial sources -> outbox -> MQTT)", load: () => notYet("agent") },
-  { name: "bridge", summary: "run the MQTT broker that writes every record to Kafka", load: () => notYet("bridge") },
+  {
+    name: "bridge",
+    summary: "run the MQTT broker that writes every record to Kafka",
+    load: () => import("./bridge.ts"),
+  },
   { name: "decode", summary: "decode an NMEA or CAN capture into JSON Lines", load: () => notYet("decode") },
   { name: "doctor", summary: "check a gateway's serial ports, GPS, CAN and broker", load: () => notYet("doctor") },
   { name: "provision", summary: "write a truck's configuration file", load: () => notYet("provision") },

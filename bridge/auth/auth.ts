@@ -1,0 +1,115 @@
+/**
+ * Authentication and subscription ACL as Aedes hooks. A truck logs in with client id = username = truck id and
+ * its password (checked against the credentials file), or over TLS with a verified client certificate whose
+ * subject CN is the truck id. Failed logins count against the source address (SourceLimiter).
+ */
+import { TLSSocket } from "node:tls";
+import type { AuthenticateError, Client, Subscription } from "aedes";
+import type { Logger } from "../../common/log.ts";
+import { isTruckId } from "../../protocol/truck-id.ts";
+import { maySubscribe } from "./acl.ts";
+import type { AuthConfig } from "./config.ts";
+import { CredentialStore } from "./credentials.ts";
+import { SourceLimiter } from "./limiter.ts";
+
+export type AuthFailureReason = "bad-client-id" | "bad-credentials" | "blocked" | "certificate-mismatch";
+
+export interface AuthDeps {
+  logger: Logger;
+  onAuthFailure?: (reason: AuthFailureReason) => void;
+  onSubscribeRefused?: () => void;
+}
+
+export interface Auth {
+  readonly limiter: SourceLimiter;
+  start(): Promise<void>;
+  authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void;
+  authorizeSubscribe(
+    client: Client,
+    subscription: Subscription,
+    done: (error: Error | null, subscription?: Subscription | null) => void,
+  ): void;
+}
+
+/** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3). */
+const BAD_CREDENTIALS = 4;
+const IDENTIFIER_REJECTED = 2;
+
+function refusal(returnCode: number, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+export function sourceOf(client: Client): string {
+  return (client.conn as { remoteAddress?: string }).remoteAddress ?? "unknown";
+}
+
+function certificateCn(client: Client): string | undefined {
+  const conn = client.conn;
+  if (!(conn instanceof TLSSocket) || !conn.authorized) return undefined;
+  const cn = conn.getPeerCertificate()?.subject?.CN;
+  return Array.isArray(cn) ? cn[0] : cn;
+}
+
+export function createAuth(config: AuthConfig, deps: AuthDeps): Auth {
+  const store = config.credentialsFile ? new CredentialStore(config.credentialsFile) : undefined;
+  const limiter = new SourceLimiter({
+    connectionsPerSecond: config.maxConnectionsPerSecondPerSource,
+    maxAuthFailures: config.maxAuthFailuresPerSource,
+    failureWindowMs: config.authFailureWindowMs,
+    blockMs: config.blockMs,
+    maxTrackedSources: config.maxTrackedSources,
+  });
+
+  const fail = (
+    client: Client,
+    reason: AuthFailureReason,
+    code: number,
+    done: (e: AuthenticateError, ok: boolean) => void,
+  ) => {
+    const source = sourceOf(client);
+    if (reason !== "blocked") limiter.recordAuthFailure(source);
+    deps.onAuthFailure?.(reason);
+    deps.logger.warn({ truckId: client.id, source, reason }, "login refused");
+    done(refusal(code, reason), false);
+  };
+
+  return {
+    limiter,
+    async start() {
+      await store?.load();
+    },
+    authenticate(client, username, password, done) {
+      const source = sourceOf(client);
+      if (limiter.isBlocked(source)) return fail(client, "blocked", BAD_CREDENTIALS, done);
+      // The truck id is the client id and the username (design, "Truck id").
+      if (!isTruckId(client.id)) return fail(client, "bad-client-id", IDENTIFIER_REJECTED, done);
+      const cn = config.allowClientCertificates ? certificateCn(client) : undefined;
+      if (cn !== undefined) {
+        if (cn === client.id && (username === undefined || username === client.id)) return done(null, true);
+        return fail(client, "certificate-mismatch", BAD_CREDENTIALS, done);
+      }
+      if (username !== client.id || !store) return fail(client, "bad-credentials", BAD_CREDENTIALS, done);
+      store.verify(client.id, password).then(
+        (ok) => (ok ? done(null, true) : fail(client, "bad-credentials", BAD_CREDENTIALS, done)),
+        (error: unknown) => {
+          deps.logger.error({ err: error }, "credentials check failed");
+          fail(client, "bad-credentials", BAD_CREDENTIALS, done);
+        },
+      );
+    },
+    authorizeSubscribe(client, subscription, done) {
+      if (!maySubscribe(client.id, subscription.topic)) {
+        deps.onSubscribeRefused?.();
+        // A null subscription makes Aedes answer SUBACK 0x80 (failure) without dropping the connection.
+        return done(null, null);
+      }
+      // Confirmations and config are sent at QoS 1 at most: the bridge keeps no QoS 2 state for trucks.
+      done(null, { ...subscription, qos: Math.min(subscription.qos, 1) as 0 | 1 });
+    },
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * Per-source limits against connection floods and password guessing. Both tables are capped (maxTrackedSources);
+ * when full the oldest entry is forgotten (a Map iterates in insertion order), which at worst lets a forgotten
+ * source start over: memory stays bounded under a spoofed-address flood.
+ */
+export interface SourceLimiterOptions {
+  connectionsPerSecond: number;
+  maxAuthFailures: number;
+  failureWindowMs: number;
+  blockMs: number;
+  maxTrackedSources: number;
+  now?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+interface Failures {
+  count: number;
+  windowStart: number;
+  blockedUntil: number;
+}
+
+export class SourceLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly failures = new Map<string, Failures>();
+  private readonly now: () => number;
+  private readonly burst: number;
+
+  constructor(private readonly options: SourceLimiterOptions) {
+    this.now = options.now ?? Date.now;
+    this.burst = Math.max(1, options.connectionsPerSecond * 5);
+  }
+
+  /** Whether a new connection from `source` may proceed; takes one token when it may. */
+  admitConnection(source: string): { ok: true } | { ok: false; reason: "rate" | "blocked" } {
+    const now = this.now();
+    const failed = this.failures.get(source);
+    if (failed && failed.blockedUntil > now) return { ok: false, reason: "blocked" };
+    const bucket = this.buckets.get(source) ?? { tokens: this.burst, at: now };
+    bucket.tokens = Math.min(
+      this.burst,
+      bucket.tokens + ((now - bucket.at) / 1000) * this.options.connectionsPerSecond,
+    );
+    bucket.at = now;
+    this.remember(this.buckets, source, bucket);
+    if (bucket.tokens < 1) return { ok: false, reason: "rate" };
+    bucket.tokens -= 1;
+    return { ok: true };
+  }
+
+  isBlocked(source: string): boolean {
+    const failed = this.failures.get(source);
+    return failed !== undefined && failed.blockedUntil > this.now();
+  }
+
+  recordAuthFailure(source: string): void {
+    const now = this.now();
+    let entry = this.failures.get(source);
+    if (!entry || now - entry.windowStart > this.options.failureWindowMs) {
+      entry = { count: 0, windowStart: now, blockedUntil: entry?.blockedUntil ?? 0 };
+    }
+    entry.count += 1;
+    if (entry.count >= this.options.maxAuthFailures) {
+      entry.blockedUntil = now + this.options.blockMs;
+      entry.count = 0;
+      entry.windowStart = now;
+    }
+    this.remember(this.failures, source, entry);
+  }
+
+  private remember<T>(map: Map<string, T>, key: string, value: T): void {
+    map.delete(key);
+    map.set(key, value);
+    if (map.size > this.options.maxTrackedSources) {
+      const oldest = map.keys().next().value;
+      if (oldest !== undefined) map.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The bridge: listener -> auth -> forwarder -> Kafka sink, wired around one Aedes instance, plus metrics/health.
+ * Stateless apart from in-flight work (design, "Scale-out"): any number of bridges can share one Kafka cluster.
+ */
+import type { AddressInfo } from "node:net";
+import { Aedes, type Client } from "aedes";
+import { type Logger, silentLogger } from "../common/log.ts";
+import { createAuth } from "./auth/auth.ts";
+import type { BridgeConfig } from "./config.ts";
+import { createForwarder, type Forwarder } from "./forwarder/forwarder.ts";
+import { createKafkaSink, type KafkaSink } from "./kafka-sink/sink.ts";
+import { createListener } from "./listener/listener.ts";
+import { acceptMqtt5, installMqtt5Writer } from "./listener/mqtt5.ts";
+import { createHttpServer } from "./metrics/http.ts";
+import { type BridgeMetrics, createMetrics } from "./metrics/metrics.ts";
+
+export interface BridgeDeps {
+  logger?: Logger;
+  /** Replaces the Kafka sink (unit tests). */
+  sink?: KafkaSink;
+}
+
+export interface Bridge {
+  readonly metrics: BridgeMetrics;
+  readonly forwarder: Forwarder;
+  start(): Promise<void>;
+  /** Graceful: stop accepting, finish in-flight batches (their PUBACKs go out), close clients, then Kafka. */
+  stop(): Promise<void>;
+  address(kind: "tcp" | "tls" | "http"): AddressInfo | undefined;
+}
+
+export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridge {
+  installMqtt5Writer();
+  const logger = deps.logger ?? silentLogger;
+  const metrics = createMetrics();
+  const sink = deps.sink ?? createKafkaSink(config.kafka, { logger: logger.child({ part: "kafka" }) });
+  const auth = createAuth(config.auth, {
+    logger: logger.child({ part: "auth" }),
+    onAuthFailure: (reason) => metrics.authFailures.inc({ reason }),
+  });
+  let broker: Aedes | undefined;
+  const forwarder = createForwarder(config.forwarder, {
+    sink,
+    topics: config.kafka.topics,
+    logger: logger.child({ part: "forwarder" }),
+    publish: (packet) => broker?.publish({ cmd: "publish", dup: false, ...packet }, () => undefined),
+    hooks: {
+      onPublish: (kind, records) => {
+        metrics.publishes.inc({ kind });
+        metrics.records.inc({ kind }, records);
+      },
+      onDeadLetter: (code) => metrics.deadLetters.inc({ code }),
+      onRefused: (reason) => metrics.publishesRefused.inc({ reason }),
+      onBatch: (records, seconds, ok, error) => {
+        metrics.kafkaBatches.inc({ result: ok ? "ok" : "error" });
+        if (ok) {
+          metrics.kafkaBatchSeconds.observe(seconds);
+          metrics.kafkaBatchRecords.observe(records);
+        } else logger.warn({ err: error, records }, "Kafka batch failed; retrying");
+      },
+      onPending: (records, waiting) => {
+        metrics.pendingRecords.set(records);
+        metrics.waitingPublishes.set(waiting);
+      },
+    },
+  });
+  const aedes = new Aedes({
+    ...(config.id ? { id: config.id } : {}),
+    connectTimeout: config.listener.connectTimeoutMs,
+    preConnect(client, packet, callback) {
+      acceptMqtt5(client, packet, {
+        maximumPacketSize: config.listener.maxPacketBytes,
+        receiveMaximum: config.listener.receiveMaximum,
+      });
+      callback(null, true);
+    },
+    authenticate: auth.authenticate,
+    authorizePublish: forwarder.authorizePublish,
+    authorizeSubscribe: auth.authorizeSubscribe,
+  });
+  broker = aedes;
+  const listener = createListener(config.listener, {
+    broker: aedes,
+    limiter: auth.limiter,
+    logger: logger.child({ part: "listener" }),
+    onRefused: (reason) => metrics.connectionsRefused.inc({ reason }),
+    onConnection: (kind) => metrics.connectionsTotal.inc({ listener: kind }),
+  });
+  const http = config.http
+    ? createHttpServer(config.http, { registry: metrics.registry, ready: () => sink.isReachable(), logger })
+    : undefined;
+
+  const lostReasons = new WeakMap<Client, string>();
+  aedes.on("client", (client) => {
+    metrics.connections.inc();
+    logger.debug({ truckId: client.id }, "connected");
+    forwarder.clientConnected(client);
+  });
+  aedes.on("clientDisconnect", (client) => {
+    metrics.connections.dec();
+    logger.debug({ truckId: client.id }, "disconnected");
+    forwarder.clientDisconnected(client, lostReasons.get(client) ?? "disconnected");
+  });
+  aedes.on("clientError", (client, error) => {
+    lostReasons.set(client, error.message.slice(0, 200));
+    logger.debug({ truckId: client.id, err: error }, "client error");
+  });
+  aedes.on("connectionError", (_client, error) => logger.debug({ err: error }, "connection error"));
+
+  let stopping: Promise<void> | undefined;
+
+  return {
+    metrics,
+    forwarder,
+    async start() {
+      await http?.start();
+      await auth.start();
+      await sink.start().catch((error: unknown) => {
+        // Kafka down at start is survivable: trucks connect, records wait unacknowledged until Kafka answers.
+        logger.warn({ err: error }, "Kafka not reachable at start; will keep trying");
+      });
+      await aedes.listen();
+      await listener.start();
+      logger.info({ id: aedes.id }, "bridge started");
+    },
+    stop() {
+      stopping ??= (async () => {
+        logger.info("stopping: no new connections, finishing in-flight batches");
+        await listener.stop();
+        await forwarder.drain();
+        // Let the last PUBACKs reach the sockets (mqtt-packet uncorks on the next tick) before closing them.
+        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise<void>((resolve) => aedes.close(() => resolve()));
+        await forwarder.stop();
+        await sink.stop();
+        await http?.stop();
+        logger.info("bridge stopped");
+      })();
+      return stopping;
+    },
+    address(kind) {
+      return kind === "http" ? http?.address() : listener.address(kind);
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * The bridge's configuration: one JSON file validated against this schema at start (the field docs below are the
+ * configuration reference, see docs/bridge.md). Errors name the file and the field. Relative paths in the file are
+ * resolved against the file's folder.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { z } from "zod";
+import { FleetError } from "../common/errors.ts";
+import { AuthConfigSchema } from "./auth/config.ts";
+import { ForwarderConfigSchema } from "./forwarder/config.ts";
+import { KafkaSinkConfigSchema } from "./kafka-sink/config.ts";
+import { ListenerConfigSchema } from "./listener/config.ts";
+import { HttpConfigSchema } from "./metrics/config.ts";
+
+export const BridgeConfigSchema = z
+  .object({
+    id: z.string().min(1).optional().describe("This bridge's name in logs and Aedes' broker id (default: random)."),
+    listener: ListenerConfigSchema,
+    auth: AuthConfigSchema.prefault({}),
+    kafka: KafkaSinkConfigSchema,
+    forwarder: ForwarderConfigSchema.prefault({}),
+    http: HttpConfigSchema.optional().describe("Metrics and health endpoint; omit to disable."),
+  })
+  .strict();
+
+export type BridgeConfig = z.infer<typeof BridgeConfigSchema>;
+export type BridgeConfigInput = z.input<typeof BridgeConfigSchema>;
+
+export function parseBridgeConfig(input: unknown, source = "bridge configuration"): BridgeConfig {
+  const parsed = BridgeConfigSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.map(String).join(".") || "(root)";
+  throw new FleetError("FLEET_CONFIG_INVALID", `${source}: ${field}: ${issue.message}`, {
+    details: { field, issues: parsed.error.issues.length },
+  });
+}
+
+export async function loadBridgeConfig(file: string): Promise<BridgeConfig> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new FleetError("FLEET_CONFIG_INVALID", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  const config = parseBridgeConfig(json, file);
+  const base = dirname(resolve(file));
+  const at = (path: string | undefined) => (path === undefined ? undefined : resolve(base, path));
+  return {
+    ...config,
+    auth: { ...config.auth, credentialsFile: at(config.auth.credentialsFile) },
+    listener: {
+      ...config.listener,
+      tls: config.listener.tls && {
+        ...config.listener.tls,
+        certFile: at(config.listener.tls.certFile)!,
+        keyFile: at(config.listener.tls.keyFile)!,
+        caFile: at(config.listener.tls.caFile),
+      },
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { z } from "zod";
+import { MAX_PAYLOAD_BYTES } from "../../protocol/codec.ts";
+
+export const ForwarderConfigSchema = z
+  .object({
+    maxBatchRecords: z
+      .number()
+      .int()
+      .positive()
+      .default(2_000)
+      .describe("A Kafka batch is cut when it holds this many records (whole publishes only)."),
+    maxBatchBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(900_000)
+      .describe("... or this many bytes (keep below the broker's message.max.bytes, 1 MiB by default)."),
+    lingerMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(5)
+      .describe("How long a batch may wait to fill while nothing is in flight. Adds up to this much latency."),
+    maxPendingRecords: z
+      .number()
+      .int()
+      .positive()
+      .default(50_000)
+      .describe(
+        "Records admitted but not yet acknowledged by Kafka. When full: further publishes wait unacknowledged and " +
+          "their trucks' sockets are not read (never dropped); admission resumes as Kafka catches up.",
+      ),
+    retryInitialMs: z.number().int().positive().default(100).describe("First wait before retrying a failed batch."),
+    retryMaxMs: z
+      .number()
+      .int()
+      .positive()
+      .default(5_000)
+      .describe("Longest wait between retries (forever, doubling)."),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_PAYLOAD_BYTES)
+      .default(MAX_PAYLOAD_BYTES)
+      .describe("Larger payloads go to the dead-letter topic (FLEET_PAYLOAD_TOO_LARGE)."),
+    drainTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(15_000)
+      .describe("On stop: how long to wait for in-flight batches before giving up (unacked trucks resend)."),
+  })
+  .strict();
+
+export type ForwarderConfig = z.infer<typeof ForwarderConfigSchema>;

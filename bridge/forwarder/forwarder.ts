@@ -1,0 +1,174 @@
+/**
+ * Forwarding with the acknowledgement after Kafka (design, promise 1).
+ *
+ * Aedes 1.x handles an incoming PUBLISH as authorizePublish -> (QoS 1) write PUBACK -> broker.publish ->
+ * `published` (node_modules/aedes/lib/handlers/publish.js, enqueuePublish). The PUBACK goes out before
+ * `published` runs, so forwarding there would acknowledge records Kafka never got. authorizePublish is the only
+ * hook before the acknowledgement, so the forwarder works there: it decodes the payload, submits the records to
+ * the batcher and calls Aedes' callback only after Kafka acknowledged them (acks=all). Until then Aedes neither
+ * acknowledges nor reads further from that truck's socket.
+ *
+ * After the callback Aedes still routes the packet. No truck may subscribe to telemetry, events or status, so
+ * routing reaches nobody; the forwarder empties the payload and clears `retain` first, so the broker neither keeps
+ * a copy in memory nor stores a retained message: Kafka is the one place the record lives.
+ *
+ * Refusals: an ACL violation is answered with an error, which makes Aedes close the connection without a PUBACK
+ * (MQTT-3.3.5-2 allows either; closing tells a misconfigured truck loudly). An invalid payload is NOT an error:
+ * it goes to the dead-letter topic and is acknowledged like any record, so the truck never retries poison forever
+ * and stays connected (design, promise 6).
+ */
+import type { AedesPublishPacket, Client, PublishPacket } from "aedes";
+import { FleetError, isFleetError } from "../../common/errors.ts";
+import type { Logger } from "../../common/log.ts";
+import { type ConfirmReply, encodeConfirmReply } from "../../protocol/confirm.ts";
+import { toStatusMessage } from "../../protocol/kafka.ts";
+import { confirmTopic } from "../../protocol/topics.ts";
+import { checkPublish, type PublishKind } from "../auth/acl.ts";
+import type { KafkaTopics } from "../kafka-sink/config.ts";
+import type { Delivery, KafkaSink } from "../kafka-sink/sink.ts";
+import { Batcher, type BatcherHooks } from "./batcher.ts";
+import type { ForwarderConfig } from "./config.ts";
+import { decodePublish } from "./decode.ts";
+
+export interface ForwarderHooks extends BatcherHooks {
+  onPublish?(kind: PublishKind, records: number): void;
+  onDeadLetter?(code: string): void;
+  onRefused?(reason: "acl" | "stopping"): void;
+}
+
+export interface ForwarderDeps {
+  sink: Pick<KafkaSink, "send">;
+  topics: KafkaTopics;
+  logger: Logger;
+  /** Publishes a packet to MQTT subscribers (the confirmation reply). */
+  publish(packet: Pick<PublishPacket, "topic" | "payload" | "qos" | "retain" | "properties">): void;
+  hooks?: ForwarderHooks;
+}
+
+export interface Forwarder {
+  readonly pendingRecords: number;
+  readonly waitingPublishes: number;
+  authorizePublish(client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void;
+  /** Status records on connect and disconnect (broker clock), keyed by truck id on the compacted status topic. */
+  clientConnected(client: Client): void;
+  clientDisconnected(client: Client, reason: string): void;
+  /** Refuses new publishes, then waits (up to drainTimeoutMs) until Kafka took everything already received. */
+  drain(): Promise<void>;
+  /** drain(), then writes what is still queued (status records of the last disconnects) within a short deadline. */
+  stop(): Promise<void>;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): Forwarder {
+  const hooks = deps.hooks ?? {};
+  const batcher = new Batcher(deps.sink, config, hooks);
+  const logger = deps.logger;
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+
+  function status(truckId: string, state: "online" | "offline", reason?: string): void {
+    const receivedAt = new Date();
+    const record = { truckId, state, ts: receivedAt.toISOString(), ...(reason ? { reason } : {}) };
+    const message = toStatusMessage(record, { mqttTopic: "", receivedAt });
+    batcher.submit([{ topic: deps.topics.status, ...message }]).catch((error: unknown) => {
+      logger.warn({ truckId, state, err: error }, "status record not written");
+    });
+  }
+
+  function reply(truckId: string, packet: PublishPacket, answer: ConfirmReply): void {
+    const properties = packet.properties;
+    // Answer only on the truck's own confirmation topic: a truck must not make the bridge publish elsewhere.
+    if (!properties?.responseTopic || properties.responseTopic !== confirmTopic(truckId)) return;
+    deps.publish({
+      topic: properties.responseTopic,
+      payload: encodeConfirmReply(answer),
+      qos: 1,
+      retain: false,
+      properties: properties.correlationData ? { correlationData: properties.correlationData } : {},
+    });
+  }
+
+  function answerFor(deliveries: Delivery[], records: number): ConfirmReply {
+    const first = deliveries[0];
+    if (!first || first.offset === "-1") {
+      return { ok: false, code: "FLEET_KAFKA", reason: "Kafka did not report where the record landed" };
+    }
+    return { ok: true, topic: first.topic, partition: first.partition, offset: first.offset, records };
+  }
+
+  return {
+    get pendingRecords() {
+      return batcher.pendingRecords;
+    },
+    get waitingPublishes() {
+      return batcher.waitingPublishes;
+    },
+
+    authorizePublish(client, packet, callback) {
+      // client === null: a will left by a broker that is gone (memory persistence has none). client.closed: this
+      // client's own will. The bridge writes its own offline status on disconnect, so wills are not forwarded.
+      if (!client || client.closed) return callback(new Error("wills are not forwarded"));
+      const truckId = client.id;
+      const decision = checkPublish(truckId, packet.topic);
+      if (!decision.ok) {
+        hooks.onRefused?.("acl");
+        logger.warn({ truckId, topic: packet.topic, reason: decision.reason }, "publish refused");
+        return callback(new FleetError("FLEET_AUTH", decision.reason));
+      }
+      if (stopping) {
+        hooks.onRefused?.("stopping");
+        return callback(new FleetError("FLEET_CLOSED", "the bridge is stopping"));
+      }
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      const meta = { mqttTopic: packet.topic, receivedAt: new Date() };
+      const decoded = decodePublish(truckId, decision.kind, payload, meta, deps.topics, config.maxPayloadBytes);
+      if (decoded.ok) hooks.onPublish?.(decoded.kind, decoded.messages.length);
+      else {
+        hooks.onDeadLetter?.(decoded.error.code);
+        logger.info(
+          { truckId, topic: packet.topic, code: decoded.error.code, reason: decoded.error.message },
+          "dead letter",
+        );
+      }
+      batcher.submit(decoded.messages).then(
+        (deliveries) => {
+          const delivered = packet as AedesPublishPacket;
+          delivered.payload = EMPTY;
+          delivered.retain = false;
+          if (decoded.ok) reply(truckId, packet, answerFor(deliveries, decoded.messages.length));
+          else
+            reply(truckId, packet, {
+              ok: false,
+              code: decoded.error.code,
+              reason: decoded.error.message.slice(0, 500),
+            });
+          callback(null);
+        },
+        (error: unknown) => {
+          // Only when stopping: the publish stays unacknowledged and the truck sends it again.
+          callback(isFleetError(error) ? error : new FleetError("FLEET_KAFKA", String(error), { cause: error }));
+        },
+      );
+    },
+
+    clientConnected(client) {
+      status(client.id, "online");
+    },
+
+    clientDisconnected(client, reason) {
+      status(client.id, "offline", reason);
+    },
+
+    async drain() {
+      stopping = true;
+      await batcher.drain(config.drainTimeoutMs);
+    },
+
+    stop() {
+      stopping = true;
+      stopped ??= batcher.drain(config.drainTimeoutMs).then(() => batcher.stop(2_000));
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { z } from "zod";
+
+export const KafkaTopicsSchema = z
+  .object({
+    telemetry: z.string().min(1).default("fleet.telemetry").describe("Telemetry records, key = truck id."),
+    events: z.string().min(1).default("fleet.events").describe("Event records, key = truck id."),
+    status: z.string().min(1).default("fleet.status").describe("Latest online/offline state per truck (compacted)."),
+    deadletter: z.string().min(1).default("fleet.deadletter").describe("Payloads that could not be accepted."),
+  })
+  .strict();
+
+export const KafkaSinkConfigSchema = z
+  .object({
+    brokers: z.array(z.string().min(1)).min(1).describe("Bootstrap brokers, host:port."),
+    clientId: z.string().min(1).default("fleetsync-bridge"),
+    topics: KafkaTopicsSchema.prefault({}),
+    createTopics: z
+      .boolean()
+      .default(true)
+      .describe("Create missing topics at start (admin API); fleet.status with cleanup.policy=compact."),
+    partitions: z
+      .number()
+      .int()
+      .positive()
+      .default(12)
+      .describe("Partitions of topics the bridge creates. Never lower it later: keys would move (per-truck order)."),
+    replicationFactor: z
+      .number()
+      .int()
+      .default(-1)
+      .describe("Replication factor of topics the bridge creates; -1 = the broker's default.replication.factor."),
+    requestTimeoutMs: z.number().int().positive().default(30_000),
+    connectionTimeoutMs: z.number().int().positive().default(3_000),
+    ackTimeoutMs: z.number().int().positive().default(30_000).describe("acks=all wait on the broker side."),
+    ssl: z.boolean().default(false).describe("TLS to the Kafka brokers with the system CA store."),
+  })
+  .strict();
+
+export type KafkaTopics = z.infer<typeof KafkaTopicsSchema>;
+export type KafkaSinkConfig = z.infer<typeof KafkaSinkConfigSchema>;

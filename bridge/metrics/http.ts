@@ -1,0 +1,67 @@
+/** The operations endpoint: /metrics (Prometheus text), /healthz (the process runs), /readyz (Kafka reachable). */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import type { Logger } from "../../common/log.ts";
+import type { HttpConfig } from "./config.ts";
+
+export interface HttpDeps {
+  registry: Registry;
+  ready(): Promise<boolean>;
+  logger: Logger;
+}
+
+export interface HttpServer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  address(): AddressInfo | undefined;
+}
+
+export function createHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer {
+  let server: Server | undefined;
+
+  const handle = async (path: string): Promise<{ status: number; type: string; body: string }> => {
+    if (path === "/metrics")
+      return { status: 200, type: deps.registry.contentType, body: await deps.registry.metrics() };
+    if (path === "/healthz") return { status: 200, type: "text/plain", body: "ok\n" };
+    if (path === "/readyz") {
+      const ready = await deps.ready();
+      return { status: ready ? 200 : 503, type: "text/plain", body: ready ? "ready\n" : "kafka unreachable\n" };
+    }
+    return { status: 404, type: "text/plain", body: "not found\n" };
+  };
+
+  return {
+    async start() {
+      server = createServer((req, res) => {
+        const path = (req.url ?? "/").split("?")[0] ?? "/";
+        handle(path).then(
+          ({ status, type, body }) => {
+            res.writeHead(status, { "content-type": type });
+            res.end(body);
+          },
+          (error: unknown) => {
+            deps.logger.error({ err: error }, "http handler failed");
+            res.writeHead(500).end();
+          },
+        );
+      });
+      const s = server;
+      await new Promise<void>((resolve, reject) => {
+        s.once("error", reject);
+        s.listen(config.port, config.host, () => resolve());
+      });
+    },
+    async stop() {
+      const s = server;
+      server = undefined;
+      if (!s) return;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+    address() {
+      const address = server?.address();
+      return address && typeof address === "object" ? address : undefined;
+    },
+  };
+}

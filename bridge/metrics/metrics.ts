@@ -1,0 +1,91 @@
+/**
+ * The bridge's Prometheus metrics (prom-client), in a registry of its own so several bridges (tests) can live in
+ * one process. Names follow the Prometheus conventions: base units, `_total` for counters.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "fleetsync_bridge_" });
+  const m = {
+    registry,
+    connections: new Gauge({
+      name: "fleetsync_bridge_connections",
+      help: "MQTT clients connected.",
+      registers: [registry],
+    }),
+    connectionsTotal: new Counter({
+      name: "fleetsync_bridge_connections_total",
+      help: "Connections accepted, by listener.",
+      labelNames: ["listener"] as const,
+      registers: [registry],
+    }),
+    connectionsRefused: new Counter({
+      name: "fleetsync_bridge_connections_refused_total",
+      help: "Connections closed by a limit: rate, blocked (auth failures), capacity, packet-size.",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: "fleetsync_bridge_auth_failures_total",
+      help: "Refused logins, by reason.",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    publishes: new Counter({
+      name: "fleetsync_bridge_publishes_total",
+      help: "Accepted publishes, by kind (telemetry, events, status).",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    records: new Counter({
+      name: "fleetsync_bridge_records_total",
+      help: "Records decoded from accepted publishes, by kind.",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    publishesRefused: new Counter({
+      name: "fleetsync_bridge_publishes_refused_total",
+      help: "Publishes refused (connection closed, no PUBACK): acl, stopping.",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: "fleetsync_bridge_dead_letters_total",
+      help: "Payloads written to the dead-letter topic, by error code.",
+      labelNames: ["code"] as const,
+      registers: [registry],
+    }),
+    kafkaBatches: new Counter({
+      name: "fleetsync_bridge_kafka_batches_total",
+      help: "Kafka sendBatch calls, by result (ok, error; errors are retried).",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    kafkaBatchSeconds: new Histogram({
+      name: "fleetsync_bridge_kafka_batch_seconds",
+      help: "Time of one sendBatch (acks=all).",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    kafkaBatchRecords: new Histogram({
+      name: "fleetsync_bridge_kafka_batch_records",
+      help: "Records per sendBatch.",
+      buckets: [1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000],
+      registers: [registry],
+    }),
+    pendingRecords: new Gauge({
+      name: "fleetsync_bridge_pending_records",
+      help: "Records admitted and not yet acknowledged by Kafka (bounded by forwarder.maxPendingRecords).",
+      registers: [registry],
+    }),
+    waitingPublishes: new Gauge({
+      name: "fleetsync_bridge_waiting_publishes",
+      help: "Publishes waiting for admission because the pending bound is reached (their sockets are not read).",
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type BridgeMetrics = ReturnType<typeof createMetrics>;
