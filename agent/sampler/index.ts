@@ -1,0 +1,2 @@
+export { type SamplerConfig, SamplerConfigSchema } from "./config.ts";
+export { createSampler, distanceM, headingChange, type Sampler, type SamplerDeps } from "./sampler.ts";

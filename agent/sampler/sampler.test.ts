@@ -1,0 +1,119 @@
+import { describe, expect, it } from "vitest";
+import { TelemetryRecordSchema } from "../../protocol/index.ts";
+import type { EventBody, TelemetryBody } from "../outbox/index.ts";
+import type { GpsFix } from "../sources/types.ts";
+import { StateConfigSchema } from "../state/config.ts";
+import { createVehicleState } from "../state/state.ts";
+import { SamplerConfigSchema } from "./config.ts";
+import { createSampler } from "./sampler.ts";
+
+function setup(samplerOverrides: Record<string, number> = {}) {
+  let mono = 1_000_000;
+  const wall = Date.UTC(2030, 0, 1);
+  const clock = { monoMs: () => mono, wallMs: () => wall + mono };
+  const records: TelemetryBody[] = [];
+  const events: EventBody[] = [];
+  const state = createVehicleState(StateConfigSchema.parse({}), { clock, onEvent: (e) => events.push(e) });
+  const sampler = createSampler(SamplerConfigSchema.parse(samplerOverrides), {
+    state,
+    clock,
+    onRecord: (r) => records.push(r),
+  });
+  const fix = (over: Partial<GpsFix>): void => {
+    state.applyFix({
+      time: new Date(Date.UTC(2026, 10, 21, 5, 0, 0) + mono).toISOString(),
+      fix: "3d",
+      lat: 52.5,
+      lon: 13.4,
+      altM: 40.04,
+      speedKmh: 0,
+      courseDeg: 90,
+      sats: 9,
+      hdop: 0.93,
+      pdop: 1.5,
+      ...over,
+    });
+    sampler.evaluate();
+  };
+  return { state, sampler, records, events, fix, advance: (ms: number) => (mono += ms) };
+}
+
+describe("sampler", () => {
+  it("takes the first record at once, with GNSS time and fields rounded to the record's resolution", () => {
+    const t = setup();
+    t.fix({ lat: 52.123456789, speedKmh: 12.34 });
+    expect(t.records).toHaveLength(1);
+    const r = t.records[0]!;
+    expect(r.timeSource).toBe("gnss");
+    expect(r.gps).toMatchObject({ lat: 52.1234568, altM: 40, speedKmh: 12.3, hdop: 0.9 });
+    expect(TelemetryRecordSchema.safeParse({ truckId: "T", stream: "0123456789abcdef", seq: 0, ...r }).success).toBe(
+      true,
+    );
+  });
+
+  it("uses the moving period while moving and the parked period while parked", () => {
+    const t = setup({ movingPeriodMs: 5000, parkedPeriodMs: 60_000, distanceM: 0, headingDeg: 0, speedDeltaKmh: 0 });
+    t.fix({ speedKmh: 50 });
+    for (let i = 0; i < 20; i++) {
+      t.advance(1000);
+      t.fix({ speedKmh: 50 });
+    }
+    expect(t.records).toHaveLength(1 + 4); // at 0, 5, 10, 15, 20 s
+    t.records.length = 0;
+    for (let i = 0; i < 120; i++) {
+      t.advance(1000);
+      t.fix({ speedKmh: 0 });
+    }
+    expect(t.records.length).toBe(2); // parked: every 60 s
+  });
+
+  it("takes a record on heading change, distance and speed change, but never faster than minIntervalMs", () => {
+    const t = setup({ movingPeriodMs: 600_000, minIntervalMs: 1000 });
+    t.fix({ speedKmh: 50, courseDeg: 350 });
+    t.advance(500);
+    t.fix({ speedKmh: 50, courseDeg: 20 }); // 30 degrees, but within minIntervalMs
+    expect(t.records).toHaveLength(1);
+    t.advance(500);
+    t.fix({ speedKmh: 50, courseDeg: 20 });
+    expect(t.sampler.lastReason()).toBe("heading");
+    t.advance(1000);
+    t.fix({ speedKmh: 50, courseDeg: 20, lat: 52.503 }); // ~333 m north
+    expect(t.sampler.lastReason()).toBe("distance");
+    t.advance(1000);
+    t.fix({ speedKmh: 70, courseDeg: 20, lat: 52.503 });
+    expect(t.sampler.lastReason()).toBe("speed-change");
+    expect(t.records).toHaveLength(4);
+  });
+
+  it("falls back to the system clock, marked, when there is no GNSS time", () => {
+    const t = setup();
+    t.fix({ time: null });
+    expect(t.records[0]!.timeSource).toBe("system");
+  });
+});
+
+describe("vehicle state events", () => {
+  it("emits ignition on with the first CAN message and off after silence, and DTCs raised and cleared", () => {
+    const t = setup();
+    const msg = (signals: Record<string, unknown>) =>
+      t.state.applyMessage({ kind: "j1939", ts: null, id: 0, pgn: 65226, sa: 0, priority: 6, name: "DM1", signals });
+    msg({ engineSpeedRpm: 650.125 });
+    msg({ dtcs: [{ spn: 100, fmi: 1, oc: 3 }] });
+    msg({
+      dtcs: [
+        { spn: 100, fmi: 1, oc: 4 },
+        { spn: 110, fmi: 0, oc: 1 },
+      ],
+    });
+    msg({ dtcs: [{ spn: 110, fmi: 0, oc: 1 }] });
+    expect(t.state.engine()).toEqual({ engineSpeedRpm: 650 });
+    t.advance(16_000);
+    t.state.tick();
+    expect(
+      t.events.map((e) =>
+        e.type === "dtc" ? `${e.change}:${e.dtc.j1939?.spn}` : `${e.type}:${"on" in e ? e.on : ""}`,
+      ),
+    ).toEqual(["ignition:true", "raised:100", "raised:110", "cleared:100", "ignition:false"]);
+    expect(t.state.engine()).toBeUndefined(); // stale after 10 s
+  });
+});

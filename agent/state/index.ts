@@ -1,0 +1,3 @@
+export { type Clock, systemClock } from "./clock.ts";
+export { type StateConfig, StateConfigSchema } from "./config.ts";
+export { createVehicleState, type VehicleState, type VehicleStateDeps } from "./state.ts";
