@@ -19,7 +19,7 @@ import { FleetError } from "../common/errors.ts";
 import { type EventRecord, EventRecordSchema, type TelemetryRecord, TelemetryRecordSchema } from "./records.ts";
 import { isTruckId } from "./truck-id.ts";
 import { decodeEventsV1, encodeEventsV1 } from "./wire-events.ts";
-import { FORMAT_EVENTS_V1, FORMAT_TELEMETRY_V1, isReservedFormatByte } from "./wire-format.ts";
+import { FORMAT_EVENTS_V1, FORMAT_TELEMETRY_V1, isReservedFormatByte, MAX_RECORDS_PER_PAYLOAD } from "./wire-format.ts";
 import { decodeTelemetryV1, encodeTelemetryV1 } from "./wire-telemetry.ts";
 
 export type WireFormat = "binary" | "json";
@@ -30,11 +30,7 @@ export type WireFormat = "binary" | "json";
  */
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
-/**
- * Most records one payload may carry. Binary records whose values did not change cost a few bits, so the byte cap
- * alone would let a tiny payload expand into millions of objects; this caps the work one publish can cause.
- */
-export const MAX_RECORDS_PER_PAYLOAD = 1000;
+export { MAX_RECORDS_PER_PAYLOAD };
 
 export interface EncodeOptions {
   format?: WireFormat;

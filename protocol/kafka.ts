@@ -116,7 +116,5 @@ export function toDeadLetterMessage(input: {
 function truncate(text: string, max: number): string {
   if (text.length <= max) return text;
   // Cut on a code point boundary so the header stays valid UTF-8.
-  return `${Array.from(text.slice(0, max - 1))
-    .join("")
-    .replace(/[\uD800-\uDBFF]$/, "")}…`;
+  return `${text.slice(0, max - 1).replace(/[\uD800-\uDBFF]$/, "")}…`;
 }

@@ -25,6 +25,16 @@ function fixed(decimals: number, min: number, max: number, doc: string) {
     .describe(`${doc} Resolution 1e-${decimals}, range ${min}..${max}.`);
 }
 
+/** Text that survives UTF-8 (no lone UTF-16 surrogates), so the binary codec carries it unchanged. */
+function text(max: number, doc: string) {
+  return z
+    .string()
+    .max(max)
+    .refine((v) => !LONE_SURROGATE.test(v), { message: "must be well-formed Unicode (no lone surrogates)" })
+    .describe(`${doc} At most ${max} UTF-16 code units.`);
+}
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function int(min: number, max: number, doc: string) {
   return z.number().int().min(min).max(max).describe(`${doc} Integer, range ${min}..${max}.`);
 }
@@ -158,8 +168,8 @@ export const EventRecordSchema = z
       .object({
         ...eventEnvelope,
         type: z.literal("start"),
-        agentVersion: z.string().max(32),
-        bootId: z.string().max(64),
+        agentVersion: text(32, "The agent's version."),
+        bootId: text(64, "Identifies this boot of the gateway (Linux /proc/sys/kernel/random/boot_id)."),
       })
       .strict()
       .describe("The agent started."),
@@ -171,8 +181,8 @@ export const StatusRecordSchema = z
     truckId: TruckIdSchema,
     state: z.enum(["online", "offline"]),
     ts: TimestampSchema.describe("When the state changed (broker clock for offline, agent clock for online)."),
-    agentVersion: z.string().max(32).optional(),
-    bootId: z.string().max(64).optional(),
+    agentVersion: text(32, "The agent's version.").optional(),
+    bootId: text(64, "Identifies this boot of the gateway.").optional(),
     outboxDepth: int(0, Number.MAX_SAFE_INTEGER, "Records waiting in the truck's outbox.").optional(),
     reason: z.string().max(200).optional().describe("Why the truck went offline, when known."),
   })

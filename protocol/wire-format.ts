@@ -10,3 +10,9 @@ export const FORMAT_EVENTS_V1 = 0x02;
 export function isReservedFormatByte(byte: number): boolean {
   return byte >= 0x01 && byte <= 0x1f && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d;
 }
+
+/**
+ * Most records one payload may carry. Binary records whose values did not change cost a few bits, so the byte cap
+ * alone would let a tiny payload expand into millions of objects; this caps the work one publish can cause.
+ */
+export const MAX_RECORDS_PER_PAYLOAD = 1000;

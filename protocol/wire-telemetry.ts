@@ -1,13 +1,290 @@
-/** PROVISIONAL binary telemetry v1 (format byte + JSON body) until the bit-packed layout lands. */
-import type { TelemetryRecord } from "./records.ts";
-import { FORMAT_TELEMETRY_V1 } from "./wire-format.ts";
+/**
+ * Binary telemetry, format byte 0x01 (v1). Layout (bits are most significant first, see bits.ts for the codes):
+ *
+ *   byte 0       0x01
+ *   bytes 1-8    stream id (16 hex digits as 8 bytes)
+ *   eg(0)        record count - 1
+ *   uintLen      seq of the first record
+ *   bit          1: seqs are contiguous (seq_i = seq_0 + i); 0: each later record says its own seq
+ *   bit          1: every ts is a whole second (ts coded in seconds); 0: ts coded in milliseconds
+ *   per record:
+ *     [if seqs not contiguous and not the first] bit 1 + eg(0) (seq - previous - 1), or bit 0 + uintLen(seq)
+ *     [if not the first] bit 1: the changed mask equals the previous record's (mask omitted)
+ *     27 bits      changed mask, one bit per slot of TELEMETRY_SLOTS, in order
+ *     per changed slot, its token (wire-slots.ts), or for the two trouble-code lists: bit present,
+ *       eg(0) count, then per code J1939 spn(19) fmi(5) oc(7) / OBD-II letter(2) digit(2) hex(12)
+ *   zero bits to the byte boundary
+ *
+ * The truck id is not carried (it is the MQTT topic's). Every number is carried as an integer at the resolution
+ * records.ts states, so a valid record survives encode -> decode unchanged. Predictors and Exp-Golomb orders are
+ * tuned on a realistic 1 Hz drive (test/bench/wire.ts); changing any of them is a new format byte.
+ */
+
+import { BitReader, BitWriter } from "./bits.ts";
+import type { Engine, Gps, J1939Dtc, TelemetryRecord } from "./records.ts";
+import {
+  readJ1939,
+  readObd,
+  readSeqs,
+  readStream,
+  TS_EPOCH_MS,
+  writeJ1939,
+  writeObd,
+  writeSeqs,
+  writeStream,
+} from "./wire-common.ts";
+import { FORMAT_TELEMETRY_V1, MAX_RECORDS_PER_PAYLOAD } from "./wire-format.ts";
+import { ABSENT, NULL, type SlotSpec, SlotState, type SlotStateKind, VALUE } from "./wire-slots.ts";
+
+export const FIXES = ["none", "2d", "3d"] as const;
+export const TIME_SOURCES = ["gnss", "system"] as const;
+
+type NumericField = { decimals: number } & Omit<SlotSpec, "name">;
+
+export const GPS_FIELDS = {
+  lat: { decimals: 7, predictor: "linear", kRes: 6, kAbs: 28, signed: true },
+  lon: { decimals: 7, predictor: "linear", kRes: 6, kAbs: 28, signed: true },
+  altM: { decimals: 1, predictor: "hold", kRes: 2, kAbs: 10, signed: true },
+  speedKmh: { decimals: 1, predictor: "hold", kRes: 3, kAbs: 9, signed: false },
+  courseDeg: { decimals: 1, predictor: "hold", kRes: 3, kAbs: 11, signed: false, wrap: 3600 },
+  sats: { decimals: 0, predictor: "hold", kRes: 0, kAbs: 3, signed: false },
+  hdop: { decimals: 1, predictor: "hold", kRes: 1, kAbs: 3, signed: false },
+} as const satisfies Record<Exclude<keyof Gps, "fix">, NumericField>;
+
+/** Booleans are slots with values 0 and 1. */
+const ENGINE_FIELDS = {
+  engineSpeedRpm: { decimals: 0, predictor: "hold", kRes: 4, kAbs: 10, signed: false },
+  torquePct: { decimals: 0, predictor: "hold", kRes: 2, kAbs: 5, signed: true },
+  wheelSpeedKmh: { decimals: 1, predictor: "hold", kRes: 3, kAbs: 9, signed: false },
+  brakeSwitch: { decimals: 0, predictor: "hold", kRes: 0, kAbs: 0, signed: false },
+  parkingBrake: { decimals: 0, predictor: "hold", kRes: 0, kAbs: 0, signed: false },
+  coolantTempC: { decimals: 0, predictor: "hold", kRes: 0, kAbs: 6, signed: true },
+  fuelRateLph: { decimals: 2, predictor: "hold", kRes: 6, kAbs: 11, signed: false },
+  fuelLevelPct: { decimals: 1, predictor: "hold", kRes: 0, kAbs: 9, signed: false },
+  engineHours: { decimals: 2, predictor: "hold", kRes: 0, kAbs: 20, signed: false },
+  runTimeS: { decimals: 0, predictor: "linear", kRes: 0, kAbs: 10, signed: false },
+  totalDistanceKm: { decimals: 3, predictor: "linear", kRes: 2, kAbs: 27, signed: false },
+  totalFuelL: { decimals: 1, predictor: "hold", kRes: 0, kAbs: 20, signed: false },
+  oilPressureKpa: { decimals: 0, predictor: "hold", kRes: 2, kAbs: 8, signed: false },
+  ambientTempC: { decimals: 1, predictor: "hold", kRes: 0, kAbs: 8, signed: true },
+} as const satisfies Record<keyof Engine, NumericField>;
+
+export const GPS_KEYS = Object.keys(GPS_FIELDS) as (keyof typeof GPS_FIELDS)[];
+const ENGINE_KEYS = Object.keys(ENGINE_FIELDS) as (keyof typeof ENGINE_FIELDS)[];
+
+// Slot order: ts, timeSource, gps (fix), gps fields, engine (present), engine fields, then the two DTC lists.
+const TS_SECONDS: SlotSpec = { name: "ts", predictor: "linear", kRes: 0, kAbs: 24, signed: true };
+const TS_MILLIS: SlotSpec = { name: "ts", predictor: "linear", kRes: 6, kAbs: 34, signed: true };
+const FLAG = (name: string): SlotSpec => ({ name, predictor: "hold", kRes: 0, kAbs: 0, signed: false });
+const NUMERIC_SLOTS = (seconds: boolean): SlotSpec[] => [
+  seconds ? TS_SECONDS : TS_MILLIS,
+  FLAG("timeSource"),
+  FLAG("gps"),
+  ...GPS_KEYS.map((name) => ({ name, ...GPS_FIELDS[name] })),
+  FLAG("engine"),
+  ...ENGINE_KEYS.map((name) => ({ name, ...ENGINE_FIELDS[name] })),
+];
+const SLOT_COUNT = NUMERIC_SLOTS(true).length + 2;
+
+interface Flat {
+  states: SlotStateKind[];
+  values: number[];
+  dtcs: J1939Dtc[] | undefined;
+  obdDtcs: string[] | undefined;
+}
+
+function flatten(record: TelemetryRecord, seconds: boolean): Flat {
+  const states: SlotStateKind[] = [];
+  const values: number[] = [];
+  const put = (state: SlotStateKind, value = 0) => {
+    states.push(state);
+    values.push(value);
+  };
+  const ms = Date.parse(record.ts) - TS_EPOCH_MS;
+  put(VALUE, seconds ? ms / 1000 : ms);
+  put(VALUE, TIME_SOURCES.indexOf(record.timeSource));
+  const gps = record.gps;
+  put(gps ? VALUE : ABSENT, gps ? FIXES.indexOf(gps.fix) : 0);
+  for (const key of GPS_KEYS) putField(put, gps === undefined ? undefined : gps[key], GPS_FIELDS[key].decimals);
+  const engine = record.engine;
+  put(engine ? VALUE : ABSENT);
+  for (const key of ENGINE_KEYS) putField(put, engine?.[key], ENGINE_FIELDS[key].decimals);
+  return { states, values, dtcs: record.dtcs, obdDtcs: record.obdDtcs };
+}
+
+function putField(
+  put: (state: SlotStateKind, value?: number) => void,
+  value: number | boolean | null | undefined,
+  decimals: number,
+): void {
+  if (value === undefined) put(ABSENT);
+  else if (value === null) put(NULL);
+  else if (typeof value === "boolean") put(VALUE, value ? 1 : 0);
+  else put(VALUE, Math.round(value * 10 ** decimals));
+}
 
 export function encodeTelemetryV1(records: TelemetryRecord[]): Buffer {
-  const body = Buffer.from(JSON.stringify(records.map(({ truckId: _, ...rest }) => rest)), "utf8");
-  return Buffer.concat([Buffer.from([FORMAT_TELEMETRY_V1]), body]);
+  const seconds = records.every((r) => Date.parse(r.ts) % 1000 === 0);
+  const header = new Uint8Array(9);
+  header[0] = FORMAT_TELEMETRY_V1;
+  writeStream(header, 1, records[0]!.stream);
+  const out = new BitWriter(header, 16 + records.length * 24);
+  out.eg(records.length - 1, 0);
+  const writeSeq = writeSeqs(
+    out,
+    records.map((r) => r.seq),
+  );
+  out.bit(seconds);
+  const slots = NUMERIC_SLOTS(seconds).map((spec) => new SlotState(spec));
+  let prevDtcs: J1939Dtc[] | undefined;
+  let prevObd: string[] | undefined;
+  let prevMask: boolean[] | undefined;
+  for (const [i, record] of records.entries()) {
+    writeSeq(i);
+    const flat = flatten(record, seconds);
+    const mask = slots.map((slot, s) => !slot.unchanged(flat.states[s]!, flat.values[s]!));
+    mask.push(!sameList(prevDtcs, flat.dtcs, sameDtc), !sameList(prevObd, flat.obdDtcs, (a, b) => a === b));
+    if (prevMask !== undefined) {
+      const same = mask.every((m, s) => m === prevMask![s]);
+      out.bit(same);
+      if (!same) for (const m of mask) out.bit(m);
+    } else {
+      for (const m of mask) out.bit(m);
+    }
+    for (const [s, slot] of slots.entries()) {
+      if (mask[s]) slot.write(out, flat.states[s]!, flat.values[s]!);
+      else slot.repeat();
+    }
+    if (mask[slots.length]) writeDtcs(out, flat.dtcs);
+    if (mask[slots.length + 1]) writeObdDtcs(out, flat.obdDtcs);
+    prevDtcs = flat.dtcs;
+    prevObd = flat.obdDtcs;
+    prevMask = mask;
+  }
+  return out.finish();
 }
 
 export function decodeTelemetryV1(truckId: string, bytes: Uint8Array): unknown[] {
-  const list = JSON.parse(Buffer.from(bytes.subarray(1)).toString("utf8")) as object[];
-  return list.map((r) => ({ truckId, ...r }));
+  const input = new BitReader(bytes, 9, "binary telemetry");
+  const stream = readStream(bytes, 1, input);
+  const count = input.eg(0) + 1;
+  if (count > MAX_RECORDS_PER_PAYLOAD) input.fail(`${count} records (max ${MAX_RECORDS_PER_PAYLOAD} per payload)`);
+  const nextSeq = readSeqs(input);
+  const seconds = input.bit() === 1;
+  const slots = NUMERIC_SLOTS(seconds).map((spec) => new SlotState(spec));
+  const records: unknown[] = [];
+  let dtcs: J1939Dtc[] | undefined;
+  let obdDtcs: string[] | undefined;
+  let mask: boolean[] = [];
+  for (let i = 0; i < count; i++) {
+    const seq = nextSeq();
+    if (i === 0 || input.bit() === 0) {
+      mask = [];
+      for (let s = 0; s < SLOT_COUNT; s++) mask.push(input.bit() === 1);
+    }
+    for (const [s, slot] of slots.entries()) {
+      if (mask[s]) slot.read(input);
+      else slot.repeat();
+    }
+    if (mask[slots.length]) dtcs = readDtcs(input);
+    if (mask[slots.length + 1]) obdDtcs = readObdDtcs(input);
+    records.push(unflatten(truckId, stream, seq, slots, seconds, dtcs, obdDtcs, input));
+  }
+  input.expectEnd();
+  return records;
+}
+
+function unflatten(
+  truckId: string,
+  stream: string,
+  seq: number,
+  slots: SlotState[],
+  seconds: boolean,
+  dtcs: J1939Dtc[] | undefined,
+  obdDtcs: string[] | undefined,
+  input: BitReader,
+): unknown {
+  let s = 0;
+  const next = () => slots[s++]!;
+  const tsSlot = next();
+  const ms = TS_EPOCH_MS + (seconds ? tsSlot.last * 1000 : tsSlot.last);
+  if (tsSlot.state !== VALUE || !(Math.abs(ms) <= 8.64e15)) input.fail("timestamp missing or out of range");
+  const record: Record<string, unknown> = {
+    truckId,
+    stream,
+    seq,
+    ts: new Date(ms).toISOString(),
+    timeSource: enumOf(next(), (v) => TIME_SOURCES[v]),
+  };
+  const gpsSlot = next();
+  const gps: Record<string, unknown> = { fix: enumOf(gpsSlot, (v) => FIXES[v]) };
+  for (const key of GPS_KEYS) gps[key] = fieldOf(next(), 10 ** GPS_FIELDS[key].decimals, false);
+  if (gpsSlot.state === VALUE) record.gps = gps;
+  else if (GPS_KEYS.some((key) => gps[key] !== undefined)) input.fail("gps fields without a gps part");
+  const engineSlot = next();
+  const engine: Record<string, unknown> = {};
+  for (const key of ENGINE_KEYS) {
+    const value = fieldOf(next(), 10 ** ENGINE_FIELDS[key].decimals, key === "brakeSwitch" || key === "parkingBrake");
+    if (value !== undefined) engine[key] = value;
+  }
+  if (engineSlot.state === VALUE) record.engine = engine;
+  else if (Object.keys(engine).length > 0) input.fail("engine fields without an engine part");
+  if (dtcs !== undefined) record.dtcs = dtcs.map((d) => ({ ...d }));
+  if (obdDtcs !== undefined) record.obdDtcs = [...obdDtcs];
+  return record;
+}
+
+function enumOf<T>(slot: SlotState, map: (v: number) => T): T | undefined {
+  return slot.state === VALUE ? map(slot.last) : undefined;
+}
+
+function fieldOf(slot: SlotState, scale: number, boolean: boolean): unknown {
+  if (slot.state === ABSENT) return undefined;
+  if (slot.state === NULL) return null;
+  if (boolean) return slot.last === 1 ? true : slot.last === 0 ? false : slot.last;
+  // Divide (not multiply by 0.1): the same operation roundTo uses, so the value equals the producer's.
+  return slot.last / scale;
+}
+
+function sameDtc(a: J1939Dtc, b: J1939Dtc): boolean {
+  return a.spn === b.spn && a.fmi === b.fmi && a.oc === b.oc;
+}
+
+function sameList<T>(a: T[] | undefined, b: T[] | undefined, same: (x: T, y: T) => boolean): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((x, i) => same(x, b[i]!));
+}
+
+function writeDtcs(out: BitWriter, dtcs: J1939Dtc[] | undefined): void {
+  out.bit(dtcs !== undefined);
+  if (dtcs === undefined) return;
+  out.eg(dtcs.length, 0);
+  for (const d of dtcs) writeJ1939(out, d);
+}
+
+const MAX_DTCS = 64;
+
+function readDtcs(input: BitReader): J1939Dtc[] | undefined {
+  if (input.bit() === 0) return undefined;
+  const count = input.eg(0);
+  if (count > MAX_DTCS) input.fail(`${count} trouble codes (max ${MAX_DTCS})`);
+  const out: J1939Dtc[] = [];
+  for (let i = 0; i < count; i++) out.push(readJ1939(input));
+  return out;
+}
+
+function writeObdDtcs(out: BitWriter, codes: string[] | undefined): void {
+  out.bit(codes !== undefined);
+  if (codes === undefined) return;
+  out.eg(codes.length, 0);
+  for (const code of codes) writeObd(out, code);
+}
+
+function readObdDtcs(input: BitReader): string[] | undefined {
+  if (input.bit() === 0) return undefined;
+  const count = input.eg(0);
+  if (count > MAX_DTCS) input.fail(`${count} OBD-II trouble codes (max ${MAX_DTCS})`);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) out.push(readObd(input));
+  return out;
 }
