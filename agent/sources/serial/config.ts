@@ -1,0 +1,38 @@
+import { z } from "zod";
+import { FleetError } from "../../../common/errors.ts";
+
+export const SerialLineConfigSchema = z
+  .object({
+    path: z.string().min(1).describe("Serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/..."),
+    baudRate: z.number().int().positive().describe("Line speed in bit/s (GPS: usually 4800 or 9600)."),
+    maxLineBytes: z
+      .number()
+      .int()
+      .min(16)
+      .max(65_536)
+      .default(512)
+      .describe("Longest line kept; a longer one is cut, counted as tooLong and skipped up to the next line end."),
+    reconnectMinMs: z.number().int().min(10).default(250).describe("First wait before reopening a lost device."),
+    reconnectMaxMs: z
+      .number()
+      .int()
+      .min(10)
+      .default(5_000)
+      .describe("Longest wait between reopen attempts (the wait doubles from reconnectMinMs up to this)."),
+  })
+  .strict();
+
+export type SerialLineConfig = z.input<typeof SerialLineConfigSchema>;
+export type SerialLineSettings = z.output<typeof SerialLineConfigSchema>;
+
+/** Validates without touching the caller's object; the error names the field. */
+export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new FleetError("FLEET_CONFIG_INVALID", `${what}.${issue.path.join(".")}: ${issue.message}`, {
+      details: { issues: result.error.issues },
+    });
+  }
+  return result.data;
+}

@@ -1,0 +1,182 @@
+/**
+ * A serial device read as lines, kept open across unplugging: when the device goes away (USB unplugged, a pty's
+ * other end closed) the port closes, and the source retries the same path with a doubling delay until it opens again.
+ * The hardware sits behind `openPort` so unit tests can pass a double; the default is the real `serialport`.
+ */
+import { SerialPort } from "serialport";
+import { FleetError } from "../../../common/errors.ts";
+import { type Logger, silentLogger } from "../../../common/log.ts";
+import type { Lifecycle } from "../types.ts";
+import { parseConfig, type SerialLineConfig, SerialLineConfigSchema } from "./config.ts";
+import { createLineSplitter } from "./line-splitter.ts";
+
+/** The part of a serial port this source uses. */
+export interface PortLike {
+  open(callback: (error: Error | null) => void): void;
+  close(callback: (error: Error | null) => void): void;
+  write(data: string | Buffer, callback: (error: Error | null | undefined) => void): boolean;
+  drain(callback: (error: Error | null) => void): void;
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  on(event: "close", listener: (error?: Error & { disconnected?: boolean }) => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  removeAllListeners(): unknown;
+  readonly isOpen: boolean;
+}
+
+export type OpenPort = (options: { path: string; baudRate: number }) => PortLike;
+
+const realPort: OpenPort = ({ path, baudRate }) => new SerialPort({ path, baudRate, autoOpen: false });
+
+export interface SerialLineDeps {
+  /** Called for every complete line, with the receive time (ms since the epoch). */
+  onLine(line: string, receivedAtMs: number): void;
+  /** Called each time the port (re)opens: adapters that need init commands send them here. */
+  onOpen?(): void | Promise<void>;
+  onClose?(): void;
+  logger?: Logger;
+  openPort?: OpenPort;
+  /** ELM327's `>` prompt: emitted as a line of its own. */
+  promptByte?: number;
+}
+
+export interface SerialLineCounters {
+  lines: number;
+  bytes: number;
+  tooLong: number;
+  /** Bytes of a partial line dropped when the device went away. */
+  partialDropped: number;
+  errors: number;
+  opens: number;
+  reopens: number;
+  lost: number;
+}
+
+export interface SerialLineSource extends Lifecycle {
+  /** Writes to the device and waits until the bytes have left; fails with FLEET_SERIAL_LOST when it is not open. */
+  write(data: string | Buffer): Promise<void>;
+  isOpen(): boolean;
+  counters(): SerialLineCounters;
+}
+
+export function createSerialLineSource(config: SerialLineConfig, deps: SerialLineDeps): SerialLineSource {
+  const settings = parseConfig(SerialLineConfigSchema, config, "serial");
+  const log = deps.logger ?? silentLogger;
+  const openPort = deps.openPort ?? realPort;
+  const counters: SerialLineCounters = {
+    lines: 0,
+    bytes: 0,
+    tooLong: 0,
+    partialDropped: 0,
+    errors: 0,
+    opens: 0,
+    reopens: 0,
+    lost: 0,
+  };
+  const splitter = createLineSplitter({
+    maxLineBytes: settings.maxLineBytes,
+    ...(deps.promptByte === undefined ? {} : { prompt: deps.promptByte }),
+    onLine(line) {
+      counters.lines++;
+      deps.onLine(line, Date.now());
+    },
+    onTooLong() {
+      counters.tooLong++;
+      log.warn({ path: settings.path, code: "FLEET_LINE_TOO_LONG", maxLineBytes: settings.maxLineBytes }, "line cut");
+    },
+  });
+  let port: PortLike | undefined;
+  let stopped = true;
+  let timer: NodeJS.Timeout | undefined;
+  let delay = settings.reconnectMinMs;
+  let everOpened = false;
+
+  function schedule(): void {
+    if (stopped || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      attempt();
+    }, delay);
+    timer.unref();
+    delay = Math.min(delay * 2, settings.reconnectMaxMs);
+  }
+
+  function attempt(): void {
+    if (stopped) return;
+    const p = openPort({ path: settings.path, baudRate: settings.baudRate });
+    p.open((error) => {
+      if (stopped) {
+        if (!error) p.close(() => {});
+        return;
+      }
+      if (error) {
+        counters.errors++;
+        log.debug({ path: settings.path, err: error.message }, "serial open failed, retrying");
+        p.removeAllListeners();
+        schedule();
+        return;
+      }
+      port = p;
+      counters.opens++;
+      if (everOpened) counters.reopens++;
+      everOpened = true;
+      delay = settings.reconnectMinMs;
+      log.info({ path: settings.path, baudRate: settings.baudRate }, "serial port open");
+      Promise.resolve(deps.onOpen?.()).catch((e: unknown) => {
+        counters.errors++;
+        log.warn({ path: settings.path, err: (e as Error).message }, "serial onOpen failed");
+      });
+    });
+    p.on("data", (chunk) => {
+      counters.bytes += chunk.length;
+      splitter.push(chunk);
+    });
+    p.on("error", (error) => {
+      counters.errors++;
+      log.warn({ path: settings.path, err: error.message }, "serial error");
+    });
+    p.on("close", () => {
+      if (port !== p) return;
+      port = undefined;
+      p.removeAllListeners();
+      counters.partialDropped += splitter.reset();
+      deps.onClose?.();
+      if (stopped) return;
+      counters.lost++;
+      log.warn({ path: settings.path, code: "FLEET_SERIAL_LOST" }, "serial port lost, reopening");
+      schedule();
+    });
+  }
+
+  return {
+    async start() {
+      if (!stopped) return;
+      stopped = false;
+      attempt();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      const p = port;
+      port = undefined;
+      if (p?.isOpen) await new Promise<void>((resolve) => p.close(() => resolve()));
+      p?.removeAllListeners();
+      splitter.reset();
+    },
+    write(data) {
+      const p = port;
+      if (!p?.isOpen) {
+        return Promise.reject(new FleetError("FLEET_SERIAL_LOST", `${settings.path} is not open`));
+      }
+      return new Promise<void>((resolve, reject) => {
+        p.write(data, (error) => {
+          if (error) reject(new FleetError("FLEET_SERIAL_LOST", `write to ${settings.path} failed`, { cause: error }));
+        });
+        p.drain((error) => (error ? reject(error) : resolve()));
+      });
+    },
+    isOpen: () => port?.isOpen === true,
+    counters: () => ({ ...counters }),
+  };
+}
