@@ -1,0 +1,56 @@
+import { z } from "zod";
+import { FleetError } from "../../common/errors.ts";
+import { TruckIdSchema } from "../../protocol/index.ts";
+
+export const CanDeviceKindSchema = z
+  .enum(["slcan", "elm327", "none"])
+  .describe("How the CAN device speaks: SLCAN (Lawicel) lines, ELM327 monitor lines, or no CAN device.");
+
+export const DeviceTruckSchema = z
+  .object({
+    truckId: TruckIdSchema,
+    seed: z.union([z.string(), z.number()]).optional().describe("PRNG seed; default: the truck id."),
+    can: CanDeviceKindSchema.default("slcan"),
+    gps: z.boolean().default(true).describe("Whether the truck has a GPS device."),
+    nmeaHz: z.number().int().min(1).max(10).default(1).describe("GNSS epochs per second."),
+    faults: z
+      .array(z.object({ spn: z.number().int(), fmi: z.number().int(), oc: z.number().int() }))
+      .default([])
+      .describe("Trouble codes active for the whole run."),
+  })
+  .strict();
+
+export const DeviceFleetOptionsSchema = z
+  .object({
+    dir: z.string().min(1).describe("Folder for the device links (<truckId>.gps, <truckId>.can)."),
+    trucks: z.array(DeviceTruckSchema).min(1).max(500),
+    tickMs: z.number().int().min(5).max(200).default(20).describe("How often devices write, ms."),
+    startTimeMs: z.number().int().min(0).optional().describe("GNSS time at start; default: now, whole second."),
+    maxPendingBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024)
+      .describe("Per device: output waiting for the reader above this is dropped and counted (UART overrun)."),
+  })
+  .strict();
+
+export type DeviceFleetOptions = z.input<typeof DeviceFleetOptionsSchema>;
+export type DeviceFleetConfig = z.output<typeof DeviceFleetOptionsSchema>;
+
+export function parseDeviceFleetOptions(options: DeviceFleetOptions): DeviceFleetConfig {
+  const parsed = DeviceFleetOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new FleetError("FLEET_CONFIG_INVALID", `sim device option ${issue.path.join(".")}: ${issue.message}`, {
+      cause: parsed.error,
+    });
+  }
+  const ids = new Set<string>();
+  for (const t of parsed.data.trucks) {
+    if (ids.has(t.truckId))
+      throw new FleetError("FLEET_CONFIG_INVALID", `sim device option trucks: ${t.truckId} twice`);
+    ids.add(t.truckId);
+  }
+  return parsed.data;
+}

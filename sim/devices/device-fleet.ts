@@ -1,0 +1,210 @@
+/**
+ * Device mode: every simulated truck gets a GPS and a CAN device on pseudo-terminals that real agents open as
+ * serial ports. A timer advances each truck to wall-clock time and writes what its devices sent meanwhile; the CAN
+ * device is an SLCAN or ELM327 adapter emulation that answers the agent's commands and only streams once opened
+ * the way the agent must open it (listen-only / monitor).
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { FleetError } from "../../common/errors.ts";
+import { type Logger, silentLogger } from "../../common/log.ts";
+import type { TimedFrame } from "../j1939/frame.ts";
+import { createTruckSim, type TruckSim } from "../truck-sim.ts";
+import { type DeviceFleetConfig, type DeviceFleetOptions, parseDeviceFleetOptions } from "./config.ts";
+import { createElm327Adapter, type Elm327Adapter } from "./elm327-adapter.ts";
+import { createPtyPair, type PtyPair } from "./pty-pair.ts";
+import { openSimPort, type SimPort } from "./sim-port.ts";
+import { createSlcanAdapter, type SlcanAdapter } from "./slcan-adapter.ts";
+
+export type DeviceKind = "gps" | "can";
+
+export interface DeviceInfo {
+  truckId: string;
+  /** Path an agent opens as its GPS serial port; null when the truck has no GPS device. */
+  gps: string | null;
+  /** Path an agent opens as its CAN adapter; null when the truck has no CAN device. */
+  can: string | null;
+  canProtocol: "slcan" | "elm327" | "none";
+}
+
+export interface DeviceStats {
+  truckId: string;
+  phase: string;
+  speedKmh: number;
+  nmeaEpochs: number;
+  canFrames: number;
+  bytesDropped: number;
+  plugged: Record<DeviceKind, boolean>;
+  adapter: unknown;
+}
+
+export interface DeviceFleet {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  devices(): DeviceInfo[];
+  stats(): DeviceStats[];
+  /** Removes a device (socat stops, the link disappears), as if its USB cable were pulled. */
+  unplug(truckId: string, kind: DeviceKind): Promise<void>;
+  /** Brings an unplugged device back at the same path (a fresh adapter, closed, as after power-up). */
+  replug(truckId: string, kind: DeviceKind): Promise<void>;
+}
+
+interface Device {
+  kind: DeviceKind;
+  agentPath: string;
+  simPath: string;
+  pair: PtyPair | null;
+  port: SimPort | null;
+  adapter: SlcanAdapter | Elm327Adapter | null;
+  dropped: number;
+}
+
+interface SimTruck {
+  truckId: string;
+  sim: TruckSim;
+  canKind: "slcan" | "elm327" | "none";
+  devices: Partial<Record<DeviceKind, Device>>;
+  nmeaEpochs: number;
+  canFrames: number;
+}
+
+export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: Logger } = {}): DeviceFleet {
+  const config: DeviceFleetConfig = parseDeviceFleetOptions(options);
+  const log = deps.logger ?? silentLogger;
+  const startTimeMs = config.startTimeMs ?? Math.floor(Date.now() / 1000) * 1000;
+  const trucks: SimTruck[] = config.trucks.map((t) => {
+    const devices: SimTruck["devices"] = {};
+    const device = (kind: DeviceKind): Device => ({
+      kind,
+      agentPath: path.join(config.dir, `${t.truckId}.${kind}`),
+      simPath: path.join(config.dir, `.${t.truckId}.${kind}.sim`),
+      pair: null,
+      port: null,
+      adapter: null,
+      dropped: 0,
+    });
+    if (t.gps) devices.gps = device("gps");
+    if (t.can !== "none") devices.can = device("can");
+    return {
+      truckId: t.truckId,
+      sim: createTruckSim({ seed: t.seed ?? t.truckId, startTimeMs, nmeaHz: t.nmeaHz, faults: t.faults }),
+      canKind: t.can,
+      devices,
+      nmeaEpochs: 0,
+      canFrames: 0,
+    };
+  });
+  let timer: NodeJS.Timeout | undefined;
+  let t0 = 0;
+  let state: "new" | "running" | "stopped" = "new";
+
+  async function plug(truck: SimTruck, d: Device): Promise<void> {
+    d.pair = await createPtyPair(d.simPath, d.agentPath);
+    try {
+      d.port = await openSimPort(d.simPath, config.maxPendingBytes);
+    } catch (error) {
+      await d.pair.stop();
+      d.pair = null;
+      throw error;
+    }
+    if (d.kind === "can") d.adapter = truck.canKind === "elm327" ? createElm327Adapter() : createSlcanAdapter();
+    const { port, adapter } = d;
+    port.onData((text) => {
+      if (adapter) port.write(adapter.input(text));
+    });
+  }
+
+  async function unplugDevice(d: Device): Promise<void> {
+    const { port, pair } = d;
+    if (port) d.dropped += port.counters().bytesDropped;
+    d.port = null;
+    d.pair = null;
+    await port?.close();
+    await pair?.stop();
+  }
+
+  function writeCan(d: Device, frames: TimedFrame[]): void {
+    if (d.port && d.adapter) d.port.write(d.adapter.output(frames));
+  }
+
+  function tick(): void {
+    const now = Date.now() - t0;
+    for (const truck of trucks) {
+      const out = truck.sim.advanceTo(now);
+      truck.nmeaEpochs += out.nmea.length;
+      truck.canFrames += out.can.length;
+      const gps = truck.devices.gps?.port;
+      if (gps) for (const epoch of out.nmea) gps.write(`${epoch.sentences.join("\r\n")}\r\n`);
+      const can = truck.devices.can;
+      if (can && out.can.length > 0) writeCan(can, out.can);
+    }
+  }
+
+  function find(truckId: string, kind: DeviceKind): { truck: SimTruck; device: Device } {
+    const truck = trucks.find((t) => t.truckId === truckId);
+    const device = truck?.devices[kind];
+    if (!truck || !device) throw new FleetError("FLEET_USAGE", `no ${kind} device for truck ${truckId}`);
+    return { truck, device };
+  }
+
+  return {
+    async start() {
+      if (state !== "new") throw new FleetError("FLEET_CLOSED", "device fleet already started");
+      state = "running";
+      await mkdir(config.dir, { recursive: true });
+      try {
+        for (const truck of trucks) {
+          for (const d of Object.values(truck.devices)) await plug(truck, d);
+        }
+      } catch (error) {
+        await this.stop();
+        throw error;
+      }
+      t0 = Date.now();
+      timer = setInterval(tick, config.tickMs);
+      timer.unref();
+      log.info({ trucks: trucks.length, dir: config.dir }, "simulated devices ready");
+    },
+    async stop() {
+      if (state === "stopped") return;
+      state = "stopped";
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await Promise.all(trucks.flatMap((t) => Object.values(t.devices).map((d) => unplugDevice(d))));
+    },
+    devices: () =>
+      trucks.map((t) => ({
+        truckId: t.truckId,
+        gps: t.devices.gps?.agentPath ?? null,
+        can: t.devices.can?.agentPath ?? null,
+        canProtocol: t.canKind,
+      })),
+    stats: () =>
+      trucks.map((t) => {
+        const s = t.sim.state();
+        const dropped = Object.values(t.devices).reduce(
+          (sum, d) => sum + d.dropped + (d.port?.counters().bytesDropped ?? 0),
+          0,
+        );
+        return {
+          truckId: t.truckId,
+          phase: s.phase,
+          speedKmh: Math.round(s.speedKmh * 10) / 10,
+          nmeaEpochs: t.nmeaEpochs,
+          canFrames: t.canFrames,
+          bytesDropped: dropped,
+          plugged: { gps: t.devices.gps?.port != null, can: t.devices.can?.port != null },
+          adapter: t.devices.can?.adapter?.status() ?? null,
+        };
+      }),
+    async unplug(truckId, kind) {
+      const { device } = find(truckId, kind);
+      await unplugDevice(device);
+    },
+    async replug(truckId, kind) {
+      const { truck, device } = find(truckId, kind);
+      if (state !== "running") throw new FleetError("FLEET_CLOSED", "device fleet is not running");
+      if (!device.port) await plug(truck, device);
+    },
+  };
+}

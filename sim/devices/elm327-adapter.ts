@@ -1,0 +1,154 @@
+/**
+ * A simulated ELM327 (v1.5 command set) in front of a J1939 bus: answers AT commands the way the ELM327 data sheet
+ * describes (echo, `OK`, `?`, a `>` prompt after every reply), and `AT MA` starts monitor output, one line per
+ * frame, until any character arrives (which the ELM327 discards, then prints `STOPPED` and a prompt).
+ * Requests that would transmit on the bus (OBD-II polls such as `0100`) are answered `NO DATA` and counted, because
+ * FleetSync must not poll unless configured to (design promise 5). Pure: no I/O.
+ */
+import type { TimedFrame } from "../j1939/frame.ts";
+import { type ElmFormat, elmMonitorLine } from "../lines/encoders.ts";
+import { createLineBuffer } from "./line-buffer.ts";
+
+const VERSION = "ELM327 v1.5";
+const MAX_COMMAND = 64;
+
+const PROTOCOLS: Record<string, string> = {
+  "0": "AUTO",
+  "6": "ISO 15765-4 (CAN 11/500)",
+  "7": "ISO 15765-4 (CAN 29/500)",
+  "8": "ISO 15765-4 (CAN 11/250)",
+  "9": "ISO 15765-4 (CAN 29/250)",
+  A: "SAE J1939 (CAN 29/250)",
+};
+
+export interface ElmStatus {
+  monitoring: boolean;
+  echo: boolean;
+  linefeeds: boolean;
+  format: ElmFormat;
+  protocol: string;
+  /** Commands received (AT and others). */
+  commands: number;
+  /** Non-AT requests that a real ELM327 would have sent on the bus. */
+  transmitRefused: number;
+  unknown: number;
+}
+
+export interface Elm327Adapter {
+  input(chunk: string): string;
+  output(frames: readonly TimedFrame[]): string;
+  status(): ElmStatus;
+}
+
+export function createElm327Adapter(): Elm327Adapter {
+  const lines = createLineBuffer(MAX_COMMAND);
+  let st: ElmStatus;
+  const reset = () => {
+    st = {
+      monitoring: false,
+      echo: true,
+      linefeeds: false,
+      format: { headers: false, spaces: true, dlc: false },
+      protocol: "0",
+      commands: st?.commands ?? 0,
+      transmitRefused: st?.transmitRefused ?? 0,
+      unknown: st?.unknown ?? 0,
+    };
+  };
+  reset();
+  const eol = () => (st.linefeeds ? "\r\n" : "\r");
+  const reply = (...body: string[]) => `${body.map((l) => l + eol()).join("")}${eol()}>`;
+
+  function at(cmd: string): string {
+    const flag = (name: string, set: (on: boolean) => void): string | undefined => {
+      if (cmd !== `${name}0` && cmd !== `${name}1`) return undefined;
+      set(cmd.endsWith("1"));
+      return reply("OK");
+    };
+    if (cmd === "Z" || cmd === "WS") {
+      reset();
+      return `${eol()}${eol()}${VERSION}${eol()}${eol()}>`;
+    }
+    if (cmd === "D") {
+      const { commands, transmitRefused, unknown } = st;
+      reset();
+      Object.assign(st, { commands, transmitRefused, unknown });
+      return reply("OK");
+    }
+    const toggled =
+      flag("E", (on) => {
+        st.echo = on;
+      }) ??
+      flag("L", (on) => {
+        st.linefeeds = on;
+      }) ??
+      flag("S", (on) => {
+        st.format.spaces = on;
+      }) ??
+      flag("H", (on) => {
+        st.format.headers = on;
+      }) ??
+      flag("D", (on) => {
+        st.format.dlc = on;
+      });
+    if (toggled) return toggled;
+    if (cmd === "I") return reply(VERSION);
+    if (cmd === "@1") return reply("FleetSync simulated ELM327");
+    if (cmd === "RV") return reply("24.1V");
+    if (cmd === "DP") return reply(PROTOCOLS[st.protocol] ?? "AUTO");
+    if (cmd === "DPN") return reply(st.protocol);
+    const sp = /^(?:SP|TP)A?([0-9A-C])$/.exec(cmd);
+    if (sp) {
+      st.protocol = sp[1]!;
+      return reply("OK");
+    }
+    if (cmd === "MA" || /^M[RT][0-9A-F]{2}$/.test(cmd)) {
+      st.monitoring = true;
+      return "";
+    }
+    if (/^(CAF[01]|CFC[01]|CSM[01]|AL|NL|ST[0-9A-F]{2}|AT[0-2]|M[01]|R[01]|JE|JS|JHF[01]|PB[0-9A-F]{4})$/.test(cmd)) {
+      return reply("OK");
+    }
+    if (/^(CRA[0-9A-FX]*|CF[0-9A-F]+|CM[0-9A-F]+|SH[0-9A-F]+|PP(FF|[0-9A-F]{2})(ON|OFF|SV[0-9A-F]{2}))$/.test(cmd)) {
+      return reply("OK");
+    }
+    st.unknown++;
+    return reply("?");
+  }
+
+  function command(raw: string): string {
+    const cmd = raw.replace(/\s+/g, "").toUpperCase();
+    const echo = st.echo ? `${raw}\r` : "";
+    if (cmd === "") return echo + reply(); // a bare CR repeats the last command on a real ELM; here: just a prompt
+    st.commands++;
+    if (cmd.startsWith("AT")) return echo + at(cmd.slice(2));
+    if (/^[0-9A-F]+$/.test(cmd)) {
+      st.transmitRefused++;
+      return echo + reply("NO DATA");
+    }
+    st.unknown++;
+    return echo + reply("?");
+  }
+
+  return {
+    input(chunk) {
+      let text = chunk;
+      let out = "";
+      if (st.monitoring && text.length > 0) {
+        // Any character stops monitoring; that character is discarded (ELM327 data sheet, "AT MA").
+        st.monitoring = false;
+        text = text.slice(1);
+        out += `STOPPED${eol()}${eol()}>`;
+      }
+      for (const line of lines.push(text)) out += line === null ? reply("?") : command(line);
+      return out;
+    },
+    output(frames) {
+      if (!st.monitoring) return "";
+      let out = "";
+      for (const f of frames) out += elmMonitorLine(f.frame, st.format) + eol();
+      return out;
+    },
+    status: () => ({ ...st, format: { ...st.format } }),
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Puts a truck's J1939 traffic on the bus at the rates real ECUs use (J1939-71 transmission rates): EEC1 every
+ * 10-20 ms (engine-speed dependent in the standard; a fixed period per truck here), CCVS1 and LFE1 every 100 ms,
+ * EFL/P1 every 500 ms, ET1, DD1, AMB, VDHR, HOURS, LFC1 and DM1 every second (HOURS and LFC1 are "on request" in
+ * the standard; many engines broadcast them, and the agent must not poll). Each message starts at a per-truck
+ * offset, so the frames of one truck, and of many trucks, do not all fall on the same millisecond.
+ * The bus is silent while the ignition is off.
+ */
+
+import { createPrng } from "../model/prng.ts";
+import type { TruckState } from "../model/state.ts";
+import { type CanFrame, j1939Frame, type TimedFrame } from "./frame.ts";
+import {
+  encodeAmb,
+  encodeCcvs1,
+  encodeDd1,
+  encodeDm1,
+  encodeEec1,
+  encodeEflp1,
+  encodeEt1,
+  encodeHours,
+  encodeLfc1,
+  encodeLfe1,
+  encodeVdhr,
+  PGN,
+} from "./pgns.ts";
+import { BAM_PACKET_GAP_MS, bamFrames } from "./transport.ts";
+
+export interface J1939GeneratorOptions {
+  seed: string | number;
+  /** Source address of the engine ECU (J1939-81: 0 = engine #1). */
+  sourceAddress?: number;
+  /** EEC1 period in ms, 10..20; default: picked from the seed. */
+  eec1PeriodMs?: number;
+}
+
+interface Schedule {
+  name: string;
+  pgn: number;
+  priority: number;
+  periodMs: number;
+  encode(state: TruckState): Uint8Array;
+  nextMs: number;
+}
+
+export interface J1939Generator {
+  /**
+   * Frames due after the previous call up to and including tMs, in time order, each encoded from `state` (the
+   * caller steps the model in small increments, so the state is at most one step old).
+   */
+  framesUntil(state: TruckState, tMs: number): TimedFrame[];
+  /** One frame of every single-frame PGN for this state (DM1 with at most one DTC): for decoder tests. */
+  snapshot(state: TruckState): { name: string; frame: CanFrame }[];
+}
+
+export function createJ1939Generator(options: J1939GeneratorOptions): J1939Generator {
+  const prng = createPrng(`${options.seed}/j1939`);
+  const sa = options.sourceAddress ?? 0;
+  const eec1Period = options.eec1PeriodMs ?? prng.int(10, 20);
+  if (eec1Period < 10 || eec1Period > 20) throw new RangeError(`eec1PeriodMs must be 10..20, got ${eec1Period}`);
+  const dm1 = (s: TruckState) => encodeDm1(s.dtcs.slice(0, 1));
+  const table: Omit<Schedule, "nextMs">[] = [
+    { name: "EEC1", pgn: PGN.EEC1, priority: 3, periodMs: eec1Period, encode: encodeEec1 },
+    { name: "CCVS1", pgn: PGN.CCVS1, priority: 6, periodMs: 100, encode: encodeCcvs1 },
+    { name: "LFE1", pgn: PGN.LFE1, priority: 6, periodMs: 100, encode: encodeLfe1 },
+    { name: "EFL/P1", pgn: PGN.EFLP1, priority: 6, periodMs: 500, encode: encodeEflp1 },
+    { name: "ET1", pgn: PGN.ET1, priority: 6, periodMs: 1000, encode: encodeEt1 },
+    { name: "DD1", pgn: PGN.DD1, priority: 6, periodMs: 1000, encode: encodeDd1 },
+    { name: "AMB", pgn: PGN.AMB, priority: 6, periodMs: 1000, encode: encodeAmb },
+    { name: "VDHR", pgn: PGN.VDHR, priority: 6, periodMs: 1000, encode: encodeVdhr },
+    { name: "HOURS", pgn: PGN.HOURS, priority: 6, periodMs: 1000, encode: encodeHours },
+    { name: "LFC1", pgn: PGN.LFC1, priority: 6, periodMs: 1000, encode: encodeLfc1 },
+    { name: "DM1", pgn: PGN.DM1, priority: 6, periodMs: 1000, encode: dm1 },
+  ];
+  const schedules: Schedule[] = table.map((t) => ({ ...t, nextMs: prng.int(0, t.periodMs - 1) }));
+  // Transport packets scheduled ahead of time; at most one BAM session is open at a time (J1939-21 §5.10.3.3).
+  let pendingTp: TimedFrame[] = [];
+  let lastMs = -1;
+
+  function emitDm1(state: TruckState, atMs: number, out: TimedFrame[]): void {
+    if (state.dtcs.length <= 1) {
+      out.push({ tMs: atMs, frame: j1939Frame(6, PGN.DM1, sa, encodeDm1(state.dtcs)) });
+      return;
+    }
+    if (pendingTp.length > 0) return; // previous session still sending: skip this cycle, as ECUs do
+    const frames = bamFrames(PGN.DM1, encodeDm1(state.dtcs), sa);
+    frames.forEach((frame, i) => {
+      pendingTp.push({ tMs: atMs + i * BAM_PACKET_GAP_MS, frame });
+    });
+  }
+
+  return {
+    framesUntil(state, tMs) {
+      const out: TimedFrame[] = [];
+      if (!state.ignition) {
+        // Silent bus: restart every schedule from now when the ignition comes back.
+        for (const s of schedules) s.nextMs = Math.max(s.nextMs, tMs + 1);
+        pendingTp = [];
+        lastMs = tMs;
+        return out;
+      }
+      for (const s of schedules) {
+        while (s.nextMs <= tMs) {
+          if (s.nextMs > lastMs) {
+            if (s.pgn === PGN.DM1) emitDm1(state, s.nextMs, out);
+            else out.push({ tMs: s.nextMs, frame: j1939Frame(s.priority, s.pgn, sa, s.encode(state)) });
+          }
+          s.nextMs += s.periodMs;
+        }
+      }
+      while (pendingTp.length > 0 && pendingTp[0]!.tMs <= tMs) out.push(pendingTp.shift()!);
+      lastMs = tMs;
+      return out.sort((a, b) => a.tMs - b.tMs);
+    },
+    snapshot(state) {
+      return schedules.map((s) => ({ name: s.name, frame: j1939Frame(s.priority, s.pgn, sa, s.encode(state)) }));
+    },
+  };
+}
