@@ -58,7 +58,8 @@ export class SlotState {
     this.state = state;
   }
 
-  write(out: BitWriter, state: SlotStateKind, value: number): void {
+  /** `assumeValue`: leaving absent can only mean a value (the writer promised no nulls), so no state bit. */
+  write(out: BitWriter, state: SlotStateKind, value: number, assumeValue = false): void {
     const { kRes, kAbs, signed, wrap } = this.spec;
     if (this.state === VALUE) {
       if (state !== VALUE) {
@@ -72,14 +73,18 @@ export class SlotState {
       }
     } else {
       const other = this.state === ABSENT ? NULL : ABSENT;
-      out.bit(state === VALUE);
+      if (assumeValue && this.state === ABSENT) {
+        if (state !== VALUE) throw new Error(`slot ${this.spec.name}: null written under the no-nulls promise`);
+      } else {
+        out.bit(state === VALUE);
+      }
       if (state === VALUE) writeAbsolute(out, value, kAbs, signed);
       else if (state !== other) throw new Error(`slot ${this.spec.name}: unchanged state written as changed`);
     }
     this.advance(state, value);
   }
 
-  read(input: BitReader): void {
+  read(input: BitReader, assumeValue = false): void {
     const { kRes, kAbs, signed, wrap } = this.spec;
     if (this.state === VALUE) {
       const magnitude = input.eg(kRes);
@@ -91,7 +96,7 @@ export class SlotState {
       let value = this.predict() + residual;
       if (wrap !== undefined) value = ((value % wrap) + wrap) % wrap;
       this.advance(VALUE, value);
-    } else if (input.bit() === 1) {
+    } else if ((assumeValue && this.state === ABSENT) || input.bit() === 1) {
       this.advance(VALUE, signed ? input.signed(kAbs) : input.eg(kAbs));
     } else {
       this.advance(this.state === ABSENT ? NULL : ABSENT, 0);

@@ -9,8 +9,9 @@
  *   bit          1: every ts is a whole second (ts coded in seconds); 0: ts coded in milliseconds
  *   per record:
  *     [if seqs not contiguous and not the first] bit 1 + eg(0) (seq - previous - 1), or bit 0 + uintLen(seq)
- *     [if not the first] bit 1: the changed mask equals the previous record's (mask omitted)
- *     27 bits      changed mask, one bit per slot of TELEMETRY_SLOTS, in order
+ *     bit          1: the changed mask equals the previous record's (for the first record: DEFAULT_FIRST_MASK)
+ *     [27 bits]    else the changed mask, one bit per slot (see NUMERIC_SLOTS), then dtcs, obdDtcs
+ *     [first only] bit 1: no field is null (slot tokens then skip the absent/null/value state bit)
  *     per changed slot, its token (wire-slots.ts), or for the two trouble-code lists: bit present,
  *       eg(0) count, then per code J1939 spn(19) fmi(5) oc(7) / OBD-II letter(2) digit(2) hex(12)
  *   zero bits to the byte boundary
@@ -86,6 +87,14 @@ const NUMERIC_SLOTS = (seconds: boolean): SlotSpec[] => [
 ];
 const SLOT_COUNT = NUMERIC_SLOTS(true).length + 2;
 
+/**
+ * The mask the first record's mask is compared with: a J1939 truck with a GPS (every slot present except OBD-II
+ * run time and OBD-II trouble codes). Such a truck's single-record payload then spends 1 bit on its mask, not 27.
+ */
+const DEFAULT_FIRST_MASK: boolean[] = NUMERIC_SLOTS(true)
+  .map((spec) => spec.name !== "runTimeS")
+  .concat([true, false]);
+
 interface Flat {
   states: SlotStateKind[];
   values: number[];
@@ -138,21 +147,21 @@ export function encodeTelemetryV1(records: TelemetryRecord[]): Buffer {
   const slots = NUMERIC_SLOTS(seconds).map((spec) => new SlotState(spec));
   let prevDtcs: J1939Dtc[] | undefined;
   let prevObd: string[] | undefined;
-  let prevMask: boolean[] | undefined;
+  let prevMask = DEFAULT_FIRST_MASK;
   for (const [i, record] of records.entries()) {
     writeSeq(i);
     const flat = flatten(record, seconds);
     const mask = slots.map((slot, s) => !slot.unchanged(flat.states[s]!, flat.values[s]!));
     mask.push(!sameList(prevDtcs, flat.dtcs, sameDtc), !sameList(prevObd, flat.obdDtcs, (a, b) => a === b));
-    if (prevMask !== undefined) {
-      const same = mask.every((m, s) => m === prevMask![s]);
-      out.bit(same);
-      if (!same) for (const m of mask) out.bit(m);
-    } else {
-      for (const m of mask) out.bit(m);
-    }
+    const same = mask.every((m, s) => m === prevMask[s]);
+    out.bit(same);
+    if (!same) for (const m of mask) out.bit(m);
+    // The first record starts from all-absent slots: when none of its fields is null, a set mask bit means a
+    // value and the per-slot state bit is left out.
+    const noNulls = i === 0 && !flat.states.includes(NULL);
+    if (i === 0) out.bit(noNulls);
     for (const [s, slot] of slots.entries()) {
-      if (mask[s]) slot.write(out, flat.states[s]!, flat.values[s]!);
+      if (mask[s]) slot.write(out, flat.states[s]!, flat.values[s]!, noNulls);
       else slot.repeat();
     }
     if (mask[slots.length]) writeDtcs(out, flat.dtcs);
@@ -175,15 +184,16 @@ export function decodeTelemetryV1(truckId: string, bytes: Uint8Array): unknown[]
   const records: unknown[] = [];
   let dtcs: J1939Dtc[] | undefined;
   let obdDtcs: string[] | undefined;
-  let mask: boolean[] = [];
+  let mask = DEFAULT_FIRST_MASK;
   for (let i = 0; i < count; i++) {
     const seq = nextSeq();
-    if (i === 0 || input.bit() === 0) {
+    if (input.bit() === 0) {
       mask = [];
       for (let s = 0; s < SLOT_COUNT; s++) mask.push(input.bit() === 1);
     }
+    const noNulls = i === 0 && input.bit() === 1;
     for (const [s, slot] of slots.entries()) {
-      if (mask[s]) slot.read(input);
+      if (mask[s]) slot.read(input, noNulls);
       else slot.repeat();
     }
     if (mask[slots.length]) dtcs = readDtcs(input);
