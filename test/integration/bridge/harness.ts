@@ -1,0 +1,164 @@
+/** Shared set-up for the bridge's integration tests: a real bridge on free ports, its own topics and credentials. */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Kafka } from "kafkajs";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { setTruckSecret } from "../../../bridge/auth/credentials.ts";
+import { type Bridge, createBridge } from "../../../bridge/bridge.ts";
+import { type BridgeConfig, parseBridgeConfig } from "../../../bridge/config.ts";
+import { roundTo, type TelemetryRecord } from "../../../protocol/records.ts";
+import { type ReadRecord, uniqueTopic } from "../../support/kafka.ts";
+import { waitFor } from "../../support/wait.ts";
+
+/** Cheap scrypt cost for tests only (production uses DEFAULT_SCRYPT); the file format carries the parameters. */
+export const TEST_SCRYPT = { N: 1024, r: 8, p: 1 };
+export const PASSWORD = "correct horse battery staple";
+
+export interface TestTopics {
+  telemetry: string;
+  events: string;
+  status: string;
+  deadletter: string;
+}
+
+export function testTopics(prefix: string): TestTopics {
+  return {
+    telemetry: uniqueTopic(`${prefix}-telemetry`),
+    events: uniqueTopic(`${prefix}-events`),
+    status: uniqueTopic(`${prefix}-status`),
+    deadletter: uniqueTopic(`${prefix}-dead`),
+  };
+}
+
+export interface Workspace {
+  dir: string;
+  credentialsFile: string;
+  remove(): Promise<void>;
+}
+
+export async function workspace(trucks: string[]): Promise<Workspace> {
+  const dir = await mkdtemp(join(tmpdir(), "fleetsync-bridge-"));
+  const credentialsFile = join(dir, "credentials.json");
+  for (const truck of trucks) await setTruckSecret(credentialsFile, truck, PASSWORD, TEST_SCRYPT);
+  return { dir, credentialsFile, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function bridgeConfig(options: {
+  brokers: string[];
+  topics: TestTopics;
+  credentialsFile: string;
+  port?: number;
+  forwarder?: Record<string, unknown>;
+  partitions?: number;
+}): BridgeConfig {
+  return parseBridgeConfig({
+    listener: { tcp: { host: "127.0.0.1", port: options.port ?? 0 } },
+    auth: { credentialsFile: options.credentialsFile, maxConnectionsPerSecondPerSource: 10_000 },
+    kafka: {
+      brokers: options.brokers,
+      topics: options.topics,
+      partitions: options.partitions ?? 6,
+      replicationFactor: 1,
+      connectionTimeoutMs: 1_000,
+    },
+    forwarder: { retryMaxMs: 500, ...options.forwarder },
+    http: { host: "127.0.0.1", port: 0 },
+  });
+}
+
+export async function startBridge(config: BridgeConfig): Promise<{ bridge: Bridge; port: number; url: string }> {
+  const bridge = createBridge(config);
+  await bridge.start();
+  const port = bridge.address("tcp")!.port;
+  return { bridge, port, url: `mqtt://127.0.0.1:${port}` };
+}
+
+export function connectTruck(port: number, truckId: string, options: IClientOptions = {}): Promise<MqttClient> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+    clientId: truckId,
+    username: truckId,
+    password: PASSWORD,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    connectTimeout: 5_000,
+    ...options,
+  });
+  return new Promise((resolve, reject) => {
+    client.once("connect", () => resolve(client));
+    client.once("error", (error) => {
+      client.end(true);
+      reject(error);
+    });
+  });
+}
+
+let counter = 0;
+export function telemetry(truckId: string, seq: number, stream = "0123456789abcdef"): TelemetryRecord {
+  counter += 1;
+  return {
+    truckId,
+    stream,
+    seq,
+    ts: new Date(Date.UTC(2026, 10, 21, 5, 0, 0) + seq * 1000).toISOString(),
+    timeSource: "gnss",
+    gps: {
+      fix: "3d",
+      lat: roundTo(52.52 + (counter % 100) / 10_000, 7),
+      lon: 13.405,
+      altM: 34.5,
+      speedKmh: 61.2,
+      courseDeg: 90.5,
+      sats: 9,
+      hdop: 0.9,
+    },
+    engine: { engineSpeedRpm: 1450, coolantTempC: 88 },
+  };
+}
+
+export async function closeAll(clients: MqttClient[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+}
+
+/**
+ * Reads a topic from the beginning until `enough(records)` holds (or the deadline passes); unlike readTopic it
+ * does not stop at a count, so tests that share a topic can wait for the records they care about.
+ */
+export async function readUntil(
+  kafka: Kafka,
+  topic: string,
+  enough: (records: ReadRecord[]) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<ReadRecord[]> {
+  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString("hex")}`, maxWaitTimeInMs: 100 });
+  const records: ReadRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(message.headers ?? {})) {
+          if (value !== undefined) headers[name] = String(Array.isArray(value) ? value[0] : value);
+        }
+        records.push({
+          partition,
+          offset: message.offset,
+          key: message.key?.toString("utf8") ?? null,
+          value: message.value?.toString("utf8") ?? null,
+          headers,
+        });
+      },
+    });
+    await waitFor(() => enough(records), `${what} on ${topic} (read ${records.length})`, { timeoutMs });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
+
+export function byKey(records: ReadRecord[], key: string): ReadRecord[] {
+  return records.filter((r) => r.key === key);
+}
