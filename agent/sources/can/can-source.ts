@@ -1,0 +1,167 @@
+/**
+ * The CAN source: a serial CAN adapter → decoded J1939 / OBD-II messages. On every (re)open the adapter gets its
+ * init sequence, and only sequences that keep it off the bus: SLCAN close / bitrate / listen-only open (`L`, never
+ * `O`: design promise 5), ELM327 monitor mode (`AT MA`, silent monitoring). candump needs no init. Nothing this
+ * source sends ever puts a frame on the bus; OBD-II polling, which would, is not part of it.
+ */
+import type { Logger } from "../../../common/log.ts";
+import { detectCanFormat } from "../../decoders/can/detect.ts";
+import { elmInitCommands } from "../../decoders/can/elm327.ts";
+import type { CanFormat } from "../../decoders/can/frame.ts";
+import { slcanInitCommands } from "../../decoders/can/slcan.ts";
+import { type CanDecoder, createCanDecoder } from "../../decoders/can-decoder.ts";
+import { parseConfig } from "../serial/config.ts";
+import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
+import type { CanSourceDeps, Lifecycle, SourceCounters } from "../types.ts";
+import { type CanSourceConfig, CanSourceConfigSchema, type CanSourceSettings } from "./config.ts";
+
+export interface CanSource extends Lifecycle {
+  counters(): SourceCounters;
+  /** The line format in use (after auto-detection), or undefined while still detecting. */
+  format(): CanFormat | undefined;
+}
+
+const PROMPT = 0x3e; // ">"
+
+export function elmProtocolFor(settings: Pick<CanSourceSettings, "bitrate" | "elmProtocol">): string {
+  return settings.elmProtocol ?? (settings.bitrate === 250_000 ? "A" : "6");
+}
+
+export function createCanSource(
+  config: CanSourceConfig,
+  deps: CanSourceDeps & { logger?: Logger; openPort?: OpenPort },
+): CanSource {
+  const settings = parseConfig(CanSourceConfigSchema, config, "can");
+  const { format: wanted, bitrate, commandTimeoutMs, detectMs, transportTimeoutMs, maxTransportSessions } = settings;
+  const transport = { timeoutMs: transportTimeoutMs, maxSessions: maxTransportSessions };
+  let decoder: CanDecoder | undefined = wanted === "auto" ? undefined : createCanDecoder(wanted, transport);
+  const sample: string[] = [];
+  let replyWaiter: (() => void) | undefined;
+  let initRuns = 0;
+  let restartsAfterBufferFull = 0;
+  let stopped = true;
+  let expireTimer: NodeJS.Timeout | undefined;
+
+  const serial = createSerialLineSource(
+    {
+      path: settings.path,
+      baudRate: settings.baudRate,
+      maxLineBytes: settings.maxLineBytes,
+      reconnectMinMs: settings.reconnectMinMs,
+      reconnectMaxMs: settings.reconnectMaxMs,
+    },
+    {
+      promptByte: PROMPT,
+      onLine,
+      onOpen: () => init(),
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      ...(deps.openPort ? { openPort: deps.openPort } : {}),
+    },
+  );
+
+  function onLine(line: string, at: number): void {
+    if (replyWaiter && /^(>|OK|\?|ELM|STN)/.test(line.trim())) replyWaiter();
+    if (!decoder) {
+      if (sample.length < 64) sample.push(line);
+      return;
+    }
+    const message = decoder.feed(line, at / 1000);
+    if (decoder.format === "elm327" && /BUFFER FULL|STOPPED/.test(line)) void restartMonitor();
+    if (!message) return;
+    try {
+      deps.onMessage(message);
+    } catch (error) {
+      deps.logger?.error({ err: (error as Error).message }, "onMessage threw");
+    }
+  }
+
+  /** Sends one command and waits for a reply line or prompt (ELM327 ignores input while it is busy). */
+  async function command(text: string): Promise<void> {
+    await serial.write(text);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, commandTimeoutMs);
+      timer.unref();
+      function done() {
+        clearTimeout(timer);
+        replyWaiter = undefined;
+        resolve();
+      }
+      replyWaiter = done;
+    });
+  }
+
+  async function restartMonitor(): Promise<void> {
+    restartsAfterBufferFull++;
+    await serial.write("AT MA\r").catch(() => {});
+  }
+
+  async function initFormat(format: CanFormat): Promise<void> {
+    initRuns++;
+    if (format === "slcan") for (const c of slcanInitCommands(bitrate)) await command(c);
+    else if (format === "elm327") for (const c of elmInitCommands(elmProtocolFor(settings))) await command(c);
+  }
+
+  async function listen(): Promise<CanFormat | undefined> {
+    sample.length = 0;
+    await new Promise((resolve) => setTimeout(resolve, detectMs).unref());
+    return detectCanFormat(sample);
+  }
+
+  async function init(): Promise<void> {
+    if (wanted !== "auto") return initFormat(wanted);
+    // Auto: something already streaming (candump through a pipe, an adapter left open) is taken as it is; then the
+    // SLCAN listen-only open; then ELM327 monitor mode. Each step only listens or sends listen-only commands.
+    decoder = undefined;
+    let found = await listen();
+    for (const attempt of ["slcan", "elm327"] as const) {
+      if (found || stopped) break;
+      await initFormat(attempt);
+      found = await listen();
+    }
+    if (!found) {
+      deps.logger?.warn({ path: settings.path }, "no CAN frames seen in any format; will retry on reopen");
+      return;
+    }
+    decoder = createCanDecoder(found, transport);
+    for (const line of sample.splice(0)) onLine(line, Date.now());
+  }
+
+  return {
+    async start() {
+      if (!stopped) return;
+      stopped = false;
+      await serial.start();
+      // Lines carry no time on SLCAN/ELM327, and a quiet bus sends no frame: expire BAM sessions by the clock too.
+      expireTimer = setInterval(() => decoder?.expire(Date.now() / 1000), transportTimeoutMs);
+      expireTimer.unref();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (expireTimer) clearInterval(expireTimer);
+      expireTimer = undefined;
+      replyWaiter?.();
+      await serial.stop();
+    },
+    format: () => decoder?.format,
+    counters(): SourceCounters {
+      const d = decoder?.counters();
+      const flat: Record<string, number> = { ...serial.counters(), initRuns, restartsAfterBufferFull };
+      if (d) {
+        Object.assign(flat, {
+          frames: d.frames,
+          invalid: d.invalid,
+          adapterErrors: d.adapterErrors,
+          ignored: d.ignored,
+          j1939Messages: d.j1939.messages,
+          j1939OtherPgn: d.j1939.otherPgn,
+          bamCompleted: d.j1939.transport.completed,
+          bamTimeouts: d.j1939.transport.timeouts,
+          bamSequenceErrors: d.j1939.transport.sequenceErrors,
+          obdMessages: d.obd2.messages,
+        });
+      }
+      return flat;
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { type CanSource, createCanSource, elmProtocolFor } from "./can-source.ts";
+export { type CanSourceConfig, CanSourceConfigSchema } from "./config.ts";
