@@ -76,6 +76,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
   let admin: Admin | undefined;
   let connecting: Promise<void> | undefined;
   let lastOkAt = 0;
+  let lastErrorAt = 0;
   let stopped = false;
 
   const newProducer = () =>
@@ -180,6 +181,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
           topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
         });
       } catch (error) {
+        lastErrorAt = Date.now();
         const type = (error as { type?: string; cause?: { type?: string } }).type;
         if (type && PRODUCER_FATAL.has(type)) {
           logger.warn({ type }, "recreating the idempotent producer");
@@ -203,7 +205,8 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
     },
 
     async isReachable() {
-      if (Date.now() - lastOkAt < READY_FRESH_MS) return true;
+      // A recent success counts, unless a batch failed since (then ask Kafka now).
+      if (Date.now() - lastOkAt < READY_FRESH_MS && lastOkAt > lastErrorAt) return true;
       try {
         await connect();
         await Promise.race([
