@@ -2,7 +2,9 @@
 
 export * from "./codec.ts";
 export * from "./confirm.ts";
+export * from "./in-order.ts";
 export * from "./kafka.ts";
 export * from "./records.ts";
+export * from "./schema.ts";
 export * from "./topics.ts";
 export * from "./truck-id.ts";

@@ -45,6 +45,9 @@ export const StreamIdSchema = z
   .regex(/^[0-9a-f]{16}$/)
   .describe("Stream id: 16 hex digits, new whenever a truck's outbox is created afresh. seq restarts with it.");
 
+/** The seq of the first record of each channel of a new stream (the agent's outbox starts there). */
+export const FIRST_SEQ = 0;
+
 export const SeqSchema = z
   .number()
   .int()

@@ -1,0 +1,160 @@
+/**
+ * The consumer's in-order filter (design, promise 2). Kafka gives each truck's records in order on one partition,
+ * but delivery is at least once: a truck that missed a PUBACK sends a record again, and the bridge writes it again.
+ * This filter, fed the records of ONE topic (fleet.telemetry or fleet.events: each channel has its own seq) in
+ * partition order, keeps per truck only records whose (stream, seq) is above the last kept one, so every record is
+ * seen once, in order, and it reports what it drops and what is missing:
+ *
+ * - same stream, seq above the last kept: kept; when seq skips ahead the skipped range is reported as a gap. A gap
+ *   is real loss (the truck's outbox overflowed and dropped its oldest records; a `gap` event on fleet.events
+ *   names the same range), never reordering, because the bridge keeps a truck's order through retries.
+ * - same stream, seq at or below the last kept: dropped as a duplicate.
+ * - a stream id not seen before for this truck: the truck's outbox was created afresh (new SD card, reinstall),
+ *   so its seq restarted at FIRST_SEQ. The new stream becomes current and the record is kept. Stream ids are
+ *   random, so they cannot be ordered: "new" means "not one of this truck's recently replaced streams". If the new
+ *   stream does not start at FIRST_SEQ, its missing head is reported as a gap.
+ * - one of the truck's recently replaced streams (kept per truck, up to `retiredStreamsPerTruck`): dropped as
+ *   stale. It can only be a late duplicate: a replaced outbox has no records left to send.
+ *
+ * The first record the filter sees of a truck is kept without a gap report: the consumer may have started mid-way.
+ * State lives in memory, bounded by `maxTrucks` (when full, the truck seen longest ago is forgotten; its next record
+ * counts as a first one). To dedupe across consumer restarts, store `snapshot()` beside your output, atomically
+ * with it, and pass it back to `restore()`.
+ */
+import { FIRST_SEQ } from "./records.ts";
+
+export interface SequencedRecord {
+  truckId: string;
+  stream: string;
+  seq: number;
+}
+
+export interface SeqGap {
+  fromSeq: number;
+  toSeq: number;
+  count: number;
+}
+
+export type InOrderVerdict =
+  | {
+      keep: true;
+      /** Records missing just before this one (real loss), if any. */
+      gap?: SeqGap;
+      /** Set when this record started a new stream for its truck (previous stream and the last seq kept in it). */
+      streamChanged?: { previousStream: string; previousLastSeq: number };
+    }
+  | {
+      keep: false;
+      reason: "duplicate" | "stale-stream";
+      /** The last seq kept in the record's stream (the current stream for duplicates). */
+      lastSeq: number;
+    };
+
+export interface InOrderStats {
+  kept: number;
+  duplicates: number;
+  staleStream: number;
+  gaps: number;
+  /** Sum of the counts of all gaps reported. */
+  missing: number;
+  streamChanges: number;
+  /** Trucks forgotten because maxTrucks was reached. */
+  evicted: number;
+  trucks: number;
+}
+
+export interface TruckPosition {
+  stream: string;
+  seq: number;
+  retired: string[];
+}
+
+export interface InOrderFilterOptions {
+  /** Trucks tracked at once; when full, the least recently seen truck is forgotten. Default 100000. */
+  maxTrucks?: number;
+  /** Replaced streams remembered per truck to recognise stale duplicates. Default 4. */
+  retiredStreamsPerTruck?: number;
+}
+
+export interface InOrderFilter {
+  /** Decides about one record; call in partition order. */
+  accept(record: SequencedRecord): InOrderVerdict;
+  stats(): InOrderStats;
+  /** Per-truck positions, to persist atomically with the consumer's output. */
+  snapshot(): Record<string, TruckPosition>;
+  /** Replaces the state with a snapshot (e.g. after a restart or a partition reassignment). */
+  restore(snapshot: Record<string, TruckPosition>): void;
+}
+
+export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrderFilter {
+  const maxTrucks = options.maxTrucks ?? 100_000;
+  const retiredMax = options.retiredStreamsPerTruck ?? 4;
+  if (!Number.isInteger(maxTrucks) || maxTrucks < 1) throw new RangeError("maxTrucks must be a positive integer");
+  if (!Number.isInteger(retiredMax) || retiredMax < 0) {
+    throw new RangeError("retiredStreamsPerTruck must be a non-negative integer");
+  }
+  // Map iteration order is insertion order: re-inserting on every access keeps the least recently seen first.
+  let trucks = new Map<string, TruckPosition>();
+  const counts = { kept: 0, duplicates: 0, staleStream: 0, gaps: 0, missing: 0, streamChanges: 0, evicted: 0 };
+
+  function remember(truckId: string, position: TruckPosition): void {
+    trucks.delete(truckId);
+    trucks.set(truckId, position);
+    if (trucks.size > maxTrucks) {
+      const oldest = trucks.keys().next().value as string;
+      trucks.delete(oldest);
+      counts.evicted += 1;
+    }
+  }
+
+  function gapBetween(fromSeq: number, toSeq: number): SeqGap | undefined {
+    if (toSeq < fromSeq) return undefined;
+    const gap = { fromSeq, toSeq, count: toSeq - fromSeq + 1 };
+    counts.gaps += 1;
+    counts.missing += gap.count;
+    return gap;
+  }
+
+  function accept(record: SequencedRecord): InOrderVerdict {
+    const { truckId, stream, seq } = record;
+    const known = trucks.get(truckId);
+    if (known === undefined) {
+      remember(truckId, { stream, seq, retired: [] });
+      counts.kept += 1;
+      return { keep: true };
+    }
+    if (stream === known.stream) {
+      if (seq <= known.seq) {
+        counts.duplicates += 1;
+        remember(truckId, known);
+        return { keep: false, reason: "duplicate", lastSeq: known.seq };
+      }
+      const gap = gapBetween(known.seq + 1, seq - 1);
+      remember(truckId, { ...known, seq });
+      counts.kept += 1;
+      return gap ? { keep: true, gap } : { keep: true };
+    }
+    if (known.retired.includes(stream)) {
+      counts.staleStream += 1;
+      remember(truckId, known);
+      return { keep: false, reason: "stale-stream", lastSeq: known.seq };
+    }
+    const retired = retiredMax === 0 ? [] : [...known.retired, known.stream].slice(-retiredMax);
+    remember(truckId, { stream, seq, retired });
+    counts.kept += 1;
+    counts.streamChanges += 1;
+    const gap = gapBetween(FIRST_SEQ, seq - 1);
+    const streamChanged = { previousStream: known.stream, previousLastSeq: known.seq };
+    return gap ? { keep: true, gap, streamChanged } : { keep: true, streamChanged };
+  }
+
+  return {
+    accept,
+    stats: () => ({ ...counts, trucks: trucks.size }),
+    snapshot: () => Object.fromEntries([...trucks].map(([id, p]) => [id, { ...p, retired: [...p.retired] }])),
+    restore(snapshot) {
+      trucks = new Map(Object.entries(snapshot).map(([id, p]) => [id, { ...p, retired: [...p.retired] }]));
+      while (trucks.size > maxTrucks) trucks.delete(trucks.keys().next().value as string);
+    },
+  };
+}
