@@ -23,8 +23,8 @@ export const commands: Command[] = [
   { name: "decode", summary: "decode an NMEA or CAN capture into JSON Lines", load: () => notYet("decode") },
   { name: "doctor", summary: "check a gateway's serial ports, GPS, CAN and broker", load: () => notYet("doctor") },
   { name: "provision", summary: "write a truck's configuration file", load: () => notYet("provision") },
-  { name: "sim", summary: "simulate trucks (serial devices or MQTT load)", load: () => notYet("sim") },
-  { name: "verify", summary: "check a Kafka topic for loss, duplicates and order", load: () => notYet("verify") },
+  { name: "sim", summary: "simulate trucks (serial devices or MQTT load)", load: () => import("./sim.ts") },
+  { name: "verify", summary: "check a Kafka topic for loss, duplicates and order", load: () => import("./verify.ts") },
 ];
 
 async function notYet(name: string): Promise<CommandModule> {

@@ -1,0 +1,203 @@
+/**
+ * `fleetsync sim devices`: simulated trucks on pseudo-terminals that real agents read (GPS NMEA + SLCAN/ELM327).
+ * `fleetsync sim load`: many light MQTT connections publishing protocol payloads directly, for scale tests.
+ */
+import { readFile } from "node:fs/promises";
+import { FleetError } from "../common/errors.ts";
+import { createLogger } from "../common/log.ts";
+import { createDeviceFleet } from "../sim/devices/device-fleet.ts";
+import { createLoadRun } from "../sim/load/load-run.ts";
+import { FAULT_CATALOG } from "../sim/model/faults.ts";
+import { parseCommandArgs } from "./commands.ts";
+
+const USAGE = `Usage:
+  fleetsync sim devices [options]   trucks on pseudo-terminals (needs socat); runs until Ctrl-C
+      --trucks N          number of trucks (default 3)
+      --prefix P          truck ids P-001, P-002, ... (default truck)
+      --dir DIR           folder for the device links (default /tmp/fleetsync-sim)
+      --can KIND          slcan | elm327 | mixed (alternate) | none (default slcan)
+      --nmea-hz N         GNSS epochs per second, 1-10 (default 1)
+      --faults N          trouble codes active on every truck (2+ makes DM1 multi-packet; default 0)
+      --duration S        stop after S seconds
+      --json              print the device paths as JSON
+  fleetsync sim load [options]      MQTT load: one connection per truck, protocol payloads, QoS 1
+      --url URL           broker (default mqtt://127.0.0.1:1883)
+      --trucks N          connections (default 100)       --prefix P   truck ids (default sim)
+      --rate R            records per second per truck (default 1)
+      --batch B           records per publish (default 1)
+      --records N         records per truck, then stop    --duration S  or stop after S seconds
+      --ramp R            new connections per second (default 50)
+      --inflight W        unacknowledged publishes per truck (default 1)
+      --password X | --password-file F   (file: one password, or JSON {"truckId": "password"})
+      --format F          binary | json (default binary)
+      --json              progress as JSON lines on stderr
+`;
+
+function positiveInt(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new FleetError("FLEET_USAGE", `${flag} must be a whole number, got ${value}`);
+  return n;
+}
+
+function positive(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(n > 0)) throw new FleetError("FLEET_USAGE", `${flag} must be a positive number, got ${value}`);
+  return n;
+}
+
+function truckIds(prefix: string, count: number, width: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}-${String(i + 1).padStart(width, "0")}`);
+}
+
+/** Resolves on Ctrl-C, SIGTERM or after durationS; cancel() removes the listeners without resolving. */
+function untilSignal(durationS: number | undefined): { signalled: Promise<void>; cancel(): void } {
+  let cancel = () => {};
+  const signalled = new Promise<void>((resolve) => {
+    const timer = durationS === undefined ? undefined : setTimeout(() => finish(), durationS * 1000);
+    const finish = () => {
+      cancel();
+      resolve();
+    };
+    cancel = () => {
+      process.off("SIGINT", finish);
+      process.off("SIGTERM", finish);
+      clearTimeout(timer);
+    };
+    process.on("SIGINT", finish);
+    process.on("SIGTERM", finish);
+  });
+  return { signalled, cancel };
+}
+
+async function runDevices(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    options: {
+      trucks: { type: "string" },
+      prefix: { type: "string" },
+      dir: { type: "string" },
+      can: { type: "string" },
+      "nmea-hz": { type: "string" },
+      faults: { type: "string" },
+      duration: { type: "string" },
+      json: { type: "boolean" },
+    },
+  });
+  const count = positiveInt(values.trucks, "--trucks", 3);
+  const can = values.can ?? "slcan";
+  if (!["slcan", "elm327", "mixed", "none"].includes(can)) {
+    throw new FleetError("FLEET_USAGE", `--can must be slcan, elm327, mixed or none, got ${can}`);
+  }
+  const faultCount = Math.min(positiveInt(values.faults, "--faults", 0), FAULT_CATALOG.length);
+  const faults = FAULT_CATALOG.slice(0, faultCount).map((f) => ({ spn: f.spn, fmi: f.fmi, oc: 1 }));
+  const fleet = createDeviceFleet(
+    {
+      dir: values.dir ?? "/tmp/fleetsync-sim",
+      trucks: truckIds(values.prefix ?? "truck", count, 3).map((truckId, i) => ({
+        truckId,
+        can: (can === "mixed" ? (i % 2 === 0 ? "slcan" : "elm327") : can) as "slcan" | "elm327" | "none",
+        nmeaHz: positiveInt(values["nmea-hz"], "--nmea-hz", 1),
+        faults,
+      })),
+    },
+    { logger: createLogger("sim") },
+  );
+  await fleet.start();
+  const devices = fleet.devices();
+  if (values.json) process.stdout.write(`${JSON.stringify({ devices })}\n`);
+  else {
+    for (const d of devices)
+      process.stdout.write(`${d.truckId}  gps ${d.gps ?? "-"}  can ${d.can ?? "-"} (${d.canProtocol})\n`);
+    process.stdout.write("Ctrl-C to stop.\n");
+  }
+  await untilSignal(positive(values.duration, "--duration")).signalled;
+  await fleet.stop();
+  return 0;
+}
+
+async function passwords(values: { password?: string; "password-file"?: string }) {
+  if (values.password !== undefined) return values.password;
+  const file = values["password-file"];
+  if (file === undefined) return undefined;
+  const text = (await readFile(file, "utf8")).trim();
+  if (!text.startsWith("{")) return text;
+  const map = JSON.parse(text) as Record<string, string>;
+  return (truckId: string) => {
+    const p = map[truckId];
+    if (p === undefined) throw new FleetError("FLEET_USAGE", `${file} has no password for ${truckId}`);
+    return p;
+  };
+}
+
+async function runLoad(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    options: {
+      url: { type: "string" },
+      trucks: { type: "string" },
+      prefix: { type: "string" },
+      rate: { type: "string" },
+      batch: { type: "string" },
+      records: { type: "string" },
+      duration: { type: "string" },
+      ramp: { type: "string" },
+      inflight: { type: "string" },
+      password: { type: "string" },
+      "password-file": { type: "string" },
+      format: { type: "string" },
+      json: { type: "boolean" },
+    },
+  });
+  const format = values.format ?? "binary";
+  if (format !== "binary" && format !== "json") throw new FleetError("FLEET_USAGE", "--format must be binary or json");
+  const records = values.records === undefined ? undefined : positiveInt(values.records, "--records", 1);
+  const durationS = positive(values.duration, "--duration");
+  if (records === undefined && durationS === undefined)
+    throw new FleetError("FLEET_USAGE", "give --records or --duration");
+  const password = await passwords(values);
+  const run = createLoadRun(
+    {
+      url: values.url ?? "mqtt://127.0.0.1:1883",
+      truckIds: truckIds(values.prefix ?? "sim", positiveInt(values.trucks, "--trucks", 100), 5),
+      ...(password === undefined ? {} : { password }),
+      ratePerTruck: positive(values.rate, "--rate") ?? 1,
+      batchSize: positiveInt(values.batch, "--batch", 1),
+      ...(records === undefined ? {} : { recordsPerTruck: records }),
+      ...(durationS === undefined ? {} : { durationS }),
+      rampPerSec: positive(values.ramp, "--ramp") ?? 50,
+      inflight: positiveInt(values.inflight, "--inflight", 1),
+      format,
+    },
+    { logger: createLogger("sim") },
+  );
+  await run.start();
+  let lastAcked = 0;
+  const progress = setInterval(() => {
+    const s = run.stats();
+    const line = { ...s, publishesAckedPerSec: s.publishesAcked - lastAcked };
+    lastAcked = s.publishesAcked;
+    process.stderr.write(
+      values.json
+        ? `${JSON.stringify(line)}\n`
+        : `${Math.round(s.elapsedMs / 1000)}s connected ${s.connected}/${s.trucks} acked/s ${line.publishesAckedPerSec} records acked ${s.recordsAcked} refused ${s.publishesRefused}\n`,
+    );
+  }, 1000);
+  const signal = untilSignal(undefined);
+  const summary = await Promise.race([run.done, signal.signalled.then(() => run.stop())]);
+  signal.cancel();
+  clearInterval(progress);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return summary.complete ? 0 : 1;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [mode, ...rest] = argv;
+  if (mode === undefined || mode === "-h" || mode === "--help") {
+    process.stdout.write(USAGE);
+    return mode === undefined ? 2 : 0;
+  }
+  if (mode === "devices") return runDevices(rest);
+  if (mode === "load") return runLoad(rest);
+  throw new FleetError("FLEET_USAGE", `unknown mode '${mode}': use 'devices' or 'load' (see fleetsync sim --help)`);
+}

@@ -1,0 +1,87 @@
+/**
+ * `fleetsync verify`: reads a Kafka topic, applies protocol/'s in-order filter, and checks every truck for
+ * completeness, order, duplicates and gaps. Prints one JSON summary on stdout; exit code 0 only with zero
+ * unexplained loss and zero reordering (duplicates are reported, not failed; announced overflow gaps from
+ * --events-topic are reported as lostAnnounced).
+ */
+import { readFile } from "node:fs/promises";
+import { FleetError } from "../common/errors.ts";
+import { runVerify } from "../sim/verify/verify.ts";
+import { parseCommandArgs } from "./commands.ts";
+
+const USAGE = `Usage: fleetsync verify [options]
+  --brokers LIST       host:port,... (default $KAFKA_BROKERS or 127.0.0.1:39092)
+  --topic T            topic to check (default fleet.telemetry)
+  --expect E           records per truck: a number, a JSON map {"truckId": n}, or @file.json with that map
+  --events-topic T     topic with gap events (e.g. fleet.events): announced losses, reported apart
+  --channel C          telemetry | events (default: from the records)
+  --timeout S          give up after S seconds (default 60)
+  --only-problems      list only trucks with loss, reordering, duplicates or extra records
+`;
+
+async function parseExpect(text: string | undefined): Promise<number | Record<string, number> | undefined> {
+  if (text === undefined) return undefined;
+  const source = text.startsWith("@") ? await readFile(text.slice(1), "utf8") : text;
+  const value: unknown = (() => {
+    try {
+      return JSON.parse(source);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return value;
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    const entries = Object.entries(value);
+    if (entries.every(([, n]) => typeof n === "number" && Number.isInteger(n) && n >= 0)) {
+      return Object.fromEntries(entries) as Record<string, number>;
+    }
+  }
+  throw new FleetError("FLEET_USAGE", "--expect must be a whole number or a JSON map of truck id to whole number");
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    options: {
+      brokers: { type: "string" },
+      topic: { type: "string" },
+      expect: { type: "string" },
+      "events-topic": { type: "string" },
+      channel: { type: "string" },
+      timeout: { type: "string" },
+      "only-problems": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const channel = values.channel;
+  if (channel !== undefined && channel !== "telemetry" && channel !== "events") {
+    throw new FleetError("FLEET_USAGE", "--channel must be telemetry or events");
+  }
+  const timeoutS = values.timeout === undefined ? 60 : Number(values.timeout);
+  if (!(timeoutS > 0)) throw new FleetError("FLEET_USAGE", "--timeout must be a positive number of seconds");
+  const brokers = (values.brokers ?? process.env.KAFKA_BROKERS ?? "127.0.0.1:39092")
+    .split(",")
+    .map((b) => b.trim())
+    .filter(Boolean);
+  const expect = await parseExpect(values.expect);
+  const summary = await runVerify({
+    brokers,
+    topic: values.topic ?? "fleet.telemetry",
+    ...(expect === undefined ? {} : { expect }),
+    ...(values["events-topic"] === undefined ? {} : { eventsTopic: values["events-topic"] }),
+    ...(channel === undefined ? {} : { channel }),
+    timeoutMs: timeoutS * 1000,
+  });
+  if (values["only-problems"]) {
+    summary.trucks = Object.fromEntries(
+      Object.entries(summary.trucks).filter(
+        ([, r]) => r.lostUnexplained + r.lostAnnounced + r.reordered + r.duplicates + r.extra > 0,
+      ),
+    );
+  }
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  return summary.ok ? 0 : 1;
+}
