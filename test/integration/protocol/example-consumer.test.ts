@@ -26,7 +26,16 @@ function record(truckId: string, stream: string, seq: number): TelemetryRecord {
     seq,
     ts: new Date(Date.UTC(2026, 2, 14, 9, 0, seq % 60)).toISOString(),
     timeSource: "gnss",
-    gps: { fix: "3d", lat: roundTo(48.1 + seq / 1e4, 7), lon: 11.5, altM: 520, speedKmh: 60, courseDeg: 90, sats: 9, hdop: 0.9 },
+    gps: {
+      fix: "3d",
+      lat: roundTo(48.1 + seq / 1e4, 7),
+      lon: 11.5,
+      altM: 520,
+      speedKmh: 60,
+      courseDeg: 90,
+      sats: 9,
+      hdop: 0.9,
+    },
   };
 }
 
