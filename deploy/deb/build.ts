@@ -1,7 +1,8 @@
 /**
  * `npm run package:deb`: builds fleetsync_<version>_<arch>.deb for amd64, arm64 and armhf with dpkg-deb.
  *
- *   tsx deploy/deb/build.ts [--arch amd64,arm64,armhf] [--out dist/deb] [--skip-build] [--compression xz|gzip]
+ *   tsx deploy/deb/build.ts [--arch amd64,arm64,armhf] [--out dist/deb] [--compression xz|gzip]
+ *                           [--skip-build] [--dist DIR]   (package an existing build instead of running one)
  *
  * One machine builds all three: the JavaScript is the same everywhere, and the native addons come from the
  * prebuilds their npm packages ship for every platform (npm here runs no install scripts, so nothing is compiled).
@@ -65,17 +66,19 @@ export type Compression = "xz" | "gzip";
 
 interface BuildOneOptions {
   target: DebTarget;
+  distDir: string;
   version: string;
   packages: string[];
   outDir: string;
   compression: Compression;
 }
 
-async function buildOne({ target, version, packages, outDir, compression }: BuildOneOptions): Promise<BuiltDeb> {
+async function buildOne(options: BuildOneOptions): Promise<BuiltDeb> {
+  const { target, version, outDir, compression } = options;
   const began = Date.now();
   const root = await mkdtemp(join(tmpdir(), `fleetsync-deb-${target.deb}-`));
   try {
-    await stagePackage({ repoRoot, target, root, packages, version });
+    await stagePackage({ repoRoot, distDir: options.distDir, target, root, packages: options.packages, version });
     const elves = await checkNativeCode(root, target);
     const installedKiB = await installedSizeKiB(root);
     await mkdir(join(root, "DEBIAN"));
@@ -119,6 +122,8 @@ export interface BuildDebsOptions {
   outDir: string;
   /** Run `npm run build` first. */
   build: boolean;
+  /** Where the compiled program is; default repoRoot/dist, where `npm run build` writes it. */
+  distDir?: string;
   /** xz (default: about 30 % smaller, for trucks updated over cellular) or gzip (about 6 times faster to build). */
   compression: Compression;
 }
@@ -131,7 +136,9 @@ export async function buildDebs(options: BuildDebsOptions): Promise<BuiltDeb[]> 
   await mkdir(options.outDir, { recursive: true });
   const built: BuiltDeb[] = [];
   for (const target of options.arches) {
-    built.push(await buildOne({ target, version, packages, outDir: options.outDir, compression: options.compression }));
+    const distDir = options.distDir ?? join(repoRoot, "dist");
+    const { outDir, compression } = options;
+    built.push(await buildOne({ target, distDir, version, packages, outDir, compression }));
   }
   return built;
 }
@@ -143,6 +150,7 @@ async function main(argv: string[]): Promise<number> {
       out: { type: "string", default: join(repoRoot, "dist/deb") },
       "skip-build": { type: "boolean", default: false },
       compression: { type: "string", default: "xz" },
+      dist: { type: "string" },
     },
   });
   if (values.compression !== "xz" && values.compression !== "gzip") {
@@ -154,6 +162,7 @@ async function main(argv: string[]): Promise<number> {
     outDir: resolve(values.out),
     build: !values["skip-build"],
     compression: values.compression,
+    ...(values.dist === undefined ? {} : { distDir: resolve(values.dist) }),
   });
   for (const deb of built) {
     const mb = (deb.bytes / 1024 / 1024).toFixed(1);

@@ -42,6 +42,8 @@ const DROPPED_TOP_DIRS = new Set(["test", "tests", "__tests__", "example", "exam
 
 export interface StageOptions {
   repoRoot: string;
+  /** The compiled program (`npm run build` writes repoRoot/dist). */
+  distDir: string;
   target: DebTarget;
   /** Empty folder that becomes the package root. */
   root: string;
@@ -135,7 +137,7 @@ export async function stagePackage(opts: StageOptions): Promise<void> {
   const pi = join(repoRoot, "deploy/pi");
 
   for (const component of await distComponents(repoRoot)) {
-    const from = join(repoRoot, "dist", component);
+    const from = join(opts.distDir, component);
     await stat(from).catch((cause) => {
       throw new FleetError("FLEET_PACKAGE", `build output ${from} is missing: run \`npm run build\``, { cause });
     });

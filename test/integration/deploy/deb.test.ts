@@ -1,0 +1,162 @@
+/**
+ * The gateway .deb packages: built the way `npm run package:deb` builds them (the same script, from a fresh
+ * compile into a temporary folder), then opened with dpkg-deb and checked file by file. The arm64 and armhf
+ * packages must hold native addons for their own machine only (ELF e_machine read from the files themselves);
+ * the amd64 one, unpacked, must run `fleetsync --version` with nothing but its own files and the system Node.
+ * A real `apt-get install` of the amd64 package is in deb-install.test.ts (`npm run test:deb-install`).
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ELF_MACHINES } from "../../../deploy/deb/elf.ts";
+import { findElfFiles } from "../../../deploy/deb/stage.ts";
+
+const run = promisify(execFile);
+const repoRoot = resolve(import.meta.dirname, "../../..");
+const ARCHES = ["amd64", "arm64", "armhf"] as const;
+
+interface Built {
+  arch: string;
+  file: string;
+  bytes: number;
+}
+
+let work: string;
+let debs: Map<string, Built>;
+const unpacked = new Map<string, string>();
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "fleetsync-deb-test-"));
+  const began = Date.now();
+  // Compile into the temp folder rather than the shared dist/, which other runs may be reading.
+  await run("npx", ["tsc", "-p", "tsconfig.build.json", "--outDir", join(work, "dist")], { cwd: repoRoot });
+  const compiled = Date.now();
+  const { stdout } = await run(
+    "npx",
+    ["tsx", "deploy/deb/build.ts", "--skip-build", "--dist", join(work, "dist"), "--out", join(work, "out")],
+    { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 },
+  );
+  const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as { debs: Built[] };
+  debs = new Map(summary.debs.map((d) => [d.arch, d]));
+  for (const arch of ARCHES) {
+    const root = join(work, `root-${arch}`);
+    await run("dpkg-deb", ["-x", debs.get(arch)!.file, root]);
+    unpacked.set(arch, root);
+  }
+  process.stderr.write(
+    `deb: compile ${compiled - began} ms, 3 packages ${Date.now() - compiled} ms, sizes ` +
+      `${summary.debs.map((d) => `${d.arch} ${(d.bytes / 1e6).toFixed(1)} MB`).join(", ")}\n`,
+  );
+}, 240_000);
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function field(arch: string, name: string): Promise<string> {
+  const { stdout } = await run("dpkg-deb", ["--field", debs.get(arch)!.file, name]);
+  return stdout.trim();
+}
+
+describe("fleetsync .deb packages", () => {
+  it.each(ARCHES)("%s: control file names the package, its architecture and Node.js >= 20", async (arch) => {
+    expect(await field(arch, "Package")).toBe("fleetsync");
+    expect(await field(arch, "Architecture")).toBe(arch);
+    expect(await field(arch, "Depends")).toMatch(/(^|, )nodejs \(>= 20\)/);
+    const pkg = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { version: string };
+    expect(await field(arch, "Version")).toBe(pkg.version.replace("-", "~"));
+    const { stdout } = await run("dpkg-deb", ["-I", debs.get(arch)!.file]);
+    for (const script of ["postinst", "prerm", "postrm"]) expect(stdout).toContain(script);
+  });
+
+  it.each([
+    ["arm64", ELF_MACHINES.aarch64, 64],
+    ["armhf", ELF_MACHINES.arm, 32],
+    ["amd64", ELF_MACHINES.x86_64, 64],
+  ] as const)("%s: every native file is for that machine, and both addons are there", async (arch, machine, bits) => {
+    const elves = await findElfFiles(unpacked.get(arch)!);
+    expect(elves.map((e) => `${e.path} ${e.machine}/${e.bits}`)).toEqual(
+      elves.map((e) => `${e.path} ${machine}/${bits}`),
+    );
+    if (arch !== "amd64") expect(elves.some((e) => e.machine === ELF_MACHINES.x86_64)).toBe(false);
+    const paths = elves.map((e) => e.path);
+    expect(paths.some((p) => p.includes("/classic-level/prebuilds/"))).toBe(true);
+    expect(paths.some((p) => p.includes("/@serialport/bindings-cpp/prebuilds/"))).toBe(true);
+    // Nothing for Alpine (musl), and no other platform's folder.
+    expect(paths.filter((p) => p.includes(".musl.") || /prebuilds\/(darwin|win32|android)/.test(p))).toEqual([]);
+  });
+
+  it("the independent `file` tool agrees on the arm64 and armhf addons", async () => {
+    for (const [arch, expected] of [
+      ["arm64", /ELF 64-bit LSB shared object, ARM aarch64/],
+      ["armhf", /ELF 32-bit LSB shared object, ARM, EABI5/],
+    ] as const) {
+      const elves = await findElfFiles(unpacked.get(arch)!);
+      for (const elf of elves) {
+        const { stdout } = await run("file", ["-b", join(unpacked.get(arch)!, elf.path)]);
+        expect(stdout, elf.path).toMatch(expected);
+      }
+    }
+  });
+
+  it.each(ARCHES)(
+    "%s: holds the program, the wrapper, the units, the udev rules and the provisioning",
+    async (arch) => {
+      const root = unpacked.get(arch)!;
+      const executable = [
+        "usr/bin/fleetsync",
+        "usr/lib/fleetsync/dist/cli/fleetsync.js",
+        "usr/lib/fleetsync/firstboot",
+      ];
+      for (const path of executable) expect((await stat(join(root, path))).mode & 0o111, path).toBe(0o111);
+      for (const path of [
+        "usr/lib/fleetsync/package.json",
+        "usr/lib/systemd/system/fleetsync-agent.service",
+        "usr/lib/systemd/system/fleetsync-firstboot.service",
+        "usr/lib/systemd/system/fleetsync-socketcan.service",
+        "usr/lib/udev/rules.d/70-fleetsync.rules",
+        "usr/lib/sysusers.d/fleetsync.conf",
+        "usr/lib/modules-load.d/fleetsync.conf",
+        "usr/share/fleetsync/restart-backoff.conf",
+        "usr/share/doc/fleetsync/installer-guide.md",
+        "usr/share/doc/fleetsync/examples/fleetsync.json",
+      ]) {
+        expect((await stat(join(root, path))).isFile(), path).toBe(true);
+      }
+      const wrapper = await readFile(join(root, "usr/bin/fleetsync"), "utf8");
+      expect(wrapper).toContain("/usr/lib/fleetsync/dist/cli/fleetsync.js");
+      const appPkg = JSON.parse(await readFile(join(root, "usr/lib/fleetsync/package.json"), "utf8")) as {
+        type: string;
+      };
+      expect(appPkg.type).toBe("module");
+      // Development-only packages stay out.
+      for (const dev of ["vitest", "typescript", "tsx", "@biomejs"]) {
+        await expect(stat(join(root, "usr/lib/fleetsync/node_modules", dev)), dev).rejects.toThrow();
+      }
+    },
+  );
+
+  it("the packages are small: only one architecture's addons, no sources or test suites", async () => {
+    for (const arch of ARCHES) expect(debs.get(arch)!.bytes, arch).toBeLessThan(4 * 1024 * 1024);
+    const root = unpacked.get("amd64")!;
+    await expect(stat(join(root, "usr/lib/fleetsync/node_modules/classic-level/deps"))).rejects.toThrow();
+  });
+
+  it("amd64, unpacked: runs `fleetsync --version` and loads LevelDB from its own node_modules", async () => {
+    const app = join(unpacked.get("amd64")!, "usr/lib/fleetsync");
+    const pkg = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { version: string };
+    const { stdout } = await run("node", [join(app, "dist/cli/fleetsync.js"), "--version"]);
+    expect(stdout.trim()).toBe(`fleetsync ${pkg.version}`);
+    // The prebuilt LevelDB addon loads and writes a store, from the package's copy (cwd = the package).
+    const db = join(work, "level-probe");
+    const script = `const { ClassicLevel } = await import("classic-level");
+      const db = new ClassicLevel(${JSON.stringify(db)}); await db.put("k", "v");
+      process.stdout.write(await db.get("k")); await db.close();
+      process.stdout.write(" " + (await import("node:module")).createRequire(import.meta.url).resolve("classic-level"));`;
+    const probe = await run("node", ["--input-type=module", "-e", script], { cwd: app });
+    expect(probe.stdout).toBe(`v ${join(app, "node_modules/classic-level/index.js")}`);
+  });
+});
