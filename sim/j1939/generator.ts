@@ -82,6 +82,7 @@ export function createJ1939Generator(options: J1939GeneratorOptions): J1939Gener
       out.push({ tMs: atMs, frame: j1939Frame(6, PGN.DM1, sa, encodeDm1(state.dtcs)) });
       return;
     }
+    while (pendingTp.length > 0 && pendingTp[0]!.tMs <= atMs) out.push(pendingTp.shift()!);
     if (pendingTp.length > 0) return; // previous session still sending: skip this cycle, as ECUs do
     const frames = bamFrames(PGN.DM1, encodeDm1(state.dtcs), sa);
     frames.forEach((frame, i) => {

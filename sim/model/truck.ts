@@ -160,6 +160,7 @@ export function createTruckModel(options: TruckModelOptions): TruckModel {
     } else if (leg.end !== "turn" && (atEnd || (speedMps < 0.3 && leg.lengthM - legTravelledM < 3))) {
       speedMps = 0;
       s.gear = 0;
+      s.engineSpeedRpm = IDLE_RPM;
       s.phase = "stopped";
       s.brakeSwitch = true;
       parkAfterStop = leg.end === "park";
@@ -179,14 +180,12 @@ export function createTruckModel(options: TruckModelOptions): TruckModel {
       s.torquePct = 0;
       s.fuelRateLph = 0;
       s.brakeSwitch = false;
-      if (waitS <= 0) {
-        if (tankLitres < config.tankL * 0.15) tankLitres = config.tankL * 0.95;
-        s.ignition = true;
-        s.engineRunning = true;
-        s.phase = "idle";
-        waitS = IDLE_BEFORE_PULLING_AWAY_S;
-      }
-      return;
+      if (waitS > 0) return;
+      if (tankLitres < config.tankL * 0.15) tankLitres = config.tankL * 0.95;
+      s.ignition = true;
+      s.engineRunning = true;
+      s.phase = "idle";
+      waitS = IDLE_BEFORE_PULLING_AWAY_S;
     }
     s.engineSpeedRpm = IDLE_RPM;
     s.torquePct = torquePercent(0, 0, true);
