@@ -1,0 +1,164 @@
+/**
+ * The gateway: sources → state → sampler → outbox → uplink. This file only wires the components; each keeps its
+ * own lifecycle. Stop order is the pipeline's: stop taking records, stop the sources, let the uplink finish what
+ * is in flight, then commit the outbox and close it, so a SIGTERM loses nothing.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { FleetError, isFleetError } from "../common/errors.ts";
+import { type Logger, silentLogger } from "../common/log.ts";
+import { type Channel, EventRecordSchema, TelemetryRecordSchema } from "../protocol/index.ts";
+import type { AgentConfig } from "./config.ts";
+import { type AgentMetrics, createAgentMetrics } from "./metrics.ts";
+import { type ChannelBody, createOutbox, type Outbox } from "./outbox/index.ts";
+import { createSampler, type Sampler } from "./sampler/index.ts";
+import type { CanSourceDeps, GpsSourceDeps, Lifecycle } from "./sources/types.ts";
+import { type Clock, createVehicleState, systemClock, type VehicleState } from "./state/index.ts";
+import { createUplink, type Uplink } from "./uplink/index.ts";
+
+/** How the agent builds its sources; the CLI passes agent/sources' factories, tests may pass none. */
+export interface SourceFactories {
+  createGpsSource?(config: unknown, deps: GpsSourceDeps & { logger?: Logger }): Lifecycle;
+  createCanSource?(config: unknown, deps: CanSourceDeps & { logger?: Logger }): Lifecycle;
+}
+
+export interface AgentDeps {
+  version: string;
+  logger?: Logger;
+  clock?: Clock;
+  bootId?: string;
+  sources?: SourceFactories;
+}
+
+export interface Agent {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly outbox: Outbox;
+  readonly uplink: Uplink;
+  readonly state: VehicleState;
+  readonly sampler: Sampler;
+  readonly metrics: AgentMetrics;
+  /** The metrics port actually listened on (when enabled). */
+  metricsPort(): number | undefined;
+}
+
+/** Linux's id of this boot: tells "the agent restarted" from "the Pi rebooted". */
+export function readBootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim().slice(0, 64);
+  } catch {
+    return randomBytes(16).toString("hex");
+  }
+}
+
+// Validation before the outbox: a record the contract refuses would otherwise be stored and block its channel.
+const ENVELOPE = { truckId: "T", stream: "0000000000000000", seq: 0 };
+
+export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
+  const log = deps.logger ?? silentLogger;
+  const clock = deps.clock ?? systemClock;
+  const bootId = deps.bootId ?? readBootId();
+  let state: VehicleState;
+  const outbox = createOutbox(config.outbox, {
+    truckId: config.truckId,
+    logger: log.child({ component: "outbox" }),
+    now: () => state.now(),
+  });
+  const uplink = createUplink(config.broker, {
+    truckId: config.truckId,
+    outbox,
+    logger: log.child({ component: "uplink" }),
+    status: () => ({ agentVersion: deps.version.slice(0, 32), bootId }),
+  });
+  const metrics = createAgentMetrics(outbox, uplink);
+
+  function record<C extends Channel>(channel: C, body: ChannelBody[C]): void {
+    const schema = channel === "telemetry" ? TelemetryRecordSchema : EventRecordSchema;
+    const check = schema.safeParse({ ...ENVELOPE, ...body });
+    if (!check.success) {
+      metrics.recordsRefused.inc({ channel, reason: "invalid" });
+      log.error(
+        { channel, issues: check.error.issues.slice(0, 3), body },
+        "record refused: does not match the contract",
+      );
+      return;
+    }
+    outbox.append(channel, body).catch((error: unknown) => {
+      const reason = isFleetError(error, "FLEET_OUTBOX_BUSY") ? "busy" : "error";
+      metrics.recordsRefused.inc({ channel, reason });
+      log.error({ err: error, channel }, "record could not be written to the outbox");
+    });
+  }
+
+  state = createVehicleState(config.state, { clock, onEvent: (event) => record("events", event) });
+  const sampler = createSampler(config.sampler, { state, clock, onRecord: (r) => record("telemetry", r) });
+  const sources: Lifecycle[] = [];
+  if (config.gps) {
+    const make = deps.sources?.createGpsSource;
+    if (!make) throw new FleetError("FLEET_CONFIG_INVALID", "gps: this build has no GPS source");
+    sources.push(
+      make(config.gps, {
+        logger: log.child({ component: "gps" }),
+        onFix: (fix) => {
+          state.applyFix(fix);
+          sampler.evaluate();
+        },
+      }),
+    );
+  }
+  if (config.can) {
+    const make = deps.sources?.createCanSource;
+    if (!make) throw new FleetError("FLEET_CONFIG_INVALID", "can: this build has no CAN source");
+    sources.push(
+      make(config.can, { logger: log.child({ component: "can" }), onMessage: (m) => state.applyMessage(m) }),
+    );
+  }
+
+  let port: number | undefined;
+  let phase: "new" | "running" | "stopped" = "new";
+  let stopping: Promise<void> | undefined;
+
+  async function start(): Promise<void> {
+    if (phase !== "new") throw new FleetError("FLEET_CLOSED", "agent already started");
+    phase = "running";
+    await outbox.start();
+    record("events", { ...state.now(), type: "start", agentVersion: deps.version.slice(0, 32), bootId });
+    if (config.metrics.enabled) port = await metrics.listen(config.metrics.host, config.metrics.port);
+    await uplink.start();
+    for (const s of sources) await s.start();
+    await sampler.start();
+    log.info(
+      { truckId: config.truckId, stream: outbox.stream, depth: outbox.depth(), metricsPort: port, bootId },
+      "agent started",
+    );
+  }
+
+  async function shutdown(): Promise<void> {
+    const began = Date.now();
+    await sampler.stop();
+    await Promise.allSettled(sources.map((s) => s.stop()));
+    await uplink.stop();
+    await outbox.stop();
+    await metrics.close();
+    phase = "stopped";
+    log.info({ ms: Date.now() - began, depth: outbox.depth() }, "agent stopped");
+  }
+
+  return {
+    start,
+    stop() {
+      if (phase === "new") phase = "stopped";
+      if (phase === "stopped" && !stopping) return Promise.resolve();
+      stopping ??= shutdown();
+      return stopping;
+    },
+    outbox,
+    uplink,
+    get state() {
+      return state;
+    },
+    sampler,
+    metrics,
+    metricsPort: () => port,
+  };
+}

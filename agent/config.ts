@@ -1,0 +1,97 @@
+/**
+ * The agent's configuration file (JSON, written by `fleetsync provision`). One schema with defaults; the field
+ * docs are the configuration reference (docs/agent-config.md). Validation errors name the field and the file.
+ */
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { FleetError } from "../common/errors.ts";
+import { TruckIdSchema } from "../protocol/index.ts";
+import { OutboxConfigSchema } from "./outbox/config.ts";
+import { SamplerConfigSchema } from "./sampler/config.ts";
+import { StateConfigSchema } from "./state/config.ts";
+import { UplinkConfigSchema } from "./uplink/config.ts";
+
+const SerialPortSchema = z
+  .object({
+    path: z.string().min(1).describe("Serial device, best a stable /dev/serial/by-id/... name."),
+    baudRate: z.number().int().positive().describe("Line speed in bit/s."),
+  })
+  .loose();
+
+export const AgentConfigSchema = z
+  .object({
+    truckId: TruckIdSchema,
+    gps: SerialPortSchema.optional().describe(
+      "The GPS receiver's serial port (NMEA 0183). Further fields go to the GPS source (agent/sources).",
+    ),
+    can: SerialPortSchema.optional().describe(
+      "The CAN adapter's serial port (SLCAN, ELM327, or candump text). Further fields (format, bitrate) go to the CAN source.",
+    ),
+    broker: UplinkConfigSchema.describe("The MQTT broker (the FleetSync bridge) and how to talk to it."),
+    outbox: OutboxConfigSchema.describe("The on-disk outbox."),
+    sampler: SamplerConfigSchema.default(SamplerConfigSchema.parse({})).describe("When records are taken."),
+    state: StateConfigSchema.default(StateConfigSchema.parse({})).describe(
+      "Ageing of fix and engine values, ignition.",
+    ),
+    metrics: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().default("127.0.0.1").describe("Listen address; loopback keeps it off the cellular side."),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(9108)
+          .describe("Prometheus text at http://host:port/metrics (0 = any free port)."),
+      })
+      .strict()
+      .default({ enabled: true, host: "127.0.0.1", port: 9108 })
+      .describe("The local metrics endpoint."),
+  })
+  .strict();
+
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
+
+/** Validates a parsed config object; the error names the first bad field (and the file, when given). */
+export function parseAgentConfig(input: unknown, file?: string): AgentConfig {
+  const result = AgentConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  const where = file ? ` in ${file}` : "";
+  const problems = result.error.issues.slice(0, 5).map((issue) => {
+    const path = issue.path.map(String).join(".") || "(top level)";
+    return `${path}: ${issue.message}`;
+  });
+  throw new FleetError("FLEET_CONFIG_INVALID", `invalid agent configuration${where}: ${problems.join("; ")}`, {
+    details: { file, issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+  });
+}
+
+export async function loadAgentConfig(file: string): Promise<AgentConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new FleetError(
+      "FLEET_CONFIG_INVALID",
+      `cannot read configuration file ${file}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new FleetError(
+      "FLEET_CONFIG_INVALID",
+      `configuration file ${file} is not valid JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return parseAgentConfig(json, file);
+}

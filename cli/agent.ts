@@ -1,0 +1,70 @@
+/** `fleetsync agent [--config FILE]`: runs the truck gateway until SIGTERM or SIGINT. */
+import { createRequire } from "node:module";
+import { createAgent, loadAgentConfig, type SourceFactories } from "../agent/index.ts";
+import { createLogger } from "../common/log.ts";
+import { parseCommandArgs } from "./commands.ts";
+
+const DEFAULT_CONFIG = "/etc/fleetsync/agent.json";
+
+const HELP = `Usage: fleetsync agent [--config FILE]
+
+Runs the truck gateway: serial GPS and CAN -> records -> LevelDB outbox -> MQTT.
+  -c, --config FILE   configuration file (default ${DEFAULT_CONFIG}); write one with \`fleetsync provision\`
+  -h, --help          show this help
+Stops cleanly on SIGTERM or SIGINT: in-flight records finish or stay in the outbox for the next start.
+Logs: JSON lines on stderr (FLEETSYNC_LOG_LEVEL=debug for more).
+`;
+
+export function agentVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const candidate of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = require(candidate) as { name?: string; version?: string };
+      if (pkg.name === "fleetsync" && pkg.version) return pkg.version;
+    } catch {}
+  }
+  return "unknown";
+}
+
+/** The sources engineer's factories, loaded lazily so `agent` without serial ports never loads serialport. */
+async function loadSources(): Promise<SourceFactories> {
+  // A variable specifier until agent/sources/index.ts lands (the sources issue); then a plain import.
+  const specifier = "../agent/sources/index.ts";
+  const mod = (await import(specifier)) as SourceFactories;
+  return { createGpsSource: mod.createGpsSource, createCanSource: mod.createCanSource };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const file = values.config ?? DEFAULT_CONFIG;
+  const config = await loadAgentConfig(file);
+  const log = createLogger("agent");
+  const sources = config.gps || config.can ? await loadSources() : {};
+  const agent = createAgent(config, { version: agentVersion(), logger: log, sources });
+  let signalled: NodeJS.Signals | undefined;
+  const stopped = new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) return;
+      signalled = signal;
+      log.info({ signal }, "stopping");
+      agent.stop().then(resolve, (error: unknown) => {
+        log.error({ err: error }, "stop failed");
+        resolve();
+      });
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  await agent.start();
+  // Keep the event loop alive: every agent timer is unref'd so stop() never waits on one.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  await stopped;
+  clearInterval(keepAlive);
+  return 0;
+}
