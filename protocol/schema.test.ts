@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FleetError } from "../common/errors.ts";
 import { encodeConfirmReply } from "./confirm.ts";
+import { fillSamples } from "./examples/samples.ts";
 import { toDeadLetterMessage, toEventMessage, toStatusMessage, toTelemetryMessage } from "./kafka.ts";
 import type { StatusRecord } from "./records.ts";
 import { buildJsonSchema, PUBLISHED_SCHEMAS, type PublishedSchemaFile } from "./schema.ts";
@@ -34,6 +35,11 @@ const meta = { mqttTopic: "fleetsync/v1/TRK-1/telemetry", receivedAt: new Date("
 describe("published JSON Schemas", () => {
   it.each(FILES)("protocol/schema/%s is up to date (else run `npm run schema`)", (file) => {
     expect(committed(file), `protocol/schema/${file} is stale: run npm run schema`).toEqual(buildJsonSchema(file));
+  });
+
+  it("docs/kafka-contract.md carries the current sample messages (else run `npm run schema`)", () => {
+    const doc = readFileSync(new URL("../docs/kafka-contract.md", import.meta.url), "utf8");
+    expect(fillSamples(doc) === doc, "docs/kafka-contract.md samples are stale: run npm run schema").toBe(true);
   });
 
   it("rejects what the zod schema rejects (the check below is not vacuous)", () => {

@@ -1,7 +1,11 @@
-/** `npm run schema`: writes the published JSON Schemas (protocol/schema.ts) into this folder, Biome-formatted. */
+/**
+ * `npm run schema`: writes the published JSON Schemas (protocol/schema.ts) into this folder, Biome-formatted, and
+ * refreshes the sample messages in docs/kafka-contract.md from the real encoder and mapping.
+ */
 import { execFileSync } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { fillSamples } from "../examples/samples.ts";
 import { buildJsonSchemas } from "../schema.ts";
 
 const folder = new URL("./", import.meta.url);
@@ -15,3 +19,7 @@ for (const [file, schema] of Object.entries(buildJsonSchemas())) {
 // Format as `npm run lint` expects, so regenerating never leaves a lint error behind.
 const biome = fileURLToPath(new URL("../../node_modules/.bin/biome", import.meta.url));
 execFileSync(biome, ["format", "--write", ...written], { stdio: "ignore" });
+
+const doc = new URL("../../docs/kafka-contract.md", import.meta.url);
+await writeFile(doc, fillSamples(await readFile(doc, "utf8")));
+process.stdout.write("refreshed the samples in docs/kafka-contract.md\n");
