@@ -61,7 +61,7 @@ describe.each(Object.keys(encoders) as (keyof typeof encoders)[])("the agent's %
       const expected = truth(out.state);
       for (const f of out.can) {
         const message = decoder.feed(encoders[format](f));
-        if (!message || message.kind !== "j1939") continue;
+        if (message?.kind !== "j1939") continue;
         seen.add(message.name);
         for (const [name, value] of Object.entries(message.signals as EngineSignals)) {
           if (name === "dtcs" || !(name in expected)) continue;

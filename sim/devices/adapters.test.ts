@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { j1939Frame } from "../j1939/frame.ts";
+import { PGN } from "../j1939/pgns.ts";
+import { createElm327Adapter } from "./elm327-adapter.ts";
+import { createSlcanAdapter } from "./slcan-adapter.ts";
+
+const frames = [
+  { tMs: 61_234, frame: j1939Frame(3, PGN.EEC1, 0, new Uint8Array([0xf1, 0x7d, 0x81, 0xc0, 0x12, 0, 0xff, 0xff])) },
+];
+
+describe("simulated SLCAN adapter", () => {
+  it("answers the listen-only init with CR and then streams frames", () => {
+    const a = createSlcanAdapter();
+    expect(a.output(frames)).toBe("");
+    expect(a.input("C\rS5\rL\r")).toBe("\r\r\r");
+    expect(a.output(frames)).toBe("T0CF004008F17D81C01200FFFF\r");
+    expect(a.status()).toMatchObject({ state: "listen", bitrate: 5, activeOpenRefused: 0, transmitRefused: 0 });
+  });
+
+  it("refuses O (normal open) and every transmit with BELL, counts them and never streams", () => {
+    const a = createSlcanAdapter();
+    expect(a.input("C\rS6\rO\r")).toBe("\r\r\x07");
+    expect(a.output(frames)).toBe("");
+    expect(a.input("L\rT0CF004008112233445566778\rt1230\r")).toBe("\r\x07\x07");
+    expect(a.status()).toMatchObject({ activeOpenRefused: 1, transmitRefused: 2 });
+  });
+
+  it("answers version, serial and status commands, and adds timestamps after Z1", () => {
+    const a = createSlcanAdapter();
+    expect(a.input("V\rN\r")).toBe("V1013\rNSIM1\r");
+    expect(a.input("F\r")).toBe("\x07"); // status flags only while open
+    expect(a.input("S6\rZ1\rL\rF\r")).toBe("\r\r\rF00\r");
+    expect(a.output(frames)).toBe("T0CF004008F17D81C01200FFFF04D2\r"); // 61234 ms -> 1234 within the minute
+  });
+
+  it("refuses a bitrate change while open, L without a bitrate, and overlong or unknown commands", () => {
+    const a = createSlcanAdapter();
+    expect(a.input("L\r")).toBe("\x07");
+    expect(a.input("S6\rL\rS4\r")).toBe("\r\r\x07");
+    expect(a.input(`${"x".repeat(100)}\rJ\r`)).toBe("\x07\x07");
+    expect(a.input("C\r")).toBe("\r");
+    expect(a.output(frames)).toBe("");
+  });
+
+  it("assembles commands split across chunks", () => {
+    const a = createSlcanAdapter();
+    expect(a.input("S")).toBe("");
+    expect(a.input("6\rL")).toBe("\r");
+    expect(a.input("\r")).toBe("\r");
+  });
+});
+
+describe("simulated ELM327", () => {
+  const init = ["AT Z\r", "AT E0\r", "AT L0\r", "AT H1\r", "AT S1\r", "AT CSM1\r", "AT SP A\r"];
+
+  it("answers the agent's init like an ELM327 v1.5 and monitors after AT MA", () => {
+    const a = createElm327Adapter();
+    const replies = init.map((c) => a.input(c));
+    expect(replies[0]).toBe("AT Z\r\r\rELM327 v1.5\r\r>");
+    expect(replies[1]).toBe("AT E0\rOK\r\r>"); // the ELM327 echoes E0 itself: echo is still on while it arrives
+    for (const r of replies.slice(2)) expect(r).toBe("OK\r\r>");
+    expect(a.input("AT DP\r")).toBe("SAE J1939 (CAN 29/250)\r\r>");
+    expect(a.output(frames)).toBe("");
+    expect(a.input("AT MA\r")).toBe("");
+    expect(a.output(frames)).toBe("0C F0 04 00 F1 7D 81 C0 12 00 FF FF\r");
+  });
+
+  it("stops monitoring on any character, discarding it, then prompts", () => {
+    const a = createElm327Adapter();
+    a.input("ATE0\rATH1\rATMA\r");
+    expect(a.input("x")).toBe("STOPPED\r\r>");
+    expect(a.output(frames)).toBe("");
+    expect(a.input("ATI\r")).toBe("ELM327 v1.5\r\r>");
+  });
+
+  it("formats without spaces, with DLC and with linefeeds when asked", () => {
+    const a = createElm327Adapter();
+    a.input("ATE0\rATH1\rATS0\rATD1\rATL1\rATMA\r");
+    expect(a.output(frames)).toBe("0CF00400" + "8" + "F17D81C01200FFFF\r\n");
+  });
+
+  it("answers ? to unknown commands and NO DATA to bus requests, counting the latter", () => {
+    const a = createElm327Adapter();
+    a.input("ATE0\r");
+    expect(a.input("ATXYZ\r")).toBe("?\r\r>");
+    expect(a.input("0100\r")).toBe("NO DATA\r\r>");
+    expect(a.status()).toMatchObject({ transmitRefused: 1, unknown: 1 });
+  });
+});
