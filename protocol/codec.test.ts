@@ -148,6 +148,10 @@ describe("decoding untrusted bytes", () => {
     const payload = encodeTelemetry([sample]);
     expectTypedError(decodeTelemetry("T", payload, { maxBytes: payload.length - 1 }), "FLEET_PAYLOAD_TOO_LARGE");
     expectTypedError(decodeTelemetry("T", Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 0x20)), "FLEET_PAYLOAD_TOO_LARGE");
+    expectTypedError(
+      decodeTelemetry("T", Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 0x20), { maxBytes: Number.NaN }),
+      "FLEET_PAYLOAD_TOO_LARGE",
+    );
     // maxBytes can only lower the ceiling.
     expectTypedError(
       decodeTelemetry("T", Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 0x20), { maxBytes: 10 * MAX_PAYLOAD_BYTES }),

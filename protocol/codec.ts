@@ -133,7 +133,9 @@ function decode<T extends { truckId: string; stream: string }>(
       return { ok: false, error: invalid(`topic truck id ${JSON.stringify(truckId)} is not a valid truck id`) };
     }
     if (!(payload instanceof Uint8Array)) return { ok: false, error: invalid("payload is not a byte array") };
-    const maxBytes = Math.min(options.maxBytes ?? MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES);
+    // A caller's limit can only lower the ceiling; a nonsense limit (NaN, negative) must not lift it.
+    const asked = options.maxBytes;
+    const maxBytes = typeof asked === "number" && asked >= 0 ? Math.min(asked, MAX_PAYLOAD_BYTES) : MAX_PAYLOAD_BYTES;
     if (payload.length > maxBytes) {
       return {
         ok: false,
