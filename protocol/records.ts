@@ -166,6 +166,10 @@ export const EventRecordSchema = z
         reason: z.enum(["outbox-full"]).describe("Why the records were dropped."),
       })
       .strict()
+      .refine((g) => g.toSeq >= g.fromSeq && g.count === g.toSeq - g.fromSeq + 1, {
+        message: "a gap needs toSeq >= fromSeq and count = toSeq - fromSeq + 1",
+        path: ["count"],
+      })
       .describe("The outbox dropped its oldest records because its disk budget was full."),
     z
       .object({

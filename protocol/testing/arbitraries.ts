@@ -157,7 +157,10 @@ const eventBodyArb = fc.oneof(
       count: fc.integer({ min: 1, max: 1_000_000 }),
       reason: fc.constant("outbox-full" as const),
     })
-    .map((g) => ({ ...g, toSeq: Math.min(g.fromSeq + g.count - 1, Number.MAX_SAFE_INTEGER) })),
+    .map((g) => {
+      const fromSeq = Math.min(g.fromSeq, Number.MAX_SAFE_INTEGER - g.count + 1);
+      return { ...g, fromSeq, toSeq: fromSeq + g.count - 1 };
+    }),
   fc.record({ type: fc.constant("start" as const), agentVersion: wellFormedText(32), bootId: wellFormedText(64) }),
 );
 
