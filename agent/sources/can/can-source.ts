@@ -97,7 +97,8 @@ export function createCanSource(
 
   async function initFormat(format: CanFormat): Promise<void> {
     initRuns++;
-    if (format === "slcan") for (const c of slcanInitCommands(bitrate)) await command(c);
+    // SLCAN acknowledges with a bare CR (no line to wait for) and executes commands in order: write them in turn.
+    if (format === "slcan") for (const c of slcanInitCommands(bitrate)) await serial.write(c);
     else if (format === "elm327") for (const c of elmInitCommands(elmProtocolFor(settings))) await command(c);
   }
 
