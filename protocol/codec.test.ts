@@ -9,6 +9,7 @@ import {
   MAX_PAYLOAD_BYTES,
   MAX_RECORDS_PER_PAYLOAD,
 } from "./codec.ts";
+import { buildSamples } from "./examples/samples.ts";
 import type { EventRecord, TelemetryRecord } from "./records.ts";
 import { eventBatchArb, telemetryBatchArb } from "./testing/arbitraries.ts";
 
@@ -229,5 +230,23 @@ describe("decoding untrusted bytes", () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("binary v1 is frozen", () => {
+  // Payloads as agents of this version send them (the samples of docs/kafka-contract.md). A later bridge must keep
+  // decoding them exactly; if encoding them changes, that is a new format byte, not an edit of v1.
+  const TELEMETRY_V1 =
+    "015f2c9a0e13b7d846aa5ad0fed0291756b2c6772d6e751ab185e2a553ba68524092556d304e553111d25892854745a8eff74f9406";
+  const EVENTS_V1 = "025f2c9a0e13b7d846952cda052461ab2c7a9b5b74018426195547d4053a0a03240804";
+
+  it("decodes and re-encodes the v1 sample payloads byte for byte", () => {
+    const samples = buildSamples();
+    const telemetry = decodeTelemetry("TRK-0042", Buffer.from(TELEMETRY_V1, "hex"));
+    expect(telemetry).toEqual({ ok: true, records: [JSON.parse(samples[0]!.message.value as string)] });
+    expect(encodeTelemetry(telemetry.ok ? telemetry.records : []).toString("hex")).toBe(TELEMETRY_V1);
+    const events = decodeEvents("TRK-0042", Buffer.from(EVENTS_V1, "hex"));
+    expect(events).toEqual({ ok: true, records: [JSON.parse(samples[1]!.message.value as string)] });
+    expect(encodeEvents(events.ok ? events.records : []).toString("hex")).toBe(EVENTS_V1);
   });
 });
