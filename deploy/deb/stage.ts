@@ -5,6 +5,7 @@
  *   /usr/bin/fleetsync                      wrapper: exec node /usr/lib/fleetsync/dist/cli/fleetsync.js
  *   /usr/lib/fleetsync/{package.json,dist,node_modules}
  *   /usr/lib/fleetsync/firstboot            boot-partition provisioning (deploy/pi/firstboot.sh)
+ *   /usr/lib/fleetsync/check-config.mjs     validates a config file with the agent's schema (for firstboot)
  *   /usr/lib/systemd/system/fleetsync-*.service
  *   /usr/lib/udev/rules.d/70-fleetsync.rules
  *   /usr/lib/sysusers.d/fleetsync.conf, /usr/lib/modules-load.d/fleetsync.conf
@@ -153,6 +154,7 @@ export async function stagePackage(opts: StageOptions): Promise<void> {
   await mkdir(join(root, "usr/bin"), { recursive: true });
   await writeFile(join(root, "usr/bin/fleetsync"), WRAPPER, { mode: 0o755 });
   await copyInto(join(pi, "firstboot.sh"), join(appDir, "firstboot"), 0o755);
+  await copyInto(join(pi, "check-config.mjs"), join(appDir, "check-config.mjs"), 0o644);
   for (const unit of ["fleetsync-agent.service", "fleetsync-firstboot.service", "fleetsync-socketcan.service"]) {
     await copyInto(join(pi, unit), join(root, "usr/lib/systemd/system", unit), 0o644);
   }
