@@ -38,7 +38,9 @@ describe("serial line source across unplug and replug", () => {
       await pty.write(block(0, 2000));
       await waitFor(() => received.length === 2000, "first half", { timeoutMs: 10_000 });
       await pty.write("$LINE,PARTIAL,never-finished");
-      await waitFor(() => source.counters().bytes > 2000 * 53, "partial line read", { timeoutMs: 5_000 });
+      await waitFor(() => source.counters().bytes === 2000 * (line(0).length + 2) + 28, "partial line read", {
+        timeoutMs: 5_000,
+      });
 
       await pty.stop();
       await waitFor(() => source.counters().lost === 1, "device lost", { timeoutMs: 5_000 });
