@@ -20,7 +20,7 @@ export const commands: Command[] = [
     summary: "run the MQTT broker that writes every record to Kafka",
     load: () => import("./bridge.ts"),
   },
-  { name: "decode", summary: "decode an NMEA or CAN capture into JSON Lines", load: () => notYet("decode") },
+  { name: "decode", summary: "decode an NMEA or CAN capture into JSON Lines", load: () => import("./decode.ts") },
   { name: "doctor", summary: "check a gateway's serial ports, GPS, CAN and broker", load: () => notYet("doctor") },
   { name: "provision", summary: "write a truck's configuration file", load: () => import("./provision.ts") },
   { name: "sim", summary: "simulate trucks (serial devices or MQTT load)", load: () => import("./sim.ts") },
