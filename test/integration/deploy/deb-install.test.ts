@@ -115,25 +115,40 @@ describe.skipIf(!enabled)("fleetsync .deb installed on this machine (amd64)", ()
   });
 
   it("the installed first-boot script installs a configuration that only root and the agent can read", async () => {
+    // The real /etc/fleetsync of this install; only the boot partition is a temporary folder (this machine's
+    // /boot is not ours to write).
     const boot = join(work, "boot");
-    const etc = join(work, "etc");
     await mkdir(boot);
     const example = await readFile("/usr/share/doc/fleetsync/examples/fleetsync.json", "utf8");
     await writeFile(join(boot, "fleetsync.json"), example);
+    await run(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"].concat([
+        "-keyout",
+        join(work, "ca.key"),
+        "-out",
+        join(boot, "fleetsync-ca.crt"),
+        "-subj",
+        "/CN=test CA",
+        "-days",
+        "2",
+      ]),
+    );
     const calls = join(work, "systemctl.calls");
     const systemctl = join(work, "systemctl");
     // This machine runs no systemd; record what the script asks of it instead.
     await writeFile(systemctl, `#!/bin/sh\necho "$*" >> ${calls}\n`);
     await chmod(systemctl, 0o755);
     await run("/usr/lib/fleetsync/firstboot", [], {
-      env: { ...process.env, FLEETSYNC_BOOT_DIRS: boot, FLEETSYNC_CONFIG_DIR: etc, FLEETSYNC_SYSTEMCTL: systemctl },
+      env: { ...process.env, FLEETSYNC_BOOT_DIRS: boot, FLEETSYNC_SYSTEMCTL: systemctl },
     });
-    const config = join(etc, "agent.json");
+    const config = "/etc/fleetsync/agent.json";
     expect(await readFile(config, "utf8")).toBe(example);
     expect((await stat(config)).mode & 0o777).toBe(0o640);
     expect((await run("stat", ["-c", "%U:%G", config])).stdout.trim()).toBe("root:fleetsync");
     await expect(run("runuser", ["-u", "fleetsync", "--", "cat", config])).resolves.toBeDefined();
     await expect(run("runuser", ["-u", "nobody", "--", "cat", config])).rejects.toThrow();
+    await expect(run("runuser", ["-u", "fleetsync", "--", "cat", "/etc/fleetsync/ca.crt"])).resolves.toBeDefined();
     await expect(stat(join(boot, "fleetsync.json"))).rejects.toThrow();
     expect(await readFile(calls, "utf8")).toContain("enable fleetsync-agent.service");
   });
