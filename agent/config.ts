@@ -8,24 +8,17 @@ import { FleetError } from "../common/errors.ts";
 import { TruckIdSchema } from "../protocol/index.ts";
 import { OutboxConfigSchema } from "./outbox/config.ts";
 import { SamplerConfigSchema } from "./sampler/config.ts";
+import { CanSourceConfigSchema } from "./sources/can/config.ts";
+import { GpsSourceConfigSchema } from "./sources/gps/config.ts";
 import { StateConfigSchema } from "./state/config.ts";
 import { UplinkConfigSchema } from "./uplink/config.ts";
-
-const SerialPortSchema = z
-  .object({
-    path: z.string().min(1).describe("Serial device, best a stable /dev/serial/by-id/... name."),
-    baudRate: z.number().int().positive().describe("Line speed in bit/s."),
-  })
-  .loose();
 
 export const AgentConfigSchema = z
   .object({
     truckId: TruckIdSchema,
-    gps: SerialPortSchema.optional().describe(
-      "The GPS receiver's serial port (NMEA 0183). Further fields go to the GPS source (agent/sources).",
-    ),
-    can: SerialPortSchema.optional().describe(
-      "The CAN adapter's serial port (SLCAN, ELM327, or candump text). Further fields (format, bitrate) go to the CAN source.",
+    gps: GpsSourceConfigSchema.optional().describe("The GPS receiver's serial port (NMEA 0183). Absent: no GPS."),
+    can: CanSourceConfigSchema.optional().describe(
+      "The CAN adapter's serial port (SLCAN, ELM327 or candump text; listen-only). Absent: no engine data.",
     ),
     broker: UplinkConfigSchema.describe("The MQTT broker (the FleetSync bridge) and how to talk to it."),
     outbox: OutboxConfigSchema.describe("The on-disk outbox."),

@@ -1,6 +1,8 @@
 /** `fleetsync agent [--config FILE]`: runs the truck gateway until SIGTERM or SIGINT. */
 import { createRequire } from "node:module";
 import { createAgent, loadAgentConfig, type SourceFactories } from "../agent/index.ts";
+import type { CanSourceConfig } from "../agent/sources/can/index.ts";
+import type { GpsSourceConfig } from "../agent/sources/gps/index.ts";
 import { createLogger } from "../common/log.ts";
 import { parseCommandArgs } from "./commands.ts";
 
@@ -28,10 +30,14 @@ export function agentVersion(): string {
 
 /** The sources engineer's factories, loaded lazily so `agent` without serial ports never loads serialport. */
 async function loadSources(): Promise<SourceFactories> {
-  // A variable specifier until agent/sources/index.ts lands (the sources issue); then a plain import.
-  const specifier = "../agent/sources/index.ts";
-  const mod = (await import(specifier)) as SourceFactories;
-  return { createGpsSource: mod.createGpsSource, createCanSource: mod.createCanSource };
+  const [gps, can] = await Promise.all([
+    import("../agent/sources/gps/index.ts"),
+    import("../agent/sources/can/index.ts"),
+  ]);
+  return {
+    createGpsSource: (config, deps) => gps.createGpsSource(config as GpsSourceConfig, deps),
+    createCanSource: (config, deps) => can.createCanSource(config as CanSourceConfig, deps),
+  };
 }
 
 export async function run(argv: string[]): Promise<number> {

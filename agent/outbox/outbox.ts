@@ -400,6 +400,11 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
       log.warn({ ...prepared.gap, reason: "outbox-full" }, "outbox full: dropped the oldest records");
       deps.onGap?.(prepared.gap);
     }
+    // "committed" is the promise a crash test holds the outbox to: everything below these seqs is on disk.
+    log.debug(
+      { committedNext: { telemetry: channels.telemetry.committedNext, events: channels.events.committedNext } },
+      "outbox commit",
+    );
     for (const c of CHANNEL_LIST) for (const p of prepared.taken[c]) p.resolve(p.seq);
     for (const w of prepared.ackWaiters) w();
     if (readable) for (const l of listeners) l();

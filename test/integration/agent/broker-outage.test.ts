@@ -79,6 +79,7 @@ describe("agent against a broker that goes away", () => {
     );
     const seqs = dedupeSeqs(broker.received.telemetry);
     expect(seqs).toEqual(range(0, 3100));
+    expect(broker.received.invalid).toBe(0);
     const streams = new Set(broker.received.telemetry.map((r) => r.stream));
     expect(streams).toEqual(new Set([agent.outbox.stream]));
     // Every record of a seq is the same record (a resend is a duplicate, never a different record).
@@ -138,5 +139,6 @@ describe("agent against a broker that goes away", () => {
     expect(lost.size).toBe(dropped);
     expect([...lost].sort((a, b) => a - b)).toEqual(range(0, dropped));
     expect(arrived).toEqual(range(dropped, total));
+    expect(broker.received.invalid).toBe(0);
   });
 });

@@ -11,6 +11,7 @@ import {
   decodeTelemetry,
   type EventRecord,
   parseTopic,
+  roundTo,
   type TelemetryRecord,
 } from "../../../protocol/index.ts";
 
@@ -103,7 +104,16 @@ export function telemetryBody(i: number): TelemetryBody {
   return {
     ts: new Date(Date.UTC(2026, 10, 21, 5, 0, 0) + i * 1000).toISOString(),
     timeSource: "gnss",
-    gps: { fix: "3d", lat: 52.5 + i * 1e-5, lon: 13.4, altM: 40, speedKmh: 50, courseDeg: 90, sats: 9, hdop: 0.9 },
+    gps: {
+      fix: "3d",
+      lat: roundTo(52.5 + i * 1e-5, 7),
+      lon: 13.4,
+      altM: 40,
+      speedKmh: 50,
+      courseDeg: 90,
+      sats: 9,
+      hdop: 0.9,
+    },
     engine: { engineSpeedRpm: 1200 + (i % 100), coolantTempC: 85 },
   };
 }
