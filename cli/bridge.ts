@@ -88,6 +88,7 @@ async function runBridge(argv: string[]): Promise<number> {
     process.once("SIGTERM", onSignal);
     process.once("SIGINT", onSignal);
   });
+  process.stdout.write(`${JSON.stringify({ stopped: true })}\n`);
   return 0;
 }
 

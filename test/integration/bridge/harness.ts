@@ -86,10 +86,16 @@ export function connectTruck(port: number, truckId: string, options: IClientOpti
     ...options,
   });
   return new Promise((resolve, reject) => {
-    client.once("connect", () => resolve(client));
-    client.once("error", (error) => {
+    const onError = (error: Error) => {
       client.end(true);
       reject(error);
+    };
+    client.once("error", onError);
+    client.once("connect", () => {
+      // After the first connect, errors (a refused reconnect) must not end the client: it keeps retrying.
+      client.off("error", onError);
+      client.on("error", () => undefined);
+      resolve(client);
     });
   });
 }
