@@ -193,7 +193,10 @@ export class Batcher {
       } catch (error) {
         this.hooks.onBatch?.(messages.length, (performance.now() - began) / 1000, false, error);
         if (this.aborted) {
-          for (const entry of batch) entry.reject(error);
+          const closed = new FleetError("FLEET_CLOSED", "the bridge stopped before Kafka took this publish", {
+            cause: error,
+          });
+          for (const entry of batch) entry.reject(closed);
           break;
         }
         await this.sleep(delay);

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import type { Delivery, OutMessage } from "../kafka-sink/sink.ts";
+import { Batcher, type BatcherOptions } from "./batcher.ts";
+
+const OPTIONS: BatcherOptions = {
+  maxBatchRecords: 4,
+  maxBatchBytes: 1_000_000,
+  lingerMs: 1,
+  maxPendingRecords: 8,
+  retryInitialMs: 1,
+  retryMaxMs: 4,
+};
+
+const msg = (key: string, n: number): OutMessage => ({ topic: "t", key, value: String(n), headers: {} });
+
+/** A Kafka double that fails the first `failures` sends and records every batch it accepted, in order. */
+function flakySink(failures: number) {
+  const accepted: OutMessage[][] = [];
+  let calls = 0;
+  let gate: Promise<void> = Promise.resolve();
+  let open: () => void = () => undefined;
+  return {
+    accepted,
+    hold() {
+      gate = new Promise((resolve) => {
+        open = resolve;
+      });
+    },
+    release: () => open(),
+    async send(messages: OutMessage[]): Promise<Delivery[]> {
+      await gate;
+      calls += 1;
+      if (calls <= failures) throw new Error("broker down");
+      accepted.push(messages);
+      return messages.map((m, i) => ({ topic: m.topic, partition: 0, offset: String(i) }));
+    },
+  };
+}
+
+describe("Batcher", () => {
+  it("keeps the order of submissions through failed and retried batches", async () => {
+    const sink = flakySink(3);
+    const batcher = new Batcher(sink, OPTIONS);
+    const done = Array.from({ length: 20 }, (_, i) => batcher.submit([msg(`k${i % 3}`, i)]));
+    await Promise.all(done);
+    const values = sink.accepted.flat().map((m) => Number(m.value));
+    expect(values).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(Math.max(...sink.accepted.map((b) => b.length))).toBeLessThanOrEqual(OPTIONS.maxBatchRecords);
+  });
+
+  it("admits at most maxPendingRecords; the rest wait and are admitted as batches complete", async () => {
+    const sink = flakySink(0);
+    sink.hold();
+    const seen: number[] = [];
+    const batcher = new Batcher(sink, OPTIONS, { onPending: (records) => seen.push(records) });
+    const done = Array.from({ length: 12 }, (_, i) => batcher.submit([msg("k", i)]));
+    expect(batcher.pendingRecords).toBe(8);
+    expect(batcher.waitingPublishes).toBe(4);
+    sink.release();
+    await Promise.all(done);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(8);
+    expect(batcher.pendingRecords).toBe(0);
+    expect(sink.accepted.flat().map((m) => Number(m.value))).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
+  it("resolves each submission with its own deliveries and never splits a publish", async () => {
+    const sink = flakySink(0);
+    const batcher = new Batcher(sink, OPTIONS);
+    const [a, b] = await Promise.all([
+      batcher.submit([msg("a", 1), msg("a", 2), msg("a", 3)]),
+      batcher.submit([msg("b", 4), msg("b", 5)]),
+    ]);
+    expect(a).toHaveLength(3);
+    expect(b).toHaveLength(2);
+    for (const batch of sink.accepted) expect(new Set(batch.map((m) => m.key)).size).toBe(1);
+  });
+
+  it("stop() while Kafka is down fails what is left with FLEET_CLOSED instead of hanging", async () => {
+    const sink = flakySink(Number.POSITIVE_INFINITY);
+    const batcher = new Batcher(sink, OPTIONS);
+    const pending = batcher.submit([msg("k", 1)]);
+    await batcher.stop(20);
+    await expect(pending).rejects.toMatchObject({ code: "FLEET_CLOSED" });
+    await expect(batcher.submit([msg("k", 2)])).rejects.toMatchObject({ code: "FLEET_CLOSED" });
+    await batcher.stop(20); // idempotent
+  });
+});
