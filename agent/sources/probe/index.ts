@@ -1,0 +1,1 @@
+export { listSerialCandidates, type ProbeOptions, type ProbeResult, probeSerialPort } from "./probe.ts";

@@ -1,0 +1,153 @@
+/**
+ * For `doctor`: what is on this serial port? Opens it, listens, and says whether it sees NMEA (talkers, sentence
+ * types, the latest fix) or CAN frames (line format, frames/s, engine speed if present). It never transmits on a CAN
+ * bus: it listens first, and the only thing it may send is the SLCAN listen-only open (close, bitrate, `L`).
+ */
+import { readdir } from "node:fs/promises";
+import { detectCanFormat } from "../../decoders/can/detect.ts";
+import type { CanFormat } from "../../decoders/can/frame.ts";
+import { slcanInitCommands } from "../../decoders/can/slcan.ts";
+import { createCanDecoder } from "../../decoders/can-decoder.ts";
+import { createNmeaAssembler } from "../../decoders/nmea/epoch.ts";
+import { parseSentence } from "../../decoders/nmea/sentence.ts";
+import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
+import type { GpsFix } from "../types.ts";
+
+export interface ProbeOptions {
+  /** Tried in order; the first at which something is recognised wins. */
+  baudRates?: number[];
+  /** How long to listen at each step. */
+  listenMs?: number;
+  /** CAN bitrate for the SLCAN listen-only open. */
+  canBitrate?: number;
+  /** Send the SLCAN listen-only open when listening alone found nothing (default true). */
+  trySlcan?: boolean;
+  openPort?: OpenPort;
+}
+
+export interface ProbeResult {
+  path: string;
+  kind: "nmea" | "can" | "nothing" | "unreadable";
+  baudRate: number | null;
+  lines: number;
+  nmea?: { talkers: string[]; sentenceTypes: string[]; sentences: number; badChecksum: number; fix: GpsFix | null };
+  can?: { format: CanFormat; frames: number; framesPerSec: number; engineSpeedRpm: number | null; pgns: number[] };
+  error?: string;
+}
+
+async function listen(
+  path: string,
+  baudRate: number,
+  listenMs: number,
+  openPort: OpenPort | undefined,
+  send?: string[],
+) {
+  const lines: string[] = [];
+  let opened = false;
+  const source = createSerialLineSource(
+    { path, baudRate, maxLineBytes: 512, reconnectMinMs: 10_000, reconnectMaxMs: 10_000 },
+    {
+      onLine: (l) => {
+        if (lines.length < 5000) lines.push(l);
+      },
+      onOpen: async () => {
+        opened = true;
+        for (const c of send ?? []) await source.write(c);
+      },
+      ...(openPort ? { openPort } : {}),
+    },
+  );
+  await source.start();
+  await new Promise((r) => setTimeout(r, listenMs));
+  await source.stop();
+  return { lines, opened, errors: source.counters().errors };
+}
+
+function asNmea(lines: string[]): ProbeResult["nmea"] | undefined {
+  const talkers = new Set<string>();
+  const types = new Set<string>();
+  let ok = 0;
+  let bad = 0;
+  const nmea = createNmeaAssembler();
+  let fix: GpsFix | null = null;
+  for (const line of lines) {
+    const s = parseSentence(line);
+    if (s.kind === "ok") {
+      ok++;
+      talkers.add(s.talker);
+      types.add(s.type);
+    } else if (s.kind === "badChecksum") bad++;
+    for (const f of nmea.feed(line)) fix = f;
+  }
+  for (const f of nmea.flush()) fix = f;
+  if (ok < 2) return undefined;
+  return { talkers: [...talkers].sort(), sentenceTypes: [...types].sort(), sentences: ok, badChecksum: bad, fix };
+}
+
+function asCan(lines: string[], listenMs: number): ProbeResult["can"] | undefined {
+  const format = detectCanFormat(lines.slice(0, 64));
+  if (!format) return undefined;
+  const decoder = createCanDecoder(format);
+  let rpm: number | null = null;
+  const pgns = new Set<number>();
+  for (const line of lines) {
+    const m = decoder.feed(line);
+    if (m?.kind === "j1939") pgns.add(m.pgn);
+    const v = m?.signals.engineSpeedRpm;
+    if (typeof v === "number") rpm = v;
+  }
+  const frames = decoder.counters().frames;
+  if (frames === 0) return undefined;
+  return {
+    format,
+    frames,
+    framesPerSec: Math.round((frames * 1000) / listenMs),
+    engineSpeedRpm: rpm,
+    pgns: [...pgns].sort(),
+  };
+}
+
+export async function probeSerialPort(path: string, options: ProbeOptions = {}): Promise<ProbeResult> {
+  const baudRates = options.baudRates ?? [9600, 4800, 38400, 115200];
+  const listenMs = options.listenMs ?? 1500;
+  let lastLines = 0;
+  let opened = false;
+  for (const baudRate of baudRates) {
+    const heard = await listen(path, baudRate, listenMs, options.openPort);
+    opened ||= heard.opened;
+    lastLines = heard.lines.length;
+    const nmea = asNmea(heard.lines);
+    if (nmea) return { path, kind: "nmea", baudRate, lines: heard.lines.length, nmea };
+    const can = asCan(heard.lines, listenMs);
+    if (can) return { path, kind: "can", baudRate, lines: heard.lines.length, can };
+  }
+  if (!opened) return { path, kind: "unreadable", baudRate: null, lines: 0, error: "could not open the port" };
+  if (options.trySlcan !== false) {
+    const baudRate = baudRates[baudRates.length - 1]!;
+    const heard = await listen(
+      path,
+      baudRate,
+      listenMs,
+      options.openPort,
+      slcanInitCommands(options.canBitrate ?? 250_000),
+    );
+    const can = asCan(heard.lines, listenMs);
+    if (can) return { path, kind: "can", baudRate, lines: heard.lines.length, can };
+  }
+  return { path, kind: "nothing", baudRate: null, lines: lastLines };
+}
+
+/**
+ * Serial devices worth probing, found by scanning /dev (serialport's list() needs udevadm, which a minimal Pi image
+ * may lack): USB serial and CDC ACM adapters, the Pi's UARTs, and the stable /dev/serial/by-id names.
+ */
+export async function listSerialCandidates(devDir = "/dev"): Promise<string[]> {
+  const out: string[] = [];
+  try {
+    for (const name of await readdir(`${devDir}/serial/by-id`)) out.push(`${devDir}/serial/by-id/${name}`);
+  } catch {}
+  for (const name of await readdir(devDir).catch(() => [] as string[])) {
+    if (/^(ttyUSB|ttyACM|ttyAMA|ttyS0$|serial\d)/.test(name)) out.push(`${devDir}/${name}`);
+  }
+  return out.sort();
+}

@@ -1,0 +1,80 @@
+/**
+ * probeSerialPort (for `doctor`) against a real pty: a GPS is recognised by listening alone; a silent SLCAN adapter
+ * is recognised after the listen-only open, which is the only thing the probe ever sends.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { SerialPort } from "serialport";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { encodeSlcanLine, parseCandumpLine } from "../../../agent/decoders/can/index.ts";
+import { probeSerialPort } from "../../../agent/sources/probe/index.ts";
+import { createPty, type Pty } from "./pty.ts";
+
+const FIX = fileURLToPath(new URL("../../../../shared/fixtures/", import.meta.url));
+
+async function openFeeder(path: string) {
+  const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+  port.on("error", () => {});
+  return port;
+}
+
+describe("probeSerialPort over a pseudo-terminal", () => {
+  let pty: Pty;
+  beforeEach(async () => {
+    pty = await createPty();
+    await pty.start();
+  });
+  afterEach(async () => {
+    await pty.dispose();
+  });
+
+  it("recognises a GPS: talkers, sentence types and the fix", async () => {
+    const feeder = await openFeeder(pty.feeder);
+    const log = readFileSync(`${FIX}nmea/gpsd/neo-m8n.log`, "latin1")
+      .split("\n")
+      .filter((l) => !l.startsWith("#"))
+      .join("\n");
+    const timer = setInterval(() => feeder.write(log), 100);
+    try {
+      const result = await probeSerialPort(pty.device, { baudRates: [9600], listenMs: 500, trySlcan: false });
+      expect(result.kind).toBe("nmea");
+      expect(result.nmea?.talkers).toEqual(["GL", "GN", "GP"]);
+      expect(result.nmea?.sentenceTypes).toEqual(expect.arrayContaining(["GGA", "RMC", "GSA", "GSV"]));
+      expect(result.nmea?.fix?.fix).toBe("3d");
+    } finally {
+      clearInterval(timer);
+      await new Promise((r) => feeder.close(() => r(undefined)));
+    }
+  });
+
+  it("recognises a silent SLCAN adapter after the listen-only open, sending nothing else", async () => {
+    const feeder = await openFeeder(pty.feeder);
+    const frames = readFileSync(`${FIX}can/css-electronics/j1939_truck_11111111_00000001.candump.log`, "utf8")
+      .split("\n")
+      .slice(0, 2000)
+      .map(parseCandumpLine)
+      .flatMap((r) => (r.kind === "frame" ? [encodeSlcanLine(r.frame)] : []));
+    let received = "";
+    let streaming: NodeJS.Timeout | undefined;
+    feeder.on("data", (c: Buffer) => {
+      received += c.toString("latin1");
+      // A real adapter sends frames only once opened (listen-only "L").
+      if (received.endsWith("L\r") && !streaming) {
+        streaming = setInterval(() => feeder.write(`${frames.join("\r")}\r`), 100);
+      }
+    });
+    try {
+      const result = await probeSerialPort(pty.device, { baudRates: [115200], listenMs: 500, canBitrate: 250_000 });
+      expect(result.kind).toBe("can");
+      expect(result.can?.format).toBe("slcan");
+      expect(result.can?.engineSpeedRpm).toBeGreaterThan(640);
+      expect(result.can?.engineSpeedRpm).toBeLessThan(660);
+      expect(result.can?.framesPerSec).toBeGreaterThan(0);
+      expect(received).toBe("C\rS5\rL\r");
+    } finally {
+      clearInterval(streaming);
+      await new Promise((r) => feeder.close(() => r(undefined)));
+    }
+  });
+});
