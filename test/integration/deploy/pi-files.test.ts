@@ -51,6 +51,10 @@ describe("systemd units", () => {
     const s = await settings("fleetsync-agent.service");
     const get = (key: string) => s.filter(([k]) => k === key).map(([, v]) => v);
     expect(get("ExecStart")).toEqual(["/usr/bin/fleetsync agent --config /etc/fleetsync/agent.json"]);
+    expect(get("ExecStartPre")).toEqual([
+      "+/bin/chown root:fleetsync /etc/fleetsync/agent.json",
+      "+/bin/chmod 0640 /etc/fleetsync/agent.json",
+    ]);
     expect(get("User")).toEqual(["fleetsync"]);
     expect(get("SupplementaryGroups")).toEqual(["dialout"]);
     expect(get("Restart")).toEqual(["on-failure"]);
