@@ -25,6 +25,19 @@ const STATUS_FORMAT = "-f=${Status} ${Version} ${Architecture}";
 
 let work: string;
 let version: string;
+/** Packages installed before the test, so the test can remove exactly what apt added for it (udev, ...). */
+let before: Set<string> | undefined;
+
+async function installedPackages(): Promise<Set<string>> {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
+  const { stdout } = await run("dpkg-query", ["-W", "-f=${db:Status-Abbrev} ${Package}\n"], { maxBuffer: 1 << 24 });
+  return new Set(
+    stdout
+      .split("\n")
+      .filter((l) => l.startsWith("ii "))
+      .map((l) => l.split(/\s+/)[1]!),
+  );
+}
 const timings: Record<string, number> = {};
 
 async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -43,6 +56,7 @@ describe.skipIf(!enabled)("fleetsync .deb installed on this machine (amd64)", ()
     if (installed.stdout.startsWith("install ok installed")) {
       throw new Error("fleetsync is already installed here; remove it first (apt-get purge fleetsync)");
     }
+    before = await installedPackages();
     work = await mkdtemp(join(tmpdir(), "fleetsync-deb-install-"));
     version = (JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { version: string }).version;
     await timed("compile", () =>
@@ -64,6 +78,17 @@ describe.skipIf(!enabled)("fleetsync .deb installed on this machine (amd64)", ()
     await timed("purge", () =>
       run("apt-get", ["purge", ...APT, "fleetsync"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } }),
     ).catch(() => undefined);
+    // Leave the machine as it was: purge what apt pulled in for the package (udev on a container), nothing else.
+    if (before) {
+      const known = before;
+      const added = [...(await installedPackages())].filter((p) => !known.has(p));
+      if (added.length > 0) {
+        await run("apt-get", ["purge", ...APT, ...added], {
+          env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+        }).catch((error: Error) => process.stderr.write(`could not purge ${added.join(" ")}: ${error.message}\n`));
+      }
+      process.stderr.write(`deb-install: removed again what the install added: ${added.join(" ") || "nothing"}\n`);
+    }
     if (work) await rm(work, { recursive: true, force: true });
     process.stderr.write(`deb-install timings (ms): ${JSON.stringify(timings)}\n`);
   }, 300_000);
