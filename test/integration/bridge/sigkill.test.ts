@@ -135,9 +135,10 @@ describe("bridge killed with SIGKILL mid-stream and restarted", () => {
     child.stdout!.on("data", (chunk) => {
       stdout += chunk;
     });
-    const exited = new Promise<void>((resolve) => child!.once("exit", () => resolve()));
+    // "close", not "exit": npx may exit first; the bridge (its grandchild) holds the stdout pipe until it is done.
+    const closed = new Promise<void>((resolve) => child!.once("close", () => resolve()));
     process.kill(-child.pid!, "SIGTERM");
-    await exited;
+    await closed;
     expect(stdout).toContain('"stopped":true');
   });
 });
