@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { Outbox } from "./outbox/index.ts";
 import type { Uplink } from "./uplink/index.ts";
 
@@ -18,6 +18,8 @@ export interface AgentMetrics {
 
 export function createAgentMetrics(outbox: Outbox, uplink: Uplink): AgentMetrics {
   const registry = new Registry();
+  // Process metrics (RSS, heap, event-loop lag, open handles): a Pi has little memory and an SD card to spare.
+  collectDefaultMetrics({ register: registry, prefix: "fleetsync_agent_" });
   const perChannel = (
     name: string,
     help: string,

@@ -20,7 +20,13 @@ function ioError(what: string, dir: string, cause: unknown): FleetError {
 
 /** The outbox's LevelDB store (`level` → classic-level on Node). Keys and values are UTF-8 strings. */
 export function createLevelStore(options: LevelStoreOptions): OutboxStore {
-  const db = new Level<string, string>(options.dir, { keyEncoding: "utf8", valueEncoding: "utf8" });
+  const db = new Level<string, string>(options.dir, {
+    keyEncoding: "utf8",
+    valueEncoding: "utf8",
+    // The outbox reads each record once, in key order, soon after writing it: a large block cache buys nothing
+    // and costs RSS on a Pi (LevelDB's default is 8 MB).
+    cacheSize: 1024 * 1024,
+  });
   const writeOptions = { sync: options.sync };
   return {
     async open() {

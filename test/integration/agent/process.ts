@@ -19,8 +19,10 @@ export interface AgentProcess {
  * Starts `fleetsync agent --config FILE` as one node process (node --import tsx, which is what `npx tsx` runs
  * in-process), so a SIGKILL hits the agent itself and not a wrapper that would leave it orphaned.
  */
-export function spawnAgent(configFile: string): AgentProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "cli/fleetsync.ts", "agent", "--config", configFile], {
+export function spawnAgent(configFile: string, options: { entry?: string } = {}): AgentProcess {
+  // options.entry: a built fleetsync.js (what the Pi runs) instead of the TypeScript source.
+  const entry = options.entry ? [options.entry] : ["--import", "tsx", "cli/fleetsync.ts"];
+  const child = spawn(process.execPath, [...entry, "agent", "--config", configFile], {
     cwd: REPO,
     env: { ...process.env, FLEETSYNC_LOG_LEVEL: "debug" },
     stdio: ["ignore", "ignore", "pipe"],
