@@ -14,14 +14,18 @@ export interface Command {
 
 /** The table of subcommands; each module is imported only when its command runs. */
 export const commands: Command[] = [
-  { name: "agent", summary: "run the truck gateway (serial sources -> outbox -> MQTT)", load: () => import("./agent.ts") },
+  {
+    name: "agent",
+    summary: "run the truck gateway (serial sources -> outbox -> MQTT)",
+    load: () => import("./agent.ts"),
+  },
   {
     name: "bridge",
     summary: "run the MQTT broker that writes every record to Kafka",
     load: () => import("./bridge.ts"),
   },
   { name: "decode", summary: "decode an NMEA or CAN capture into JSON Lines", load: () => import("./decode.ts") },
-  { name: "doctor", summary: "check a gateway's serial ports, GPS, CAN and broker", load: () => notYet("doctor") },
+  { name: "doctor", summary: "check a gateway's serial ports, GPS, CAN and broker", load: () => import("./doctor.ts") },
   { name: "provision", summary: "write a truck's configuration file", load: () => import("./provision.ts") },
   { name: "sim", summary: "simulate trucks (serial devices or MQTT load)", load: () => import("./sim.ts") },
   { name: "verify", summary: "check a Kafka topic for loss, duplicates and order", load: () => import("./verify.ts") },
