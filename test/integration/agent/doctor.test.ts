@@ -150,6 +150,7 @@ describe("fleetsync doctor", () => {
     writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
     const mosquitto = spawn("mosquitto", ["-c", conf], { stdio: "ignore" });
     cleanups.push(async () => {
+      if (mosquitto.exitCode !== null || mosquitto.signalCode !== null) return;
       const gone = new Promise((r) => mosquitto.once("exit", r));
       mosquitto.kill("SIGTERM");
       await gone;
