@@ -115,6 +115,11 @@ describe.skipIf(!enabled)("fleetsync .deb installed on this machine (amd64)", ()
     // Exit code 2 would be a usage error (no such command or flag): that is the one outcome that is not "ran".
     expect(result.code, result.stderr).not.toBe(2);
     expect(() => JSON.parse(result.stdout), `stdout was: ${result.stdout}\nstderr: ${result.stderr}`).not.toThrow();
+    // One object with a verdict and the steps it ran; no configuration is installed yet, so that step is not a pass.
+    const report = JSON.parse(result.stdout) as { ok: boolean; steps: { step: string; status: string }[] };
+    expect(typeof report.ok).toBe("boolean");
+    expect(report.steps.length).toBeGreaterThan(0);
+    expect(report.steps.find((s) => s.step === "configuration")?.status).not.toBe("pass");
   });
 
   it("postinst created the service user in dialout and the config folder, and enabled the units", async () => {
