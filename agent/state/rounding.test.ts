@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EngineSchema, GpsSchema, roundTo } from "../../protocol/index.ts";
-import { ENGINE_SPECS, fit, GPS_SPECS, toGps } from "./rounding.ts";
+import { ENGINE_SPECS, fitToSpec, GPS_SPECS, toGps } from "./rounding.ts";
 
 /** The table in rounding.ts mirrors protocol/records.ts; these checks fail the moment the two disagree. */
 describe("record rounding table", () => {
@@ -19,7 +19,7 @@ describe("record rounding table", () => {
       expect(field.safeParse(roundTo(spec.min - step, spec.decimals)).success).toBe(false);
       // One more decimal than the resolution is refused, so the table's resolution is the schema's.
       if (spec.decimals < 7) expect(field.safeParse(spec.min + step / 10).success).toBe(false);
-      expect(fit(spec.max + step, spec)).toBeNull();
+      expect(fitToSpec(spec.max + step, spec)).toBeNull();
     });
   }
 

@@ -38,7 +38,7 @@ export const GPS_SPECS: Record<Exclude<keyof Gps, "fix">, NumberSpec> = {
   hdop: { decimals: 1, min: 0, max: 99.9 },
 };
 
-export function fit(value: number | null | undefined, spec: NumberSpec): number | null {
+export function fitToSpec(value: number | null | undefined, spec: NumberSpec): number | null {
   if (value === null || value === undefined || !Number.isFinite(value)) return null;
   const rounded = roundTo(value, spec.decimals);
   // -0 would survive JSON as 0 but not Object.is comparisons in tests; normalise it.
@@ -48,21 +48,21 @@ export function fit(value: number | null | undefined, spec: NumberSpec): number 
 
 export function toGps(fix: GpsFix): Gps {
   // A course of 359.96 rounds to 360.0, which is 0.0 on the compass.
-  const course = fix.courseDeg === null ? null : fit(fix.courseDeg, { ...GPS_SPECS.courseDeg, max: 360 });
+  const course = fix.courseDeg === null ? null : fitToSpec(fix.courseDeg, { ...GPS_SPECS.courseDeg, max: 360 });
   return {
     fix: fix.fix,
-    lat: fit(fix.lat, GPS_SPECS.lat),
-    lon: fit(fix.lon, GPS_SPECS.lon),
-    altM: fit(fix.altM, GPS_SPECS.altM),
-    speedKmh: fit(fix.speedKmh, GPS_SPECS.speedKmh),
+    lat: fitToSpec(fix.lat, GPS_SPECS.lat),
+    lon: fitToSpec(fix.lon, GPS_SPECS.lon),
+    altM: fitToSpec(fix.altM, GPS_SPECS.altM),
+    speedKmh: fitToSpec(fix.speedKmh, GPS_SPECS.speedKmh),
     courseDeg: course === 360 ? 0 : course,
-    sats: fit(fix.sats, GPS_SPECS.sats),
-    hdop: fit(fix.hdop, GPS_SPECS.hdop),
+    sats: fitToSpec(fix.sats, GPS_SPECS.sats),
+    hdop: fitToSpec(fix.hdop, GPS_SPECS.hdop),
   };
 }
 
 export function toEngineValue(key: string, value: number | boolean | null): number | boolean | null {
   if (typeof value === "boolean" || value === null) return value;
   const spec = ENGINE_SPECS[key as keyof typeof ENGINE_SPECS];
-  return spec ? fit(value, spec) : null;
+  return spec ? fitToSpec(value, spec) : null;
 }

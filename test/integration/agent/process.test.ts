@@ -88,10 +88,13 @@ describe("fleetsync agent process", () => {
 
     const second = track(spawnAgent(file));
     await waitStarted(second);
-    const after = second.committed("telemetry");
-    await waitFor(() => second.committed("telemetry") >= after + 300 || undefined, "300 more records after restart", {
-      timeoutMs: 60_000,
-    });
+    await waitFor(
+      () => second.committed("telemetry") >= committedBeforeKill + 300 || undefined,
+      "300 more records after restart",
+      {
+        timeoutMs: 60_000,
+      },
+    );
     await feed.stop();
     const last = second.committed("telemetry");
     await waitFor(
