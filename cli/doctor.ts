@@ -49,11 +49,12 @@ function portSteps(results: Probe[], config: AgentConfig | undefined): Step[] {
   const can = results.filter((r) => r.kind === "can");
   steps.push({
     step: "serial ports",
-    status: results.length > 0 ? "pass" : "fail",
+    status: results.some((r) => r.kind !== "unreadable") ? "pass" : "fail",
     detail:
       results.length > 0
         ? results.map((r) => `${r.path}: ${r.kind === "nmea" ? "GPS" : r.kind === "can" ? "CAN" : r.kind}`).join(", ")
         : "no serial device found (is the USB adapter plugged in?)",
+    // (a list of only unreadable ports fails too: permissions, or the agent still holds them)
     data: { ports: results.map((r) => ({ path: r.path, kind: r.kind, baudRate: r.baudRate, error: r.error })) },
   });
   const g = gps[0];
