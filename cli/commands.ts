@@ -31,15 +31,6 @@ export const commands: Command[] = [
   { name: "verify", summary: "check a Kafka topic for loss, duplicates and order", load: () => import("./verify.ts") },
 ];
 
-async function notYet(name: string): Promise<CommandModule> {
-  return {
-    async run() {
-      process.stderr.write(`fleetsync ${name}: not built yet in this version\n`);
-      return 1;
-    },
-  };
-}
-
 /**
  * parseArgs with FleetSync's error contract: an unknown flag or a missing value becomes FLEET_USAGE (exit code 2)
  * with the library's message, which names the flag.

@@ -43,8 +43,7 @@ export function headingChange(a: number, b: number): number {
 export function createSampler(config: SamplerConfig, deps: SamplerDeps): Sampler {
   const { state, clock } = deps;
   let last:
-    | { at: number; lat: number | null; lon: number | null; course: number | null; speed: number | null }
-    | undefined;
+    { at: number; lat: number | null; lon: number | null; course: number | null; speed: number | null } | undefined;
   let reason: string | undefined;
   let timer: NodeJS.Timeout | undefined;
 

@@ -17,8 +17,7 @@ import type { KafkaTopics } from "../kafka-sink/config.ts";
 import type { OutMessage } from "../kafka-sink/sink.ts";
 
 export type Decoded =
-  | { ok: true; kind: PublishKind; messages: OutMessage[] }
-  | { ok: false; error: FleetError; messages: OutMessage[] };
+  { ok: true; kind: PublishKind; messages: OutMessage[] } | { ok: false; error: FleetError; messages: OutMessage[] };
 
 function decodeStatus(truckId: string, payload: Buffer) {
   let value: unknown;

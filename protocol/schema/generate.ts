@@ -17,8 +17,8 @@ for (const [file, schema] of Object.entries(buildJsonSchemas())) {
   process.stdout.write(`wrote protocol/schema/${file}\n`);
 }
 // Format as `npm run lint` expects, so regenerating never leaves a lint error behind.
-const biome = fileURLToPath(new URL("../../node_modules/.bin/biome", import.meta.url));
-execFileSync(biome, ["format", "--write", ...written], { stdio: "ignore" });
+const prettier = fileURLToPath(new URL("../../node_modules/.bin/prettier", import.meta.url));
+execFileSync(prettier, ["--write", ...written], { stdio: "ignore" });
 
 const doc = new URL("../../docs/kafka-contract.md", import.meta.url);
 await writeFile(doc, fillSamples(await readFile(doc, "utf8")));

@@ -73,7 +73,6 @@ export function simulateDrive(options: DriveOptions = {}): TelemetryRecord[] {
   let alt = 519;
   let heading = 63;
   let speed = 0; // m/s
-  let gear = 0;
   let coolant = 31;
   let fuelLevel = 71.2;
   let engineHours = 12873.35;
@@ -114,7 +113,7 @@ export function simulateDrive(options: DriveOptions = {}): TelemetryRecord[] {
 
       // Drivetrain: pick the gear that keeps the engine in its band.
       const wheelRps = speed / WHEEL_CIRCUMFERENCE_M;
-      gear =
+      const gear =
         speed < 0.5 ? 0 : Math.max(1, GEAR_RATIOS.findIndex((g) => wheelRps * g * AXLE_RATIO * 60 < 1500) + 1 || 12);
       const rpm = gear === 0 ? 600 + noise(6) : wheelRps * GEAR_RATIOS[gear - 1]! * AXLE_RATIO * 60 + noise(8);
       const torque = gear === 0 ? 8 + noise(1) : Math.max(-20, Math.min(100, accel * 90 + 30 + noise(3)));

@@ -19,7 +19,7 @@ import { silentLogger } from "../../../common/log.ts";
 const repoRoot = resolve(import.meta.dirname, "../../..");
 const dir = join(repoRoot, "deploy/bridge");
 
-// biome-ignore lint/suspicious/noExplicitAny: parsed YAML is checked field by field below
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML is checked field by field below
 type Doc = any;
 
 async function yamlDocs(path: string): Promise<Doc[]> {

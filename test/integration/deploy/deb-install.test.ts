@@ -20,7 +20,7 @@ const repoRoot = resolve(import.meta.dirname, "../../..");
 const enabled = process.env.FLEETSYNC_DEB_INSTALL === "1";
 const APT = ["-o", "DPkg::Lock::Timeout=300", "-y", "--no-install-recommends"];
 // dpkg-query's own ${Field} format syntax, not a JavaScript template.
-// biome-ignore lint/suspicious/noTemplateCurlyInString: see above
+
 const STATUS_FORMAT = "-f=${Status} ${Version} ${Architecture}";
 
 let work: string;
@@ -29,7 +29,6 @@ let version: string;
 let before: Set<string> | undefined;
 
 async function installedPackages(): Promise<Set<string>> {
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const { stdout } = await run("dpkg-query", ["-W", "-f=${db:Status-Abbrev} ${Package}\n"], { maxBuffer: 1 << 24 });
   return new Set(
     stdout

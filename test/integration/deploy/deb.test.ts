@@ -144,7 +144,7 @@ describe("fleetsync .deb packages", () => {
       };
       expect(appPkg.type).toBe("module");
       // Development-only packages stay out.
-      for (const dev of ["vitest", "typescript", "tsx", "@biomejs"]) {
+      for (const dev of ["vitest", "typescript", "tsx", "prettier"]) {
         await expect(stat(join(root, "usr/lib/fleetsync/node_modules", dev)), dev).rejects.toThrow();
       }
     },
