@@ -1,8 +1,9 @@
 /** Running `fleetsync agent` as a child process, pseudo-terminals with socat, and NMEA to feed them. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { createPtyPair } from "../../../sim/devices/pty-pair.ts";
+import { nmeaChecksum } from "../../../sim/nmea/writer.ts";
 import { waitFor } from "../../support/wait.ts";
 
 export const REPO = resolve(import.meta.dirname, "../../..");
@@ -87,35 +88,16 @@ export interface PtyPair {
   close(): Promise<void>;
 }
 
-/** A pseudo-terminal pair made by socat: bytes written to `feed` come out of `device`, and back. */
+/** A pseudo-terminal pair (sim/devices/pty-pair.ts): bytes written to `feed` come out of `device`, and back. */
 export async function ptyPair(dir: string, name: string): Promise<PtyPair> {
   const device = join(dir, `${name}-dev`);
   const feed = join(dir, `${name}-feed`);
-  const socat = spawn("socat", ["-d", "-d", `pty,raw,echo=0,link=${device}`, `pty,raw,echo=0,link=${feed}`], {
-    stdio: "ignore",
-  });
-  await waitFor(() => (existsSync(device) && existsSync(feed)) || undefined, `socat ptys ${name}`);
-  return {
-    device,
-    feed,
-    async close() {
-      if (socat.exitCode === null) {
-        const gone = new Promise((r) => socat.once("exit", r));
-        socat.kill("SIGTERM");
-        await gone;
-      }
-    },
-  };
-}
-
-function checksum(body: string): string {
-  let x = 0;
-  for (let i = 0; i < body.length; i++) x ^= body.charCodeAt(i);
-  return x.toString(16).toUpperCase().padStart(2, "0");
+  const pair = await createPtyPair(device, feed);
+  return { device, feed, close: () => pair.stop() };
 }
 
 function sentence(body: string): string {
-  return `$${body}*${checksum(body)}\r\n`;
+  return `$${body}*${nmeaChecksum(body)}\r\n`;
 }
 
 /** One NMEA epoch (RMC + GGA), 0.1 s after the previous one, moving north-east at 40 knots. */
