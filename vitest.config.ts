@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 /**
  * `npm test` runs two projects:
  * - unit: pure logic beside the code it tests (agent/, bridge/, protocol/, common/, cli/), no I/O doubles needed;
- * - integration: test/integration/, real parts (Kafka, Aedes over TCP, LevelDB on disk, pseudo-terminals).
+ * - integration: test/integration/, real parts (Kafka, Aedes over TCP, LevelDB on disk, pseudo-terminals), and
+ *   test/e2e/, the whole path (simulated trucks on ptys → agents → bridge process → Kafka) and the demo.
  * The global setup starts one local Kafka for the run unless KAFKA_BROKERS points at one.
  * Fault and benchmark suites have their own configs and npm scripts.
  */
@@ -18,7 +19,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["test/integration/**/*.test.ts"],
+          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
           globalSetup: ["test/support/kafka-global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,

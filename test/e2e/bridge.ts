@@ -1,0 +1,140 @@
+/**
+ * The bridge as its own process (`fleetsync bridge --config FILE`, exactly what operators run), on a fixed port so
+ * a restart after SIGKILL comes back where the agents reconnect. One node process (node --import tsx), no npx in
+ * between: a signal reaches the bridge itself.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { type ScryptParams, setTruckSecret } from "../../bridge/auth/credentials.ts";
+import { freePort } from "../../deploy/kafka/local-kafka.ts";
+import type { RunTopics } from "./kafka.ts";
+
+export const REPO = resolve(import.meta.dirname, "../..");
+
+/** The fleetsync command line from source, as one node process. */
+export const FLEETSYNC = ["--import", "tsx", join(REPO, "cli/fleetsync.ts")];
+
+/** Cheap scrypt cost for test credentials (the file records the parameters; production uses DEFAULT_SCRYPT). */
+export const TEST_SCRYPT: ScryptParams = { N: 1024, r: 8, p: 1 };
+
+export interface BridgeFiles {
+  configFile: string;
+  credentialsFile: string;
+  /** The MQTT port the bridge listens on (fixed, so a restarted bridge is found again). */
+  port: number;
+}
+
+export interface BridgeFileOptions {
+  dir: string;
+  brokers: string[];
+  /** Default: the contract's topic names. */
+  topics?: RunTopics;
+  /** truck id -> password. */
+  trucks: Record<string, string>;
+  scrypt?: ScryptParams;
+  partitions?: number;
+  forwarder?: Record<string, unknown>;
+  /** Bind the metrics endpoint (port 0 = any); default off. */
+  http?: boolean;
+}
+
+export async function writeBridgeFiles(options: BridgeFileOptions): Promise<BridgeFiles> {
+  const credentialsFile = join(options.dir, "credentials.json");
+  for (const [truckId, password] of Object.entries(options.trucks)) {
+    await setTruckSecret(credentialsFile, truckId, password, options.scrypt ?? TEST_SCRYPT);
+  }
+  const port = await freePort();
+  const configFile = join(options.dir, "bridge.json");
+  const config = {
+    listener: { tcp: { host: "127.0.0.1", port } },
+    // Every agent comes from 127.0.0.1: the per-source connection limit would otherwise throttle reconnect storms.
+    auth: { credentialsFile, maxConnectionsPerSecondPerSource: 10_000 },
+    kafka: {
+      brokers: options.brokers,
+      ...(options.topics ? { topics: options.topics } : {}),
+      partitions: options.partitions ?? 4,
+      replicationFactor: 1,
+      connectionTimeoutMs: 1_000,
+    },
+    forwarder: { retryMaxMs: 1_000, ...options.forwarder },
+    ...(options.http ? { http: { host: "127.0.0.1", port: 0 } } : {}),
+  };
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  return { configFile, credentialsFile, port };
+}
+
+export interface BridgeProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly httpPort: number | null;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The last lines the bridge logged (stderr), for failure messages. */
+  logTail(): string;
+  /** Sends a signal and waits for the process to exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** SIGTERM (graceful: in-flight batches finish), SIGKILL after 20 s. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 60_000;
+
+export async function spawnBridge(
+  configFile: string,
+  options: { logLevel?: string; detached?: boolean } = {},
+): Promise<BridgeProcess> {
+  const child = spawn(process.execPath, [...FLEETSYNC, "bridge", "--config", configFile], {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached ?? false,
+    env: { ...process.env, FLEETSYNC_LOG_LEVEL: options.logLevel ?? "warn" },
+  });
+  let tail = "";
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (chunk: string) => {
+    tail = (tail + chunk).slice(-4000);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once("exit", (code, signal) => done({ code, signal })),
+  );
+  const ready = await new Promise<{ tcp: number; http: number | null }>((resolveReady, reject) => {
+    let out = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the bridge was not ready within ${READY_TIMEOUT_MS} ms: ${tail}`));
+    }, READY_TIMEOUT_MS);
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (chunk: string) => {
+      out += chunk;
+      const line = out.split("\n").find((l) => l.includes('"ready":true'));
+      if (!line) return;
+      clearTimeout(timer);
+      resolveReady(JSON.parse(line) as { tcp: number; http: number | null });
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`the bridge exited (${code ?? signal}) before it was ready: ${tail}`));
+    });
+  });
+  const kill = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  let stopping: Promise<void> | undefined;
+  return {
+    child,
+    port: ready.tcp,
+    httpPort: ready.http,
+    exited,
+    logTail: () => tail,
+    kill,
+    stop() {
+      stopping ??= (async () => {
+        const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+        await kill("SIGTERM");
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}
