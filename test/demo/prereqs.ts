@@ -1,0 +1,79 @@
+/**
+ * What the demo needs besides `npm install`, checked before anything starts, so a fresh machine gets one message
+ * naming everything missing and how to install it, instead of a stack trace from the first tool that is absent.
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+
+export interface Missing {
+  what: string;
+  why: string;
+  fix: string;
+}
+
+function runs(command: string, args: string[]): { ok: boolean; output: string } {
+  const r = spawnSync(command, args, { encoding: "utf8", timeout: 20_000 });
+  return { ok: r.error === undefined && r.status === 0, output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+}
+
+/** Java's major version from `java -version` ("17.0.9", "21", or "1.8.0_392" for Java 8). */
+export function javaMajor(versionOutput: string): number | undefined {
+  const m = /version "(\d+)(?:\.(\d+))?/.exec(versionOutput);
+  if (!m) return undefined;
+  const first = Number(m[1]);
+  return first === 1 ? Number(m[2]) : first;
+}
+
+function kafkaJarsPresent(repo: string): boolean {
+  try {
+    return readdirSync(join(repo, "deploy/kafka/target/lib")).some((f) => /^kafka_2\.13-.*\.jar$/.test(f));
+  } catch {
+    return false;
+  }
+}
+
+export function checkPrerequisites(options: { repo: string; ownKafka: boolean }): Missing[] {
+  const missing: Missing[] = [];
+  const nodeMajor = Number(process.versions.node.split(".")[0]);
+  if (nodeMajor < 20) {
+    missing.push({
+      what: `Node.js 20 or newer (this is ${process.versions.node})`,
+      why: "FleetSync targets Node 20",
+      fix: "install Node.js 20 LTS or newer (https://nodejs.org, or your distribution's nodejs package)",
+    });
+  }
+  if (!runs("socat", ["-V"]).ok) {
+    missing.push({
+      what: "socat",
+      why: "the simulated GPS receivers and CAN adapters are pseudo-terminals made by socat",
+      fix: "Debian/Ubuntu: sudo apt-get install socat (macOS: brew install socat)",
+    });
+  }
+  if (options.ownKafka) {
+    const java = runs("java", ["-version"]);
+    const major = java.ok ? javaMajor(java.output) : undefined;
+    if (!java.ok || major === undefined || major < 17) {
+      missing.push({
+        what: java.ok ? `Java 17 or newer (found Java ${major ?? "of unknown version"})` : "Java 17 or newer (java)",
+        why: "the local Kafka broker runs from the official Apache Kafka jars",
+        fix:
+          "Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; " +
+          "or set KAFKA_BROKERS=host:port to use a Kafka you already run",
+      });
+    }
+    if (!kafkaJarsPresent(options.repo) && !runs("mvn", ["-v"]).ok) {
+      missing.push({
+        what: "Maven (mvn)",
+        why: "the Kafka jars are resolved from Maven Central once (deploy/kafka/pom.xml), then kept in ~/.m2",
+        fix: "Debian/Ubuntu: sudo apt-get install maven; or set KAFKA_BROKERS=host:port",
+      });
+    }
+  }
+  return missing;
+}
+
+export function describeMissing(missing: Missing[]): string {
+  const lines = missing.map((m) => `  - ${m.what}: ${m.why}.\n    Install: ${m.fix}`);
+  return `fleetsync demo cannot start; missing:\n${lines.join("\n")}\n`;
+}
