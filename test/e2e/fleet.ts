@@ -28,7 +28,7 @@ export interface FleetRunOptions {
   /** Bridge forwarder settings. */
   forwarder?: Record<string, unknown>;
   /** The URL agents dial, given the bridge's port (a fault proxy goes in between). Default: the bridge itself. */
-  agentUrl?: (bridgePort: number) => string;
+  agentUrl?: (bridgePort: number) => string | Promise<string>;
   /** Start the bridge at once (default true); false for faults that begin with the bridge down. */
   bridgeUp?: boolean;
 }
@@ -100,7 +100,7 @@ export async function startFleetRun(options: FleetRunOptions): Promise<FleetRun>
     };
     if (options.bridgeUp !== false) await startBridge();
     await devices.start();
-    const url = options.agentUrl?.(bridgeFiles.port) ?? `mqtt://127.0.0.1:${bridgeFiles.port}`;
+    const url = (await options.agentUrl?.(bridgeFiles.port)) ?? `mqtt://127.0.0.1:${bridgeFiles.port}`;
     const byId = new Map(devices.devices().map((d) => [d.truckId, d]));
     const started = await Promise.all(
       ids.map((truckId) =>

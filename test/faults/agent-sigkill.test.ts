@@ -1,0 +1,122 @@
+/**
+ * Fault: the agent process (`fleetsync agent`) is killed with SIGKILL while it drains a backlog: batches are in
+ * flight, PUBACKs arrive, acknowledgements are being committed. After a restart it must resume from what the outbox
+ * on disk says, never reuse a seq, and lose nothing; resent batches may duplicate, never reorder.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "../../deploy/kafka/local-kafka.ts";
+import { createDeviceFleet, type DeviceFleet, runVerify } from "../../sim/index.ts";
+import { kafkaBrokers } from "../support/kafka.ts";
+import { waitFor } from "../support/wait.ts";
+import { type AgentGauges, type AgentPlan, type AgentProcess, spawnAgent, writeAgentConfig } from "../e2e/agents.ts";
+import { type BridgeProcess, spawnBridge, writeBridgeFiles } from "../e2e/bridge.ts";
+import { runTopics } from "../e2e/kafka.ts";
+import { expectNoLossNoReorder } from "./support.ts";
+
+const TRUCK = "f-agentkill-1";
+const PASSWORD = "e2e-secret-agent-kill";
+
+describe("fault: agent SIGKILL during a backlog drain", () => {
+  let dir: string;
+  let devices: DeviceFleet | undefined;
+  let bridge: BridgeProcess | undefined;
+  const agents: AgentProcess[] = [];
+  afterAll(async () => {
+    for (const a of agents) await a.kill("SIGKILL");
+    await bridge?.stop();
+    await devices?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("resumes from the outbox on disk after the kill: nothing lost, no seq reused", async () => {
+    dir = await mkdtemp(join(tmpdir(), "fleetsync-fault-agentkill-"));
+    const brokers = kafkaBrokers();
+    const topics = runTopics("f-agentkill");
+    devices = createDeviceFleet({ dir: join(dir, "dev"), trucks: [{ truckId: TRUCK, can: "slcan", nmeaHz: 5 }] });
+    await devices.start();
+    const files = await writeBridgeFiles({ dir, brokers, topics, trucks: { [TRUCK]: PASSWORD } });
+    const metricsPort = await freePort();
+    const plan: AgentPlan = {
+      truckId: TRUCK,
+      device: devices.devices()[0]!,
+      brokerUrl: `mqtt://127.0.0.1:${files.port}`,
+      password: PASSWORD,
+      dir: join(dir, "agent"),
+      metricsPort,
+      overrides: {
+        // A record every 10 ms; small batches, one in flight: the drain takes hundreds of round trips.
+        sampler: { movingPeriodMs: 0, parkedPeriodMs: 0, minIntervalMs: 0, tickMs: 10 },
+        broker: { maxBatchRecords: 5, inflightBatches: 1 },
+      },
+    };
+    const configFile = await writeAgentConfig(plan);
+    const scrape = async (a: AgentProcess): Promise<AgentGauges | undefined> => a.scrape().catch(() => undefined);
+
+    // 1. The bridge is not running yet: the agent records a backlog of 1,000 records.
+    const first = spawnAgent(configFile, metricsPort);
+    agents.push(first);
+    await waitFor(async () => ((await scrape(first))?.next.telemetry ?? 0) >= 1_000, "a backlog of 1,000 records", {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
+    // 2. The bridge comes up; the drain starts; SIGKILL once 100 records are acknowledged.
+    bridge = await spawnBridge(files.configFile);
+    const atKill = await waitFor(
+      async () => {
+        const g = await scrape(first);
+        return g && g.acked.telemetry >= 100 ? g : undefined;
+      },
+      "100 records of the backlog acknowledged",
+      { timeoutMs: 60_000, intervalMs: 10 },
+    );
+    await first.kill("SIGKILL");
+    process.stdout.write(`agent SIGKILL: ${atKill.acked.telemetry} acknowledged of ${atKill.next.telemetry} made\n`);
+    expect(atKill.waiting.telemetry, "a backlog was still draining at the kill").toBeGreaterThan(300);
+
+    // 3. Restarted, the agent drains the rest and keeps recording.
+    const second = spawnAgent(configFile, metricsPort);
+    agents.push(second);
+    await waitFor(
+      async () => {
+        const g = await scrape(second);
+        return g !== undefined && g.next.telemetry > atKill.next.telemetry + 300 && g.waiting.telemetry < 50;
+      },
+      "the backlog drained after the restart",
+      { timeoutMs: 90_000, intervalMs: 100 },
+    );
+    await second.stop();
+
+    // 4. The end of the run: an agent with no sources (so it makes no telemetry) drains what is left and says how
+    //    many records the outbox ever gave a seq.
+    const drainFile = await writeAgentConfig({ ...plan, device: { ...plan.device, gps: null, can: null } });
+    const drain = spawnAgent(drainFile, metricsPort);
+    agents.push(drain);
+    const final = await waitFor(
+      async () => {
+        const g = await scrape(drain);
+        return g && g.waiting.telemetry === 0 && g.waiting.events === 0 ? g : undefined;
+      },
+      "every outbox record acknowledged",
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+    await drain.stop();
+    const verify = (channel: "telemetry" | "events") =>
+      runVerify({
+        brokers,
+        topic: channel === "telemetry" ? topics.telemetry : topics.events,
+        eventsTopic: topics.events,
+        channel,
+        expect: { [TRUCK]: final.next[channel] },
+        timeoutMs: 60_000,
+      });
+    const [telemetry, events] = await Promise.all([verify("telemetry"), verify("events")]);
+    expectNoLossNoReorder("agent SIGKILL during drain", { telemetry, events });
+    expect(telemetry.totals.unique).toBe(final.next.telemetry);
+    expect(telemetry.trucks[TRUCK]!.streams).toHaveLength(1);
+    // Three starts (first, second, drain): three start events, seqs never reused.
+    expect(events.totals.unique).toBe(final.next.events);
+  });
+});
