@@ -6,8 +6,10 @@ import {
   MAX_ERROR_REASON_CHARS,
   toDeadLetterMessage,
   toEventMessage,
+  toEventMessages,
   toStatusMessage,
   toTelemetryMessage,
+  toTelemetryMessages,
 } from "./kafka.ts";
 import type { TelemetryRecord } from "./records.ts";
 
@@ -42,6 +44,13 @@ describe("Kafka mapping", () => {
       "fleet-mqtt-topic": "fleetsync/v1/TRK-1/telemetry",
       "fleet-received-at": "2026-03-14T09:26:54.183Z",
     });
+  });
+
+  it("maps a publish's records in one call exactly as one by one (the bridge's hot path)", () => {
+    const records = [record, { ...record, seq: 6 }, { ...record, seq: 7, engine: { engineSpeedRpm: 800 } }];
+    expect(toTelemetryMessages(records, meta)).toEqual(records.map((r) => toTelemetryMessage(r, meta)));
+    const event = { ...record, engine: undefined, type: "ignition", on: true } as never;
+    expect(toEventMessages([event], meta)).toEqual([toEventMessage(event, meta)]);
   });
 
   it("maps events and status with their own schema ids", () => {

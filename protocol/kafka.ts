@@ -86,6 +86,28 @@ export function toEventMessage(record: EventRecord, meta: ReceiveMeta): KafkaMes
   };
 }
 
+/**
+ * All records of one publish -> their messages. Same result as mapping toTelemetryMessage / toEventMessage, but
+ * the messages share ONE headers object (the headers depend only on the publish), which saves an object and a date
+ * formatting per record on the bridge's hot path. Treat the shared headers as read-only.
+ */
+export function toTelemetryMessages(records: readonly TelemetryRecord[], meta: ReceiveMeta): KafkaMessageOut[] {
+  return toMessages(records, baseHeaders("telemetry", "application/json", meta));
+}
+
+export function toEventMessages(records: readonly EventRecord[], meta: ReceiveMeta): KafkaMessageOut[] {
+  return toMessages(records, baseHeaders("events", "application/json", meta));
+}
+
+function toMessages(records: readonly (TelemetryRecord | EventRecord)[], headers: Record<string, string>) {
+  const out: KafkaMessageOut[] = new Array(records.length);
+  for (let i = 0; i < records.length; i += 1) {
+    const record = records[i]!;
+    out[i] = { key: record.truckId, value: JSON.stringify(record), headers };
+  }
+  return out;
+}
+
 /** A truck's online/offline state -> fleet.status (compacted: the newest message per truck id is kept). */
 export function toStatusMessage(status: StatusRecord, meta: ReceiveMeta): KafkaMessageOut {
   return {

@@ -5,11 +5,12 @@
 import { FleetError } from "../../common/errors.ts";
 import { decodeEvents, decodeTelemetry, describeIssues } from "../../protocol/codec.ts";
 import {
+  type KafkaMessageOut,
   type ReceiveMeta,
   toDeadLetterMessage,
-  toEventMessage,
+  toEventMessages,
   toStatusMessage,
-  toTelemetryMessage,
+  toTelemetryMessages,
 } from "../../protocol/kafka.ts";
 import { StatusRecordSchema } from "../../protocol/records.ts";
 import type { PublishKind } from "../auth/acl.ts";
@@ -46,6 +47,13 @@ function decodeStatus(truckId: string, payload: Buffer) {
   return { ok: true as const, records: [parsed.data] };
 }
 
+/** The messages are fresh objects made for this publish: add the topic in place rather than copy each one. */
+function withTopic(topic: string, messages: KafkaMessageOut[]): OutMessage[] {
+  const out = messages as OutMessage[];
+  for (const message of out) message.topic = topic;
+  return out;
+}
+
 export function decodePublish(
   truckId: string,
   kind: PublishKind,
@@ -58,11 +66,11 @@ export function decodePublish(
   let error: FleetError | undefined;
   if (kind === "telemetry") {
     const result = decodeTelemetry(truckId, payload, { maxBytes });
-    if (result.ok) messages = result.records.map((r) => ({ topic: topics.telemetry, ...toTelemetryMessage(r, meta) }));
+    if (result.ok) messages = withTopic(topics.telemetry, toTelemetryMessages(result.records, meta));
     else error = result.error;
   } else if (kind === "events") {
     const result = decodeEvents(truckId, payload, { maxBytes });
-    if (result.ok) messages = result.records.map((r) => ({ topic: topics.events, ...toEventMessage(r, meta) }));
+    if (result.ok) messages = withTopic(topics.events, toEventMessages(result.records, meta));
     else error = result.error;
   } else {
     const result =

@@ -13,6 +13,7 @@ import {
   type LogEntry,
   logLevel,
   type Message,
+  type PartitionMetadata,
   Partitioners,
   type Producer,
 } from "kafkajs";
@@ -44,6 +45,7 @@ export interface KafkaSink {
 }
 
 const READY_FRESH_MS = 5_000;
+const MAX_CACHED_KEYS = 200_000;
 /** kafkajs error types after which the idempotent producer's sequence state cannot be trusted: start a new one. */
 const PRODUCER_FATAL = new Set(["OUT_OF_ORDER_SEQUENCE_NUMBER", "UNKNOWN_PRODUCER_ID", "INVALID_PRODUCER_EPOCH"]);
 
@@ -132,7 +134,15 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
     await connecting;
   }
 
-  async function partitionOf(topic: string, key: string): Promise<number> {
+  /**
+   * Per topic: the partition count and each key's partition. kafkajs' DefaultPartitioner (murmur2 of the key, as
+   * the Java client) only needs the count, so a key's partition is computed once and then looked up: the send path
+   * stays synchronous and allocates nothing per message. The key cache is capped (when full: cleared and refilled;
+   * keys are truck ids, so it normally holds one entry per truck).
+   */
+  const partitioning = new Map<string, { metadata: PartitionMetadata[]; byKey: Map<string, number> }>();
+
+  async function learnPartitions(topic: string): Promise<void> {
     let count = partitionCounts.get(topic);
     if (count === undefined) {
       const metadata = await admin!.fetchTopicMetadata({ topics: [topic] });
@@ -140,14 +150,41 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
       if (count === 0) throw new FleetError("FLEET_KAFKA", `topic ${topic} has no partitions`);
       partitionCounts.set(topic, count);
     }
-    const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+    const metadata = Array.from({ length: count }, (_, partitionId) => ({
       partitionErrorCode: 0,
       partitionId,
       leader: 0,
       replicas: [],
       isr: [],
     }));
-    return partitioner({ topic, partitionMetadata, message: { key, value: null } });
+    partitioning.set(topic, { metadata, byKey: new Map() });
+  }
+
+  function partitionOf(topic: string, key: string): number {
+    const known = partitioning.get(topic)!;
+    let partition = known.byKey.get(key);
+    if (partition === undefined) {
+      partition = partitioner({ topic, partitionMetadata: known.metadata, message: { key, value: null } });
+      if (known.byKey.size >= MAX_CACHED_KEYS) known.byKey.clear();
+      known.byKey.set(key, partition);
+    }
+    return partition;
+  }
+
+  /**
+   * Header values as Buffers, converted once per headers object: the forwarder shares one headers object among
+   * the records of a publish, and kafkajs would otherwise convert every string of every record again.
+   */
+  const headerBuffers = new WeakMap<Record<string, string>, Record<string, Buffer>>();
+
+  function headersOf(headers: Record<string, string>): Record<string, Buffer> {
+    let out = headerBuffers.get(headers);
+    if (!out) {
+      out = {};
+      for (const name in headers) out[name] = Buffer.from(headers[name]!, "utf8");
+      headerBuffers.set(headers, out);
+    }
+    return out;
   }
 
   return {
@@ -157,28 +194,31 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
 
     async send(messages) {
       await connect();
-      const byTopic = new Map<string, Message[]>();
-      const places: { topic: string; partition: number; index: number }[] = [];
-      const counters = new Map<string, number>();
       for (const message of messages) {
-        const partition = await partitionOf(message.topic, message.key);
-        const slot = `${message.topic}\u0000${partition}`;
-        const index = counters.get(slot) ?? 0;
-        counters.set(slot, index + 1);
-        places.push({ topic: message.topic, partition, index });
-        let list = byTopic.get(message.topic);
-        if (!list) {
-          list = [];
-          byTopic.set(message.topic, list);
+        if (!partitioning.has(message.topic)) await learnPartitions(message.topic);
+      }
+      // Each message's place: its partition and its index among this batch's messages for that partition.
+      const byTopic = new Map<string, { list: Message[]; counters: number[] }>();
+      const places: { topic: string; partition: number; index: number }[] = new Array(messages.length);
+      for (let i = 0; i < messages.length; i += 1) {
+        const message = messages[i]!;
+        const partition = partitionOf(message.topic, message.key);
+        let entry = byTopic.get(message.topic);
+        if (!entry) {
+          entry = { list: [], counters: [] };
+          byTopic.set(message.topic, entry);
         }
-        list.push({ key: message.key, value: message.value, headers: message.headers, partition });
+        const index = entry.counters[partition] ?? 0;
+        entry.counters[partition] = index + 1;
+        places[i] = { topic: message.topic, partition, index };
+        entry.list.push({ key: message.key, value: message.value, headers: headersOf(message.headers), partition });
       }
       let result: Awaited<ReturnType<Producer["sendBatch"]>>;
       try {
         result = await producer!.sendBatch({
           acks: -1,
           timeout: config.ackTimeoutMs,
-          topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+          topicMessages: [...byTopic].map(([topic, { list }]) => ({ topic, messages: list })),
         });
       } catch (error) {
         lastErrorAt = Date.now();
