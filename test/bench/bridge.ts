@@ -8,6 +8,11 @@
  *   - bridge.rssKbPerConnection: RSS growth of a bridge process per idle truck, with CONNECTIONS trucks connected.
  * Kafka: KAFKA_BROKERS, or a local broker started for the run. Ends with one JSON line of the figures.
  * Scale with BENCH_SECONDS (default 8) and BENCH_CONNECTIONS (default 10000).
+ *
+ * The load generators (MQTT publishers, the reference's subscriber, the latency consumer) run in a child process
+ * (this same file with `--load`), so the broker under test (the bridge, or plain Aedes for the reference) has its
+ * event loop to itself, as it would in production where trucks are other machines. Publishers send payloads
+ * encoded before the clock starts (a ring per truck): encoding is the trucks' work, not the broker's.
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
@@ -20,6 +25,7 @@ import { Aedes } from "aedes";
 import { Kafka, logLevel } from "kafkajs";
 import mqtt, { type MqttClient } from "mqtt";
 import mqttPacket from "mqtt-packet";
+import type { Registry } from "prom-client";
 import { hashSecret } from "../../bridge/auth/credentials.ts";
 import { createBridge } from "../../bridge/bridge.ts";
 import { parseBridgeConfig } from "../../bridge/config.ts";
@@ -31,6 +37,8 @@ import { topicFor } from "../../protocol/topics.ts";
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
+/** BENCH_PHASES=latency,single (say) runs only those phases, for quick iterations; the default runs all. */
+const PHASES = new Set((process.env.BENCH_PHASES ?? "kafka,aedes,batch,single,latency,idle").split(","));
 const CLIENTS = 40;
 const WINDOW = 32;
 const PASSWORD = "bench-password-0123456789";
@@ -90,59 +98,119 @@ async function kafkaPerfTest(brokers: string[], topic: string, size: number): Pr
   return match ? Number(match[1]) : Number.NaN;
 }
 
+type LoadJob =
+  | { mode: "throughput"; url: string; trucks: string[]; recordsPerPublish: number; auth: boolean; subscribe: boolean }
+  | { mode: "latency"; url: string; trucks: string[]; brokers: string[]; topic: string };
+
+/** Runs one load job in a child process (this file with --load) and returns the JSON line it prints. */
+async function inChild<T>(job: LoadJob): Promise<T> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(import.meta.url), "--load", JSON.stringify(job)],
+    {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: process.env,
+    },
+  );
+  let out = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    out += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`load generator exited with ${code}`);
+  return JSON.parse(out.trim().split("\n").pop()!) as T;
+}
+
 async function aedesReference(): Promise<number> {
   const broker = new Aedes();
   await broker.listen();
   const server = createServer(broker.handle);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const subscriber = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
-  await subscriber.subscribeAsync("bench/#", { qos: 1 });
-  let received = 0;
-  subscriber.on("message", () => {
-    received += 1;
+  const trucks = Array.from({ length: CLIENTS }, (_, i) => `ref-${i}`);
+  const { publishesPerSec, received } = await inChild<{ publishesPerSec: number; received: number }>({
+    mode: "throughput",
+    url,
+    trucks,
+    recordsPerPublish: 1,
+    auth: false,
+    subscribe: true,
   });
-  const publishers = await Promise.all(
-    Array.from({ length: CLIENTS }, () => mqtt.connectAsync(url, { reconnectPeriod: 0 })),
-  );
-  const payload = encodeTelemetry([record("ref", 1)]);
-  const rate = await drive(publishers, (client, i) => client.publishAsync(`bench/${i}`, payload, { qos: 1 }));
-  await Promise.all([...publishers, subscriber].map((c) => c.endAsync(true)));
   await new Promise<void>((resolve) => broker.close(() => resolve()));
   server.close();
-  log(`aedes QoS 1 publish->subscribe: ${rate.toFixed(0)} publishes/s (subscriber got ${received})`);
-  return rate;
+  log(`aedes QoS 1 publish->subscribe: ${publishesPerSec.toFixed(0)} publishes/s (subscriber got ${received})`);
+  return publishesPerSec;
 }
 
-/** Keeps WINDOW publishes in flight per client for SECONDS; returns acknowledged publishes per second. */
-async function drive(clients: MqttClient[], publish: (client: MqttClient, i: number, n: number) => Promise<unknown>) {
+/** Child side: keeps WINDOW publishes in flight per client for SECONDS; prints acknowledged publishes per second. */
+async function loadThroughput(job: Extract<LoadJob, { mode: "throughput" }>): Promise<void> {
+  let subscriber: MqttClient | undefined;
+  let received = 0;
+  if (job.subscribe) {
+    subscriber = await mqtt.connectAsync(job.url, { reconnectPeriod: 0 });
+    await subscriber.subscribeAsync("fleetsync/#", { qos: 1 });
+    subscriber.on("message", () => {
+      received += 1;
+    });
+  }
+  const clients = await Promise.all(
+    job.trucks.map((t) => (job.auth ? connectBench(job.url, t) : mqtt.connectAsync(job.url, { reconnectPeriod: 0 }))),
+  );
+  // A ring of payloads per truck, encoded before the clock starts; seq keeps rising across the ring.
+  const RING = 64;
+  const per = job.recordsPerPublish;
+  const rings = job.trucks.map((truck) =>
+    Array.from({ length: RING }, (_, n) =>
+      encodeTelemetry(Array.from({ length: per }, (_, k) => record(truck, n * per + k))),
+    ),
+  );
   let acked = 0;
   const end = Date.now() + SECONDS * 1000;
   const began = performance.now();
   await Promise.all(
     clients.map(async (client, i) => {
+      const topic = topicFor(job.trucks[i]!, "telemetry");
       let n = 0;
       const lane = async () => {
         while (Date.now() < end) {
           n += 1;
-          await publish(client, i, n);
+          await client.publishAsync(topic, rings[i]![n % RING]!, { qos: 1 });
           acked += 1;
         }
       };
       await Promise.all(Array.from({ length: WINDOW }, lane));
     }),
   );
-  return acked / ((performance.now() - began) / 1000);
+  const publishesPerSec = acked / ((performance.now() - began) / 1000);
+  await Promise.all([...clients, ...(subscriber ? [subscriber] : [])].map((c) => c.endAsync(true)));
+  process.stdout.write(`${JSON.stringify({ publishesPerSec, received })}\n`);
+}
+
+/** Count, mean records and mean time of the bridge's sendBatch calls, from its own Prometheus histograms. */
+async function batchSummary(bridge: { metrics: { registry: Registry } }): Promise<string> {
+  const metrics = await bridge.metrics.registry.getMetricsAsJSON();
+  const mean = (name: string) => {
+    const values = (metrics.find((m) => m.name === name)?.values ?? []) as { metricName?: string; value: number }[];
+    const sum = values.find((v) => v.metricName?.endsWith("_sum"))?.value ?? Number.NaN;
+    const count = values.find((v) => v.metricName?.endsWith("_count"))?.value ?? Number.NaN;
+    return [count, sum / count];
+  };
+  const [count, records] = mean("fleetsync_bridge_kafka_batch_records");
+  const [, seconds] = mean("fleetsync_bridge_kafka_batch_seconds");
+  return `${count} batches, ${records!.toFixed(0)} records and ${(seconds! * 1000).toFixed(1)} ms each on average`;
 }
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-async function latency(url: string, brokers: string[], topic: string, trucks: string[]): Promise<[number, number]> {
+/** Child side: publishes at a paced 5,000 records/s and times each record to a Kafka consumer (same clock). */
+async function loadLatency({ url, brokers, topic, trucks }: Extract<LoadJob, { mode: "latency" }>): Promise<void> {
   const kafka = new Kafka({ brokers, clientId: "bench-latency", logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `bench-${Date.now()}`, maxWaitTimeInMs: 5 });
   const samples: number[] = [];
+  const acks: number[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: false });
   let marker = 0;
@@ -170,9 +238,10 @@ async function latency(url: string, brokers: string[], topic: string, trucks: st
     for (; sent < due && sent < total; sent += 1) {
       const t = sent % clients.length;
       const id = trucks[t]!;
+      const at = performance.now();
       void clients[t]!.publishAsync(topicFor(id, "telemetry"), encodeTelemetry([record(id, 1_000_000_000 + sent)]), {
         qos: 1,
-      });
+      }).then(() => acks.push(performance.now() - at));
     }
     await new Promise((r) => setTimeout(r, 1));
   }
@@ -181,8 +250,12 @@ async function latency(url: string, brokers: string[], topic: string, trucks: st
   await consumer.disconnect();
   await Promise.all(clients.map((c) => c.endAsync(true)));
   samples.sort((a, b) => a - b);
+  acks.sort((a, b) => a - b);
   log(`latency at 5,000 records/s: ${samples.length}/${total} samples`);
-  return [percentile(samples, 50), percentile(samples, 99)];
+  log(
+    `  publish -> PUBACK (Kafka acknowledged): p50 ${percentile(acks, 50).toFixed(1)} ms, p99 ${percentile(acks, 99).toFixed(1)} ms`,
+  );
+  process.stdout.write(`${JSON.stringify({ p50: percentile(samples, 50), p99: percentile(samples, 99) })}\n`);
 }
 
 function connectBench(url: string, truckId: string): Promise<MqttClient> {
@@ -293,32 +366,41 @@ async function main(): Promise<void> {
     const url = `mqtt://127.0.0.1:${bridge.address("tcp")!.port}`;
 
     const perfTopic = `bench.perf.${suffix}`;
-    const kafkaRef = await kafkaPerfTest(brokers, perfTopic, size);
-    const aedesRef = await aedesReference();
+    const kafkaRef = PHASES.has("kafka") ? await kafkaPerfTest(brokers, perfTopic, size) : Number.NaN;
+    const aedesRef = PHASES.has("aedes") ? await aedesReference() : Number.NaN;
 
-    let clients = await Promise.all(trucks.map((t) => connectBench(url, t)));
-    const batchRate = await drive(clients, (client, i, n) =>
-      client.publishAsync(
-        topicFor(trucks[i]!, "telemetry"),
-        encodeTelemetry(Array.from({ length: 10 }, (_, k) => record(trucks[i]!, n * 10 + k))),
-        { qos: 1 },
-      ),
-    );
+    const throughput = (recordsPerPublish: number) =>
+      inChild<{ publishesPerSec: number }>({
+        mode: "throughput",
+        url,
+        trucks,
+        recordsPerPublish,
+        auth: true,
+        subscribe: false,
+      }).then((r) => r.publishesPerSec);
+    const batchRate = PHASES.has("batch") ? await throughput(10) : Number.NaN;
     log(
       `bridge, 10 records per publish: ${(batchRate * 10).toFixed(0)} records/s (${batchRate.toFixed(0)} publishes/s)`,
     );
-    const singleRate = await drive(clients, (client, i, n) =>
-      client.publishAsync(topicFor(trucks[i]!, "telemetry"), encodeTelemetry([record(trucks[i]!, n)]), { qos: 1 }),
-    );
+    const singleRate = PHASES.has("single") ? await throughput(1) : Number.NaN;
     log(`bridge, 1 record per publish: ${singleRate.toFixed(0)} publishes/s`);
-    await Promise.all(clients.map((c) => c.endAsync(true)));
-    clients = [];
 
-    const [p50, p99] = await latency(url, brokers, topics.telemetry, trucks.slice(0, 20));
+    const { p50, p99 } = PHASES.has("latency")
+      ? await inChild<{ p50: number; p99: number }>({
+          mode: "latency",
+          url,
+          brokers,
+          topic: topics.telemetry,
+          trucks: trucks.slice(0, 20),
+        })
+      : { p50: Number.NaN, p99: Number.NaN };
     log(`latency publish -> Kafka consumer: p50 ${p50} ms, p99 ${p99} ms`);
+    log(`bridge Kafka batches over the whole run: ${await batchSummary(bridge)}`);
     await bridge.stop();
 
-    const [held, perConnection] = await rssPerConnection(dir, brokers, topics);
+    const [held, perConnection] = PHASES.has("idle")
+      ? await rssPerConnection(dir, brokers, topics)
+      : [Number.NaN, Number.NaN];
     log(`RSS per idle connection: ${perConnection.toFixed(1)} KB`);
 
     log(
@@ -342,4 +424,10 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[2] === "--load") {
+  const job = JSON.parse(process.argv[3]!) as LoadJob;
+  await (job.mode === "latency" ? loadLatency(job) : loadThroughput(job));
+} else {
+  log("load generators run in a child process; the broker under test has this process to itself");
+  await main();
+}
