@@ -1,0 +1,237 @@
+/**
+ * `npm run bench [-- --quick]`: one report over the four benchmark scripts (wire, decode, agent, bridge). Each runs
+ * as its own process, one after the other (a 2-core machine has no core to spare for two at once), and prints its
+ * figures beside the reference it measured in the same run; their output is shown as it comes. Then a table of the
+ * figures with their references and ratios (ratios are what compare across machines), the machine they ran on,
+ * and as the last line one JSON object with exactly the report's sixteen figures.
+ *
+ * --quick: shorter runs and fewer connections (BENCH_* settings below), for a smoke check; figures are noisier.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const REPO = resolve(import.meta.dirname, "../..");
+
+/** The report's figures, in the order of the final JSON line. */
+export const REPORT_FIELDS = [
+  "bridge.recordsPerSec",
+  "bridge.publishesPerSec",
+  "bridge.latencyMsP50",
+  "bridge.latencyMsP99",
+  "bridge.connectionsHeld",
+  "bridge.rssKbPerConnection",
+  "reference.kafkaPerfTestRecordsPerSec",
+  "reference.aedesQos1PublishesPerSec",
+  "agent.canFramesPerSec",
+  "agent.nmeaSentencesPerSec",
+  "agent.outboxAppendPerSec",
+  "agent.drainRecordsPerSec",
+  "agent.rssMb",
+  "wire.bytesPerRecordBatch10",
+  "wire.bytesPerRecordSingle",
+  "wire.codec8BytesPerRecord",
+] as const;
+
+interface Script {
+  name: string;
+  file: string;
+  quickEnv: Record<string, string>;
+}
+
+const SCRIPTS: Script[] = [
+  { name: "wire", file: "test/bench/wire.ts", quickEnv: {} },
+  { name: "decode", file: "test/bench/decode.ts", quickEnv: { BENCH_SECONDS: "1" } },
+  { name: "agent", file: "test/bench/agent.ts", quickEnv: { BENCH_APPEND_N: "20000", BENCH_DRAIN_N: "10000" } },
+  { name: "bridge", file: "test/bench/bridge.ts", quickEnv: { BENCH_SECONDS: "3", BENCH_CONNECTIONS: "2000" } },
+];
+
+interface ScriptResult {
+  name: string;
+  ok: boolean;
+  seconds: number;
+  /** The script's last JSON line. */
+  figures: Record<string, unknown>;
+  /** Everything it printed, for the references only its text gives. */
+  text: string;
+}
+
+async function runScript(script: Script, quick: boolean): Promise<ScriptResult> {
+  const began = Date.now();
+  process.stdout.write(`\n=== ${script.name} (${script.file})\n`);
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, script.file)], {
+    cwd: REPO,
+    env: { ...process.env, ...(quick ? script.quickEnv : {}) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let text = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    text += chunk;
+    process.stdout.write(chunk.replace(/^(?=.)/gm, "  "));
+  });
+  const code = await new Promise<number | null>((done) => child.once("exit", (c) => done(c)));
+  const lastJson = text
+    .trim()
+    .split("\n")
+    .reverse()
+    .find((l) => l.trim().startsWith("{"));
+  let figures: Record<string, unknown> = {};
+  try {
+    figures = lastJson ? (JSON.parse(lastJson) as Record<string, unknown>) : {};
+  } catch {}
+  const ok = code === 0 && lastJson !== undefined;
+  if (!ok) process.stdout.write(`  !! ${script.name} failed (exit ${code}); its figures are missing\n`);
+  return { name: script.name, ok, seconds: (Date.now() - began) / 1000, figures, text };
+}
+
+function numberOf(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+/** A figure only the script's text gives ("... ratio 0.83", "bare node: 48.2 MB"). */
+function fromText(text: string, pattern: RegExp): number | null {
+  const m = pattern.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+export function machine(): string {
+  let model = cpus()[0]?.model ?? "unknown CPU";
+  try {
+    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? model;
+  } catch {}
+  const gib = (totalmem() / 1024 ** 3).toFixed(1);
+  return `${cpus().length} CPUs (nproc), ${model}, ${gib} GiB memory, Node ${process.versions.node}, ${process.platform}/${process.arch}`;
+}
+
+const fmt = (v: number | null, digits = 0) =>
+  v === null ? "-" : v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
+
+interface Row {
+  figure: string;
+  value: string;
+  reference: string;
+  ratio: string;
+}
+
+function table(rows: Row[]): string {
+  const head: Row = { figure: "figure", value: "value", reference: "reference (same run)", ratio: "ratio" };
+  const w = (k: keyof Row) => Math.max(...[head, ...rows].map((r) => r[k].length));
+  const line = (r: Row) =>
+    `${r.figure.padEnd(w("figure"))}  ${r.value.padStart(w("value"))}  ${r.reference.padEnd(w("reference"))}  ${r.ratio.padStart(w("ratio"))}`;
+  return [line(head), "-".repeat(line(head).length), ...rows.map(line)].join("\n");
+}
+
+export function buildReport(results: ScriptResult[]): { rows: Row[]; json: Record<string, number | null> } {
+  const all: Record<string, unknown> = Object.assign({}, ...results.map((r) => r.figures));
+  const f = (key: string) => numberOf(all[key]);
+  const text = (name: string) => results.find((r) => r.name === name)?.text ?? "";
+  const agentText = text("agent");
+
+  const json = Object.fromEntries(REPORT_FIELDS.map((k) => [k, f(k)])) as Record<string, number | null>;
+  const canRef = ratio(f("agent.canFramesPerSec"), f("agent.canVsJsonParse"));
+  const nmeaRef = ratio(f("agent.nmeaSentencesPerSec"), f("agent.nmeaVsJsonParse"));
+  const appendRef = fromText(agentText, /raw LevelDB batch put of the same bytes: (\d+)\/s/);
+  const drainRef = fromText(agentText, /raw MQTT\.js publishing the same ready-made payloads, same window: (\d+)\/s/);
+  const bareMb = fromText(agentText, /bare node: ([\d.]+) MB/);
+  const r = (a: number | null, b: number | null) => {
+    const x = ratio(a, b);
+    return x === null ? "-" : `${x.toFixed(2)}x`;
+  };
+  const rows: Row[] = [
+    {
+      figure: "wire: bytes/record, batches of 10",
+      value: fmt(json["wire.bytesPerRecordBatch10"]!, 1),
+      reference: `Teltonika Codec 8 record: ${fmt(json["wire.codec8BytesPerRecord"]!, 1)} B`,
+      ratio: r(json["wire.bytesPerRecordBatch10"]!, json["wire.codec8BytesPerRecord"]!),
+    },
+    {
+      figure: "wire: bytes, one-record payload",
+      value: fmt(json["wire.bytesPerRecordSingle"]!, 1),
+      reference: `Codec 8 one-record packet: ${fmt(f("wire.codec8BytesSinglePacket"), 1)} B`,
+      ratio: r(json["wire.bytesPerRecordSingle"]!, f("wire.codec8BytesSinglePacket")),
+    },
+    {
+      figure: "agent: CAN frames/s decoded (one core)",
+      value: fmt(json["agent.canFramesPerSec"]!),
+      reference: `JSON.parse of a line per frame: ${fmt(canRef)}/s`,
+      ratio: r(json["agent.canFramesPerSec"]!, canRef),
+    },
+    {
+      figure: "agent: NMEA sentences/s decoded",
+      value: fmt(json["agent.nmeaSentencesPerSec"]!),
+      reference: `JSON.parse of the fields: ${fmt(nmeaRef)}/s`,
+      ratio: r(json["agent.nmeaSentencesPerSec"]!, nmeaRef),
+    },
+    {
+      figure: "agent: outbox appends/s (fsync)",
+      value: fmt(json["agent.outboxAppendPerSec"]!),
+      reference: `raw LevelDB batch put: ${fmt(appendRef)}/s`,
+      ratio: r(json["agent.outboxAppendPerSec"]!, appendRef),
+    },
+    {
+      figure: "agent: backlog drain records/s",
+      value: fmt(json["agent.drainRecordsPerSec"]!),
+      reference: `raw MQTT.js, same payloads: ${fmt(drainRef)}/s`,
+      ratio: r(json["agent.drainRecordsPerSec"]!, drainRef),
+    },
+    {
+      figure: "agent: peak RSS, MB",
+      value: fmt(json["agent.rssMb"]!, 1),
+      reference: `bare node: ${fmt(bareMb, 1)} MB`,
+      ratio: r(json["agent.rssMb"]!, bareMb),
+    },
+    {
+      figure: "bridge: records/s (10 per publish)",
+      value: fmt(json["bridge.recordsPerSec"]!),
+      reference: `kafka-producer-perf-test: ${fmt(json["reference.kafkaPerfTestRecordsPerSec"]!)}/s`,
+      ratio: r(json["bridge.recordsPerSec"]!, json["reference.kafkaPerfTestRecordsPerSec"]!),
+    },
+    {
+      figure: "bridge: publishes/s (1 record each)",
+      value: fmt(json["bridge.publishesPerSec"]!),
+      reference: `plain Aedes QoS 1: ${fmt(json["reference.aedesQos1PublishesPerSec"]!)}/s`,
+      ratio: r(json["bridge.publishesPerSec"]!, json["reference.aedesQos1PublishesPerSec"]!),
+    },
+    {
+      figure: "bridge: latency publish->consumer p50/p99 ms",
+      value: `${fmt(json["bridge.latencyMsP50"]!)} / ${fmt(json["bridge.latencyMsP99"]!)}`,
+      reference: "at 5,000 records/s",
+      ratio: "",
+    },
+    {
+      figure: "bridge: RSS per idle connection, KB",
+      value: fmt(json["bridge.rssKbPerConnection"]!, 1),
+      reference: `with ${fmt(json["bridge.connectionsHeld"]!)} connections held`,
+      ratio: "",
+    },
+  ];
+  return { rows, json };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+  const quick = values.quick ?? false;
+  const began = Date.now();
+  const load = loadavg()[0]!.toFixed(2);
+  process.stdout.write(`FleetSync benchmark report${quick ? " (--quick)" : ""}\nmachine: ${machine()}\n`);
+  const results: ScriptResult[] = [];
+  for (const script of SCRIPTS) results.push(await runScript(script, quick));
+  const { rows, json } = buildReport(results);
+  process.stdout.write(
+    `\n=== report${quick ? " (--quick)" : ""}: ${((Date.now() - began) / 1000).toFixed(0)} s, ` +
+      `load average at start ${load}\nmachine: ${machine()}\n${table(rows)}\n`,
+  );
+  const failed = results.filter((r) => !r.ok).map((r) => r.name);
+  const missing = REPORT_FIELDS.filter((k) => json[k] === null);
+  if (failed.length > 0 || missing.length > 0) {
+    process.stdout.write(`failed: ${failed.join(", ") || "none"}; figures missing: ${missing.join(", ")}\n`);
+  }
+  process.stdout.write(`${JSON.stringify(json)}\n`);
+  return failed.length > 0 || missing.length > 0 ? 1 : 0;
+}
+
+process.exitCode = await main();
