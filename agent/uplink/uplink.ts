@@ -116,6 +116,9 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
       clean: false,
       keepalive: config.keepaliveS,
       reconnectPeriod: 0,
+      // MQTT.js' default (writeCache) makes mqtt-packet pre-build a Buffer for each of the 65,536 packet ids: about
+      // 6 MB of live heap on a Pi, for a saving of one 2-byte allocation per publish at a few publishes a second.
+      writeCache: false,
       connectTimeout: config.connectTimeoutMs,
       ...(ca ? { ca, rejectUnauthorized: true } : {}),
       ...(config.protocolVersion === 5 ? { properties: { sessionExpiryInterval: config.sessionExpiryS } } : {}),
