@@ -8,7 +8,7 @@
  * forgotten and the next connection starts again from the outbox head, so the outbox stays the only queue.
  */
 import { readFileSync } from "node:fs";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import { FleetError } from "../../common/errors.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
 import {
@@ -22,6 +22,7 @@ import {
 import type { ChannelRecord, Outbox } from "../outbox/index.ts";
 import { backoffDelay } from "./backoff.ts";
 import type { UplinkConfig } from "./config.ts";
+import { connectMqtt } from "./mqtt-connect.ts";
 
 export interface UplinkDeps {
   truckId: string;
@@ -124,7 +125,7 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
       ...(config.protocolVersion === 5 ? { properties: { sessionExpiryInterval: config.sessionExpiryS } } : {}),
       will: { topic: topicFor(truckId, "status"), payload: statusPayload("offline"), qos: 1, retain: true },
     };
-    const c = mqtt.connect(config.url, options);
+    const c = connectMqtt(config.url, options);
     client = c;
     c.on("connect", () => {
       if (gen !== generation) return;
