@@ -1,6 +1,10 @@
 /**
  * Micro-batching across trucks (KafkaJS has no linger, so the bridge batches itself) with one batch in flight.
  *
+ * Why only one: kafkajs' idempotent producer takes a lock per broker around each produce request and assigns the
+ * partition sequence numbers inside it, so a second sendBatch would only wait behind the first; and if the first
+ * failed after the second had been sent, the second could land first and reorder a truck's records.
+ *
  * Order: publishes enter one FIFO in the order Aedes handed them over; batches are cut from its head; only one
  * batch is in flight and a failed batch is retried, unchanged, until Kafka takes it. So no later batch can
  * overtake an earlier one, and each truck's records reach Kafka in the order they arrived (design, promise 2).
@@ -137,11 +141,16 @@ export class Batcher {
     return !this.inFlight && this.queue.length === 0 && this.waiting.length === 0;
   }
 
-  private schedule(): void {
+  /**
+   * Group commit: whatever queued up while a batch was in flight goes out as soon as that batch completes (it has
+   * waited long enough, and under load this is what makes batches big). `lingerMs` only applies to a batcher that
+   * was idle: it may hold the first records a little for company.
+   */
+  private schedule(afterBatch = false): void {
     if (this.inFlight || this.queue.length === 0 || this.aborted) return;
     const full = this.queuedRecords >= this.options.maxBatchRecords || this.queuedBytes >= this.options.maxBatchBytes;
     // Also flush at once when publishes wait for admission: the bound is reached, lingering only adds latency.
-    if (full || this.stopping || this.waiting.length > 0 || this.options.lingerMs === 0) {
+    if (afterBatch || full || this.stopping || this.waiting.length > 0 || this.options.lingerMs === 0) {
       clearTimeout(this.linger);
       this.linger = undefined;
       void this.flush();
@@ -215,7 +224,7 @@ export class Batcher {
     if (this.isIdle()) {
       for (const wake of this.idleWaiters.splice(0)) wake();
     }
-    this.schedule();
+    this.schedule(true);
   }
 
   private sleep(ms: number): Promise<void> {

@@ -18,6 +18,7 @@ import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer, connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -385,6 +386,9 @@ async function main(): Promise<void> {
     const singleRate = PHASES.has("single") ? await throughput(1) : Number.NaN;
     log(`bridge, 1 record per publish: ${singleRate.toFixed(0)} publishes/s`);
 
+    // The bridge's own event-loop delay during the latency phase: tells a slow bridge from a starved machine.
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
     const { p50, p99 } = PHASES.has("latency")
       ? await inChild<{ p50: number; p99: number }>({
           mode: "latency",
@@ -394,7 +398,12 @@ async function main(): Promise<void> {
           trucks: trucks.slice(0, 20),
         })
       : { p50: Number.NaN, p99: Number.NaN };
+    loopDelay.disable();
     log(`latency publish -> Kafka consumer: p50 ${p50} ms, p99 ${p99} ms`);
+    log(
+      `  bridge event-loop delay meanwhile: p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, ` +
+        `max ${(loopDelay.max / 1e6).toFixed(1)} ms`,
+    );
     log(`bridge Kafka batches over the whole run: ${await batchSummary(bridge)}`);
     await bridge.stop();
 
