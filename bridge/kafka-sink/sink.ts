@@ -6,11 +6,8 @@
  * count, which is the partition kafkajs would choose anyway; knowing it lets `send` return every message's offset
  * (base offset of its partition in the response + its index), which the installer's confirmation reply needs.
  */
-import { isIP, connect as netConnect } from "node:net";
-import { connect as tlsConnect } from "node:tls";
 import {
   type Admin,
-  type ISocketFactory,
   type ITopicConfig,
   Kafka,
   type LogEntry,
@@ -62,20 +59,6 @@ function kafkaLogger(logger: Logger) {
     };
 }
 
-/**
- * kafkajs' own socket factory leaves Nagle's algorithm on. With one request in flight, a produce request then
- * waits for the broker's delayed ACK (~40 ms on Linux) before it leaves: that was the bridge's p50 latency. The
- * Java client sets TCP_NODELAY (tcp.no.delay is always on there); so do we. Otherwise the same as kafkajs' factory.
- */
-const noDelaySocket: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-  const socket = ssl
-    ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
-    : netConnect({ host, port }, onConnect);
-  socket.setKeepAlive(true, 60_000);
-  socket.setNoDelay(true);
-  return socket;
-};
-
 export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger }): KafkaSink {
   const logger = deps.logger;
   const kafka = new Kafka({
@@ -88,7 +71,6 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
     logCreator: kafkaLogger(logger),
     // Our own batcher retries failed batches forever with backoff; kafkajs' retries cover short blips only.
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
-    socketFactory: noDelaySocket,
   });
   const partitioner = Partitioners.DefaultPartitioner();
   const partitionCounts = new Map<string, number>();
