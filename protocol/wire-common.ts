@@ -1,6 +1,7 @@
 /** Pieces both binary formats share: the stream id bytes, the seq run, the timestamp epoch. */
-import type { BitReader, BitWriter } from "./bits.ts";
+import { BitReader, BitWriter } from "./bits.ts";
 import type { J1939Dtc } from "./records.ts";
+import { MAX_RECORDS_PER_PAYLOAD } from "./wire-format.ts";
 
 /** Timestamps are coded relative to 2025-01-01T00:00:00Z, so today's times need fewer bits. */
 export const TS_EPOCH_MS = Date.UTC(2025, 0, 1);
@@ -75,4 +76,44 @@ export function readObd(input: BitReader): string {
   const letter = OBD_LETTERS[input.bits(2)]!;
   const digit = input.bits(2);
   return `${letter}${digit}${input.bits(12).toString(16).toUpperCase().padStart(3, "0")}`;
+}
+
+/**
+ * The header both binary batch formats start with: the format byte, the 8 stream id bytes, then bit-packed the
+ * record count, the seq run and whether every timestamp is on a whole second. Returns the writer positioned for the
+ * records, the per-record seq writer and the seconds flag.
+ */
+export function beginBatch(
+  format: number,
+  records: readonly { stream: string; seq: number; ts: string }[],
+  bitsPerRecord: number,
+): { out: BitWriter; writeSeq: (index: number) => void; seconds: boolean } {
+  const seconds = records.every((r) => Date.parse(r.ts) % 1000 === 0);
+  const header = new Uint8Array(9);
+  header[0] = format;
+  writeStream(header, 1, records[0]!.stream);
+  const out = new BitWriter(header, 16 + records.length * bitsPerRecord);
+  out.eg(records.length - 1, 0);
+  const writeSeq = writeSeqs(
+    out,
+    records.map((r) => r.seq),
+  );
+  out.bit(seconds);
+  return { out, writeSeq, seconds };
+}
+
+/** Reads what beginBatch wrote; `what` names the payload kind in errors ("binary events", "records"). */
+export function readBatchHeader(
+  bytes: Uint8Array,
+  what: { payload: string; records: string },
+): { input: BitReader; stream: string; count: number; nextSeq: () => number; seconds: boolean } {
+  const input = new BitReader(bytes, 9, what.payload);
+  const stream = readStream(bytes, 1, input);
+  const count = input.eg(0) + 1;
+  if (count > MAX_RECORDS_PER_PAYLOAD) {
+    input.fail(`${count} ${what.records} (max ${MAX_RECORDS_PER_PAYLOAD} per payload)`);
+  }
+  const nextSeq = readSeqs(input);
+  const seconds = input.bit() === 1;
+  return { input, stream, count, nextSeq, seconds };
 }

@@ -21,18 +21,8 @@
 
 import { BitReader, BitWriter } from "./bits.ts";
 import type { EventRecord, Gps } from "./records.ts";
-import {
-  readJ1939,
-  readObd,
-  readSeqs,
-  readStream,
-  TS_EPOCH_MS,
-  writeJ1939,
-  writeObd,
-  writeSeqs,
-  writeStream,
-} from "./wire-common.ts";
-import { FORMAT_EVENTS_V1, MAX_RECORDS_PER_PAYLOAD } from "./wire-format.ts";
+import { beginBatch, readBatchHeader, readJ1939, readObd, TS_EPOCH_MS, writeJ1939, writeObd } from "./wire-common.ts";
+import { FORMAT_EVENTS_V1 } from "./wire-format.ts";
 import { FIXES, GPS_FIELDS, GPS_KEYS } from "./wire-telemetry.ts";
 
 const TYPES = ["ignition", "dtc", "gap", "start"] as const;
@@ -41,17 +31,7 @@ const GAP_REASONS = ["outbox-full"] as const;
 const MAX_STRING_BYTES = 256;
 
 export function encodeEventsV1(records: EventRecord[]): Buffer {
-  const seconds = records.every((r) => Date.parse(r.ts) % 1000 === 0);
-  const header = new Uint8Array(9);
-  header[0] = FORMAT_EVENTS_V1;
-  writeStream(header, 1, records[0]!.stream);
-  const out = new BitWriter(header, 32 + records.length * 16);
-  out.eg(records.length - 1, 0);
-  const writeSeq = writeSeqs(
-    out,
-    records.map((r) => r.seq),
-  );
-  out.bit(seconds);
+  const { out, writeSeq, seconds } = beginBatch(FORMAT_EVENTS_V1, records, 16);
   let prevTs = 0;
   for (const [i, event] of records.entries()) {
     writeSeq(i);
@@ -90,12 +70,10 @@ export function encodeEventsV1(records: EventRecord[]): Buffer {
 }
 
 export function decodeEventsV1(truckId: string, bytes: Uint8Array): unknown[] {
-  const input = new BitReader(bytes, 9, "binary events");
-  const stream = readStream(bytes, 1, input);
-  const count = input.eg(0) + 1;
-  if (count > MAX_RECORDS_PER_PAYLOAD) input.fail(`${count} events (max ${MAX_RECORDS_PER_PAYLOAD} per payload)`);
-  const nextSeq = readSeqs(input);
-  const seconds = input.bit() === 1;
+  const { input, stream, count, nextSeq, seconds } = readBatchHeader(bytes, {
+    payload: "binary events",
+    records: "events",
+  });
   const records: unknown[] = [];
   let prevTs = 0;
   for (let i = 0; i < count; i++) {

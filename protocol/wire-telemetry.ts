@@ -23,18 +23,8 @@
 
 import { BitReader, BitWriter } from "./bits.ts";
 import type { Engine, Gps, J1939Dtc, TelemetryRecord } from "./records.ts";
-import {
-  readJ1939,
-  readObd,
-  readSeqs,
-  readStream,
-  TS_EPOCH_MS,
-  writeJ1939,
-  writeObd,
-  writeSeqs,
-  writeStream,
-} from "./wire-common.ts";
-import { FORMAT_TELEMETRY_V1, MAX_RECORDS_PER_PAYLOAD } from "./wire-format.ts";
+import { beginBatch, readBatchHeader, readJ1939, readObd, TS_EPOCH_MS, writeJ1939, writeObd } from "./wire-common.ts";
+import { FORMAT_TELEMETRY_V1 } from "./wire-format.ts";
 import { ABSENT, NULL, type SlotSpec, SlotState, type SlotStateKind, VALUE } from "./wire-slots.ts";
 
 export const FIXES = ["none", "2d", "3d"] as const;
@@ -135,17 +125,7 @@ function putField(
 }
 
 export function encodeTelemetryV1(records: TelemetryRecord[]): Buffer {
-  const seconds = records.every((r) => Date.parse(r.ts) % 1000 === 0);
-  const header = new Uint8Array(9);
-  header[0] = FORMAT_TELEMETRY_V1;
-  writeStream(header, 1, records[0]!.stream);
-  const out = new BitWriter(header, 16 + records.length * 24);
-  out.eg(records.length - 1, 0);
-  const writeSeq = writeSeqs(
-    out,
-    records.map((r) => r.seq),
-  );
-  out.bit(seconds);
+  const { out, writeSeq, seconds } = beginBatch(FORMAT_TELEMETRY_V1, records, 24);
   const slots = newSlots(seconds);
   let prevDtcs: J1939Dtc[] | undefined;
   let prevObd: string[] | undefined;
@@ -176,12 +156,10 @@ export function encodeTelemetryV1(records: TelemetryRecord[]): Buffer {
 }
 
 export function decodeTelemetryV1(truckId: string, bytes: Uint8Array): unknown[] {
-  const input = new BitReader(bytes, 9, "binary telemetry");
-  const stream = readStream(bytes, 1, input);
-  const count = input.eg(0) + 1;
-  if (count > MAX_RECORDS_PER_PAYLOAD) input.fail(`${count} records (max ${MAX_RECORDS_PER_PAYLOAD} per payload)`);
-  const nextSeq = readSeqs(input);
-  const seconds = input.bit() === 1;
+  const { input, stream, count, nextSeq, seconds } = readBatchHeader(bytes, {
+    payload: "binary telemetry",
+    records: "records",
+  });
   const slots = newSlots(seconds);
   const records: unknown[] = [];
   let dtcs: J1939Dtc[] | undefined;
