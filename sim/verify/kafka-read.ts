@@ -84,14 +84,22 @@ export async function readTopicUntil(options: ReadOptions): Promise<ReadResult> 
     }
   } finally {
     await consumer.disconnect();
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      await admin.deleteGroups([groupId]);
-    } catch {
-      // A leftover empty group expires on its own; not worth failing the verification for.
-    } finally {
-      await admin.disconnect();
-    }
+    await deleteConsumerGroup(kafka, groupId);
+  }
+}
+
+/**
+ * Deletes a throwaway reader's consumer group once it has disconnected. Best effort: a leftover empty group expires
+ * on its own, which is not worth failing a verification or a test for.
+ */
+export async function deleteConsumerGroup(kafka: Kafka, groupId: string): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.deleteGroups([groupId]);
+  } catch {
+    // See above: best effort.
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }

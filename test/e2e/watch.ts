@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
+import { deleteConsumerGroup } from "../../sim/verify/kafka-read.ts";
 
 export interface LatestRecord {
   seq: number;
@@ -86,15 +87,7 @@ export function watchTopic(options: { brokers: string[]; topic: string }): Topic
       stopping ??= (async () => {
         if (!started) return;
         await consumer.disconnect();
-        const admin = kafka.admin();
-        try {
-          await admin.connect();
-          await admin.deleteGroups([groupId]);
-        } catch {
-          // An empty group left behind expires on its own.
-        } finally {
-          await admin.disconnect().catch(() => undefined);
-        }
+        await deleteConsumerGroup(kafka, groupId);
       })();
       return stopping;
     },

@@ -47,10 +47,16 @@ function headersToStrings(headers: IHeaders | undefined): Record<string, string>
 }
 
 /**
- * Reads a topic from the beginning until `count` records have arrived (or the deadline passes), then stops.
- * Returns the records in per-partition offset order.
+ * Reads a topic from the beginning until `enough(records)` holds (or the deadline passes), then stops. Tests that
+ * share a topic wait for the records they care about. Returns the records in per-partition offset order.
  */
-export async function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 60_000): Promise<ReadRecord[]> {
+export async function readUntil(
+  kafka: Kafka,
+  topic: string,
+  enough: (records: ReadRecord[]) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<ReadRecord[]> {
   const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString("hex")}`, maxWaitTimeInMs: 100 });
   const records: ReadRecord[] = [];
   await consumer.connect();
@@ -67,11 +73,14 @@ export async function readTopic(kafka: Kafka, topic: string, count: number, time
         });
       },
     });
-    await waitFor(() => records.length >= count, `${count} records on ${topic} (have ${records.length})`, {
-      timeoutMs,
-    });
+    await waitFor(() => enough(records), `${what} on ${topic}`, { timeoutMs });
   } finally {
     await consumer.disconnect();
   }
   return records;
+}
+
+/** Reads a topic from the beginning until `count` records have arrived. */
+export function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 60_000): Promise<ReadRecord[]> {
+  return readUntil(kafka, topic, (records) => records.length >= count, `${count} records`, timeoutMs);
 }

@@ -12,14 +12,13 @@ import type { Bridge } from "../../../bridge/bridge.ts";
 import { encodeTelemetry } from "../../../protocol/codec.ts";
 import { confirmRequestProperties, parseConfirmReply } from "../../../protocol/confirm.ts";
 import { confirmTopic, topicFor } from "../../../protocol/topics.ts";
-import { kafkaBrokers, testKafka } from "../../support/kafka.ts";
+import { kafkaBrokers, testKafka, readUntil } from "../../support/kafka.ts";
 import {
   bridgeConfig,
   byKey,
   closeAll,
   connectTruck,
   PASSWORD,
-  readUntil,
   startBridge,
   type TestTopics,
   telemetry,

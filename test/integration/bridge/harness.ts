@@ -1,16 +1,13 @@
 /** Shared set-up for the bridge's integration tests: a real bridge on free ports, its own topics and credentials. */
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Kafka } from "kafkajs";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { setTruckSecret } from "../../../bridge/auth/credentials.ts";
 import { type Bridge, createBridge } from "../../../bridge/bridge.ts";
 import { type BridgeConfig, parseBridgeConfig } from "../../../bridge/config.ts";
 import { roundTo, type TelemetryRecord } from "../../../protocol/records.ts";
 import { type ReadRecord, uniqueTopic } from "../../support/kafka.ts";
-import { waitFor } from "../../support/wait.ts";
 
 /** Cheap scrypt cost for tests only (production uses DEFAULT_SCRYPT); the file format carries the parameters. */
 export const TEST_SCRYPT = { N: 1024, r: 8, p: 1 };
@@ -125,44 +122,6 @@ export function telemetry(truckId: string, seq: number, stream = "0123456789abcd
 
 export async function closeAll(clients: MqttClient[]): Promise<void> {
   await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-}
-
-/**
- * Reads a topic from the beginning until `enough(records)` holds (or the deadline passes); unlike readTopic it
- * does not stop at a count, so tests that share a topic can wait for the records they care about.
- */
-export async function readUntil(
-  kafka: Kafka,
-  topic: string,
-  enough: (records: ReadRecord[]) => boolean,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<ReadRecord[]> {
-  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString("hex")}`, maxWaitTimeInMs: 100 });
-  const records: ReadRecord[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(message.headers ?? {})) {
-          if (value !== undefined) headers[name] = String(Array.isArray(value) ? value[0] : value);
-        }
-        records.push({
-          partition,
-          offset: message.offset,
-          key: message.key?.toString("utf8") ?? null,
-          value: message.value?.toString("utf8") ?? null,
-          headers,
-        });
-      },
-    });
-    await waitFor(() => enough(records), `${what} on ${topic} (read ${records.length})`, { timeoutMs });
-  } finally {
-    await consumer.disconnect();
-  }
-  return records;
 }
 
 export function byKey(records: ReadRecord[], key: string): ReadRecord[] {

@@ -22,7 +22,6 @@ import {
   byKey,
   closeAll,
   connectTruck,
-  readUntil,
   startBridge,
   type TestTopics,
   telemetry,
@@ -30,6 +29,7 @@ import {
   type Workspace,
   workspace,
 } from "./harness.ts";
+import { readUntil } from "../../support/kafka.ts";
 
 /** Resolves with "puback" or "none" after `windowMs`: an observation window, not a sleep for luck. */
 function pubackWithin(promise: Promise<unknown>, windowMs: number): Promise<"puback" | "none"> {

@@ -13,13 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../deploy/kafka/local-kafka.ts";
 import { encodeTelemetry } from "../../../protocol/codec.ts";
 import { topicFor } from "../../../protocol/topics.ts";
-import { kafkaBrokers, testKafka } from "../../support/kafka.ts";
+import { kafkaBrokers, testKafka, readUntil } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
   byKey,
   closeAll,
   connectTruck,
-  readUntil,
   type TestTopics,
   telemetry,
   testTopics,
