@@ -1,92 +1,196 @@
 /**
- * The agent's metrics: a prom-client registry of its own (not the global one, so two agents in one test process
- * do not collide), filled at scrape time from the components' counters, served as Prometheus text on loopback.
+ * The agent's metrics, served as Prometheus text (exposition format 0.0.4) on loopback, filled at scrape time from
+ * the components' counters.
+ *
+ * Written by hand instead of with prom-client: the agent has a few dozen fixed series, and prom-client with its
+ * default process metrics keeps about 1.1 MB of live heap (its modules, @opentelemetry/api for exemplars, a t-digest
+ * library, an event-loop-delay histogram). V8 lets the agent's heap grow to about twice its live set before a full
+ * GC, so each live MB costs about 2 MB of peak RSS against the 80 MB target (`npm run bench:agent`).
+ * Each instance keeps its own counters, so two agents in one test process do not collide.
  */
+import { readdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { getHeapSpaceStatistics } from "node:v8";
 import type { Outbox } from "./outbox/index.ts";
 import type { Uplink } from "./uplink/index.ts";
 
+const PREFIX = "fleetsync_agent_";
+const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+const CHANNELS = ["telemetry", "events"] as const;
+const START_TIME_S = Math.round(Date.now() / 1000 - process.uptime());
+
+export type Labels = Record<string, string>;
+
+/** A counter with labels; at most `maxSeries` label sets (the agent uses channel x reason: 6). */
+export interface LabeledCounter {
+  inc(labels: Labels, by?: number): void;
+}
+
 export interface AgentMetrics {
-  registry: Registry;
-  /** Counts records the agent could not put into the outbox, by reason (busy, invalid). */
-  recordsRefused: Counter<"channel" | "reason">;
+  /** Counts records the agent could not put into the outbox, by reason (busy, invalid, error). */
+  recordsRefused: LabeledCounter;
+  /** The whole exposition, as served on /metrics. */
+  render(): Promise<string>;
   listen(host: string, port: number): Promise<number>;
   close(): Promise<void>;
 }
 
+type Sample = [labels: Labels | undefined, value: number];
+
+/** Prometheus label values escape backslash, double quote and line feed. */
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+function family(name: string, type: "gauge" | "counter", help: string, samples: Sample[]): string {
+  let out = `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+  for (const [labels, value] of samples) {
+    const l = labels
+      ? `{${Object.entries(labels)
+          .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+          .join(",")}}`
+      : "";
+    out += `${name}${l} ${Number.isFinite(value) ? value : "NaN"}\n`;
+  }
+  return out;
+}
+
+function createCounter(maxSeries: number): LabeledCounter & { samples(): Sample[] } {
+  const series = new Map<string, { labels: Labels; value: number }>();
+  return {
+    inc(labels, by = 1) {
+      const key = JSON.stringify(labels);
+      const s = series.get(key);
+      if (s) s.value += by;
+      else if (series.size < maxSeries) series.set(key, { labels: { ...labels }, value: by });
+    },
+    samples: () => [...series.values()].map((s): Sample => [s.labels, s.value]),
+  };
+}
+
+/** The time a setImmediate callback waits right now: the event loop's current lag (as prom-client measures it). */
+function eventLoopLagSeconds(): Promise<number> {
+  const start = process.hrtime.bigint();
+  return new Promise((resolve) => setImmediate(() => resolve(Number(process.hrtime.bigint() - start) / 1e9)));
+}
+
+function openFds(): number {
+  try {
+    return readdirSync("/proc/self/fd").length - 1; // minus the descriptor readdir itself held
+  } catch {
+    return Number.NaN; // not Linux
+  }
+}
+
+/** Process metrics (RSS, heap, event-loop lag, handles, CPU): a Pi has little memory and an SD card to spare. */
+async function processFamilies(): Promise<string[]> {
+  const lag = await eventLoopLagSeconds();
+  const mem = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  const spaces = getHeapSpaceStatistics();
+  const space = (pick: (s: (typeof spaces)[number]) => number): Sample[] =>
+    spaces.map((s): Sample => [{ space: s.space_name.replace(/_space$/, "") }, pick(s)]);
+  const p = PREFIX;
+  return [
+    family(`${p}process_cpu_user_seconds_total`, "counter", "User CPU time spent in seconds.", [
+      [undefined, cpu.user / 1e6],
+    ]),
+    family(`${p}process_cpu_system_seconds_total`, "counter", "System CPU time spent in seconds.", [
+      [undefined, cpu.system / 1e6],
+    ]),
+    family(`${p}process_start_time_seconds`, "gauge", "Start time of the process since unix epoch in seconds.", [
+      [undefined, START_TIME_S],
+    ]),
+    family(`${p}process_resident_memory_bytes`, "gauge", "Resident memory size in bytes.", [[undefined, mem.rss]]),
+    family(`${p}process_open_fds`, "gauge", "Number of open file descriptors.", [[undefined, openFds()]]),
+    family(`${p}nodejs_eventloop_lag_seconds`, "gauge", "Lag of event loop in seconds.", [[undefined, lag]]),
+    family(`${p}nodejs_active_resources_total`, "gauge", "Number of active resources keeping the loop alive.", [
+      [undefined, process.getActiveResourcesInfo().length],
+    ]),
+    family(`${p}nodejs_heap_size_total_bytes`, "gauge", "Process heap size from Node.js in bytes.", [
+      [undefined, mem.heapTotal],
+    ]),
+    family(`${p}nodejs_heap_size_used_bytes`, "gauge", "Process heap size used from Node.js in bytes.", [
+      [undefined, mem.heapUsed],
+    ]),
+    family(`${p}nodejs_external_memory_bytes`, "gauge", "Node.js external memory size in bytes.", [
+      [undefined, mem.external],
+    ]),
+    family(
+      `${p}nodejs_heap_space_size_total_bytes`,
+      "gauge",
+      "Process heap space size total in bytes.",
+      space((s) => s.space_size),
+    ),
+    family(
+      `${p}nodejs_heap_space_size_used_bytes`,
+      "gauge",
+      "Process heap space size used in bytes.",
+      space((s) => s.space_used_size),
+    ),
+    family(`${p}nodejs_version_info`, "gauge", "Node.js version info.", [[{ version: process.version }, 1]]),
+  ];
+}
+
 export function createAgentMetrics(outbox: Outbox, uplink: Uplink): AgentMetrics {
-  const registry = new Registry();
-  // Process metrics (RSS, heap, event-loop lag, open handles): a Pi has little memory and an SD card to spare.
-  collectDefaultMetrics({ register: registry, prefix: "fleetsync_agent_" });
-  const perChannel = (
-    name: string,
-    help: string,
-    pick: (s: ReturnType<Outbox["stats"]>["channels"]["telemetry"]) => number,
-  ) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ["channel"],
-      registers: [registry],
-      collect() {
-        const s = outbox.stats();
-        for (const c of ["telemetry", "events"] as const) this.set({ channel: c }, pick(s.channels[c]));
-      },
-    });
-  perChannel(
-    "fleetsync_agent_outbox_records",
-    "Records in the outbox waiting for PUBACK (committed).",
-    (s) => s.stored,
-  );
-  perChannel("fleetsync_agent_outbox_pending_records", "Records appended, not yet committed.", (s) => s.pending);
-  perChannel("fleetsync_agent_outbox_bytes", "Bytes of records stored in the outbox (budget units).", (s) => s.bytes);
-  perChannel("fleetsync_agent_outbox_appended_total", "Records appended since start.", (s) => s.appended);
-  perChannel("fleetsync_agent_outbox_acked_total", "Records acknowledged by the broker and removed.", (s) => s.acked);
-  perChannel(
-    "fleetsync_agent_outbox_dropped_total",
-    "Records dropped because the disk budget was full.",
-    (s) => s.dropped,
-  );
-  perChannel("fleetsync_agent_outbox_next_seq", "The next seq of the channel.", (s) => s.nextSeq);
-  const uplinkGauge = (name: string, help: string, pick: (s: ReturnType<Uplink["stats"]>) => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(pick(uplink.stats()));
-      },
-    });
-  uplinkGauge("fleetsync_agent_mqtt_connected", "1 while connected to the broker.", (s) => (s.connected ? 1 : 0));
-  uplinkGauge("fleetsync_agent_mqtt_connects_total", "Successful connections.", (s) => s.connects);
-  uplinkGauge("fleetsync_agent_mqtt_disconnects_total", "Connections lost.", (s) => s.disconnects);
-  uplinkGauge(
-    "fleetsync_agent_mqtt_published_records_total",
-    "Records published (incl. resends).",
-    (s) => s.recordsPublished,
-  );
-  uplinkGauge("fleetsync_agent_mqtt_published_bytes_total", "Payload bytes published.", (s) => s.bytesPublished);
-  uplinkGauge("fleetsync_agent_mqtt_publish_errors_total", "Publishes refused or lost.", (s) => s.publishErrors);
-  const recordsRefused = new Counter({
-    name: "fleetsync_agent_records_refused_total",
-    help: "Records the agent could not put into the outbox.",
-    labelNames: ["channel", "reason"],
-    registers: [registry],
-  });
+  const recordsRefused = createCounter(16);
+
+  async function render(): Promise<string> {
+    const o = outbox.stats().channels;
+    const u = uplink.stats();
+    type ChannelStats = (typeof o)["telemetry"];
+    const perChannel = (name: string, type: "gauge" | "counter", help: string, pick: (s: ChannelStats) => number) =>
+      family(
+        PREFIX + name,
+        type,
+        help,
+        CHANNELS.map((c): Sample => [{ channel: c }, pick(o[c])]),
+      );
+    const one = (name: string, type: "gauge" | "counter", help: string, value: number) =>
+      family(PREFIX + name, type, help, [[undefined, value]]);
+    const parts = [
+      ...(await processFamilies()),
+      perChannel("outbox_records", "gauge", "Records in the outbox waiting for PUBACK (committed).", (s) => s.stored),
+      perChannel("outbox_pending_records", "gauge", "Records appended, not yet committed.", (s) => s.pending),
+      perChannel("outbox_bytes", "gauge", "Bytes of records stored in the outbox (budget units).", (s) => s.bytes),
+      perChannel("outbox_appended_total", "counter", "Records appended since start.", (s) => s.appended),
+      perChannel("outbox_acked_total", "counter", "Records acknowledged by the broker and removed.", (s) => s.acked),
+      perChannel(
+        "outbox_dropped_total",
+        "counter",
+        "Records dropped because the disk budget was full.",
+        (s) => s.dropped,
+      ),
+      perChannel("outbox_next_seq", "gauge", "The next seq of the channel.", (s) => s.nextSeq),
+      one("mqtt_connected", "gauge", "1 while connected to the broker.", u.connected ? 1 : 0),
+      one("mqtt_connects_total", "counter", "Successful connections.", u.connects),
+      one("mqtt_disconnects_total", "counter", "Connections lost.", u.disconnects),
+      one("mqtt_published_records_total", "counter", "Records published (incl. resends).", u.recordsPublished),
+      one("mqtt_published_bytes_total", "counter", "Payload bytes published.", u.bytesPublished),
+      one("mqtt_publish_errors_total", "counter", "Publishes refused or lost.", u.publishErrors),
+      family(
+        `${PREFIX}records_refused_total`,
+        "counter",
+        "Records the agent could not put into the outbox.",
+        recordsRefused.samples(),
+      ),
+    ];
+    return parts.join("");
+  }
+
   let server: Server | undefined;
   return {
-    registry,
     recordsRefused,
+    render,
     async listen(host, port) {
       server = createServer((req, res) => {
         if (req.url !== "/metrics") {
           res.writeHead(404).end();
           return;
         }
-        registry.metrics().then(
-          (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+        render().then(
+          (text) => res.writeHead(200, { "content-type": CONTENT_TYPE }).end(text),
           (error: unknown) => res.writeHead(500).end(String(error)),
         );
       });

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { createAgentMetrics } from "./metrics.ts";
+import type { Outbox } from "./outbox/index.ts";
+import type { Uplink } from "./uplink/index.ts";
+
+const channel = (n: number) => ({
+  stored: n,
+  pending: 1,
+  bytes: 100 * n,
+  firstSeq: 0,
+  nextSeq: n + 1,
+  appended: n + 1,
+  acked: 7,
+  dropped: 0,
+  refused: 0,
+});
+const outbox = {
+  stats: () => ({ stream: "s", commits: 1, commitErrors: 0, channels: { telemetry: channel(3), events: channel(0) } }),
+} as unknown as Outbox;
+const uplink = {
+  stats: () => ({
+    connected: true,
+    connects: 2,
+    disconnects: 1,
+    recordsPublished: 9,
+    bytesPublished: 50,
+    publishErrors: 0,
+  }),
+} as unknown as Uplink;
+
+describe("agent metrics (Prometheus text)", () => {
+  it("renders every sample line as name{labels} number, each family with HELP and TYPE once", async () => {
+    const text = await createAgentMetrics(outbox, uplink).render();
+    const lines = text.trimEnd().split("\n");
+    const families = new Set<string>();
+    for (const line of lines) {
+      if (line.startsWith("# TYPE ")) {
+        const [, , name, type] = line.split(" ");
+        expect(families.has(name!)).toBe(false);
+        families.add(name!);
+        expect(["gauge", "counter"]).toContain(type);
+      } else if (!line.startsWith("# HELP ")) {
+        expect(line).toMatch(/^fleetsync_agent_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9.e+-]+|NaN)$/);
+      }
+    }
+    expect(text).toMatch(/^fleetsync_agent_outbox_records\{channel="telemetry"\} 3$/m);
+    expect(text).toMatch(/^fleetsync_agent_outbox_acked_total\{channel="events"\} 7$/m);
+    expect(text).toMatch(/^fleetsync_agent_mqtt_connected 1$/m);
+    expect(text).toMatch(/^fleetsync_agent_mqtt_disconnects_total 1$/m);
+    // Process metrics: a real RSS and heap, and the event loop's lag.
+    expect(Number(/^fleetsync_agent_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e6);
+    expect(Number(/^fleetsync_agent_nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e5);
+    expect(text).toMatch(/^fleetsync_agent_nodejs_eventloop_lag_seconds [0-9.e-]+$/m);
+  });
+
+  it("counts refused records per channel and reason, and escapes label values", async () => {
+    const metrics = createAgentMetrics(outbox, uplink);
+    metrics.recordsRefused.inc({ channel: "telemetry", reason: "busy" });
+    metrics.recordsRefused.inc({ channel: "telemetry", reason: "busy" });
+    metrics.recordsRefused.inc({ channel: "events", reason: 'a"b\\c\nd' });
+    const text = await metrics.render();
+    expect(text).toMatch(/^fleetsync_agent_records_refused_total\{channel="telemetry",reason="busy"\} 2$/m);
+    expect(text).toContain('fleetsync_agent_records_refused_total{channel="events",reason="a\\"b\\\\c\\nd"} 1\n');
+  });
+
+  it("serves /metrics over HTTP with the text content type, and 404 elsewhere", async () => {
+    const metrics = createAgentMetrics(outbox, uplink);
+    const port = await metrics.listen("127.0.0.1", 0);
+    try {
+      const ok = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+      expect(await ok.text()).toMatch(/^fleetsync_agent_outbox_next_seq\{channel="telemetry"\} 4$/m);
+      expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+    } finally {
+      await metrics.close();
+    }
+    await metrics.close(); // idempotent
+  });
+});
