@@ -26,6 +26,11 @@ export function createLevelStore(options: LevelStoreOptions): OutboxStore {
     // The outbox reads each record once, in key order, soon after writing it: a large block cache buys nothing
     // and costs RSS on a Pi (LevelDB's default is 8 MB).
     cacheSize: 1024 * 1024,
+    // LevelDB's memtable (default write buffer 4 MB) is malloc'd memory holding every put and every delete since the
+    // last flush to a table file; reopening replays the log into it. 1 MB measured 80.3-80.9 MB peak RSS against
+    // 82.3-85.4 MB with the default (bench:agent's RSS scenario, three runs each). It still holds about an hour of
+    // a truck's records, so table flushes to the SD card stay rare.
+    writeBufferSize: 1024 * 1024,
   });
   const writeOptions = { sync: options.sync };
   return {
