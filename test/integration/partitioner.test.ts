@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { Partitioners } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kafkaClasspath } from "../../deploy/kafka/local-kafka.ts";
-import { createTopics, kafkaBrokers, readTopic, testKafka, uniqueTopic } from "../support/kafka.ts";
+import { createTopics, kafkaBrokers, readTopic, testKafka, uniqueTopic, deleteTopics } from "../support/kafka.ts";
 
 const PARTITIONS = 12;
 const KEYS = Array.from({ length: 1500 }, (_, i) => (i % 3 === 0 ? `truck-${i}` : `T${(i * 7919).toString(36)}_${i}`));
@@ -54,10 +54,7 @@ describe("partitioner compatibility with the Java client", () => {
   });
 
   afterAll(async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [fromKafkajs, fromJava] }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTopics(kafka, [fromKafkajs, fromJava]);
   });
 
   it(`puts ${KEYS.length} string keys on the same partitions as Kafka's Java producer`, async () => {

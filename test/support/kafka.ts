@@ -30,6 +30,19 @@ export async function createTopics(kafka: Kafka, topics: { topic: string; partit
   }
 }
 
+/** Removes a test's topics afterwards; best effort, so a cleanup problem never hides the test's own result. */
+export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.deleteTopics({ topics });
+  } catch {
+    // Left-over test topics are harmless: every test uses its own names.
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 export interface ReadRecord {
   partition: number;
   offset: string;

@@ -12,7 +12,7 @@ import type { Bridge } from "../../../bridge/bridge.ts";
 import { encodeTelemetry } from "../../../protocol/codec.ts";
 import { confirmRequestProperties, parseConfirmReply } from "../../../protocol/confirm.ts";
 import { confirmTopic, topicFor } from "../../../protocol/topics.ts";
-import { kafkaBrokers, testKafka, readUntil } from "../../support/kafka.ts";
+import { kafkaBrokers, testKafka, readUntil, deleteTopics } from "../../support/kafka.ts";
 import {
   bridgeConfig,
   byKey,
@@ -50,10 +50,7 @@ describe("bridge forwarding (real Kafka, real MQTT over TCP)", () => {
   afterAll(async () => {
     await closeAll(clients);
     await bridge?.stop();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTopics(kafka, Object.values(topics));
     await space?.remove();
   });
 

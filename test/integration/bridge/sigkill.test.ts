@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../deploy/kafka/local-kafka.ts";
 import { encodeTelemetry } from "../../../protocol/codec.ts";
 import { topicFor } from "../../../protocol/topics.ts";
-import { kafkaBrokers, testKafka, readUntil } from "../../support/kafka.ts";
+import { kafkaBrokers, testKafka, readUntil, deleteTopics } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
   byKey,
@@ -84,10 +84,7 @@ describe("bridge killed with SIGKILL mid-stream and restarted", () => {
   afterAll(async () => {
     await closeAll(clients);
     if (child && child.exitCode === null && child.signalCode === null) await kill(child, "SIGKILL");
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTopics(kafka, Object.values(topics));
     await space?.remove();
   });
 

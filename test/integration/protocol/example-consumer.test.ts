@@ -12,7 +12,7 @@ import { decodeTelemetry, encodeTelemetry } from "../../../protocol/codec.ts";
 import { toTelemetryMessage } from "../../../protocol/kafka.ts";
 import { roundTo, type TelemetryRecord } from "../../../protocol/records.ts";
 import { topicFor } from "../../../protocol/topics.ts";
-import { createTopics, kafkaBrokers, testKafka, uniqueTopic } from "../../support/kafka.ts";
+import { createTopics, kafkaBrokers, testKafka, uniqueTopic, deleteTopics } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -50,10 +50,7 @@ describe("example consumer against real Kafka", () => {
 
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill("SIGKILL");
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTopics(kafka, [topic]);
   });
 
   it("prints each truck's records once, in order, and reports the gap and the stream change", async () => {
