@@ -7,37 +7,17 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SerialPort } from "serialport";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCanDecoder, elmInitCommands, slcanInitCommands } from "../../../agent/decoders/index.ts";
 import { createDeviceFleet, type DeviceFleet } from "../../../sim/devices/device-fleet.ts";
 import { nmeaChecksum } from "../../../sim/nmea/writer.ts";
+import { openPtyPeer, type PtyPeer } from "../../support/pty-peer.ts";
 import { waitFor } from "../../support/wait.ts";
-
-interface Opened {
-  port: SerialPort;
-  text(): string;
-  close(): Promise<void>;
-}
-
-async function open(path: string): Promise<Opened> {
-  const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
-  let text = "";
-  port.on("data", (chunk: Buffer) => {
-    text += chunk.toString("latin1");
-  });
-  return {
-    port,
-    text: () => text,
-    close: () => new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve())),
-  };
-}
 
 describe("sim device mode (real ptys)", () => {
   let dir: string;
   let fleet: DeviceFleet;
-  const opened: Opened[] = [];
+  const opened: PtyPeer[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "fleetsync-sim-"));
@@ -74,18 +54,18 @@ describe("sim device mode (real ptys)", () => {
   });
 
   it("answers the agent's SLCAN init with CR and then streams J1939 frames the agent decodes, DM1 over BAM", async () => {
-    const can = await open(join(dir, "slcan-1.can"));
+    const can = await openPtyPeer(join(dir, "slcan-1.can"));
     opened.push(can);
     can.port.write(slcanInitCommands(250_000).join(""));
-    await waitFor(() => can.text().split("\r").length > 300, "300 SLCAN lines", { timeoutMs: 10_000 });
-    expect(can.text().startsWith("\r\r\r")).toBe(true);
+    await waitFor(() => can.received().split("\r").length > 300, "300 SLCAN lines", { timeoutMs: 10_000 });
+    expect(can.received().startsWith("\r\r\r")).toBe(true);
     const decoder = createCanDecoder("slcan");
     const names = new Set<string>();
     let dtcs: unknown;
     let consumed = 3; // the three init replies
     await waitFor(
       () => {
-        const lines = can.text().split("\r").slice(0, -1); // the last piece may be a partial line
+        const lines = can.received().split("\r").slice(0, -1); // the last piece may be a partial line
         for (const line of lines.slice(consumed)) {
           const m = decoder.feed(line);
           if (m?.kind === "j1939") names.add(m.name);
@@ -109,12 +89,12 @@ describe("sim device mode (real ptys)", () => {
   });
 
   it("streams NMEA with valid checksums on the GPS device at the configured rate", async () => {
-    const gps = await open(join(dir, "slcan-1.gps"));
+    const gps = await openPtyPeer(join(dir, "slcan-1.gps"));
     opened.push(gps);
     await waitFor(
       () =>
         gps
-          .text()
+          .received()
           .split("\r\n")
           .filter((l) => l.includes("GGA")).length >= 6,
       "6 GGA sentences",
@@ -122,7 +102,7 @@ describe("sim device mode (real ptys)", () => {
         timeoutMs: 10_000,
       },
     );
-    const lines = gps.text().split("\r\n").slice(1, -1); // the first may be cut: opened mid-stream
+    const lines = gps.received().split("\r\n").slice(1, -1); // the first may be cut: opened mid-stream
     for (const line of lines) {
       const [body, sum] = line.slice(1).split("*");
       expect(nmeaChecksum(body!)).toBe(sum);
@@ -132,14 +112,14 @@ describe("sim device mode (real ptys)", () => {
   });
 
   it("answers the agent's ELM327 init and monitors after AT MA", async () => {
-    const can = await open(join(dir, "elm-1.can"));
+    const can = await openPtyPeer(join(dir, "elm-1.can"));
     opened.push(can);
     can.port.write(elmInitCommands("A").join(""));
-    await waitFor(() => can.text().split("\r").length > 200, "monitor lines", { timeoutMs: 10_000 });
-    expect(can.text()).toContain("ELM327 v1.5");
+    await waitFor(() => can.received().split("\r").length > 200, "monitor lines", { timeoutMs: 10_000 });
+    expect(can.received()).toContain("ELM327 v1.5");
     const decoder = createCanDecoder("elm327");
     const messages = can
-      .text()
+      .received()
       .split("\r")
       .map((l) => decoder.feed(l))
       .filter((m) => m?.kind === "j1939");
@@ -150,14 +130,14 @@ describe("sim device mode (real ptys)", () => {
     await fleet.unplug("slcan-1", "can");
     expect(existsSync(join(dir, "slcan-1.can"))).toBe(false);
     await fleet.replug("slcan-1", "can");
-    const can = await open(join(dir, "slcan-1.can"));
+    const can = await openPtyPeer(join(dir, "slcan-1.can"));
     opened.push(can);
     can.port.write("C\rS5\rO\r");
-    await waitFor(() => can.text().length >= 3, "three replies", { timeoutMs: 5_000 });
+    await waitFor(() => can.received().length >= 3, "three replies", { timeoutMs: 5_000 });
     // Give the sim several write cycles in which it would have streamed, then check nothing came.
     const before = fleet.stats()[0]!.canFrames;
     await waitFor(() => fleet.stats()[0]!.canFrames > before + 100, "100 more simulated frames", { timeoutMs: 5_000 });
-    expect(can.text()).toBe("\r\r\x07");
+    expect(can.received()).toBe("\r\r\x07");
     expect(fleet.stats()[0]!.adapter).toMatchObject({ state: "closed", activeOpenRefused: 1 });
   });
 });

@@ -6,13 +6,13 @@
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { SerialPort } from "serialport";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CanFrame } from "../../../agent/decoders/can/frame.ts";
 import { encodeElmLine, encodeSlcanLine, parseCandumpLine } from "../../../agent/decoders/can/index.ts";
 import { createCanSource } from "../../../agent/sources/can/index.ts";
 import type { CanMessage } from "../../../agent/sources/types.ts";
 import { waitFor } from "../../support/wait.ts";
+import { openPtyPeer } from "../../support/pty-peer.ts";
 import { createPty, type Pty } from "./pty.ts";
 
 const TRUCK = fileURLToPath(
@@ -29,29 +29,6 @@ function truckFrames(count: number): CanFrame[] {
   return out;
 }
 
-/**
- * The adapter's side of the pty: collects what the source sends, lets the test answer. Opened with serialport (a
- * poller), not fs streams: a blocking tty read would hold a libuv pool thread.
- */
-async function adapterEnd(path: string) {
-  const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
-  let sent = "";
-  port.on("data", (c: Buffer) => {
-    sent += c.toString("latin1");
-  });
-  port.on("error", () => {});
-  return {
-    sent: () => sent,
-    write: (text: string) =>
-      new Promise<void>((resolve, reject) => {
-        port.write(Buffer.from(text, "latin1"));
-        port.drain((e) => (e ? reject(e) : resolve()));
-      }),
-    close: () => new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve())),
-  };
-}
-
 describe("CAN source over a pseudo-terminal", () => {
   let pty: Pty;
   beforeEach(async () => {
@@ -63,7 +40,7 @@ describe("CAN source over a pseudo-terminal", () => {
   });
 
   it("SLCAN: sends only close, bitrate, listen-only open, then decodes the truck's frames", async () => {
-    const adapter = await adapterEnd(pty.feeder);
+    const adapter = await openPtyPeer(pty.feeder);
     const messages: CanMessage[] = [];
     const source = createCanSource(
       { path: pty.device, format: "slcan", bitrate: 250_000 },
@@ -71,7 +48,7 @@ describe("CAN source over a pseudo-terminal", () => {
     );
     try {
       await source.start();
-      await waitFor(() => adapter.sent() === "C\rS5\rL\r", "SLCAN init sequence", { timeoutMs: 5_000 });
+      await waitFor(() => adapter.received() === "C\rS5\rL\r", "SLCAN init sequence", { timeoutMs: 5_000 });
       const frames = truckFrames(3000);
       await adapter.write(`${frames.map((f) => encodeSlcanLine(f)).join("\r")}\r`);
       await waitFor(() => source.counters().frames === 3000, "3000 frames", { timeoutMs: 10_000 });
@@ -80,8 +57,8 @@ describe("CAN source over a pseudo-terminal", () => {
       expect(rpm).toBeGreaterThan(640);
       expect(rpm).toBeLessThan(660);
       // Promise 5: the whole conversation from our side is the listen-only open.
-      expect(adapter.sent()).toBe("C\rS5\rL\r");
-      expect(adapter.sent()).not.toMatch(/O\r|[tTrR][0-9A-F]/);
+      expect(adapter.received()).toBe("C\rS5\rL\r");
+      expect(adapter.received()).not.toMatch(/O\r|[tTrR][0-9A-F]/);
     } finally {
       await source.stop();
       await adapter.close();
@@ -89,7 +66,7 @@ describe("CAN source over a pseudo-terminal", () => {
   });
 
   it("ELM327: monitor-mode init, survives noise, restarts AT MA after BUFFER FULL", async () => {
-    const adapter = await adapterEnd(pty.feeder);
+    const adapter = await openPtyPeer(pty.feeder);
     const messages: CanMessage[] = [];
     const source = createCanSource(
       { path: pty.device, format: "elm327", bitrate: 250_000, commandTimeoutMs: 2_000 },
@@ -98,7 +75,7 @@ describe("CAN source over a pseudo-terminal", () => {
     // The fake chip answers each command with OK and a prompt.
     let answered = 0;
     const timer = setInterval(() => {
-      const commands = adapter.sent().split("\r").length - 1;
+      const commands = adapter.received().split("\r").length - 1;
       while (answered < commands) {
         answered++;
         void adapter.write(answered === 1 ? "\r\rELM327 v1.5\r\r>" : "OK\r\r>");
@@ -106,8 +83,8 @@ describe("CAN source over a pseudo-terminal", () => {
     }, 5);
     try {
       await source.start();
-      await waitFor(() => adapter.sent().endsWith("AT MA\r"), "monitor started", { timeoutMs: 10_000 });
-      expect(adapter.sent()).toBe("AT Z\rAT E0\rAT L0\rAT H1\rAT S1\rAT CSM1\rAT SP A\rAT MA\r");
+      await waitFor(() => adapter.received().endsWith("AT MA\r"), "monitor started", { timeoutMs: 10_000 });
+      expect(adapter.received()).toBe("AT Z\rAT E0\rAT L0\rAT H1\rAT S1\rAT CSM1\rAT SP A\rAT MA\r");
       clearInterval(timer);
       const frames = truckFrames(500);
       const lines = frames.map((f) => encodeElmLine(f));
@@ -115,7 +92,7 @@ describe("CAN source over a pseudo-terminal", () => {
       lines.splice(300, 0, "BUFFER FULL");
       await adapter.write(`${lines.join("\r")}\r`);
       await waitFor(() => source.counters().frames === 500, "500 frames", { timeoutMs: 10_000 });
-      await waitFor(() => adapter.sent().endsWith("AT MA\rAT MA\r"), "monitor restarted", { timeoutMs: 5_000 });
+      await waitFor(() => adapter.received().endsWith("AT MA\rAT MA\r"), "monitor restarted", { timeoutMs: 5_000 });
       const c = source.counters();
       expect(c.adapterErrors).toBe(5);
       expect(c.restartsAfterBufferFull).toBe(1);

@@ -4,20 +4,13 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { SerialPort } from "serialport";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodeSlcanLine, parseCandumpLine } from "../../../agent/decoders/can/index.ts";
 import { probeSerialPort } from "../../../agent/sources/probe/index.ts";
+import { openPtyPeer } from "../../support/pty-peer.ts";
 import { createPty, type Pty } from "./pty.ts";
 
 const FIX = fileURLToPath(new URL("../../../../shared/fixtures/", import.meta.url));
-
-async function openFeeder(path: string) {
-  const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
-  port.on("error", () => {});
-  return port;
-}
 
 describe("probeSerialPort over a pseudo-terminal", () => {
   let pty: Pty;
@@ -30,7 +23,7 @@ describe("probeSerialPort over a pseudo-terminal", () => {
   });
 
   it("recognises a GPS: talkers, sentence types and the fix", async () => {
-    const feeder = await openFeeder(pty.feeder);
+    const { port: feeder } = await openPtyPeer(pty.feeder);
     const log = readFileSync(`${FIX}nmea/gpsd/neo-m8n.log`, "latin1")
       .split("\n")
       .filter((l) => !l.startsWith("#"))
@@ -49,7 +42,7 @@ describe("probeSerialPort over a pseudo-terminal", () => {
   });
 
   it("recognises a silent SLCAN adapter after the listen-only open, sending nothing else", async () => {
-    const feeder = await openFeeder(pty.feeder);
+    const { port: feeder } = await openPtyPeer(pty.feeder);
     const frames = readFileSync(`${FIX}can/css-electronics/j1939_truck_11111111_00000001.candump.log`, "utf8")
       .split("\n")
       .slice(0, 2000)
