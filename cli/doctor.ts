@@ -41,6 +41,12 @@ function samePath(a: string, b: string): boolean {
   }
 }
 
+/** The note when the port found by listening is not the configured one ("" when they agree or none is set). */
+function configMismatch(configured: string | undefined, found: string, flag: "--gps" | "--can"): string {
+  if (configured === undefined || samePath(configured, found)) return "";
+  return `; but the configuration says ${configured}: run provision again with ${flag} ${found}`;
+}
+
 type Probe = Awaited<ReturnType<typeof import("../agent/sources/index.ts").probeSerialPort>>;
 
 function portSteps(results: Probe[], config: AgentConfig | undefined): Step[] {
@@ -62,13 +68,13 @@ function portSteps(results: Probe[], config: AgentConfig | undefined): Step[] {
     steps.push({ step: "GPS port", status: "fail", detail: "no port speaks NMEA: check the GPS cable and power" });
     steps.push({ step: "GPS fix", status: "skip", detail: "no GPS port" });
   } else {
-    const mismatch = config?.gps && !samePath(config.gps.path, g.path);
+    const mismatch = configMismatch(config?.gps?.path, g.path, "--gps");
     steps.push({
       step: "GPS port",
       status: mismatch ? "fail" : "pass",
       detail:
         `${g.path} at ${g.baudRate} baud: NMEA from ${g.nmea.talkers.join(", ")} (${g.nmea.sentenceTypes.join(", ")})` +
-        (mismatch ? `; but the configuration says ${config.gps!.path}: run provision again with --gps ${g.path}` : "") +
+        mismatch +
         (gps.length > 1
           ? `; also NMEA on ${gps
               .slice(1)
@@ -103,13 +109,11 @@ function portSteps(results: Probe[], config: AgentConfig | undefined): Step[] {
     });
     steps.push({ step: "CAN traffic", status: "skip", detail: "no CAN port" });
   } else {
-    const mismatch = config?.can && !samePath(config.can.path, c.path);
+    const mismatch = configMismatch(config?.can?.path, c.path, "--can");
     steps.push({
       step: "CAN port",
       status: mismatch ? "fail" : "pass",
-      detail:
-        `${c.path} at ${c.baudRate} baud: ${c.can.format} frames` +
-        (mismatch ? `; but the configuration says ${config.can!.path}: run provision again with --can ${c.path}` : ""),
+      detail: `${c.path} at ${c.baudRate} baud: ${c.can.format} frames` + mismatch,
       data: { path: c.path, baudRate: c.baudRate, format: c.can.format },
     });
     const bitrate = config?.can?.bitrate ?? 250_000;
