@@ -9,6 +9,7 @@ import { type BridgeConfig, loadBridgeConfig, parseBridgeConfig } from "../bridg
 import { FleetError } from "../common/errors.ts";
 import { createLogger } from "../common/log.ts";
 import { assertTruckId } from "../protocol/truck-id.ts";
+import { fastPath } from "../bridge/kafka-sink/kafkajs-fast-path.ts";
 import { parseCommandArgs } from "./commands.ts";
 
 const USAGE = `Usage:
@@ -73,9 +74,14 @@ async function runBridge(argv: string[]): Promise<number> {
   const tls = bridge.address("tls");
   const http = bridge.address("http");
   // One line on stdout with the bound ports, so scripts and tests that ask for port 0 learn them.
-  process.stdout.write(
-    `${JSON.stringify({ ready: true, tcp: tcp?.port ?? null, tls: tls?.port ?? null, http: http?.port ?? null })}\n`,
-  );
+  const ready = {
+    ready: true,
+    tcp: tcp?.port ?? null,
+    tls: tls?.port ?? null,
+    http: http?.port ?? null,
+    kafkajsFastPath: fastPath.active,
+  };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, "signal received");

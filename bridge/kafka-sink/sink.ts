@@ -6,8 +6,13 @@
  * count, which is the partition kafkajs would choose anyway; knowing it lets `send` return every message's offset
  * (base offset of its partition in the response + its index), which the installer's confirmation reply needs.
  */
+// First: it must replace kafkajs' record encoder before kafkajs loads it.
+import { fastPath } from "./kafkajs-fast-path.ts";
+import { connect as tcpConnect, isIP } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import {
   type Admin,
+  type ISocketFactory,
   type ITopicConfig,
   Kafka,
   type LogEntry,
@@ -59,12 +64,26 @@ function kafkaLogger(logger: Logger) {
     };
 }
 
+/**
+ * kafkajs' own sockets keep Nagle's algorithm on, so a small request written while an earlier one is unacknowledged
+ * can wait for the broker's delayed ACK (tens of ms). The Java client and the broker itself set TCP_NODELAY; so do we.
+ */
+const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socket = ssl
+    ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+    : tcpConnect({ host, port }, onConnect);
+  socket.setKeepAlive(true, 60_000);
+  socket.setNoDelay(true);
+  return socket;
+};
+
 export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger }): KafkaSink {
   const logger = deps.logger;
   const kafka = new Kafka({
     clientId: config.clientId,
     brokers: config.brokers,
     ssl: config.ssl,
+    socketFactory,
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.connectionTimeoutMs,
     logLevel: logLevel.WARN,
@@ -72,6 +91,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
     // Our own batcher retries failed batches forever with backoff; kafkajs' retries cover short blips only.
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
   });
+  if (!fastPath.active) logger.warn({ reason: fastPath.reason }, "kafkajs runs without the fast record encoder");
   const partitioner = Partitioners.DefaultPartitioner();
   const partitionCounts = new Map<string, number>();
   let producer: Producer | undefined;

@@ -14,6 +14,8 @@
  * event loop to itself, as it would in production where trucks are other machines. Publishers send payloads
  * encoded before the clock starts (a ring per truck): encoding is the trucks' work, not the broker's.
  */
+// First, as in the bridge: kafkajs must load our record encoder, not its own (see kafkajs-fast-path.ts).
+import { fastPath } from "../../bridge/kafka-sink/kafkajs-fast-path.ts";
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer, connect as netConnect, type Socket } from "node:net";
@@ -438,5 +440,6 @@ if (process.argv[2] === "--load") {
   await (job.mode === "latency" ? loadLatency(job) : loadThroughput(job));
 } else {
   log("load generators run in a child process; the broker under test has this process to itself");
+  log(`kafkajs fast path: ${fastPath.active ? "active" : `inactive (${fastPath.reason})`}`);
   await main();
 }

@@ -44,7 +44,11 @@ function startBridgeProcess(configFile: string): Promise<ChildProcess> {
   });
   return new Promise((resolve, reject) => {
     child.stdout!.on("data", (chunk: Buffer) => {
-      if (chunk.toString().includes('"ready":true')) resolve(child);
+      const line = chunk.toString();
+      if (!line.includes('"ready":true')) return;
+      // The bridge as the CLI runs it uses our record encoder, not kafkajs' own (kafkajs-fast-path.ts).
+      if (line.includes('"kafkajsFastPath":true')) resolve(child);
+      else reject(new Error(`bridge runs without the kafkajs fast path: ${line}`));
     });
     child.once("exit", (code) => reject(new Error(`bridge exited with ${code} before it was ready: ${stderr}`)));
   });

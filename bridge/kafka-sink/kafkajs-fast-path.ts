@@ -1,0 +1,213 @@
+/**
+ * Two of kafkajs' per-record internals, replaced by our own code before kafkajs loads them.
+ *
+ * Why: kafkajs 2.2.4 (its last release; the project is unmaintained) spends most of the bridge's CPU on the way a
+ * record is written. Every record gets a fresh zero-filled 512-byte buffer, so does each of its headers (ours has
+ * five), and each varint becomes a JS array and then a Buffer. Measured with our records (5 headers, ~330-byte
+ * value): `npm run bench:kafkajs` prints stock vs this module side by side. And its per-partition grouping copies
+ * the partition's array for every message (quadratic in the records per partition of a batch).
+ *
+ * What is replaced (both are CommonJS modules that kafkajs `require`s by path; Node caches a module by its file
+ * name, so a module placed in `require.cache` first is the one kafkajs gets):
+ *  - `src/protocol/recordBatch/record/v0`: one record of Kafka's v2 record format (KIP-98, "Record" in
+ *    https://kafka.apache.org/documentation/#recordbatch), written in one pass into a buffer of the exact size.
+ *    The bytes are the same as kafkajs' own: kafkajs-fast-path.test.ts compares them on random records.
+ *  - `src/producer/groupMessagesPerPartition`: the same grouping in one linear pass.
+ *
+ * Safety: kafkajs is pinned to exactly KAFKAJS_VERSION in package.json. If the installed version differs, nothing
+ * is replaced. A module kafkajs loaded already (kafkajs was imported before this module: the grouping loads with
+ * kafkajs, the record encoder on the first produce) stays as shipped. Either way `fastPath.active` is false with
+ * the reason, kafkajs runs as shipped there, only slower, and the sink logs it.
+ */
+import { createRequire, Module } from "node:module";
+
+const KAFKAJS_VERSION = "2.2.4";
+
+export interface FastPathState {
+  active: boolean;
+  /** Why not, when not active. */
+  reason?: string;
+}
+
+/** kafkajs' record encoder returns an Encoder; its callers only read `buf` (to check it is one) and `buffer`. */
+class EncodedRecord {
+  constructor(readonly buf: Buffer) {}
+  get buffer(): Buffer {
+    return this.buf;
+  }
+  size(): number {
+    return this.buf.length;
+  }
+}
+
+type HeaderValue = Buffer | string | null | undefined;
+
+interface RecordInput {
+  offsetDelta?: number;
+  timestampDelta?: number;
+  key?: Buffer | string | null;
+  value?: Buffer | string | null;
+  headers?: Record<string, HeaderValue | HeaderValue[]>;
+}
+
+const zigzag32 = (n: number) => ((n << 1) ^ (n >> 31)) >>> 0;
+const zigzag64 = (n: bigint) => BigInt.asUintN(64, (n << 1n) ^ (n >> 63n));
+/** Small numbers take the 32-bit path; others (a varlong timestamp delta of weeks) the 64-bit one. */
+const fitsInt32 = (n: number) => n === (n | 0);
+
+function sizeOfUVarInt(u: number): number {
+  let bytes = 1;
+  while (u > 0x7f) {
+    bytes += 1;
+    u >>>= 7;
+  }
+  return bytes;
+}
+
+function sizeOfUVarLong(u: bigint): number {
+  let bytes = 1;
+  while (u > 0x7fn) {
+    bytes += 1;
+    u >>= 7n;
+  }
+  return bytes;
+}
+
+function writeUVarInt(buf: Buffer, at: number, u: number): number {
+  while (u > 0x7f) {
+    buf[at++] = (u & 0x7f) | 0x80;
+    u >>>= 7;
+  }
+  buf[at++] = u;
+  return at;
+}
+
+function writeUVarLong(buf: Buffer, at: number, u: bigint): number {
+  while (u > 0x7fn) {
+    buf[at++] = Number(u & 0x7fn) | 0x80;
+    u >>= 7n;
+  }
+  buf[at++] = Number(u);
+  return at;
+}
+
+/** A field as kafkajs writes it: Buffers as they are, anything else as the UTF-8 of String(value); null stays null. */
+function bytesOf(value: unknown): Buffer | null {
+  if (value == null) return null;
+  return Buffer.isBuffer(value) ? value : Buffer.from(String(value), "utf8");
+}
+
+/** Header names repeat on every record: their bytes are made once (a bounded cache; cleared when full). */
+const names = new Map<string, Buffer>();
+function nameBytes(name: string): Buffer {
+  let bytes = names.get(name);
+  if (!bytes) {
+    if (names.size >= 1_000) names.clear();
+    bytes = Buffer.from(name, "utf8");
+    names.set(name, bytes);
+  }
+  return bytes;
+}
+
+/** varint length (-1 for null, as KIP-98 says) followed by the bytes. */
+function sizeOfField(bytes: Buffer | null): number {
+  return bytes === null ? 1 : sizeOfUVarInt(zigzag32(bytes.length)) + bytes.length;
+}
+
+function writeField(buf: Buffer, at: number, bytes: Buffer | null): number {
+  if (bytes === null) return writeUVarInt(buf, at, zigzag32(-1));
+  at = writeUVarInt(buf, at, zigzag32(bytes.length));
+  bytes.copy(buf, at);
+  return at + bytes.length;
+}
+
+/** Record (v2 record format): length, attributes, timestampDelta, offsetDelta, key, value, headers. */
+export function encodeRecord({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: RecordInput) {
+  const keyBytes = bytesOf(key);
+  const valueBytes = bytesOf(value);
+  // Header keys and values in kafkajs' order: object order, an array value giving one header per element.
+  const headerBytes: (Buffer | null)[] = [];
+  for (const name in headers) {
+    const header = headers[name];
+    for (const one of Array.isArray(header) ? header : [header]) headerBytes.push(nameBytes(name), bytesOf(one));
+  }
+  const timestamp = fitsInt32(timestampDelta) ? zigzag32(timestampDelta) : zigzag64(BigInt(timestampDelta));
+  const offset = zigzag32(offsetDelta);
+  let body =
+    1 + // attributes
+    (typeof timestamp === "number" ? sizeOfUVarInt(timestamp) : sizeOfUVarLong(timestamp)) +
+    sizeOfUVarInt(offset) +
+    sizeOfField(keyBytes) +
+    sizeOfField(valueBytes) +
+    sizeOfUVarInt(zigzag32(headerBytes.length / 2));
+  for (const bytes of headerBytes) body += sizeOfField(bytes);
+  const length = zigzag32(body);
+  // allocUnsafe: small sizes come from Node's shared pool, and every byte is written below.
+  const buf = Buffer.allocUnsafe(sizeOfUVarInt(length) + body);
+  let at = writeUVarInt(buf, 0, length);
+  buf[at++] = 0; // attributes: none are used in a record (KIP-98)
+  at = typeof timestamp === "number" ? writeUVarInt(buf, at, timestamp) : writeUVarLong(buf, at, timestamp);
+  at = writeUVarInt(buf, at, offset);
+  at = writeField(buf, at, keyBytes);
+  at = writeField(buf, at, valueBytes);
+  at = writeUVarInt(buf, at, zigzag32(headerBytes.length / 2));
+  for (const bytes of headerBytes) at = writeField(buf, at, bytes);
+  return new EncodedRecord(buf);
+}
+
+interface GroupInput<M> {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: M[];
+  partitioner(args: { topic: string; partitionMetadata: unknown[]; message: M }): number;
+}
+
+/** Messages by partition, each partition's in their original order (what kafkajs' own grouping returns). */
+export function groupMessagesPerPartition<M>({ topic, partitionMetadata, messages, partitioner }: GroupInput<M>) {
+  const groups: Record<number, M[]> = {};
+  if (partitionMetadata.length === 0) return groups;
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    (groups[partition] ??= []).push(message);
+  }
+  return groups;
+}
+
+function install(): FastPathState {
+  const require = createRequire(import.meta.url);
+  let root: string;
+  try {
+    const manifest = require.resolve("kafkajs/package.json");
+    const version = (require(manifest) as { version: string }).version;
+    if (version !== KAFKAJS_VERSION) {
+      return { active: false, reason: `kafkajs ${version} installed; the fast path is written for ${KAFKAJS_VERSION}` };
+    }
+    root = manifest.slice(0, -"package.json".length);
+  } catch (error) {
+    return { active: false, reason: `kafkajs not found: ${(error as Error).message}` };
+  }
+  const replacements: [string, unknown][] = [
+    [`${root}src/protocol/recordBatch/record/v0/index.js`, encodeRecord],
+    [`${root}src/producer/groupMessagesPerPartition.js`, groupMessagesPerPartition],
+  ];
+  const cache = require.cache;
+  const late: string[] = [];
+  for (const [file, fn] of replacements) {
+    const current = cache[file];
+    if (current) {
+      if (current.exports !== fn) late.push(file.slice(root.length));
+      continue;
+    }
+    const module = new Module(file);
+    module.filename = file;
+    module.loaded = true;
+    module.exports = fn;
+    cache[file] = module;
+  }
+  return late.length === 0
+    ? { active: true }
+    : { active: false, reason: `kafkajs loaded ${late.join(" and ")} before the fast path was installed` };
+}
+
+/** Installed once, when this module is first imported (import it before kafkajs). */
+export const fastPath: FastPathState = install();
