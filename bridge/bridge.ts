@@ -51,6 +51,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
       },
       onDeadLetter: (code) => metrics.deadLetters.inc({ code }),
       onRefused: (reason) => metrics.publishesRefused.inc({ reason }),
+      onAcknowledged: (seconds) => metrics.publishAckSeconds.observe(seconds),
       onBatch: (records, seconds, ok, error) => {
         metrics.kafkaBatches.inc({ result: ok ? "ok" : "error" });
         if (ok) {

@@ -19,8 +19,11 @@ export const ForwarderConfigSchema = z
       .number()
       .int()
       .min(0)
-      .default(5)
-      .describe("How long a batch may wait to fill while nothing is in flight. Adds up to this much latency."),
+      .default(1)
+      .describe(
+        "How long the first records may wait for company when no batch is in flight (adds up to this much latency). " +
+          "While a batch is in flight the next one fills by itself, so under load batches grow without lingering.",
+      ),
     maxPendingRecords: z
       .number()
       .int()

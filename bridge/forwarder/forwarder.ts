@@ -34,6 +34,8 @@ export interface ForwarderHooks extends BatcherHooks {
   onPublish?(kind: PublishKind, records: number): void;
   onDeadLetter?(code: string): void;
   onRefused?(reason: "acl" | "stopping"): void;
+  /** A publish was acknowledged, `seconds` after it reached authorizePublish (the bridge's share of its latency). */
+  onAcknowledged?(seconds: number): void;
 }
 
 export interface ForwarderDeps {
@@ -120,6 +122,7 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
         hooks.onRefused?.("stopping");
         return callback(new FleetError("FLEET_CLOSED", "the bridge is stopping"));
       }
+      const began = performance.now();
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       const meta = { mqttTopic: packet.topic, receivedAt: new Date() };
       const decoded = decodePublish(truckId, decision.kind, payload, meta, deps.topics, config.maxPayloadBytes);
@@ -144,6 +147,7 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
               reason: decoded.error.message.slice(0, 500),
             });
           callback(null);
+          hooks.onAcknowledged?.((performance.now() - began) / 1000);
         },
         (error: unknown) => {
           // Only when stopping: the publish stays unacknowledged and the truck sends it again.

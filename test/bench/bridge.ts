@@ -9,7 +9,7 @@
  * Kafka: KAFKA_BROKERS, or a local broker started for the run. Ends with one JSON line of the figures.
  * Scale with BENCH_SECONDS (default 8) and BENCH_CONNECTIONS (default 10000).
  *
- * The load generators (MQTT publishers, the reference's subscriber, the latency consumer) run in a child process
+ * The load generators (MQTT publishers, the reference's subscriber, the latency consumer) run in child processes
  * (this same file with `--load`), so the broker under test (the bridge, or plain Aedes for the reference) has its
  * event loop to itself, as it would in production where trucks are other machines. Publishers send payloads
  * encoded before the clock starts (a ring per truck): encoding is the trucks' work, not the broker's.
@@ -43,6 +43,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 /** BENCH_PHASES=latency,single (say) runs only those phases, for quick iterations; the default runs all. */
 const PHASES = new Set((process.env.BENCH_PHASES ?? "kafka,aedes,batch,single,latency,idle").split(","));
 const CLIENTS = 40;
+/** Latency records carry seq from here on, so the consumer tells them from the throughput phases' records. */
+const LATENCY_SEQ = 1_000_000_000;
 const WINDOW = 32;
 const PASSWORD = "bench-password-0123456789";
 const CHEAP = { N: 16, r: 1, p: 1 }; // benchmark only: the login cost is not what is measured here
@@ -103,10 +105,14 @@ async function kafkaPerfTest(brokers: string[], topic: string, size: number): Pr
 
 type LoadJob =
   | { mode: "throughput"; url: string; trucks: string[]; recordsPerPublish: number; auth: boolean; subscribe: boolean }
-  | { mode: "latency"; url: string; trucks: string[]; brokers: string[]; topic: string };
+  | { mode: "latency"; url: string; trucks: string[]; total: number }
+  | { mode: "consume"; brokers: string[]; topic: string; total: number };
 
-/** Runs one load job in a child process (this file with --load) and returns the JSON line it prints. */
-async function inChild<T>(job: LoadJob): Promise<T> {
+/**
+ * Starts one load job in a child process (this file with --load). `ready` resolves when the child prints a line
+ * "ready" (a consumer that has its partitions), `result` with the JSON line it prints last.
+ */
+function startChild<T>(job: LoadJob): { ready: Promise<void>; result: Promise<T> } {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", fileURLToPath(import.meta.url), "--load", JSON.stringify(job)],
@@ -117,13 +123,20 @@ async function inChild<T>(job: LoadJob): Promise<T> {
     },
   );
   let out = "";
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
   child.stdout!.on("data", (chunk: Buffer) => {
     out += chunk;
+    if (/^ready$/m.test(out)) markReady();
   });
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  if (code !== 0) throw new Error(`load generator exited with ${code}`);
-  return JSON.parse(out.trim().split("\n").pop()!) as T;
+  const result = new Promise<number | null>((resolve) => child.once("exit", resolve)).then((code) => {
+    if (code !== 0) throw new Error(`load generator (${job.mode}) exited with ${code}`);
+    return JSON.parse(out.trim().split("\n").pop()!) as T;
+  });
+  return { ready: Promise.race([ready, result.then(() => undefined)]), result };
 }
+
+const inChild = <T>(job: LoadJob): Promise<T> => startChild<T>(job).result;
 
 async function aedesReference(): Promise<number> {
   const broker = new Aedes();
@@ -209,31 +222,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Child side: publishes at a paced 5,000 records/s and times each record to a Kafka consumer (same clock). */
-async function loadLatency({ url, brokers, topic, trucks }: Extract<LoadJob, { mode: "latency" }>): Promise<void> {
-  const kafka = new Kafka({ brokers, clientId: "bench-latency", logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `bench-${Date.now()}`, maxWaitTimeInMs: 5 });
-  const samples: number[] = [];
-  const acks: number[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: false });
-  let marker = 0;
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const value = JSON.parse(message.value!.toString()) as { ts: string; seq: number };
-      if (value.seq >= 1_000_000_000) samples.push(Date.now() - Date.parse(value.ts));
-      else marker += 1;
-    },
-  });
+/** Publishes `total` single-record publishes paced at 5,000 records/s; prints the publish -> PUBACK percentiles. */
+async function loadLatency({ url, trucks, total }: Extract<LoadJob, { mode: "latency" }>): Promise<void> {
   const clients = await Promise.all(trucks.map((t) => connectBench(url, t)));
-  // Wait until the consumer has its partitions: publish markers until one arrives.
-  for (let i = 0; marker === 0 && i < 200; i += 1) {
-    await clients[0]!.publishAsync(topicFor(trucks[0]!, "telemetry"), encodeTelemetry([record(trucks[0]!, i)]), {
-      qos: 1,
-    });
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const acks: number[] = [];
   const perTick = 5; // 5 records every ms-tick across trucks = 5,000 records/s
-  const total = 5_000 * Math.min(SECONDS, 6);
   let sent = 0;
   const began = Date.now();
   while (sent < total) {
@@ -242,23 +235,56 @@ async function loadLatency({ url, brokers, topic, trucks }: Extract<LoadJob, { m
       const t = sent % clients.length;
       const id = trucks[t]!;
       const at = performance.now();
-      void clients[t]!.publishAsync(topicFor(id, "telemetry"), encodeTelemetry([record(id, 1_000_000_000 + sent)]), {
+      void clients[t]!.publishAsync(topicFor(id, "telemetry"), encodeTelemetry([record(id, LATENCY_SEQ + sent)]), {
         qos: 1,
       }).then(() => acks.push(performance.now() - at));
     }
     await new Promise((r) => setTimeout(r, 1));
   }
   const deadline = Date.now() + 30_000;
+  while (acks.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  acks.sort((a, b) => a - b);
+  process.stdout.write(
+    `${JSON.stringify({ acked: acks.length, p50: percentile(acks, 50), p99: percentile(acks, 99) })}\n`,
+  );
+}
+
+/**
+ * The backend team's side, in a process of its own (as it would be): a kafkajs consumer that starts at the topic's
+ * current end, says "ready" once it has its partitions, and times each latency record from its `ts` (set by the
+ * publisher just before publishing) to the moment its fetch arrived.
+ */
+async function loadConsume({ brokers, topic, total }: Extract<LoadJob, { mode: "consume" }>): Promise<void> {
+  const kafka = new Kafka({ brokers, clientId: "bench-latency", logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const consumer = kafka.consumer({ groupId: `bench-${Date.now()}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  const samples: number[] = [];
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      const arrived = Date.now();
+      for (const message of batch.messages) {
+        const value = JSON.parse(message.value!.toString()) as { ts: string; seq: number };
+        if (value.seq >= LATENCY_SEQ) samples.push(arrived - Date.parse(value.ts));
+      }
+    },
+  });
+  for (const { partition, offset } of ends) consumer.seek({ topic, partition, offset });
+  await joined;
+  process.stdout.write("ready\n");
+  const deadline = Date.now() + 60_000;
   while (samples.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   await consumer.disconnect();
-  await Promise.all(clients.map((c) => c.endAsync(true)));
   samples.sort((a, b) => a - b);
-  acks.sort((a, b) => a - b);
-  log(`latency at 5,000 records/s: ${samples.length}/${total} samples`);
-  log(
-    `  publish -> PUBACK (Kafka acknowledged): p50 ${percentile(acks, 50).toFixed(1)} ms, p99 ${percentile(acks, 99).toFixed(1)} ms`,
+  process.stdout.write(
+    `${JSON.stringify({ received: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99) })}\n`,
   );
-  process.stdout.write(`${JSON.stringify({ p50: percentile(samples, 50), p99: percentile(samples, 99) })}\n`);
 }
 
 function connectBench(url: string, truckId: string): Promise<MqttClient> {
@@ -344,6 +370,22 @@ async function rssPerConnection(
   }
 }
 
+/** Consumer first (ready at the topic's end), then the publisher; each in its own process. */
+async function measureLatency(url: string, brokers: string[], topic: string, trucks: string[], total: number) {
+  const consumer = startChild<{ received: number; p50: number; p99: number }>({
+    mode: "consume",
+    brokers,
+    topic,
+    total,
+  });
+  await consumer.ready;
+  const acks = await inChild<{ acked: number; p50: number; p99: number }>({ mode: "latency", url, trucks, total });
+  const consumed = await consumer.result;
+  log(`latency at 5,000 records/s: ${acks.acked}/${total} acknowledged, ${consumed.received}/${total} consumed`);
+  log(`  publish -> PUBACK (Kafka acknowledged): p50 ${acks.p50.toFixed(1)} ms, p99 ${acks.p99.toFixed(1)} ms`);
+  return { p50: consumed.p50, p99: consumed.p99 };
+}
+
 async function main(): Promise<void> {
   const local: LocalKafka | undefined = process.env.KAFKA_BROKERS ? undefined : await startLocalKafka();
   const brokers = process.env.KAFKA_BROKERS?.split(",") ?? local!.brokers;
@@ -391,14 +433,9 @@ async function main(): Promise<void> {
     // The bridge's own event-loop delay during the latency phase: tells a slow bridge from a starved machine.
     const loopDelay = monitorEventLoopDelay({ resolution: 5 });
     loopDelay.enable();
+    const total = 5_000 * Math.min(SECONDS, 6);
     const { p50, p99 } = PHASES.has("latency")
-      ? await inChild<{ p50: number; p99: number }>({
-          mode: "latency",
-          url,
-          brokers,
-          topic: topics.telemetry,
-          trucks: trucks.slice(0, 20),
-        })
+      ? await measureLatency(url, brokers, topics.telemetry, trucks.slice(0, 20), total)
       : { p50: Number.NaN, p99: Number.NaN };
     loopDelay.disable();
     log(`latency publish -> Kafka consumer: p50 ${p50} ms, p99 ${p99} ms`);
@@ -437,7 +474,9 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === "--load") {
   const job = JSON.parse(process.argv[3]!) as LoadJob;
-  await (job.mode === "latency" ? loadLatency(job) : loadThroughput(job));
+  if (job.mode === "latency") await loadLatency(job);
+  else if (job.mode === "consume") await loadConsume(job);
+  else await loadThroughput(job);
 } else {
   log("load generators run in a child process; the broker under test has this process to itself");
   log(`kafkajs fast path: ${fastPath.active ? "active" : `inactive (${fastPath.reason})`}`);

@@ -94,6 +94,9 @@ describe("bridge forwarding (real Kafka, real MQTT over TCP)", () => {
     expect(new Set([...byTruck.values()].map((e) => [...e.partitions][0])).size).toBeGreaterThan(1);
     const metrics = await bridge.metrics.registry.getSingleMetricAsString("fleetsync_bridge_records_total");
     expect(metrics).toMatch(/kind="telemetry"} (\d+)/);
+    // Each acknowledged publish was timed (the bridge's share of latency): at least this test's 3,000.
+    const ack = await bridge.metrics.registry.getSingleMetricAsString("fleetsync_bridge_publish_ack_seconds");
+    expect(Number(/_count (\d+)/.exec(ack)?.[1])).toBeGreaterThanOrEqual(FLEET.length * perTruck);
   });
 
   it("MQTT 5 confirmation: the reply names the Kafka topic, partition and offset where the record landed", async () => {
