@@ -91,45 +91,45 @@ function writeUVarLong(buf: Buffer, at: number, u: bigint): number {
   return at;
 }
 
-/** A field as kafkajs writes it: Buffers as they are, anything else as the UTF-8 of String(value); null stays null. */
-function bytesOf(value: unknown): Buffer | null {
+/**
+ * A field as kafkajs writes it: Buffers as they are, anything else as the UTF-8 of String(value); null stays null.
+ * Strings are written straight into the record's buffer (no Buffer of their own).
+ */
+type Field = Buffer | string | null;
+
+function fieldOf(value: unknown): Field {
   if (value == null) return null;
-  return Buffer.isBuffer(value) ? value : Buffer.from(String(value), "utf8");
+  return Buffer.isBuffer(value) ? value : String(value);
 }
 
-/** Header names repeat on every record: their bytes are made once (a bounded cache; cleared when full). */
-const names = new Map<string, Buffer>();
-function nameBytes(name: string): Buffer {
-  let bytes = names.get(name);
-  if (!bytes) {
-    if (names.size >= 1_000) names.clear();
-    bytes = Buffer.from(name, "utf8");
-    names.set(name, bytes);
-  }
-  return bytes;
-}
+const byteLengthOf = (field: Buffer | string) =>
+  typeof field === "string" ? Buffer.byteLength(field, "utf8") : field.length;
 
 /** varint length (-1 for null, as KIP-98 says) followed by the bytes. */
-function sizeOfField(bytes: Buffer | null): number {
-  return bytes === null ? 1 : sizeOfUVarInt(zigzag32(bytes.length)) + bytes.length;
+function sizeOfField(field: Field): number {
+  if (field === null) return 1;
+  const length = byteLengthOf(field);
+  return sizeOfUVarInt(zigzag32(length)) + length;
 }
 
-function writeField(buf: Buffer, at: number, bytes: Buffer | null): number {
-  if (bytes === null) return writeUVarInt(buf, at, zigzag32(-1));
-  at = writeUVarInt(buf, at, zigzag32(bytes.length));
-  bytes.copy(buf, at);
-  return at + bytes.length;
+function writeField(buf: Buffer, at: number, field: Field): number {
+  if (field === null) return writeUVarInt(buf, at, zigzag32(-1));
+  const length = byteLengthOf(field);
+  at = writeUVarInt(buf, at, zigzag32(length));
+  if (typeof field === "string") buf.write(field, at, length, "utf8");
+  else field.copy(buf, at);
+  return at + length;
 }
 
 /** Record (v2 record format): length, attributes, timestampDelta, offsetDelta, key, value, headers. */
 export function encodeRecord({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: RecordInput) {
-  const keyBytes = bytesOf(key);
-  const valueBytes = bytesOf(value);
+  const keyBytes = fieldOf(key);
+  const valueBytes = fieldOf(value);
   // Header keys and values in kafkajs' order: object order, an array value giving one header per element.
-  const headerBytes: (Buffer | null)[] = [];
+  const headerBytes: Field[] = [];
   for (const name in headers) {
     const header = headers[name];
-    for (const one of Array.isArray(header) ? header : [header]) headerBytes.push(nameBytes(name), bytesOf(one));
+    for (const one of Array.isArray(header) ? header : [header]) headerBytes.push(name, fieldOf(one));
   }
   const timestamp = fitsInt32(timestampDelta) ? zigzag32(timestampDelta) : zigzag64(BigInt(timestampDelta));
   const offset = zigzag32(offsetDelta);
