@@ -1,7 +1,7 @@
 /**
  * TCP and TLS listeners in front of Aedes. Each new connection is checked against the per-source limits and the
  * connection cap before Aedes sees a byte, and gets a packet-size guard: Aedes 1.x has no maximum packet size, and
- * its parser would buffer a packet of any announced length (up to 256 MiB) until it is complete.
+ * its parser would buffer a packet of any announced length (up to 256 MiB) until it is complete, then handle it.
  */
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
@@ -10,6 +10,7 @@ import type { Aedes, Client } from "aedes";
 import type { Logger } from "../../common/log.ts";
 import type { SourceLimiter } from "../auth/limiter.ts";
 import type { ListenerConfig } from "./config.ts";
+import { PacketSizeScanner } from "./packet-size.ts";
 
 export type ConnectionRefusal = "rate" | "blocked" | "capacity" | "packet-size";
 
@@ -29,22 +30,25 @@ export interface Listener {
 }
 
 interface ParserLike {
-  packet: { length: number };
   parse(buf: Buffer): number;
 }
 
+/**
+ * Every read reaches the scanner before the parser (packet-size.ts says why it cannot be after): a too-large packet
+ * closes the connection before any of it is parsed, so it is never forwarded, acknowledged or buffered.
+ */
 function guardPacketSize(client: Client, socket: Socket, maxBytes: number, onTooBig: () => void): void {
   const parser = (client as unknown as { _parser: ParserLike })._parser;
   const parse = parser.parse.bind(parser);
+  const scanner = new PacketSizeScanner(maxBytes);
   parser.parse = (buf: Buffer) => {
-    const result = parse(buf);
-    // parser.packet is the packet being assembled; its length is known as soon as the fixed header is parsed
-    // (MQTT 5 section 2.1.4 / 3.1.1 section 2.2.3, Remaining Length).
-    if (parser.packet.length > maxBytes && !socket.destroyed) {
-      onTooBig();
+    const verdict = scanner.scan(buf);
+    if (verdict === "ok") return parse(buf);
+    if (!socket.destroyed) {
+      if (verdict === "too-large") onTooBig();
       socket.destroy();
     }
-    return result;
+    return 0;
   };
 }
 
