@@ -1,0 +1,272 @@
+/**
+ * The bridge's limits against misbehaving or hostile clients, end to end: a real bridge against the run's real
+ * Kafka, real MQTT clients over TCP from distinct loopback source addresses (127.0.0.x, so each test has a source
+ * of its own for the per-source limits).
+ *
+ * - maximum packet size: a larger PUBLISH closes the connection and nothing of it reaches Kafka, whether it arrives
+ *   in one socket read or many; other trucks keep working and the bridge stays up.
+ * - connection rate per source: beyond the token bucket's burst, connections are closed before MQTT starts
+ *   (counted as refused, reason "rate"); the source recovers as tokens refill; other sources are unaffected.
+ * - auth failures per source: after maxAuthFailuresPerSource wrong passwords the source is blocked for blockMs, for
+ *   every truck and even with a correct password; other sources still log in; the block ends by itself.
+ */
+import { connect as netConnect } from "node:net";
+import { type IClientOptions, type IConnackPacket, MqttClient } from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Bridge } from "../../../bridge/bridge.ts";
+import { parseBridgeConfig } from "../../../bridge/config.ts";
+import { encodeTelemetry } from "../../../protocol/codec.ts";
+import { topicFor } from "../../../protocol/topics.ts";
+import { deleteTopics, kafkaBrokers, readUntil, testKafka } from "../../support/kafka.ts";
+import { waitFor } from "../../support/wait.ts";
+import {
+  byKey,
+  closeAll,
+  PASSWORD,
+  startBridge,
+  type TestTopics,
+  telemetry,
+  testTopics,
+  type Workspace,
+  workspace,
+} from "./harness.ts";
+
+const MAX_PACKET_BYTES = 4096;
+const CONNECTIONS_PER_SECOND = 2; // burst = 5x = 10
+const BURST = CONNECTIONS_PER_SECOND * 5;
+const MAX_AUTH_FAILURES = 3;
+const BLOCK_MS = 2_000;
+const RATE_TRUCKS = Array.from({ length: BURST + 5 }, (_, i) => `T-rate-${i}`);
+const TRUCKS = ["T-big", "T-normal", "T-guess", "T-other", ...RATE_TRUCKS];
+
+type Attempt =
+  { ok: true; client: MqttClient; connack: IConnackPacket } | { ok: false; reasonCode?: number; error: string };
+
+/** One MQTT connection attempt from `localAddress`; resolves with the CONNACK, the refusal code, or a bare close. */
+function attempt(port: number, localAddress: string, truckId: string, options: IClientOptions = {}): Promise<Attempt> {
+  const client = new MqttClient(() => netConnect({ host: "127.0.0.1", port, localAddress }), {
+    clientId: truckId,
+    username: truckId,
+    password: PASSWORD,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    connectTimeout: 5_000,
+    ...options,
+  });
+  return new Promise((resolve) => {
+    const refused = (error: Error & { code?: unknown }) => {
+      client.removeAllListeners("connect");
+      client.end(true);
+      resolve({
+        ok: false,
+        error: error.message,
+        ...(typeof error.code === "number" ? { reasonCode: error.code } : {}),
+      });
+    };
+    client.once("error", refused);
+    client.once("close", () => refused(new Error("closed before CONNACK")));
+    client.once("connect", (connack) => {
+      client.removeAllListeners("error");
+      client.removeAllListeners("close");
+      client.on("error", () => undefined);
+      resolve({ ok: true, client, connack });
+    });
+  });
+}
+
+async function connected(port: number, localAddress: string, truckId: string, options: IClientOptions = {}) {
+  const result = await attempt(port, localAddress, truckId, options);
+  if (!result.ok) throw new Error(`${truckId} from ${localAddress} was refused: ${result.error}`);
+  return result.client;
+}
+
+async function counter(bridge: Bridge, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = await bridge.metrics.registry.getSingleMetric(name)?.get();
+  const match = metric?.values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value));
+  return match?.value ?? 0;
+}
+
+describe("bridge limits: packet size, connection rate, auth failures (real Kafka, MQTT over TCP)", () => {
+  const kafka = testKafka("bridge-security-test");
+  let space: Workspace;
+  let topics: TestTopics;
+  let bridge: Bridge;
+  let port: number;
+  const clients: MqttClient[] = [];
+
+  beforeAll(async () => {
+    space = await workspace(TRUCKS);
+    topics = testTopics("sec");
+    const config = parseBridgeConfig({
+      listener: { tcp: { host: "127.0.0.1", port: 0 }, maxPacketBytes: MAX_PACKET_BYTES },
+      auth: {
+        credentialsFile: space.credentialsFile,
+        maxConnectionsPerSecondPerSource: CONNECTIONS_PER_SECOND,
+        maxAuthFailuresPerSource: MAX_AUTH_FAILURES,
+        authFailureWindowMs: 10_000,
+        blockMs: BLOCK_MS,
+      },
+      // One partition: a marker record published later is read after anything that landed before it.
+      kafka: {
+        brokers: kafkaBrokers(),
+        topics,
+        partitions: 1,
+        replicationFactor: 1,
+        connectionTimeoutMs: 1_000,
+      },
+      forwarder: { retryMaxMs: 500 },
+      http: { host: "127.0.0.1", port: 0 },
+    });
+    ({ bridge, port } = await startBridge(config));
+  });
+
+  afterAll(async () => {
+    await closeAll(clients);
+    await bridge?.stop();
+    await deleteTopics(kafka, Object.values(topics));
+    await space?.remove();
+  });
+
+  it("a publish above maxPacketBytes closes the connection and none of it reaches Kafka; others carry on", async () => {
+    // MQTT 5 clients are told the limit in the CONNACK (section 3.2.2.3.6), so well-behaved ones never exceed it.
+    const informed = await attempt(port, "127.0.0.20", "T-big");
+    expect(informed.ok && informed.connack.properties?.maximumPacketSize).toBe(MAX_PACKET_BYTES);
+    if (informed.ok) await informed.client.endAsync();
+
+    const publishesBefore = await counter(bridge, "fleetsync_bridge_publishes_total", { kind: "telemetry" });
+    const refusedBefore = await counter(bridge, "fleetsync_bridge_connections_refused_total", {
+      reason: "packet-size",
+    });
+    // MQTT 3.1.1 clients are not told; these two ignore the limit. The first packet (a few KB) arrives in one socket
+    // read, complete; the second (1 MB) in many reads, and must be refused on its header, before it is buffered.
+    // JSON form: the binary form compresses similar records far below the limit.
+    const records = (count: number, from: number) =>
+      Array.from({ length: count }, (_, i) => telemetry("T-big", from + i));
+    const small = encodeTelemetry(records(40, 1_000), { format: "json" });
+    const large = encodeTelemetry(records(1_000, 2_000), { format: "json" });
+    expect(small.length).toBeGreaterThan(MAX_PACKET_BYTES);
+    expect(small.length).toBeLessThan(16_384);
+    expect(large.length).toBeGreaterThan(64 * 1024);
+    for (const payload of [small, large]) {
+      const client = await connected(port, "127.0.0.20", "T-big", { protocolVersion: 4 });
+      let outcome: "closed" | "acknowledged" | undefined;
+      client.once("close", () => {
+        outcome ??= "closed";
+      });
+      client.publish(topicFor("T-big", "telemetry"), payload, { qos: 1 }, (error) => {
+        if (!error) outcome ??= "acknowledged";
+      });
+      expect([payload.length, await waitFor(() => outcome, "the connection closed or a PUBACK")]).toEqual([
+        payload.length,
+        "closed",
+      ]);
+    }
+    expect(await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "packet-size" })).toBe(
+      refusedBefore + 2,
+    );
+
+    // Another truck, and the same truck with a normal packet, keep working on the same bridge.
+    const normal = await connected(port, "127.0.0.21", "T-normal");
+    clients.push(normal);
+    await normal.publishAsync(topicFor("T-normal", "telemetry"), encodeTelemetry([telemetry("T-normal", 1)]), {
+      qos: 1,
+    });
+    const again = await connected(port, "127.0.0.20", "T-big", { protocolVersion: 4 });
+    clients.push(again);
+    await again.publishAsync(topicFor("T-big", "telemetry"), encodeTelemetry([telemetry("T-big", 1)]), { qos: 1 });
+    // Markers published after the refusals, on one-partition topics: once they are read, anything of the refused
+    // packets that had been forwarded would have been read before them.
+    await normal.publishAsync(topicFor("T-normal", "telemetry"), Buffer.from("not a record"), { qos: 1 });
+    const telemetryRecords = await readUntil(
+      kafka,
+      topics.telemetry,
+      (r) => byKey(r, "T-normal").length >= 1 && byKey(r, "T-big").length >= 1,
+      "the normal records",
+    );
+    const deadLetters = await readUntil(kafka, topics.deadletter, (r) => byKey(r, "T-normal").length >= 1, "marker");
+    const bigSeqs = byKey(telemetryRecords, "T-big").map((r) => (JSON.parse(r.value!) as { seq: number }).seq);
+    expect(bigSeqs).toEqual([1]);
+    expect(byKey(deadLetters, "T-big")).toEqual([]);
+    expect(await counter(bridge, "fleetsync_bridge_publishes_total", { kind: "telemetry" })).toBe(publishesBefore + 2);
+
+    const health = await fetch(`http://127.0.0.1:${bridge.address("http")!.port}/healthz`);
+    expect(health.status).toBe(200);
+  });
+
+  it("connections beyond the per-source rate are refused before MQTT, counted, and the source recovers", async () => {
+    const refusedBefore = await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" });
+    const source = "127.0.0.30";
+    const attempts = await Promise.all(RATE_TRUCKS.map((truck) => attempt(port, source, truck)));
+    const accepted = attempts.filter((a) => a.ok);
+    const refused = attempts.filter((a) => !a.ok);
+    // The bucket holds BURST tokens; at most one more refills while the attempts are under way (2 per second).
+    expect(accepted.length).toBeGreaterThanOrEqual(BURST);
+    expect(accepted.length).toBeLessThanOrEqual(BURST + 1);
+    // Refused at accept: the socket is closed before any CONNACK, so no reason code reaches the client.
+    for (const r of refused) expect(r.ok === false && r.reasonCode).toBeUndefined();
+    expect(await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" })).toBe(
+      refusedBefore + refused.length,
+    );
+    await closeAll(accepted.map((a) => (a.ok ? a.client : undefined)).filter((c) => c !== undefined));
+
+    // Another source is not affected while this one is out of tokens.
+    clients.push(await connected(port, "127.0.0.31", "T-other"));
+
+    // Tokens refill at CONNECTIONS_PER_SECOND: within about half a second the source may connect again.
+    const began = Date.now();
+    const recovered = await waitFor(
+      async () => {
+        const next = await attempt(port, source, "T-rate-0");
+        return next.ok ? next.client : undefined;
+      },
+      "a connection from the rate-limited source",
+      { timeoutMs: 5_000, intervalMs: 100 },
+    );
+    clients.push(recovered);
+    expect(Date.now() - began).toBeLessThan(5_000);
+  });
+
+  it("repeated wrong passwords block the source for blockMs, even for correct logins; other sources still log in", async () => {
+    const source = "127.0.0.40";
+    const blockedBefore = await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "blocked" });
+    const failuresBefore = await counter(bridge, "fleetsync_bridge_auth_failures_total", { reason: "bad-credentials" });
+    for (let i = 0; i < MAX_AUTH_FAILURES; i += 1) {
+      const wrong = await attempt(port, source, "T-guess", { password: `guess-${i}` });
+      // MQTT 5 CONNACK 0x86 Bad User Name or Password (section 3.2.2.2).
+      expect(wrong).toMatchObject({ ok: false, reasonCode: 0x86 });
+    }
+    const blockedAt = Date.now();
+    expect(await counter(bridge, "fleetsync_bridge_auth_failures_total", { reason: "bad-credentials" })).toBe(
+      failuresBefore + MAX_AUTH_FAILURES,
+    );
+
+    // Blocked: the correct password, and another truck from the same source, are closed at accept (no CONNACK).
+    const correct = await attempt(port, source, "T-guess");
+    expect(correct.ok).toBe(false);
+    expect(correct.ok === false && correct.reasonCode).toBeUndefined();
+    const neighbour = await attempt(port, source, "T-other");
+    expect(neighbour.ok).toBe(false);
+    expect(await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "blocked" })).toBe(
+      blockedBefore + 2,
+    );
+
+    // A different source logs in meanwhile, with the same truck's correct password too.
+    const elsewhere = await connected(port, "127.0.0.41", "T-guess");
+    await elsewhere.publishAsync(topicFor("T-guess", "telemetry"), encodeTelemetry([telemetry("T-guess", 1)]), {
+      qos: 1,
+    });
+    await elsewhere.endAsync();
+
+    // The block ends by itself after blockMs; not before.
+    const back = await waitFor(
+      async () => {
+        const next = await attempt(port, source, "T-guess");
+        return next.ok ? next.client : undefined;
+      },
+      "the blocked source to log in again",
+      { timeoutMs: BLOCK_MS + 5_000, intervalMs: 100 },
+    );
+    clients.push(back);
+    expect(Date.now() - blockedAt).toBeGreaterThanOrEqual(BLOCK_MS - 100);
+  });
+});
