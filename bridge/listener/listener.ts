@@ -56,7 +56,12 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
   const servers = new Map<"tcp" | "tls", Server>();
   let open = 0;
 
-  function accept(kind: "tcp" | "tls", socket: Socket): void {
+  /**
+   * The per-source limits and the connection cap, on the raw TCP socket. For TLS this runs on the server's
+   * "connection" event, before the handshake: a flood from one source is refused without costing a handshake each,
+   * and sockets still in their handshake count against maxConnections.
+   */
+  function admit(socket: Socket): boolean {
     const source = socket.remoteAddress ?? "unknown";
     const admitted = deps.limiter.admitConnection(source);
     if (!admitted.ok || open >= config.maxConnections) {
@@ -64,18 +69,25 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
       deps.onRefused?.(reason);
       deps.logger.debug({ source, reason }, "connection refused");
       socket.destroy();
-      return;
+      return false;
     }
     open += 1;
     socket.once("close", () => {
       open -= 1;
     });
+    return true;
+  }
+
+  function serve(kind: "tcp" | "tls", socket: Socket): void {
     socket.setNoDelay(true);
     deps.onConnection?.(kind);
     const client = deps.broker.handle(socket);
     guardPacketSize(client, socket, config.maxPacketBytes, () => {
       deps.onRefused?.("packet-size");
-      deps.logger.warn({ source, truckId: client.id, maxBytes: config.maxPacketBytes }, "packet too large");
+      deps.logger.warn(
+        { source: socket.remoteAddress, truckId: client.id, maxBytes: config.maxPacketBytes },
+        "packet too large",
+      );
     });
   }
 
@@ -94,7 +106,9 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
   return {
     async start() {
       if (config.tcp) {
-        const server = createServer((socket) => accept("tcp", socket));
+        const server = createServer((socket) => {
+          if (admit(socket)) serve("tcp", socket);
+        });
         await listen("tcp", server, config.tcp.host, config.tcp.port);
       }
       if (config.tls) {
@@ -105,9 +119,20 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
           tls.caFile ? readFile(tls.caFile) : undefined,
         ]);
         const server = createTlsServer(
-          { cert, key, ca, requestCert: ca !== undefined, rejectUnauthorized: tls.requireClientCertificate },
-          (socket) => accept("tls", socket),
+          {
+            cert,
+            key,
+            ca,
+            requestCert: ca !== undefined,
+            rejectUnauthorized: tls.requireClientCertificate,
+            // A handshake that never finishes holds a connection slot no longer than a missing CONNECT would.
+            handshakeTimeout: config.connectTimeoutMs,
+          },
+          (socket) => serve("tls", socket),
         );
+        // Runs after tls.Server's own "connection" listener has wrapped the socket; destroying the raw socket here
+        // ends the connection before any handshake byte is answered.
+        server.on("connection", (socket: Socket) => void admit(socket));
         server.on("tlsClientError", (error) => deps.logger.debug({ err: error }, "TLS handshake failed"));
         await listen("tls", server, tls.host, tls.port);
       }

@@ -1,0 +1,398 @@
+/**
+ * The bridge's TLS listener with client certificates, end to end against the run's real Kafka. A fleet CA, a foreign
+ * CA, the server certificate and truck certificates are made here with openssl. Two bridges:
+ *
+ * - in this process (createBridge), certificates optional (requireClientCertificate false): a certificate whose CN is
+ *   the truck id logs in without a password; it cannot log in or publish as another truck; a certificate from
+ *   another CA is not trusted (without a password the login is refused); password login over TLS still works.
+ * - the CLI process (`fleetsync bridge --config FILE`, relative paths in the file), certificates required: the fleet
+ *   certificate logs in, a foreign one or none fails the TLS handshake.
+ *
+ * Clients connect from distinct loopback source addresses (127.0.0.x), so the per-source limits of one test do not
+ * reach another.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { fileURLToPath } from "node:url";
+import { type IClientOptions, MqttClient } from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Bridge, createBridge } from "../../../bridge/bridge.ts";
+import { parseBridgeConfig } from "../../../bridge/config.ts";
+import { encodeTelemetry } from "../../../protocol/codec.ts";
+import { topicFor } from "../../../protocol/topics.ts";
+import { deleteTopics, kafkaBrokers, type ReadRecord, readUntil, testKafka } from "../../support/kafka.ts";
+import { waitFor } from "../../support/wait.ts";
+import {
+  byKey,
+  closeAll,
+  PASSWORD,
+  type TestTopics,
+  telemetry,
+  testTopics,
+  type Workspace,
+  workspace,
+} from "./harness.ts";
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+/** Has a certificate, no password. */
+const CERT_TRUCK = "T-cert-A";
+/** Has a password, no certificate. */
+const PASSWORD_TRUCK = "T-cert-B";
+const RATE = 0.4;
+
+interface Identity {
+  cert: Buffer;
+  key: Buffer;
+}
+
+interface Pki {
+  ca: Buffer;
+  /** Signed by the fleet CA, CN = CERT_TRUCK. */
+  truck: Identity;
+  /** Signed by another CA, same CN. */
+  foreign: Identity;
+}
+
+/** Files in `dir`: ca.pem (fleet CA), server.pem/server.key (localhost), and the two client identities. */
+function makePki(dir: string): Pki {
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  // P-256 keys: generated in milliseconds, unlike RSA.
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  const ca = (name: string, cn: string) =>
+    openssl("req", "-x509", ...ec, "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "2", "-subj", `/CN=${cn}`);
+  const issue = (name: string, cn: string, by: string, extensions?: string) => {
+    openssl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      `${by}.pem`,
+      "-CAkey",
+      `${by}.key`,
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      ...(extensions ? ["-extfile", extensions] : []),
+    );
+  };
+  ca("ca", "FleetSync test fleet CA");
+  ca("other-ca", "Some other CA");
+  execFileSync("sh", ["-c", "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext"], { cwd: dir });
+  issue("server", "localhost", "ca", "server.ext");
+  issue("truck", CERT_TRUCK, "ca");
+  issue("foreign", CERT_TRUCK, "other-ca");
+  const read = (name: string) => readFileSync(join(dir, name));
+  return {
+    ca: read("ca.pem"),
+    truck: { cert: read("truck.pem"), key: read("truck.key") },
+    foreign: { cert: read("foreign.pem"), key: read("foreign.key") },
+  };
+}
+
+type Attempt =
+  | { ok: true; client: MqttClient }
+  | { ok: false; reasonCode?: number; error: string; secured: boolean; streamError?: string };
+
+/** One MQTT 5 connection attempt over TLS from `localAddress`, with an optional client certificate. */
+function attemptTls(
+  port: number,
+  ca: Buffer,
+  localAddress: string,
+  identity: Identity | undefined,
+  options: IClientOptions,
+): Promise<Attempt> {
+  let secured = false;
+  let streamError: string | undefined;
+  const client = new MqttClient(
+    () => {
+      const socket = tlsConnect({ host: "127.0.0.1", port, localAddress, ca, servername: "localhost", ...identity });
+      socket.once("secureConnect", () => {
+        secured = true;
+      });
+      socket.on("error", (error) => {
+        streamError ??= error.message;
+      });
+      return socket;
+    },
+    { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5_000, ...options },
+  );
+  return new Promise((resolve) => {
+    const refused = (error: Error & { code?: unknown }) => {
+      client.removeAllListeners("connect");
+      client.end(true);
+      const reasonCode = typeof error.code === "number" ? { reasonCode: error.code } : {};
+      resolve({ ok: false, error: error.message, secured, ...reasonCode, ...(streamError ? { streamError } : {}) });
+    };
+    client.once("error", refused);
+    client.once("close", () => refused(new Error("closed before CONNACK")));
+    client.once("connect", () => {
+      client.removeAllListeners("error");
+      client.removeAllListeners("close");
+      client.on("error", () => undefined);
+      resolve({ ok: true, client });
+    });
+  });
+}
+
+async function counter(bridge: Bridge, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = await bridge.metrics.registry.getSingleMetric(name)?.get();
+  const match = metric?.values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value));
+  return match?.value ?? 0;
+}
+
+function seqs(records: ReadRecord[], key: string): number[] {
+  return byKey(records, key).map((r) => (JSON.parse(r.value!) as { seq: number }).seq);
+}
+
+/** The bridge as operators run it; resolves with the process and its TLS port once it printed its ready line. */
+function startBridgeProcess(configFile: string): Promise<{ child: ChildProcess; tlsPort: number }> {
+  const child = spawn("npx", ["tsx", "cli/fleetsync.ts", "bridge", "--config", configFile], {
+    cwd: repoRoot,
+    detached: true, // its own process group, so the signal reaches npx, tsx and node
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, FLEETSYNC_LOG_LEVEL: "warn" },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (chunk) => {
+      stdout += chunk;
+      const line = stdout.split("\n").find((l) => l.includes('"ready":true'));
+      if (line) resolve({ child, tlsPort: (JSON.parse(line) as { tls: number }).tls });
+    });
+    child.once("exit", (code) => reject(new Error(`bridge exited with ${code} before it was ready: ${stderr}`)));
+  });
+}
+
+describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over TLS)", () => {
+  const kafka = testKafka("bridge-tls-test");
+  let space: Workspace;
+  let pki: Pki;
+  let topics: TestTopics;
+  let cliTopics: TestTopics;
+  let bridge: Bridge;
+  let port: number;
+  let cli: { child: ChildProcess; tlsPort: number } | undefined;
+  const clients: MqttClient[] = [];
+
+  beforeAll(async () => {
+    space = await workspace([PASSWORD_TRUCK]);
+    pki = makePki(space.dir);
+    topics = testTopics("tls");
+    cliTopics = testTopics("tls-cli");
+    const kafkaConfig = (t: TestTopics) => ({
+      brokers: kafkaBrokers(),
+      topics: t,
+      partitions: 1, // a marker read from the topic comes after everything written before it
+      replicationFactor: 1,
+      connectionTimeoutMs: 1_000,
+    });
+    const listener = (requireClientCertificate: boolean, at: (file: string) => string) => ({
+      tls: {
+        host: "127.0.0.1",
+        port: 0,
+        certFile: at("server.pem"),
+        keyFile: at("server.key"),
+        caFile: at("ca.pem"),
+        requireClientCertificate,
+      },
+    });
+    // The CLI's file names the certificate files relative to itself, as an operator's would.
+    const configFile = join(space.dir, "bridge.json");
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        listener: listener(true, (file) => file),
+        auth: { credentialsFile: "credentials.json" },
+        kafka: kafkaConfig(cliTopics),
+        http: { host: "127.0.0.1", port: 0 },
+      }),
+    );
+    const inProcess = parseBridgeConfig({
+      listener: listener(false, (file) => join(space.dir, file)),
+      // Burst 2 per source, one more every 2.5 s: each test below uses sources of its own.
+      auth: { credentialsFile: space.credentialsFile, maxConnectionsPerSecondPerSource: RATE },
+      kafka: kafkaConfig(topics),
+    });
+    bridge = createBridge(inProcess);
+    const started = startBridgeProcess(configFile);
+    await bridge.start();
+    port = bridge.address("tls")!.port;
+    cli = await started;
+  });
+
+  afterAll(async () => {
+    await closeAll(clients);
+    await bridge?.stop();
+    if (cli?.child.exitCode === null) {
+      const exited = new Promise<void>((resolve) => cli!.child.once("exit", () => resolve()));
+      process.kill(-cli.child.pid!, "SIGTERM");
+      await exited;
+    }
+    await deleteTopics(kafka, [...Object.values(topics), ...Object.values(cliTopics)]);
+    await space?.remove();
+  });
+
+  const asTruck = (truckId: string, extra: IClientOptions = {}): IClientOptions => ({ clientId: truckId, ...extra });
+
+  it("a truck whose certificate CN is its id logs in without a password, and its record lands in Kafka", async () => {
+    // CERT_TRUCK has no entry in the credentials file: the certificate alone logs it in.
+    const result = await attemptTls(port, pki.ca, "127.0.0.50", pki.truck, asTruck(CERT_TRUCK));
+    if (!result.ok) throw new Error(`certificate login refused: ${result.error}`);
+    await result.client.publishAsync(topicFor(CERT_TRUCK, "telemetry"), encodeTelemetry([telemetry(CERT_TRUCK, 1)]), {
+      qos: 1,
+    });
+    // Ended here: the next test logs in as the same truck, which would take this session over.
+    await result.client.endAsync();
+    const records = await readUntil(kafka, topics.telemetry, (r) => byKey(r, CERT_TRUCK).length >= 1, "the record");
+    expect(seqs(records, CERT_TRUCK)).toEqual([1]);
+  });
+
+  it("a certificate for truck A can neither log in as truck B (even with B's password) nor publish as B", async () => {
+    const mismatchBefore = await counter(bridge, "fleetsync_bridge_auth_failures_total", {
+      reason: "certificate-mismatch",
+    });
+    const asB = await attemptTls(
+      port,
+      pki.ca,
+      "127.0.0.51",
+      pki.truck,
+      asTruck(PASSWORD_TRUCK, { username: PASSWORD_TRUCK, password: PASSWORD }),
+    );
+    // MQTT 5 CONNACK 0x86 Bad User Name or Password.
+    expect(asB).toMatchObject({ ok: false, reasonCode: 0x86 });
+    expect(await counter(bridge, "fleetsync_bridge_auth_failures_total", { reason: "certificate-mismatch" })).toBe(
+      mismatchBefore + 1,
+    );
+
+    const aclBefore = await counter(bridge, "fleetsync_bridge_publishes_refused_total", { reason: "acl" });
+    const asA = await attemptTls(port, pki.ca, "127.0.0.52", pki.truck, asTruck(CERT_TRUCK));
+    if (!asA.ok) throw new Error(`certificate login refused: ${asA.error}`);
+    let outcome: "closed" | "acknowledged" | undefined;
+    asA.client.once("close", () => {
+      outcome ??= "closed";
+    });
+    asA.client.publish(
+      topicFor(PASSWORD_TRUCK, "telemetry"),
+      encodeTelemetry([telemetry(PASSWORD_TRUCK, 666)]),
+      { qos: 1 },
+      (error) => {
+        if (!error) outcome ??= "acknowledged";
+      },
+    );
+    expect(await waitFor(() => outcome, "the connection closed or a PUBACK")).toBe("closed");
+    expect(await counter(bridge, "fleetsync_bridge_publishes_refused_total", { reason: "acl" })).toBe(aclBefore + 1);
+
+    // A marker from A after the refusal: once it is read, a forwarded record of B's would have been read before it.
+    const again = await attemptTls(port, pki.ca, "127.0.0.52", pki.truck, asTruck(CERT_TRUCK));
+    if (!again.ok) throw new Error(`certificate login refused: ${again.error}`);
+    clients.push(again.client);
+    await again.client.publishAsync(topicFor(CERT_TRUCK, "telemetry"), encodeTelemetry([telemetry(CERT_TRUCK, 2)]), {
+      qos: 1,
+    });
+    const records = await readUntil(kafka, topics.telemetry, (r) => seqs(r, CERT_TRUCK).includes(2), "the marker");
+    expect(seqs(records, PASSWORD_TRUCK)).not.toContain(666);
+  });
+
+  it("a certificate from another CA is not trusted: without a password the login is refused", async () => {
+    const failuresBefore = await counter(bridge, "fleetsync_bridge_auth_failures_total", { reason: "bad-credentials" });
+    const foreign = await attemptTls(port, pki.ca, "127.0.0.53", pki.foreign, asTruck(CERT_TRUCK));
+    expect(foreign).toMatchObject({ ok: false, reasonCode: 0x86 });
+    expect(await counter(bridge, "fleetsync_bridge_auth_failures_total", { reason: "bad-credentials" })).toBe(
+      failuresBefore + 1,
+    );
+  });
+
+  it("password login over TLS still works, and a wrong password over TLS is refused", async () => {
+    const wrong = await attemptTls(
+      port,
+      pki.ca,
+      "127.0.0.54",
+      undefined,
+      asTruck(PASSWORD_TRUCK, { username: PASSWORD_TRUCK, password: "not the password" }),
+    );
+    expect(wrong).toMatchObject({ ok: false, reasonCode: 0x86 });
+    const result = await attemptTls(
+      port,
+      pki.ca,
+      "127.0.0.54",
+      undefined,
+      asTruck(PASSWORD_TRUCK, { username: PASSWORD_TRUCK, password: PASSWORD }),
+    );
+    if (!result.ok) throw new Error(`password login over TLS refused: ${result.error}`);
+    clients.push(result.client);
+    await result.client.publishAsync(
+      topicFor(PASSWORD_TRUCK, "telemetry"),
+      encodeTelemetry([telemetry(PASSWORD_TRUCK, 1)]),
+      { qos: 1 },
+    );
+    const records = await readUntil(kafka, topics.telemetry, (r) => seqs(r, PASSWORD_TRUCK).includes(1), "the record");
+    expect(seqs(records, PASSWORD_TRUCK)).toEqual([1]);
+  });
+
+  it("TLS connections beyond the per-source rate are refused before the handshake, and counted", async () => {
+    const refusedBefore = await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" });
+    const sockets: TLSSocket[] = [];
+    const handshake = () =>
+      new Promise<"secured" | "closed">((resolve) => {
+        const socket = tlsConnect({
+          host: "127.0.0.1",
+          port,
+          localAddress: "127.0.0.57",
+          ca: pki.ca,
+          servername: "localhost",
+        });
+        sockets.push(socket);
+        socket.once("secureConnect", () => resolve("secured"));
+        socket.once("close", () => resolve("closed"));
+        socket.on("error", () => undefined);
+      });
+    try {
+      // The burst (5 x RATE = 2) handshakes; the next connection is closed before the server answers its hello.
+      expect([await handshake(), await handshake(), await handshake()]).toEqual(["secured", "secured", "closed"]);
+      expect(await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" })).toBe(
+        refusedBefore + 1,
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  });
+
+  it("the CLI bridge requiring certificates: the fleet certificate logs in; a foreign one or none fails the handshake", async () => {
+    const tlsPort = cli!.tlsPort;
+    const result = await attemptTls(tlsPort, pki.ca, "127.0.0.55", pki.truck, asTruck(CERT_TRUCK));
+    if (!result.ok) throw new Error(`certificate login refused: ${result.error}`);
+    clients.push(result.client);
+    await result.client.publishAsync(topicFor(CERT_TRUCK, "telemetry"), encodeTelemetry([telemetry(CERT_TRUCK, 9)]), {
+      qos: 1,
+    });
+    const records = await readUntil(kafka, cliTopics.telemetry, (r) => seqs(r, CERT_TRUCK).includes(9), "the record");
+    expect(seqs(records, CERT_TRUCK)).toEqual([9]);
+
+    const foreign = await attemptTls(tlsPort, pki.ca, "127.0.0.56", pki.foreign, asTruck(CERT_TRUCK));
+    const none = await attemptTls(
+      tlsPort,
+      pki.ca,
+      "127.0.0.56",
+      undefined,
+      asTruck(PASSWORD_TRUCK, { username: PASSWORD_TRUCK, password: PASSWORD }),
+    );
+    for (const refused of [foreign, none]) {
+      // Refused in TLS, before MQTT: no CONNACK (an MQTT refusal would carry reason code 0x86). With TLS 1.3 the
+      // server checks the client certificate after the client considers the handshake done, so the client sees
+      // the session end (alert 116 "certificate required" without one; a plain close for an untrusted one).
+      expect(refused).toMatchObject({ ok: false });
+      expect(refused.ok === false && refused.reasonCode).toBeUndefined();
+    }
+  });
+});
