@@ -14,6 +14,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
@@ -96,6 +97,12 @@ function makePki(dir: string): Pki {
   };
 }
 
+/** TLS to the bridge from a chosen loopback source address (tls.connect takes the TCP socket to run over). */
+function tlsFrom(port: number, localAddress: string, options: { ca: Buffer; cert?: Buffer; key?: Buffer }) {
+  const socket = netConnect({ host: "127.0.0.1", port, localAddress });
+  return tlsConnect({ socket, servername: "localhost", ...options });
+}
+
 type Attempt =
   | { ok: true; client: MqttClient }
   | { ok: false; reasonCode?: number; error: string; secured: boolean; streamError?: string };
@@ -112,7 +119,7 @@ function attemptTls(
   let streamError: string | undefined;
   const client = new MqttClient(
     () => {
-      const socket = tlsConnect({ host: "127.0.0.1", port, localAddress, ca, servername: "localhost", ...identity });
+      const socket = tlsFrom(port, localAddress, { ca, ...identity });
       socket.once("secureConnect", () => {
         secured = true;
       });
@@ -345,13 +352,7 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
     const sockets: TLSSocket[] = [];
     const handshake = () =>
       new Promise<"secured" | "closed">((resolve) => {
-        const socket = tlsConnect({
-          host: "127.0.0.1",
-          port,
-          localAddress: "127.0.0.57",
-          ca: pki.ca,
-          servername: "localhost",
-        });
+        const socket = tlsFrom(port, "127.0.0.57", { ca: pki.ca });
         sockets.push(socket);
         socket.once("secureConnect", () => resolve("secured"));
         socket.once("close", () => resolve("closed"));
