@@ -28,6 +28,11 @@ export const ListenerConfigSchema = z
           .describe("Refuse TLS clients without a certificate signed by caFile (else password login is allowed)."),
       })
       .strict()
+      // Without a CA Node requests no client certificate at all, so the requirement would silently do nothing.
+      .refine((tls) => !tls.requireClientCertificate || tls.caFile !== undefined, {
+        message: "requireClientCertificate needs caFile (the CA that signs truck certificates)",
+        path: ["requireClientCertificate"],
+      })
       .optional()
       .describe("TLS listener; omit to disable."),
     maxPacketBytes: z
