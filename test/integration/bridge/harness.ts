@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import mqtt, { type IClientOptions, type IConnackPacket, MqttClient, type StreamBuilder } from "mqtt";
 import { setTruckSecret } from "../../../bridge/auth/credentials.ts";
 import { type Bridge, createBridge } from "../../../bridge/bridge.ts";
 import { type BridgeConfig, parseBridgeConfig } from "../../../bridge/config.ts";
@@ -126,4 +126,34 @@ export async function closeAll(clients: MqttClient[]): Promise<void> {
 
 export function byKey(records: ReadRecord[], key: string): ReadRecord[] {
   return records.filter((r) => r.key === key);
+}
+
+export type ConnectAttempt =
+  { ok: true; client: MqttClient; connack: IConnackPacket } | { ok: false; reasonCode?: number; error: string };
+
+/**
+ * One MQTT connection attempt over a stream the caller opens (from a chosen source address, or TLS with a client
+ * certificate). Resolves with the CONNACK, the refusal's reason code (CONNACK refusals), or a close without any
+ * CONNACK (a listener limit); never rejects, never retries.
+ */
+export function attemptConnect(stream: StreamBuilder, options: IClientOptions): Promise<ConnectAttempt> {
+  const client = new MqttClient(stream, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5_000, ...options });
+  return new Promise((resolve) => {
+    const finish = (result: ConnectAttempt) => {
+      // Only our own listeners: MqttClient keeps its state (connected, ...) in listeners of the same events.
+      client.off("connect", onConnect).off("error", onError).off("close", onClose);
+      client.on("error", () => undefined);
+      if (!result.ok) client.end(true);
+      resolve(result);
+    };
+    const onConnect = (connack: IConnackPacket) => finish({ ok: true, client, connack });
+    const onError = (error: Error & { code?: unknown }) =>
+      finish({
+        ok: false,
+        error: error.message,
+        ...(typeof error.code === "number" ? { reasonCode: error.code } : {}),
+      });
+    const onClose = () => finish({ ok: false, error: "closed before CONNACK" });
+    client.once("connect", onConnect).once("error", onError).once("close", onClose);
+  });
 }

@@ -11,14 +11,15 @@
  * Clients connect from distinct loopback source addresses (127.0.0.x), so the per-source limits of one test do not
  * reach another.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
-import { type IClientOptions, MqttClient } from "mqtt";
+import { promisify } from "node:util";
+import type { IClientOptions, MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Bridge, createBridge } from "../../../bridge/bridge.ts";
 import { parseBridgeConfig } from "../../../bridge/config.ts";
@@ -27,6 +28,7 @@ import { topicFor } from "../../../protocol/topics.ts";
 import { deleteTopics, kafkaBrokers, type ReadRecord, readUntil, testKafka } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
+  attemptConnect,
   byKey,
   closeAll,
   PASSWORD,
@@ -37,6 +39,7 @@ import {
   workspace,
 } from "./harness.ts";
 
+const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 /** Has a certificate, no password. */
 const CERT_TRUCK = "T-cert-A";
@@ -103,49 +106,15 @@ function tlsFrom(port: number, localAddress: string, options: { ca: Buffer; cert
   return tlsConnect({ socket, servername: "localhost", ...options });
 }
 
-type Attempt =
-  | { ok: true; client: MqttClient }
-  | { ok: false; reasonCode?: number; error: string; secured: boolean; streamError?: string };
-
-/** One MQTT 5 connection attempt over TLS from `localAddress`, with an optional client certificate. */
+/** One MQTT 5 connection attempt over TLS from `localAddress`, with a client certificate or without. */
 function attemptTls(
   port: number,
   ca: Buffer,
   localAddress: string,
   identity: Identity | undefined,
   options: IClientOptions,
-): Promise<Attempt> {
-  let secured = false;
-  let streamError: string | undefined;
-  const client = new MqttClient(
-    () => {
-      const socket = tlsFrom(port, localAddress, { ca, ...identity });
-      socket.once("secureConnect", () => {
-        secured = true;
-      });
-      socket.on("error", (error) => {
-        streamError ??= error.message;
-      });
-      return socket;
-    },
-    { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5_000, ...options },
-  );
-  return new Promise((resolve) => {
-    const refused = (error: Error & { code?: unknown }) => {
-      client.removeAllListeners("connect");
-      client.end(true);
-      const reasonCode = typeof error.code === "number" ? { reasonCode: error.code } : {};
-      resolve({ ok: false, error: error.message, secured, ...reasonCode, ...(streamError ? { streamError } : {}) });
-    };
-    client.once("error", refused);
-    client.once("close", () => refused(new Error("closed before CONNACK")));
-    client.once("connect", () => {
-      client.removeAllListeners("error");
-      client.removeAllListeners("close");
-      client.on("error", () => undefined);
-      resolve({ ok: true, client });
-    });
-  });
+) {
+  return attemptConnect(() => tlsFrom(port, localAddress, { ca, ...identity }), options);
 }
 
 async function counter(bridge: Bridge, name: string, labels: Record<string, string>): Promise<number> {
@@ -395,5 +364,21 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
       expect(refused).toMatchObject({ ok: false });
       expect(refused.ok === false && refused.reasonCode).toBeUndefined();
     }
+  });
+
+  it("mosquitto_pub (a third-party MQTT 5 client) logs in to the CLI bridge with the truck's certificate alone", async () => {
+    const record = { ...telemetry(CERT_TRUCK, 77) } as Record<string, unknown>;
+    delete record.truckId;
+    await run(
+      "mosquitto_pub",
+      [
+        ...["-h", "127.0.0.1", "-p", String(cli!.tlsPort), "-A", "127.0.0.58", "-V", "mqttv5", "-q", "1"],
+        ...["--cafile", "ca.pem", "--cert", "truck.pem", "--key", "truck.key", "-i", CERT_TRUCK],
+        ...["-t", topicFor(CERT_TRUCK, "telemetry"), "-m", JSON.stringify(record)],
+      ],
+      { cwd: space.dir },
+    );
+    const records = await readUntil(kafka, cliTopics.telemetry, (r) => seqs(r, CERT_TRUCK).includes(77), "the record");
+    expect(seqs(records, CERT_TRUCK)).toContain(77);
   });
 });

@@ -11,7 +11,7 @@
  *   every truck and even with a correct password; other sources still log in; the block ends by itself.
  */
 import { connect as netConnect } from "node:net";
-import { type IClientOptions, type IConnackPacket, MqttClient } from "mqtt";
+import type { IClientOptions, MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bridge } from "../../../bridge/bridge.ts";
 import { parseBridgeConfig } from "../../../bridge/config.ts";
@@ -20,6 +20,7 @@ import { topicFor } from "../../../protocol/topics.ts";
 import { deleteTopics, kafkaBrokers, readUntil, testKafka } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
+  attemptConnect,
   byKey,
   closeAll,
   PASSWORD,
@@ -39,39 +40,10 @@ const BLOCK_MS = 2_000;
 const RATE_TRUCKS = Array.from({ length: BURST + 5 }, (_, i) => `T-rate-${i}`);
 const TRUCKS = ["T-big", "T-normal", "T-guess", "T-other", ...RATE_TRUCKS];
 
-type Attempt =
-  { ok: true; client: MqttClient; connack: IConnackPacket } | { ok: false; reasonCode?: number; error: string };
-
-/** One MQTT connection attempt from `localAddress`; resolves with the CONNACK, the refusal code, or a bare close. */
-function attempt(port: number, localAddress: string, truckId: string, options: IClientOptions = {}): Promise<Attempt> {
-  const client = new MqttClient(() => netConnect({ host: "127.0.0.1", port, localAddress }), {
-    clientId: truckId,
-    username: truckId,
-    password: PASSWORD,
-    protocolVersion: 5,
-    reconnectPeriod: 0,
-    connectTimeout: 5_000,
-    ...options,
-  });
-  return new Promise((resolve) => {
-    const refused = (error: Error & { code?: unknown }) => {
-      client.removeAllListeners("connect");
-      client.end(true);
-      resolve({
-        ok: false,
-        error: error.message,
-        ...(typeof error.code === "number" ? { reasonCode: error.code } : {}),
-      });
-    };
-    client.once("error", refused);
-    client.once("close", () => refused(new Error("closed before CONNACK")));
-    client.once("connect", (connack) => {
-      client.removeAllListeners("error");
-      client.removeAllListeners("close");
-      client.on("error", () => undefined);
-      resolve({ ok: true, client, connack });
-    });
-  });
+/** One MQTT 5 connection attempt as `truckId` (its password unless overridden), from `localAddress`. */
+function attempt(port: number, localAddress: string, truckId: string, options: IClientOptions = {}) {
+  const tcp = () => netConnect({ host: "127.0.0.1", port, localAddress });
+  return attemptConnect(tcp, { clientId: truckId, username: truckId, password: PASSWORD, ...options });
 }
 
 async function connected(port: number, localAddress: string, truckId: string, options: IClientOptions = {}) {
