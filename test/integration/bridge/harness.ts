@@ -157,3 +157,10 @@ export function attemptConnect(stream: StreamBuilder, options: IClientOptions): 
     client.once("connect", onConnect).once("error", onError).once("close", onClose);
   });
 }
+
+/** The current value of one of the bridge's counters for the given labels (0 before it was first counted). */
+export async function counterValue(bridge: Bridge, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = await bridge.metrics.registry.getSingleMetric(name)?.get();
+  const match = metric?.values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value));
+  return match?.value ?? 0;
+}

@@ -31,6 +31,7 @@ import {
   attemptConnect,
   byKey,
   closeAll,
+  counterValue,
   PASSWORD,
   type TestTopics,
   telemetry,
@@ -115,12 +116,6 @@ function attemptTls(
   options: IClientOptions,
 ) {
   return attemptConnect(() => tlsFrom(port, localAddress, { ca, ...identity }), options);
-}
-
-async function counter(bridge: Bridge, name: string, labels: Record<string, string>): Promise<number> {
-  const metric = await bridge.metrics.registry.getSingleMetric(name)?.get();
-  const match = metric?.values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value));
-  return match?.value ?? 0;
 }
 
 function seqs(records: ReadRecord[], key: string): number[] {
@@ -235,7 +230,7 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
   });
 
   it("a certificate for truck A can neither log in as truck B (even with B's password) nor publish as B", async () => {
-    const mismatchBefore = await counter(bridge, "fleetsync_bridge_auth_failures_total", {
+    const mismatchBefore = await counterValue(bridge, "fleetsync_bridge_auth_failures_total", {
       reason: "certificate-mismatch",
     });
     const asB = await attemptTls(
@@ -247,11 +242,11 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
     );
     // MQTT 5 CONNACK 0x86 Bad User Name or Password.
     expect(asB).toMatchObject({ ok: false, reasonCode: 0x86 });
-    expect(await counter(bridge, "fleetsync_bridge_auth_failures_total", { reason: "certificate-mismatch" })).toBe(
+    expect(await counterValue(bridge, "fleetsync_bridge_auth_failures_total", { reason: "certificate-mismatch" })).toBe(
       mismatchBefore + 1,
     );
 
-    const aclBefore = await counter(bridge, "fleetsync_bridge_publishes_refused_total", { reason: "acl" });
+    const aclBefore = await counterValue(bridge, "fleetsync_bridge_publishes_refused_total", { reason: "acl" });
     const asA = await attemptTls(port, pki.ca, "127.0.0.52", pki.truck, asTruck(CERT_TRUCK));
     if (!asA.ok) throw new Error(`certificate login refused: ${asA.error}`);
     let outcome: "closed" | "acknowledged" | undefined;
@@ -267,7 +262,9 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
       },
     );
     expect(await waitFor(() => outcome, "the connection closed or a PUBACK")).toBe("closed");
-    expect(await counter(bridge, "fleetsync_bridge_publishes_refused_total", { reason: "acl" })).toBe(aclBefore + 1);
+    expect(await counterValue(bridge, "fleetsync_bridge_publishes_refused_total", { reason: "acl" })).toBe(
+      aclBefore + 1,
+    );
 
     // A marker from A after the refusal: once it is read, a forwarded record of B's would have been read before it.
     const again = await attemptTls(port, pki.ca, "127.0.0.52", pki.truck, asTruck(CERT_TRUCK));
@@ -281,10 +278,12 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
   });
 
   it("a certificate from another CA is not trusted: without a password the login is refused", async () => {
-    const failuresBefore = await counter(bridge, "fleetsync_bridge_auth_failures_total", { reason: "bad-credentials" });
+    const failuresBefore = await counterValue(bridge, "fleetsync_bridge_auth_failures_total", {
+      reason: "bad-credentials",
+    });
     const foreign = await attemptTls(port, pki.ca, "127.0.0.53", pki.foreign, asTruck(CERT_TRUCK));
     expect(foreign).toMatchObject({ ok: false, reasonCode: 0x86 });
-    expect(await counter(bridge, "fleetsync_bridge_auth_failures_total", { reason: "bad-credentials" })).toBe(
+    expect(await counterValue(bridge, "fleetsync_bridge_auth_failures_total", { reason: "bad-credentials" })).toBe(
       failuresBefore + 1,
     );
   });
@@ -317,7 +316,7 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
   });
 
   it("TLS connections beyond the per-source rate are refused before the handshake, and counted", async () => {
-    const refusedBefore = await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" });
+    const refusedBefore = await counterValue(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" });
     const sockets: TLSSocket[] = [];
     const handshake = () =>
       new Promise<"secured" | "closed">((resolve) => {
@@ -330,7 +329,7 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
     try {
       // The burst (5 x RATE = 2) handshakes; the next connection is closed before the server answers its hello.
       expect([await handshake(), await handshake(), await handshake()]).toEqual(["secured", "secured", "closed"]);
-      expect(await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" })).toBe(
+      expect(await counterValue(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" })).toBe(
         refusedBefore + 1,
       );
     } finally {

@@ -23,6 +23,7 @@ import {
   attemptConnect,
   byKey,
   closeAll,
+  counterValue,
   PASSWORD,
   startBridge,
   type TestTopics,
@@ -38,7 +39,7 @@ const BURST = CONNECTIONS_PER_SECOND * 5;
 const MAX_AUTH_FAILURES = 3;
 const BLOCK_MS = 2_000;
 const RATE_TRUCKS = Array.from({ length: BURST + 5 }, (_, i) => `T-rate-${i}`);
-const TRUCKS = ["T-big", "T-normal", "T-guess", "T-other", ...RATE_TRUCKS];
+const TRUCKS = ["T-big", "T-normal", "T-guess", "T-neighbour", "T-other", ...RATE_TRUCKS];
 
 /** One MQTT 5 connection attempt as `truckId` (its password unless overridden), from `localAddress`. */
 function attempt(port: number, localAddress: string, truckId: string, options: IClientOptions = {}) {
@@ -50,12 +51,6 @@ async function connected(port: number, localAddress: string, truckId: string, op
   const result = await attempt(port, localAddress, truckId, options);
   if (!result.ok) throw new Error(`${truckId} from ${localAddress} was refused: ${result.error}`);
   return result.client;
-}
-
-async function counter(bridge: Bridge, name: string, labels: Record<string, string>): Promise<number> {
-  const metric = await bridge.metrics.registry.getSingleMetric(name)?.get();
-  const match = metric?.values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value));
-  return match?.value ?? 0;
 }
 
 describe("bridge limits: packet size, connection rate, auth failures (real Kafka, MQTT over TCP)", () => {
@@ -105,8 +100,8 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
     expect(informed.ok && informed.connack.properties?.maximumPacketSize).toBe(MAX_PACKET_BYTES);
     if (informed.ok) await informed.client.endAsync();
 
-    const publishesBefore = await counter(bridge, "fleetsync_bridge_publishes_total", { kind: "telemetry" });
-    const refusedBefore = await counter(bridge, "fleetsync_bridge_connections_refused_total", {
+    const publishesBefore = await counterValue(bridge, "fleetsync_bridge_publishes_total", { kind: "telemetry" });
+    const refusedBefore = await counterValue(bridge, "fleetsync_bridge_connections_refused_total", {
       reason: "packet-size",
     });
     // MQTT 3.1.1 clients are not told; these two ignore the limit. The first packet (a few KB) arrives in one socket
@@ -133,7 +128,7 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
         "closed",
       ]);
     }
-    expect(await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "packet-size" })).toBe(
+    expect(await counterValue(bridge, "fleetsync_bridge_connections_refused_total", { reason: "packet-size" })).toBe(
       refusedBefore + 2,
     );
 
@@ -159,14 +154,16 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
     const bigSeqs = byKey(telemetryRecords, "T-big").map((r) => (JSON.parse(r.value!) as { seq: number }).seq);
     expect(bigSeqs).toEqual([1]);
     expect(byKey(deadLetters, "T-big")).toEqual([]);
-    expect(await counter(bridge, "fleetsync_bridge_publishes_total", { kind: "telemetry" })).toBe(publishesBefore + 2);
+    expect(await counterValue(bridge, "fleetsync_bridge_publishes_total", { kind: "telemetry" })).toBe(
+      publishesBefore + 2,
+    );
 
     const health = await fetch(`http://127.0.0.1:${bridge.address("http")!.port}/healthz`);
     expect(health.status).toBe(200);
   });
 
   it("connections beyond the per-source rate are refused before MQTT, counted, and the source recovers", async () => {
-    const refusedBefore = await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" });
+    const refusedBefore = await counterValue(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" });
     const source = "127.0.0.30";
     const attempts = await Promise.all(RATE_TRUCKS.map((truck) => attempt(port, source, truck)));
     const accepted = attempts.filter((a) => a.ok);
@@ -176,7 +173,7 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
     expect(accepted.length).toBeLessThanOrEqual(BURST + 1);
     // Refused at accept: the socket is closed before any CONNACK, so no reason code reaches the client.
     for (const r of refused) expect(r.ok === false && r.reasonCode).toBeUndefined();
-    expect(await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" })).toBe(
+    expect(await counterValue(bridge, "fleetsync_bridge_connections_refused_total", { reason: "rate" })).toBe(
       refusedBefore + refused.length,
     );
     await closeAll(accepted.map((a) => (a.ok ? a.client : undefined)).filter((c) => c !== undefined));
@@ -185,7 +182,6 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
     clients.push(await connected(port, "127.0.0.31", "T-other"));
 
     // Tokens refill at CONNECTIONS_PER_SECOND: within about half a second the source may connect again.
-    const began = Date.now();
     const recovered = await waitFor(
       async () => {
         const next = await attempt(port, source, "T-rate-0");
@@ -195,20 +191,23 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
       { timeoutMs: 5_000, intervalMs: 100 },
     );
     clients.push(recovered);
-    expect(Date.now() - began).toBeLessThan(5_000);
   });
 
   it("repeated wrong passwords block the source for blockMs, even for correct logins; other sources still log in", async () => {
     const source = "127.0.0.40";
-    const blockedBefore = await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "blocked" });
-    const failuresBefore = await counter(bridge, "fleetsync_bridge_auth_failures_total", { reason: "bad-credentials" });
+    const blockedBefore = await counterValue(bridge, "fleetsync_bridge_connections_refused_total", {
+      reason: "blocked",
+    });
+    const failuresBefore = await counterValue(bridge, "fleetsync_bridge_auth_failures_total", {
+      reason: "bad-credentials",
+    });
     for (let i = 0; i < MAX_AUTH_FAILURES; i += 1) {
       const wrong = await attempt(port, source, "T-guess", { password: `guess-${i}` });
       // MQTT 5 CONNACK 0x86 Bad User Name or Password (section 3.2.2.2).
       expect(wrong).toMatchObject({ ok: false, reasonCode: 0x86 });
     }
     const blockedAt = Date.now();
-    expect(await counter(bridge, "fleetsync_bridge_auth_failures_total", { reason: "bad-credentials" })).toBe(
+    expect(await counterValue(bridge, "fleetsync_bridge_auth_failures_total", { reason: "bad-credentials" })).toBe(
       failuresBefore + MAX_AUTH_FAILURES,
     );
 
@@ -216,18 +215,19 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
     const correct = await attempt(port, source, "T-guess");
     expect(correct.ok).toBe(false);
     expect(correct.ok === false && correct.reasonCode).toBeUndefined();
-    const neighbour = await attempt(port, source, "T-other");
+    const neighbour = await attempt(port, source, "T-neighbour");
     expect(neighbour.ok).toBe(false);
-    expect(await counter(bridge, "fleetsync_bridge_connections_refused_total", { reason: "blocked" })).toBe(
+    expect(await counterValue(bridge, "fleetsync_bridge_connections_refused_total", { reason: "blocked" })).toBe(
       blockedBefore + 2,
     );
 
-    // A different source logs in meanwhile, with the same truck's correct password too.
-    const elsewhere = await connected(port, "127.0.0.41", "T-guess");
-    await elsewhere.publishAsync(topicFor("T-guess", "telemetry"), encodeTelemetry([telemetry("T-guess", 1)]), {
-      qos: 1,
-    });
-    await elsewhere.endAsync();
+    // Other sources log in meanwhile: another truck, and the guessed truck itself (the block is per source, so a
+    // guesser cannot lock a truck out).
+    for (const truck of ["T-neighbour", "T-guess"]) {
+      const elsewhere = await connected(port, "127.0.0.41", truck);
+      await elsewhere.publishAsync(topicFor(truck, "telemetry"), encodeTelemetry([telemetry(truck, 1)]), { qos: 1 });
+      await elsewhere.endAsync();
+    }
 
     // The block ends by itself after blockMs; not before.
     const back = await waitFor(
