@@ -5,15 +5,18 @@
  * - outbox append rate (batched group commits, fsync on) vs a raw LevelDB batch put of the same keys and bytes;
  * - backlog drain rate to a local mosquitto (MQTT 5, QoS 1) vs raw MQTT.js publishing the same payloads with the
  *   same window;
- * - agent RSS: `fleetsync agent` running (draining a backlog while recording from a GPS pty) vs a bare node + tsx;
+ * - agent RSS: `fleetsync agent` as the systemd unit runs it (its ExecStart's node flags, its Environment=, the built
+ *   JavaScript), draining a backlog while recording from a GPS pty, vs a bare node; also without the node flags, and
+ *   as on a truck (TLS to the broker, a CAN pty at 2,000 frames/s beside the GPS);
+ * - the agent process's own drain rate and CPU share while recording, with and without the unit's node flags;
  * - disk bytes per record in the outbox folder vs the record's JSON size.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { tmpdir, userInfo } from "node:os";
+import { join, resolve } from "node:path";
 import { Level } from "level";
 import mqtt from "mqtt";
 import { createOutbox, OutboxConfigSchema } from "../../agent/outbox/index.ts";
@@ -44,18 +47,90 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startMosquitto(dir: string): Promise<{ port: number; stop(): Promise<void> }> {
-  const port = await freePort();
+interface Pki {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** A CA and a server certificate for localhost made with openssl (as test/integration/agent/mqtt5-tls.test.ts). */
+function makePki(dir: string): Pki {
+  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
+  const subject = (cn: string) => ["-subj", `/CN=${cn}`];
+  run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    ...subject("bench CA"),
+  );
+  run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", ...subject("localhost"));
+  writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+  run(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+  );
+  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
+}
+
+interface Broker {
+  port: number;
+  /** The TLS listener (the fleet CA's certificate for localhost), as trucks connect. */
+  tlsPort: number;
+  ca: string;
+  stop(): Promise<void>;
+}
+
+async function startMosquitto(dir: string): Promise<Broker> {
+  const [port, tlsPort] = [await freePort(), await freePort()];
+  const pki = makePki(dir);
   const conf = join(dir, "mosquitto.conf");
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\n`);
+  writeFileSync(
+    conf,
+    [
+      "per_listener_settings false",
+      "allow_anonymous true",
+      "persistence false",
+      "max_inflight_messages 0",
+      // Run as root, mosquitto would switch to its own user, which cannot read this private folder.
+      `user ${userInfo().username}`,
+      `listener ${port} 127.0.0.1`,
+      `listener ${tlsPort} 127.0.0.1`,
+      `cafile ${pki.ca}`,
+      `certfile ${pki.cert}`,
+      `keyfile ${pki.key}`,
+      "",
+    ].join("\n"),
+  );
   const child: ChildProcess = spawn("mosquitto", ["-c", conf], { stdio: "ignore" });
-  await waitFor(async () => {
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 }).catch(() => undefined);
-    await c?.endAsync();
-    return c !== undefined || undefined;
-  }, "mosquitto up");
+  const ca = [readFileSync(pki.ca)];
+  for (const url of [`mqtt://127.0.0.1:${port}`, `mqtts://localhost:${tlsPort}`]) {
+    await waitFor(async () => {
+      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, ca }).catch(() => undefined);
+      await c?.endAsync();
+      return c !== undefined || undefined;
+    }, `mosquitto up at ${url}`);
+  }
   return {
     port,
+    tlsPort,
+    ca: pki.ca,
     async stop() {
       const gone = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
@@ -158,77 +233,149 @@ async function benchDrain(dir: string, port: number) {
   return { perSec: DRAIN_N / sec, rawPerSec: DRAIN_N / rawSec, wireBytesPerRecord: bytes / DRAIN_N };
 }
 
-/** The Environment= settings of the agent's systemd unit (minus the log level): how the Pi really runs it. */
-function unitEnvironment(): Record<string, string> {
-  const unit = readFileSync(join(REPO, "deploy/pi/fleetsync-agent.service"), "utf8");
+/**
+ * How the agent's systemd unit runs it: the node/V8 flags of its ExecStart (many V8 flags are refused in
+ * NODE_OPTIONS) and its Environment= settings. The bench refuses an ExecStart it does not understand rather than
+ * measure something the Pi does not run.
+ */
+interface UnitInvocation {
+  nodeArgs: string[];
+  env: Record<string, string>;
+}
+
+function unitInvocation(unitText: string): UnitInvocation {
   const env: Record<string, string> = {};
-  for (const [, quoted, bare] of unit.matchAll(/^Environment=(?:"([^"]*)"|(\S+))$/gm)) {
+  for (const [, quoted, bare] of unitText.matchAll(/^Environment=(?:"([^"]*)"|(\S+))$/gm)) {
     const setting = quoted ?? bare!;
     const eq = setting.indexOf("=");
     env[setting.slice(0, eq)] = setting.slice(eq + 1);
   }
-  return env;
+  const execStarts = [...unitText.matchAll(/^ExecStart=(.*)$/gm)].map((m) => m[1]!.trim().split(/\s+/));
+  if (execStarts.length !== 1) throw new Error(`expected one ExecStart= in the agent unit, found ${execStarts.length}`);
+  const [program, ...args] = execStarts[0]!;
+  const script = args.indexOf("/usr/lib/fleetsync/dist/cli/fleetsync.js");
+  if (program === "/usr/bin/node" && script >= 0 && args[script + 1] === "agent") {
+    return { nodeArgs: args.slice(0, script), env };
+  }
+  if (program === "/usr/bin/fleetsync" && args[0] === "agent") return { nodeArgs: [], env };
+  throw new Error(
+    `the agent unit's ExecStart is not one this bench knows how to reproduce: ${execStarts[0]!.join(" ")}`,
+  );
 }
 
-async function benchRss(dir: string, port: number, extraEnv: Record<string, string>) {
-  const agentDir = join(dir, `rss${Object.keys(extraEnv).length > 0 ? "-unit" : ""}`);
+function cpuSeconds(pid: number): number {
+  // /proc/PID/stat fields 14 and 15 (utime, stime) in clock ticks; USER_HZ is 100 on Linux.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function ackedTelemetry(metricsPort: number): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+  return Number(/^fleetsync_agent_outbox_acked_total\{channel="telemetry"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
+const RSS_BACKLOG = 20_000;
+const RSS_SECONDS = 8;
+/** The agent as `npm run build` emits it (the Pi runs plain JavaScript, no TypeScript loader in memory). */
+const BUILT = join(REPO, "node_modules/.cache/fleetsync-bench/dist");
+/** A J1939 truck capture, fed to the CAN pty in candump format in the "truck" scenario. */
+const CAN_LOG = resolve(REPO, "../shared/fixtures/can/css-electronics/j1939_truck_11111111_00000001.candump.log");
+const CAN_FRAMES_PER_SEC = 2000;
+
+interface RssScenario {
+  name: string;
+  /** undefined: plain node, no settings, debug log level. */
+  unit: UnitInvocation | undefined;
+  /** The truck's case: TLS to the broker and a CAN adapter at CAN_FRAMES_PER_SEC beside the GPS. */
+  truck?: boolean;
+}
+
+async function benchRss(dir: string, broker: Broker, scenario: RssScenario) {
+  const { unit, truck = false } = scenario;
+  const agentDir = join(dir, `rss-${scenario.name}`);
   // A backlog to drain and a GPS to record from, so the agent is busy while it is measured.
   const outbox = createOutbox(OutboxConfigSchema.parse({ dir: join(agentDir, "outbox") }), { truckId: TRUCK });
   await outbox.start();
-  for (let i = 0; i < 20_000; i += 5000) {
+  for (let i = 0; i < RSS_BACKLOG; i += 5000) {
     await Promise.all(Array.from({ length: 5000 }, (_, j) => outbox.append("telemetry", telemetryBody(i + j))));
   }
   await outbox.stop();
   const gps = await ptyPair(agentDir, "gps");
+  const can = truck ? await ptyPair(agentDir, "can") : undefined;
   const file = await writeConfig(agentDir, {
     truckId: TRUCK,
     gps: { path: gps.device, baudRate: 115200 },
-    broker: { url: `mqtt://127.0.0.1:${port}`, protocolVersion: 5 },
+    ...(can ? { can: { path: can.device, baudRate: 115200, format: "candump" } } : {}),
+    broker: truck
+      ? { url: `mqtts://localhost:${broker.tlsPort}`, caFile: broker.ca, protocolVersion: 5 }
+      : { url: `mqtt://127.0.0.1:${broker.port}`, protocolVersion: 5 },
     outbox: { dir: join(agentDir, "outbox") },
     sampler: { minIntervalMs: 0, movingPeriodMs: 0 },
     metrics: { enabled: true, port: 0 },
   });
-  // Measured as the Pi runs it: plain JavaScript from the build, no TypeScript loader in memory.
-  const built = join(REPO, "node_modules/.cache/fleetsync-bench/dist");
-  execFileSync(
-    process.execPath,
-    [join(REPO, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--outDir", built],
-    {
-      cwd: REPO,
-      stdio: "ignore",
-    },
-  );
+  const extraEnv = unit?.env ?? {};
   const saved = { ...process.env };
   Object.assign(process.env, extraEnv);
   // The unit's log level when measuring as the unit runs it; debug otherwise (committed() reads debug lines).
   const logLevel = extraEnv.FLEETSYNC_LOG_LEVEL ?? "debug";
-  const agent = spawnAgent(file, { entry: join(built, "cli/fleetsync.js"), logLevel });
+  const agent = spawnAgent(file, { entry: join(BUILT, "cli/fleetsync.js"), logLevel, nodeArgs: unit?.nodeArgs });
   for (const name of Object.keys(extraEnv)) {
     if (saved[name] === undefined) delete process.env[name];
     else process.env[name] = saved[name];
   }
   await waitStarted(agent);
+  const pid = agent.child.pid!;
+  const metricsPort = agent.logs.find((l) => l.msg === "agent started")?.metricsPort as number;
   const { createWriteStream } = await import("node:fs");
   const feed = createWriteStream(gps.feed);
+  const canFeed = can ? createWriteStream(can.feed) : undefined;
+  const canLines = can ? readFileSync(CAN_LOG, "utf8").split("\n").filter(Boolean) : [];
   let n = 0;
-  const timer = setInterval(() => feed.write(nmeaEpoch(n++)), 10); // a 100 Hz receiver
+  let c = 0;
+  const timer = setInterval(() => {
+    feed.write(nmeaEpoch(n++)); // a 100 Hz receiver
+    if (!canFeed) return;
+    let chunk = "";
+    for (let i = 0; i < CAN_FRAMES_PER_SEC / 100; i++) chunk += `${canLines[c++ % canLines.length]}\n`;
+    canFeed.write(chunk);
+  }, 10);
   let peak = 0;
-  const until = Date.now() + 8000;
+  // The agent's own drain rate (it runs with the unit's flags): from its first acknowledged record to the last one
+  // of the backlog, read from its metrics endpoint every 20 ms while it drains.
+  let first: { at: number; acked: number } | undefined;
+  let drained: { at: number; cpu: number } | undefined;
+  const until = Date.now() + RSS_SECONDS * 1000;
   while (Date.now() < until) {
-    peak = Math.max(peak, rssMb(agent.child.pid!));
-    await new Promise((r) => setTimeout(r, 100));
+    peak = Math.max(peak, rssMb(pid));
+    if (!drained) {
+      const acked = await ackedTelemetry(metricsPort);
+      if (!first && acked > 0) first = { at: performance.now(), acked };
+      if (acked >= RSS_BACKLOG) drained = { at: performance.now(), cpu: cpuSeconds(pid) };
+    }
+    await new Promise((r) => setTimeout(r, drained ? 100 : 20));
   }
+  const end = { at: performance.now(), cpu: cpuSeconds(pid) };
   clearInterval(timer);
   feed.end();
+  canFeed?.end();
   agent.child.kill("SIGTERM");
   await agent.exited;
   await gps.close();
+  await can?.close();
   // Reference: node doing nothing.
   const bare = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
   await new Promise((r) => setTimeout(r, 1500));
   const bareMb = rssMb(bare.pid!);
   bare.kill("SIGKILL");
-  return { peakMb: peak, bareMb, committed: logLevel === "debug" ? agent.committed("telemetry") : undefined };
+  return {
+    peakMb: peak,
+    bareMb,
+    // NaN when the agent did not drain the backlog within the window (the figure is then missing, not invented).
+    drainPerSec: first && drained ? ((RSS_BACKLOG - first.acked) * 1000) / (drained.at - first.at) : NaN,
+    // CPU share of one core after the drain: recording the 100 Hz GPS (a record per fix), committing, publishing.
+    recordingCpuPct: drained ? (100 * (end.cpu - drained.cpu) * 1000) / (end.at - drained.at) : NaN,
+    committed: logLevel === "debug" ? agent.committed("telemetry") : undefined,
+  };
 }
 
 async function main(): Promise<void> {
@@ -246,14 +393,29 @@ async function main(): Promise<void> {
     console.log(
       `backlog drain:  ${d.perSec.toFixed(0)} records/s to mosquitto (MQTT 5, QoS 1; read + encode + publish + ack) | raw MQTT.js publishing the same ready-made payloads, same window: ${d.rawPerSec.toFixed(0)}/s  ratio ${(d.perSec / d.rawPerSec).toFixed(2)}  (target >= 5,000/s); ${d.wireBytesPerRecord.toFixed(1)} wire bytes/record`,
     );
-    const unitEnv = unitEnvironment();
-    const plain = await benchRss(dir, broker.port, {});
-    const r = await benchRss(dir, broker.port, unitEnv);
-    const settings = Object.entries(unitEnv)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-      .join(" ");
+    const unit = unitInvocation(readFileSync(join(REPO, "deploy/pi/fleetsync-agent.service"), "utf8"));
+    execFileSync(
+      process.execPath,
+      [join(REPO, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--outDir", BUILT],
+      { cwd: REPO, stdio: "ignore" },
+    );
+    const plain = await benchRss(dir, broker, { name: "plain", unit: undefined });
+    // The unit without its node flags (how it ran before they were added): what the flags buy and what they cost.
+    const noFlags = await benchRss(dir, broker, { name: "env", unit: { nodeArgs: [], env: unit.env } });
+    const r = await benchRss(dir, broker, { name: "unit", unit });
+    const truck = await benchRss(dir, broker, { name: "truck", unit, truck: true });
+    const settings = [
+      ...Object.entries(unit.env).map(([k, v]) => `${k}=${JSON.stringify(v)}`),
+      `node ${unit.nodeArgs.join(" ")}`,
+    ].join(" ");
     console.log(
-      `agent RSS:      peak ${r.peakMb.toFixed(1)} MB as the systemd unit runs it (${settings}; built JS, draining 20,000 + recording a 100 Hz GPS) | plain node, no settings: ${plain.peakMb.toFixed(1)} MB (debug log level; ${plain.committed} records committed) | bare node: ${r.bareMb.toFixed(1)} MB  (target <= 80 MB)`,
+      `agent RSS:      peak ${r.peakMb.toFixed(1)} MB as the systemd unit runs it (${settings}; built JS, draining ${RSS_BACKLOG.toLocaleString("en")} + recording a 100 Hz GPS) | plain node, no settings: ${plain.peakMb.toFixed(1)} MB (debug log level; ${plain.committed} records committed) | bare node: ${r.bareMb.toFixed(1)} MB  (target <= 80 MB)`,
+    );
+    console.log(
+      `                the unit's Environment= without its node flags: ${noFlags.peakMb.toFixed(1)} MB | as on a truck (the unit's settings, TLS to the broker, + CAN at ${CAN_FRAMES_PER_SEC.toLocaleString("en")} frames/s): ${truck.peakMb.toFixed(1)} MB`,
+    );
+    console.log(
+      `agent process:  drains ${r.drainPerSec.toFixed(0)} records/s and uses ${r.recordingCpuPct.toFixed(1)} % of a core recording, as the unit runs it | without the node flags: ${noFlags.drainPerSec.toFixed(0)} records/s, ${noFlags.recordingCpuPct.toFixed(1)} % | as on a truck: ${truck.drainPerSec.toFixed(0)} records/s, ${truck.recordingCpuPct.toFixed(1)} %  (drain target >= 5,000/s)`,
     );
     console.log(
       JSON.stringify({
@@ -261,6 +423,12 @@ async function main(): Promise<void> {
         "agent.drainRecordsPerSec": Math.round(d.perSec),
         "agent.rssMb": Math.round(r.peakMb * 10) / 10,
         "agent.rssMbWithoutUnitSettings": Math.round(plain.peakMb * 10) / 10,
+        "agent.rssMbWithoutNodeFlags": Math.round(noFlags.peakMb * 10) / 10,
+        "agent.rssMbTruck": Math.round(truck.peakMb * 10) / 10,
+        "agent.unitDrainRecordsPerSec": Math.round(r.drainPerSec),
+        "agent.unitDrainRecordsPerSecWithoutNodeFlags": Math.round(noFlags.drainPerSec),
+        "agent.unitRecordingCpuPct": Math.round(r.recordingCpuPct * 10) / 10,
+        "agent.unitRecordingCpuPctWithoutNodeFlags": Math.round(noFlags.recordingCpuPct * 10) / 10,
         "agent.diskBytesPerRecord": Math.round(a.diskBytesPerRecord * 10) / 10,
       }),
     );

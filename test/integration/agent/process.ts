@@ -20,11 +20,15 @@ export interface AgentProcess {
  * Starts `fleetsync agent --config FILE` as one node process (node --import tsx, which is what `npx tsx` runs
  * in-process), so a SIGKILL hits the agent itself and not a wrapper that would leave it orphaned.
  */
-export function spawnAgent(configFile: string, options: { entry?: string; logLevel?: string } = {}): AgentProcess {
+export function spawnAgent(
+  configFile: string,
+  options: { entry?: string; logLevel?: string; nodeArgs?: string[] } = {},
+): AgentProcess {
   // options.entry: a built fleetsync.js (what the Pi runs) instead of the TypeScript source.
   // options.logLevel: "debug" by default, because committed() reads the outbox's debug lines.
+  // options.nodeArgs: node/V8 flags before the script (the systemd unit's ExecStart passes some).
   const entry = options.entry ? [options.entry] : ["--import", "tsx", "cli/fleetsync.ts"];
-  const child = spawn(process.execPath, [...entry, "agent", "--config", configFile], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, "agent", "--config", configFile], {
     cwd: REPO,
     env: { ...process.env, FLEETSYNC_LOG_LEVEL: options.logLevel ?? "debug" },
     stdio: ["ignore", "ignore", "pipe"],
