@@ -191,22 +191,6 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
     return partition;
   }
 
-  /**
-   * Header values as Buffers, converted once per headers object: the forwarder shares one headers object among
-   * the records of a publish, and kafkajs would otherwise convert every string of every record again.
-   */
-  const headerBuffers = new WeakMap<Record<string, string>, Record<string, Buffer>>();
-
-  function headersOf(headers: Record<string, string>): Record<string, Buffer> {
-    let out = headerBuffers.get(headers);
-    if (!out) {
-      out = {};
-      for (const name in headers) out[name] = Buffer.from(headers[name]!, "utf8");
-      headerBuffers.set(headers, out);
-    }
-    return out;
-  }
-
   return {
     async start() {
       await connect();
@@ -231,7 +215,8 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
         const index = entry.counters[partition] ?? 0;
         entry.counters[partition] = index + 1;
         places[i] = { topic: message.topic, partition, index };
-        entry.list.push({ key: message.key, value: message.value, headers: headersOf(message.headers), partition });
+        // Header strings go as they are: our record encoder writes them straight into the record (no Buffer each).
+        entry.list.push({ key: message.key, value: message.value, headers: message.headers, partition });
       }
       let result: Awaited<ReturnType<Producer["sendBatch"]>>;
       try {
