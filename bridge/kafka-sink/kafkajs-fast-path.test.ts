@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeRecord, fastPath, groupMessagesPerPartition } from "./kafkajs-fast-path.ts";
+import { crc32c, encodeRecord, fastPath, groupMessagesPerPartition } from "./kafkajs-fast-path.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -21,6 +21,7 @@ function stock<T>(file: string): T {
 type RecordFn = (input: Parameters<typeof encodeRecord>[0]) => { buffer: Buffer };
 const stockRecord = stock<RecordFn>("protocol/recordBatch/record/v0/index.js");
 const stockGrouping = stock<typeof groupMessagesPerPartition>("producer/groupMessagesPerPartition.js");
+const stockCrc = stock<(bytes: Buffer) => number>("protocol/recordBatch/crc32C/index.js");
 
 const bytesOrText = fc.oneof(fc.string({ unit: "grapheme", maxLength: 40 }), fc.uint8Array({ maxLength: 600 }));
 const field = fc.option(bytesOrText.map((v) => (typeof v === "string" ? v : Buffer.from(v))));
@@ -80,6 +81,18 @@ describe("kafkajs fast path", () => {
           expect(groupMessagesPerPartition(args)).toEqual(stockGrouping(args));
         },
       ),
+    );
+  });
+
+  it("computes CRC-32C as kafkajs does, and as the standard's check value says", () => {
+    // RFC 3720 (iSCSI) B.4 / the CRC catalogue: CRC-32C of "123456789" is 0xE3069283.
+    expect(crc32c(Buffer.from("123456789"))).toBe(0xe3069283);
+    expect(crc32c(Buffer.alloc(0))).toBe(stockCrc(Buffer.alloc(0)));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2_000 }), (bytes) => {
+        expect(crc32c(bytes)).toBe(stockCrc(Buffer.from(bytes)));
+      }),
+      { numRuns: 2_000 },
     );
   });
 });
