@@ -173,16 +173,28 @@ export function buildReport(results: ScriptResult[]): { rows: Row[]; json: Recor
       ratio: r(json["agent.outboxAppendPerSec"]!, appendRef),
     },
     {
-      figure: "agent: backlog drain records/s",
+      figure: "agent: backlog drain records/s (in-process)",
       value: fmt(json["agent.drainRecordsPerSec"]!),
       reference: `raw MQTT.js, same payloads: ${fmt(drainRef)}/s`,
       ratio: r(json["agent.drainRecordsPerSec"]!, drainRef),
+    },
+    {
+      figure: "agent: drain records/s, as the unit runs it",
+      value: fmt(f("agent.unitDrainRecordsPerSec")),
+      reference: `same without its node flags: ${fmt(f("agent.unitDrainRecordsPerSecWithoutNodeFlags"))}/s`,
+      ratio: r(f("agent.unitDrainRecordsPerSec"), f("agent.unitDrainRecordsPerSecWithoutNodeFlags")),
     },
     {
       figure: "agent: peak RSS, MB",
       value: fmt(json["agent.rssMb"]!, 1),
       reference: `bare node: ${fmt(bareMb, 1)} MB`,
       ratio: r(json["agent.rssMb"]!, bareMb),
+    },
+    {
+      figure: "agent: peak RSS, MB, with TLS and CAN",
+      value: fmt(f("agent.rssMbTruck"), 1),
+      reference: `unit without its node flags: ${fmt(f("agent.rssMbWithoutNodeFlags"), 1)} MB`,
+      ratio: r(f("agent.rssMbTruck"), f("agent.rssMbWithoutNodeFlags")),
     },
     {
       figure: "bridge: records/s (10 per publish)",
