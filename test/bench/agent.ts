@@ -24,6 +24,7 @@ import { createUplink, UplinkConfigSchema } from "../../agent/uplink/index.ts";
 import { encodeTelemetry, topicFor } from "../../protocol/index.ts";
 import { nmeaEpoch, ptyPair, REPO, spawnAgent, waitStarted, writeConfig } from "../integration/agent/process.ts";
 import { telemetryBody } from "../integration/agent/support.ts";
+import { serverPki } from "../support/pki.ts";
 import { waitFor } from "../support/wait.ts";
 
 const TRUCK = "BENCH-1";
@@ -47,48 +48,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface Pki {
-  ca: string;
-  cert: string;
-  key: string;
-}
-
-/** A CA and a server certificate for localhost made with openssl (as test/integration/agent/mqtt5-tls.test.ts). */
-function makePki(dir: string): Pki {
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  const subject = (cn: string) => ["-subj", `/CN=${cn}`];
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    ...subject("bench CA"),
-  );
-  run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", ...subject("localhost"));
-  writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-  );
-  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
-}
-
 interface Broker {
   port: number;
   /** The TLS listener (the fleet CA's certificate for localhost), as trucks connect. */
@@ -99,7 +58,7 @@ interface Broker {
 
 async function startMosquitto(dir: string): Promise<Broker> {
   const [port, tlsPort] = [await freePort(), await freePort()];
-  const pki = makePki(dir);
+  const pki = serverPki(dir);
   const conf = join(dir, "mosquitto.conf");
   writeFileSync(
     conf,

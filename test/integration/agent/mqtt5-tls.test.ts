@@ -12,6 +12,7 @@ import mqtt from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAgent, parseAgentConfig } from "../../../agent/index.ts";
 import { decodeTelemetry, type StatusRecord, type TelemetryRecord } from "../../../protocol/index.ts";
+import { serverPki } from "../../support/pki.ts";
 import { waitFor } from "../../support/wait.ts";
 import { tempDir } from "./support.ts";
 
@@ -20,45 +21,6 @@ const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function makePki(dir: string): { ca: string; cert: string; key: string } {
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=FleetSync test CA",
-  );
-  run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
-  writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "san.ext",
-  );
-  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
-}
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -72,7 +34,7 @@ describe("uplink over MQTT 5 and TLS", () => {
   it("connects with the fleet CA and the truck's credentials, publishes records and a retained status", async () => {
     const tmp = await tempDir();
     cleanups.push(tmp.cleanup);
-    const pki = makePki(tmp.dir);
+    const pki = serverPki(tmp.dir);
     const passwords = join(tmp.dir, "passwords");
     execFileSync("mosquitto_passwd", ["-b", "-c", passwords, TRUCK, "truck-secret"], { stdio: "ignore" });
     execFileSync("mosquitto_passwd", ["-b", passwords, "watcher", "watcher-secret"], { stdio: "ignore" });

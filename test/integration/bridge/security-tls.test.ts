@@ -11,7 +11,7 @@
  * Clients connect from distinct loopback source addresses (127.0.0.x), so the per-source limits of one test do not
  * reach another.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { connect as netConnect } from "node:net";
@@ -26,6 +26,7 @@ import { parseBridgeConfig } from "../../../bridge/config.ts";
 import { encodeTelemetry } from "../../../protocol/codec.ts";
 import { topicFor } from "../../../protocol/topics.ts";
 import { deleteTopics, kafkaBrokers, type ReadRecord, readUntil, testKafka } from "../../support/kafka.ts";
+import { testPki } from "../../support/pki.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
   attemptConnect,
@@ -63,36 +64,12 @@ interface Pki {
 
 /** Files in `dir`: ca.pem (fleet CA), server.pem/server.key (localhost), and the two client identities. */
 function makePki(dir: string): Pki {
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  // P-256 keys: generated in milliseconds, unlike RSA.
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  const ca = (name: string, cn: string) =>
-    openssl("req", "-x509", ...ec, "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "2", "-subj", `/CN=${cn}`);
-  const issue = (name: string, cn: string, by: string, extensions?: string) => {
-    openssl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
-    openssl(
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      `${by}.pem`,
-      "-CAkey",
-      `${by}.key`,
-      "-CAcreateserial",
-      "-out",
-      `${name}.pem`,
-      "-days",
-      "2",
-      ...(extensions ? ["-extfile", extensions] : []),
-    );
-  };
-  ca("ca", "FleetSync test fleet CA");
-  ca("other-ca", "Some other CA");
-  execFileSync("sh", ["-c", "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext"], { cwd: dir });
-  issue("server", "localhost", "ca", "server.ext");
-  issue("truck", CERT_TRUCK, "ca");
-  issue("foreign", CERT_TRUCK, "other-ca");
+  const pki = testPki(dir);
+  pki.ca("ca", "FleetSync test fleet CA");
+  pki.ca("other-ca", "Some other CA");
+  pki.issue("server", "localhost", "ca", { server: true });
+  pki.issue("truck", CERT_TRUCK, "ca");
+  pki.issue("foreign", CERT_TRUCK, "other-ca");
   const read = (name: string) => readFileSync(join(dir, name));
   return {
     ca: read("ca.pem"),
