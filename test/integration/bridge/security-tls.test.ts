@@ -192,16 +192,22 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
   });
 
   const asTruck = (truckId: string, extra: IClientOptions = {}): IClientOptions => ({ clientId: truckId, ...extra });
+  /** CERT_TRUCK logs in with its certificate alone, from `address`; it must be accepted. Closed after the tests. */
+  const certificateLogin = async (tlsPort: number, address: string) => {
+    const result = await attemptTls(tlsPort, pki.ca, address, pki.truck, asTruck(CERT_TRUCK));
+    if (!result.ok) throw new Error(`certificate login refused: ${result.error}`);
+    clients.push(result.client);
+    return result.client;
+  };
 
   it("a truck whose certificate CN is its id logs in without a password, and its record lands in Kafka", async () => {
     // CERT_TRUCK has no entry in the credentials file: the certificate alone logs it in.
-    const result = await attemptTls(port, pki.ca, "127.0.0.50", pki.truck, asTruck(CERT_TRUCK));
-    if (!result.ok) throw new Error(`certificate login refused: ${result.error}`);
-    await result.client.publishAsync(topicFor(CERT_TRUCK, "telemetry"), encodeTelemetry([telemetry(CERT_TRUCK, 1)]), {
+    const client = await certificateLogin(port, "127.0.0.50");
+    await client.publishAsync(topicFor(CERT_TRUCK, "telemetry"), encodeTelemetry([telemetry(CERT_TRUCK, 1)]), {
       qos: 1,
     });
     // Ended here: the next test logs in as the same truck, which would take this session over.
-    await result.client.endAsync();
+    await client.endAsync();
     const records = await readUntil(kafka, topics.telemetry, (r) => byKey(r, CERT_TRUCK).length >= 1, "the record");
     expect(seqs(records, CERT_TRUCK)).toEqual([1]);
   });
@@ -224,13 +230,12 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
     );
 
     const aclBefore = await counterValue(bridge, "fleetsync_bridge_publishes_refused_total", { reason: "acl" });
-    const asA = await attemptTls(port, pki.ca, "127.0.0.52", pki.truck, asTruck(CERT_TRUCK));
-    if (!asA.ok) throw new Error(`certificate login refused: ${asA.error}`);
+    const asA = await certificateLogin(port, "127.0.0.52");
     let outcome: "closed" | "acknowledged" | undefined;
-    asA.client.once("close", () => {
+    asA.once("close", () => {
       outcome ??= "closed";
     });
-    asA.client.publish(
+    asA.publish(
       topicFor(PASSWORD_TRUCK, "telemetry"),
       encodeTelemetry([telemetry(PASSWORD_TRUCK, 666)]),
       { qos: 1 },
@@ -244,10 +249,8 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
     );
 
     // A marker from A after the refusal: once it is read, a forwarded record of B's would have been read before it.
-    const again = await attemptTls(port, pki.ca, "127.0.0.52", pki.truck, asTruck(CERT_TRUCK));
-    if (!again.ok) throw new Error(`certificate login refused: ${again.error}`);
-    clients.push(again.client);
-    await again.client.publishAsync(topicFor(CERT_TRUCK, "telemetry"), encodeTelemetry([telemetry(CERT_TRUCK, 2)]), {
+    const again = await certificateLogin(port, "127.0.0.52");
+    await again.publishAsync(topicFor(CERT_TRUCK, "telemetry"), encodeTelemetry([telemetry(CERT_TRUCK, 2)]), {
       qos: 1,
     });
     const records = await readUntil(kafka, topics.telemetry, (r) => seqs(r, CERT_TRUCK).includes(2), "the marker");
@@ -316,10 +319,8 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
 
   it("the CLI bridge requiring certificates: the fleet certificate logs in; a foreign one or none fails the handshake", async () => {
     const tlsPort = cli!.tlsPort;
-    const result = await attemptTls(tlsPort, pki.ca, "127.0.0.55", pki.truck, asTruck(CERT_TRUCK));
-    if (!result.ok) throw new Error(`certificate login refused: ${result.error}`);
-    clients.push(result.client);
-    await result.client.publishAsync(topicFor(CERT_TRUCK, "telemetry"), encodeTelemetry([telemetry(CERT_TRUCK, 9)]), {
+    const client = await certificateLogin(tlsPort, "127.0.0.55");
+    await client.publishAsync(topicFor(CERT_TRUCK, "telemetry"), encodeTelemetry([telemetry(CERT_TRUCK, 9)]), {
       qos: 1,
     });
     const records = await readUntil(kafka, cliTopics.telemetry, (r) => seqs(r, CERT_TRUCK).includes(9), "the record");
