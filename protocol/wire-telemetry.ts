@@ -62,6 +62,10 @@ const ENGINE_FIELDS = {
 
 export const GPS_KEYS = Object.keys(GPS_FIELDS) as (keyof typeof GPS_FIELDS)[];
 const ENGINE_KEYS = Object.keys(ENGINE_FIELDS) as (keyof typeof ENGINE_FIELDS)[];
+/** Per key, decoded once here rather than per record on the bridge's hot path: 10^decimals, and boolean or not. */
+const GPS_SCALES = GPS_KEYS.map((key) => 10 ** GPS_FIELDS[key].decimals);
+const ENGINE_SCALES = ENGINE_KEYS.map((key) => 10 ** ENGINE_FIELDS[key].decimals);
+const ENGINE_BOOLEANS = ENGINE_KEYS.map((key) => key === "brakeSwitch" || key === "parkingBrake");
 
 // Slot order: ts, timeSource, gps (fix), gps fields, engine (present), engine fields, then the two DTC lists.
 const TS_SECONDS: SlotSpec = { name: "ts", predictor: "linear", kRes: 0, kAbs: 24, signed: true };
@@ -195,8 +199,7 @@ function unflatten(
   input: BitReader,
 ): unknown {
   let s = 0;
-  const next = () => slots[s++]!;
-  const tsSlot = next();
+  const tsSlot = slots[s++]!;
   const ms = TS_EPOCH_MS + (seconds ? tsSlot.last * 1000 : tsSlot.last);
   if (tsSlot.state !== VALUE || !(Math.abs(ms) <= 8.64e15)) input.fail("timestamp missing or out of range");
   const record: Record<string, unknown> = {
@@ -204,28 +207,37 @@ function unflatten(
     stream,
     seq,
     ts: new Date(ms).toISOString(),
-    timeSource: enumOf(next(), (v) => TIME_SOURCES[v]),
+    timeSource: enumOf(slots[s++]!, TIME_SOURCES),
   };
-  const gpsSlot = next();
-  const gps: Record<string, unknown> = { fix: enumOf(gpsSlot, (v) => FIXES[v]) };
-  for (const key of GPS_KEYS) gps[key] = fieldOf(next(), 10 ** GPS_FIELDS[key].decimals, false);
+  const gpsSlot = slots[s++]!;
+  const gps: Record<string, unknown> = { fix: enumOf(gpsSlot, FIXES) };
+  let gpsFields = 0;
+  for (let k = 0; k < GPS_KEYS.length; k += 1) {
+    const value = fieldOf(slots[s++]!, GPS_SCALES[k]!, false);
+    gps[GPS_KEYS[k]!] = value;
+    if (value !== undefined) gpsFields += 1;
+  }
   if (gpsSlot.state === VALUE) record.gps = gps;
-  else if (GPS_KEYS.some((key) => gps[key] !== undefined)) input.fail("gps fields without a gps part");
-  const engineSlot = next();
+  else if (gpsFields > 0) input.fail("gps fields without a gps part");
+  const engineSlot = slots[s++]!;
   const engine: Record<string, unknown> = {};
-  for (const key of ENGINE_KEYS) {
-    const value = fieldOf(next(), 10 ** ENGINE_FIELDS[key].decimals, key === "brakeSwitch" || key === "parkingBrake");
-    if (value !== undefined) engine[key] = value;
+  let engineFields = 0;
+  for (let k = 0; k < ENGINE_KEYS.length; k += 1) {
+    const value = fieldOf(slots[s++]!, ENGINE_SCALES[k]!, ENGINE_BOOLEANS[k]!);
+    if (value !== undefined) {
+      engine[ENGINE_KEYS[k]!] = value;
+      engineFields += 1;
+    }
   }
   if (engineSlot.state === VALUE) record.engine = engine;
-  else if (Object.keys(engine).length > 0) input.fail("engine fields without an engine part");
+  else if (engineFields > 0) input.fail("engine fields without an engine part");
   if (dtcs !== undefined) record.dtcs = dtcs.map((d) => ({ ...d }));
   if (obdDtcs !== undefined) record.obdDtcs = [...obdDtcs];
   return record;
 }
 
-function enumOf<T>(slot: SlotState, map: (v: number) => T): T | undefined {
-  return slot.state === VALUE ? map(slot.last) : undefined;
+function enumOf<T>(slot: SlotState, values: readonly T[]): T | undefined {
+  return slot.state === VALUE ? values[slot.last] : undefined;
 }
 
 function fieldOf(slot: SlotState, scale: number, boolean: boolean): unknown {
