@@ -29,6 +29,13 @@ describe("fault: serial device unplugged and replugged", () => {
       "slcan",
       "elm327",
     ]);
+    // Records can flow from the GPS alone: make sure both ports are open and streaming before pulling them (a CAN
+    // port still in its open-retry backoff has nothing to lose, and the wait below would time out).
+    await waitFor(
+      () => pulled.every((a) => counter(a, "gps", "lines") > 0 && counter(a, "can", "j1939Messages") > 0),
+      "both ports of the trucks to unplug open and streaming",
+      { timeoutMs: 20_000 },
+    );
     for (const a of pulled) {
       await r.devices.unplug(a.truckId, "gps");
       await r.devices.unplug(a.truckId, "can");
