@@ -23,6 +23,7 @@ import {
 import type { Logger } from "../../common/log.ts";
 import type { DeviceInfo } from "../../sim/index.ts";
 import { FLEETSYNC, REPO } from "./bridge.ts";
+import { childLifecycle, type Exit } from "./child.ts";
 
 export interface AgentPlan {
   truckId: string;
@@ -170,7 +171,7 @@ export interface AgentGauges {
 export interface AgentProcess {
   readonly child: ChildProcess;
   readonly metricsPort: number;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<Exit>;
   /** The stream id the agent logged at start (undefined until it started). */
   stream(): string | undefined;
   started(): boolean;
@@ -241,14 +242,7 @@ export function spawnAgent(
       } catch {}
     }
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.once("exit", (code, signal) => done({ code, signal })),
-  );
-  const kill = async (signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
-  let stopping: Promise<void> | undefined;
+  const { exited, kill, stop } = childLifecycle(child, 15_000);
   return {
     child,
     metricsPort,
@@ -262,13 +256,6 @@ export function spawnAgent(
       return parseAgentMetrics(await response.text());
     },
     kill,
-    stop() {
-      stopping ??= (async () => {
-        const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-        await kill("SIGTERM");
-        clearTimeout(timer);
-      })();
-      return stopping;
-    },
+    stop,
   };
 }

@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { type ScryptParams, setTruckSecret } from "../../bridge/auth/credentials.ts";
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
 import type { RunTopics } from "./kafka.ts";
+import { childLifecycle, type Exit } from "./child.ts";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 
@@ -68,7 +69,7 @@ export interface BridgeProcess {
   readonly child: ChildProcess;
   readonly port: number;
   readonly httpPort: number | null;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<Exit>;
   /** The last lines the bridge logged (stderr), for failure messages. */
   logTail(): string;
   /** Sends a signal and waits for the process to exit. */
@@ -94,9 +95,7 @@ export async function spawnBridge(
   child.stderr!.on("data", (chunk: string) => {
     tail = (tail + chunk).slice(-4000);
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.once("exit", (code, signal) => done({ code, signal })),
-  );
+  const { exited, kill, stop } = childLifecycle(child, 20_000);
   const ready = await new Promise<{ tcp: number; http: number | null }>((resolveReady, reject) => {
     let out = "";
     const timer = setTimeout(() => {
@@ -116,11 +115,6 @@ export async function spawnBridge(
       reject(new Error(`the bridge exited (${code ?? signal}) before it was ready: ${tail}`));
     });
   });
-  const kill = async (signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
-  let stopping: Promise<void> | undefined;
   return {
     child,
     port: ready.tcp,
@@ -128,13 +122,6 @@ export async function spawnBridge(
     exited,
     logTail: () => tail,
     kill,
-    stop() {
-      stopping ??= (async () => {
-        const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-        await kill("SIGTERM");
-        clearTimeout(timer);
-      })();
-      return stopping;
-    },
+    stop,
   };
 }
