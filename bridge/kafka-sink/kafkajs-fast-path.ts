@@ -37,9 +37,6 @@ class EncodedRecord {
   get buffer(): Buffer {
     return this.buf;
   }
-  size(): number {
-    return this.buf.length;
-  }
 }
 
 type HeaderValue = Buffer | string | null | undefined;
