@@ -108,7 +108,7 @@ describe("fleetsync agent process", () => {
     // Nothing committed before the kill is missing, and the restarted agent continued the same sequence.
     expect(seqs.slice(0, committedBeforeKill)).toEqual(range(0, committedBeforeKill));
     expect(seqs).toEqual(range(0, seqs.length));
-    expect(seqs.length).toBeGreaterThan(committedBeforeKill + 300);
+    expect(seqs.length).toBeGreaterThanOrEqual(committedBeforeKill + 300);
     expect(new Set(broker.received.telemetry.map((r) => r.stream)).size).toBe(1);
     sameContentPerSeq(broker.received.telemetry);
     expect(broker.received.invalid).toBe(0);
