@@ -154,6 +154,16 @@ describe("fleetsync .deb packages", () => {
     for (const arch of ARCHES) expect(debs.get(arch)!.bytes, arch).toBeLessThan(4 * 1024 * 1024);
     const root = unpacked.get("amd64")!;
     await expect(stat(join(root, "usr/lib/fleetsync/node_modules/classic-level/deps"))).rejects.toThrow();
+    // Test-only code (the outbox contract suite, the protocol's fast-check arbitraries) is not compiled in.
+    const dist = join(root, "usr/lib/fleetsync/dist");
+    const files = (await readdir(dist, { recursive: true })).filter((f) => f.endsWith(".js"));
+    expect(files.length).toBeGreaterThan(20);
+    const testOnly: string[] = [];
+    for (const file of files) {
+      const text = await readFile(join(dist, file), "utf8");
+      if (/from "(vitest|fast-check)"|\.contract\.js"/.test(text)) testOnly.push(file);
+    }
+    expect(testOnly).toEqual([]);
   });
 
   it("amd64, unpacked: runs `fleetsync --version` and loads LevelDB from its own node_modules", async () => {
