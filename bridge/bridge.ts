@@ -33,7 +33,15 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
   installMqtt5Writer();
   const logger = deps.logger ?? silentLogger;
   const metrics = createMetrics();
-  const sink = deps.sink ?? createKafkaSink(config.kafka, { logger: logger.child({ part: "kafka" }) });
+  const sink =
+    deps.sink ??
+    createKafkaSink(config.kafka, {
+      logger: logger.child({ part: "kafka" }),
+      hooks: {
+        onPartitions: (topic, count) => metrics.kafkaPartitions.set({ topic }, count),
+        onPartitionsChanged: (topic) => metrics.kafkaPartitionChanges.inc({ topic }),
+      },
+    });
   const auth = createAuth(config.auth, {
     logger: logger.child({ part: "auth" }),
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason }),
@@ -63,6 +71,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
         metrics.pendingRecords.set(records);
         metrics.waitingPublishes.set(waiting);
       },
+      onParked: (topics) => metrics.parkedTopics.set(topics),
     },
   });
   const aedes = new Aedes({
@@ -88,7 +97,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
     onConnection: (kind) => metrics.connectionsTotal.inc({ listener: kind }),
   });
   const http = config.http
-    ? createHttpServer(config.http, { registry: metrics.registry, ready: () => sink.isReachable(), logger })
+    ? createHttpServer(config.http, { registry: metrics.registry, ready: () => sink.health(), logger })
     : undefined;
 
   const lostReasons = new WeakMap<Client, string>();

@@ -25,7 +25,7 @@ import { toStatusMessage } from "../../protocol/kafka.ts";
 import { confirmTopic } from "../../protocol/topics.ts";
 import { checkPublish, type PublishKind } from "../auth/acl.ts";
 import type { KafkaTopics } from "../kafka-sink/config.ts";
-import type { Delivery, KafkaSink } from "../kafka-sink/sink.ts";
+import { type Delivery, deliveredEach, type KafkaSink } from "../kafka-sink/sink.ts";
 import { Batcher, type BatcherHooks } from "./batcher.ts";
 import type { ForwarderConfig } from "./config.ts";
 import { decodePublish } from "./decode.ts";
@@ -136,6 +136,12 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
       }
       batcher.submit(decoded.messages).then(
         (deliveries) => {
+          // The one place a PUBACK is released: only with Kafka's (partition, offset) for every record in it
+          // (design, "The bridge"). The batcher already retries a batch without them; this is the last guard.
+          if (!deliveredEach(deliveries, decoded.messages.length)) {
+            logger.error({ truckId, topic: packet.topic }, "no offset from Kafka for every record: not acknowledged");
+            return callback(new FleetError("FLEET_KAFKA", "Kafka did not name a partition and offset for every record"));
+          }
           const delivered = packet as AedesPublishPacket;
           delivered.payload = EMPTY;
           delivered.retain = false;
