@@ -29,11 +29,32 @@ export interface Bridge {
   address(kind: "tcp" | "tls" | "http"): AddressInfo | undefined;
 }
 
+const STATUS_RESERVE_MS = 2_000;
+/** Disconnecting from a Kafka that does not answer must not hold the stop past its deadline. */
+const SINK_STOP_MIN_MS = 200;
+
+function within(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridge {
   installMqtt5Writer();
   const logger = deps.logger ?? silentLogger;
   const metrics = createMetrics();
-  const sink = deps.sink ?? createKafkaSink(config.kafka, { logger: logger.child({ part: "kafka" }) });
+  const sink =
+    deps.sink ??
+    createKafkaSink(config.kafka, {
+      logger: logger.child({ part: "kafka" }),
+      hooks: {
+        onPartitions: (topic, count) => metrics.kafkaPartitions.set({ topic }, count),
+        onPartitionsChanged: (topic) => metrics.kafkaPartitionChanges.inc({ topic }),
+      },
+    });
   const auth = createAuth(config.auth, {
     logger: logger.child({ part: "auth" }),
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason }),
@@ -63,6 +84,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
         metrics.pendingRecords.set(records);
         metrics.waitingPublishes.set(waiting);
       },
+      onParked: (topics) => metrics.parkedTopics.set(topics),
     },
   });
   const aedes = new Aedes({
@@ -88,7 +110,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
     onConnection: (kind) => metrics.connectionsTotal.inc({ listener: kind }),
   });
   const http = config.http
-    ? createHttpServer(config.http, { registry: metrics.registry, ready: () => sink.isReachable(), logger })
+    ? createHttpServer(config.http, { registry: metrics.registry, ready: () => sink.health(), logger })
     : undefined;
 
   const lostReasons = new WeakMap<Client, string>();
@@ -126,16 +148,21 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
     },
     stop() {
       stopping ??= (async () => {
-        logger.info("stopping: no new connections, finishing in-flight batches");
+        // One deadline for the whole stop (issue 13.6): a process manager kills the process after its grace period,
+        // and everything not finished by then (offline status records included) would be lost mid-way.
+        const timeoutMs = config.forwarder.drainTimeoutMs;
+        const deadline = Date.now() + timeoutMs;
+        logger.info({ timeoutMs }, "stopping: no new connections, finishing in-flight batches");
         await listener.stop();
-        await forwarder.drain();
+        // The last part of the deadline is kept for the offline status records that closing the clients writes.
+        await forwarder.drain(deadline - Math.min(STATUS_RESERVE_MS, timeoutMs / 4));
         // Let the last PUBACKs reach the sockets (mqtt-packet uncorks on the next tick) before closing them.
         await new Promise((resolve) => setImmediate(resolve));
         await new Promise<void>((resolve) => aedes.close(() => resolve()));
-        await forwarder.stop();
-        await sink.stop();
+        await forwarder.stop(deadline);
+        await within(sink.stop(), Math.max(SINK_STOP_MIN_MS, deadline - Date.now()));
         await http?.stop();
-        logger.info("bridge stopped");
+        logger.info({ ms: timeoutMs - (deadline - Date.now()) }, "bridge stopped");
       })();
       return stopping;
     },

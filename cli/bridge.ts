@@ -11,10 +11,12 @@ import { createLogger } from "../common/log.ts";
 import { assertTruckId } from "../protocol/truck-id.ts";
 import { fastPath } from "../bridge/kafka-sink/kafkajs-fast-path.ts";
 import { parseCommandArgs } from "./commands.ts";
+import { stopOnSignals } from "./stop-signals.ts";
 
 const USAGE = `Usage:
   fleetsync bridge [--config FILE]
-      Run the bridge. Without --config: plain MQTT on 0.0.0.0:1883, metrics on :9464, Kafka from KAFKA_BROKERS
+      Run the bridge until SIGTERM or SIGINT (graceful: in-flight batches finish, within forwarder.drainTimeoutMs;
+      SIGINT again a second later stops waiting). Without --config: plain MQTT on 0.0.0.0:1883, metrics on :9464, Kafka from KAFKA_BROKERS
       (default 127.0.0.1:39092), no credentials file (only client certificates could log in). See docs/bridge.md.
   fleetsync bridge add-truck --file CREDS --truck ID [--password-stdin]
       Add or replace a truck's salted scrypt hash in the credentials file (created with mode 0600). Without
@@ -82,18 +84,8 @@ async function runBridge(argv: string[]): Promise<number> {
     kafkajsFastPath: fastPath.active,
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, "signal received");
-      process.once(signal, () => process.exit(130)); // a second signal: stop waiting
-      bridge.stop().then(resolve, (error: unknown) => {
-        logger.error({ err: error }, "stop failed");
-        resolve();
-      });
-    };
-    process.once("SIGTERM", onSignal);
-    process.once("SIGINT", onSignal);
-  });
+  // Stop signals: the first stops gracefully; repeats and Ctrl-C twice as cli/stop-signals.ts says.
+  await stopOnSignals(() => bridge.stop(), logger);
   process.stdout.write(`${JSON.stringify({ stopped: true })}\n`);
   return 0;
 }

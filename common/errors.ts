@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   FLEET_OUTBOX_IO: { retriable: true, doc: "The outbox could not read or write its LevelDB store." },
   FLEET_MQTT: { retriable: true, doc: "The MQTT connection failed or was refused." },
   FLEET_KAFKA: { retriable: true, doc: "Kafka refused or failed a request." },
+  FLEET_KAFKA_TOPIC: {
+    retriable: true,
+    doc: "A Kafka topic the bridge writes to does not exist (and the bridge may not create it); details.topics names it.",
+  },
   FLEET_AUTH: { retriable: false, doc: "A client's credentials were refused." },
   FLEET_CLOSED: { retriable: false, doc: "A component was used after stop()." },
   FLEET_TIMEOUT: { retriable: true, doc: "An operation did not finish before its deadline." },

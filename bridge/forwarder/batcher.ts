@@ -15,9 +15,17 @@
  * nothing more from that truck's socket (it reads a connection's next bytes only after every packet of the
  * previous read was handled), so the `waiting` FIFO holds at most one socket read per connection. When full:
  * never drop, never acknowledge early; admission resumes by itself as batches complete.
+ *
+ * A topic Kafka cannot take (it was deleted and the bridge may not create it: the sink fails with
+ * FLEET_KAFKA_TOPIC) must not hold every other topic's records behind it (issue 13). Its publishes are *parked*:
+ * set apart in their own FIFO, in order, and retried on their own backoff, while the other topics' batches go on.
+ * A later publish for a parked topic joins the end of that FIFO, so per-(truck, topic) order holds. Parked records
+ * count against `maxPendingRecords` but may take at most half of it, so the other topics keep room to flow; a
+ * publish for a parked topic beyond that waits unadmitted (its truck's socket unread) and lets later publishes for
+ * other topics pass it in the admission queue (order across topics is no promise: each topic is its own log).
  */
-import { FleetError } from "../../common/errors.ts";
-import type { Delivery, KafkaSink, OutMessage } from "../kafka-sink/sink.ts";
+import { FleetError, isFleetError } from "../../common/errors.ts";
+import { type Delivery, deliveredEach, type KafkaSink, type OutMessage } from "../kafka-sink/sink.ts";
 import { Fifo } from "./fifo.ts";
 
 export interface BatcherOptions {
@@ -32,14 +40,32 @@ export interface BatcherOptions {
 export interface BatcherHooks {
   onBatch?(records: number, seconds: number, ok: boolean, error?: unknown): void;
   onPending?(admittedRecords: number, waitingPublishes: number): void;
+  onParked?(topics: number): void;
 }
 
 interface Entry {
+  /** Every message of one publish goes to the same topic. */
+  topic: string;
   messages: OutMessage[];
   bytes: number;
   resolve(deliveries: Delivery[]): void;
   reject(error: unknown): void;
 }
+
+interface Parked {
+  entries: Entry[];
+  delay: number;
+  dueAt: number;
+}
+
+/** The topics a failure is limited to (FLEET_KAFKA_TOPIC), or none when it concerns Kafka as a whole. */
+function failedTopics(error: unknown): string[] {
+  if (!isFleetError(error, "FLEET_KAFKA_TOPIC")) return [];
+  const topics = error.details?.topics;
+  return Array.isArray(topics) ? topics.filter((t): t is string => typeof t === "string") : [];
+}
+
+const recordsOf = (entries: Entry[]) => entries.reduce((sum, entry) => sum + entry.messages.length, 0);
 
 function sizeOf(message: OutMessage): number {
   let bytes = message.key.length + (typeof message.value === "string" ? message.value.length : message.value.length);
@@ -59,6 +85,9 @@ export class Batcher {
   private stopping = false;
   private aborted = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly parked = new Map<string, Parked>();
+  private parkedRecords = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly sink: Pick<KafkaSink, "send">,
@@ -77,12 +106,16 @@ export class Batcher {
   /** Resolves once every message is in Kafka (acks=all), with each message's topic, partition and offset. */
   submit(messages: OutMessage[]): Promise<Delivery[]> {
     if (this.aborted) return Promise.reject(new FleetError("FLEET_CLOSED", "the bridge is stopping"));
+    if (messages.length === 0) return Promise.resolve([]);
     return new Promise<Delivery[]>((resolve, reject) => {
       let bytes = 0;
       for (const message of messages) bytes += sizeOf(message);
-      const entry: Entry = { messages, bytes, resolve, reject };
-      if (this.waiting.length === 0 && this.fits(messages.length)) this.admit(entry);
-      else this.waiting.push(entry);
+      const entry: Entry = { topic: messages[0]!.topic, messages, bytes, resolve, reject };
+      if (this.waiting.length === 0 && this.fits(entry)) this.admit(entry);
+      else {
+        this.waiting.push(entry);
+        if (this.parked.size > 0) this.admitWaiting();
+      }
       this.report();
       this.schedule();
     });
@@ -113,15 +146,22 @@ export class Batcher {
     await this.drain(deadlineMs);
     this.aborted = true;
     this.backoff?.wake();
+    clearTimeout(this.probeTimer);
     const error = new FleetError("FLEET_CLOSED", "the bridge stopped before Kafka took this publish");
-    for (const entry of [...this.waiting.drain(), ...this.queue.drain()]) entry.reject(error);
+    const parked = [...this.parked.values()].flatMap((p) => p.entries);
+    this.parked.clear();
+    this.parkedRecords = 0;
+    for (const entry of [...this.waiting.drain(), ...this.queue.drain(), ...parked]) entry.reject(error);
     this.queuedRecords = 0;
     this.queuedBytes = 0;
     this.report();
   }
 
-  private fits(records: number): boolean {
-    return this.admitted === 0 || this.admitted + records <= this.options.maxPendingRecords;
+  private fits(entry: Entry): boolean {
+    const records = entry.messages.length;
+    const max = this.options.maxPendingRecords;
+    if (this.parked.has(entry.topic) && this.parkedRecords > 0 && this.parkedRecords + records > max / 2) return false;
+    return this.admitted === 0 || this.admitted + records <= max;
   }
 
   private admit(entry: Entry): void {
@@ -132,13 +172,60 @@ export class Batcher {
   }
 
   private admitWaiting(): void {
-    for (let next = this.waiting.peek(); next && this.fits(next.messages.length); next = this.waiting.peek()) {
-      this.admit(this.waiting.shift()!);
+    if (this.parked.size === 0) {
+      for (let next = this.waiting.peek(); next && this.fits(next); next = this.waiting.peek()) {
+        this.admit(this.waiting.shift()!);
+      }
+      return;
+    }
+    // A topic whose first waiting publish does not fit keeps all its later ones waiting too (order per topic).
+    const held = new Set<string>();
+    for (const entry of this.waiting.drain()) {
+      if (!held.has(entry.topic) && this.fits(entry)) this.admit(entry);
+      else {
+        held.add(entry.topic);
+        this.waiting.push(entry);
+      }
     }
   }
 
   private isIdle(): boolean {
-    return !this.inFlight && this.queue.length === 0 && this.waiting.length === 0;
+    return !this.inFlight && this.queue.length === 0 && this.waiting.length === 0 && this.parked.size === 0;
+  }
+
+  /** Sets entries apart under their topic, ahead of what that topic already has parked (they came first). */
+  private park(topic: string, entries: Entry[]): void {
+    const existing = this.parked.get(topic);
+    if (existing) {
+      existing.entries = [...entries, ...existing.entries];
+      existing.delay = Math.min(existing.delay * 2, this.options.retryMaxMs);
+      existing.dueAt = Date.now() + existing.delay;
+    } else {
+      const delay = this.options.retryInitialMs;
+      this.parked.set(topic, { entries, delay, dueAt: Date.now() + delay });
+    }
+    this.parkedRecords += recordsOf(entries);
+  }
+
+  /** The parked topic whose retry is due first, if any is due now. */
+  private dueParked(): [string, Parked] | undefined {
+    let due: [string, Parked] | undefined;
+    const now = Date.now();
+    for (const item of this.parked) if (item[1].dueAt <= now && (!due || item[1].dueAt < due[1].dueAt)) due = item;
+    return due;
+  }
+
+  private armProbe(): void {
+    if (this.probeTimer || this.parked.size === 0 || this.aborted) return;
+    const next = Math.min(...[...this.parked.values()].map((p) => p.dueAt));
+    this.probeTimer = setTimeout(
+      () => {
+        this.probeTimer = undefined;
+        void this.flush();
+      },
+      Math.max(0, next - Date.now()),
+    );
+    this.probeTimer.unref();
   }
 
   /**
@@ -147,7 +234,8 @@ export class Batcher {
    * was idle: it may hold the first records a little for company.
    */
   private schedule(afterBatch = false): void {
-    if (this.inFlight || this.queue.length === 0 || this.aborted) return;
+    if (this.inFlight || this.aborted) return;
+    if (this.queue.length === 0) return this.armProbe();
     const full = this.queuedRecords >= this.options.maxBatchRecords || this.queuedBytes >= this.options.maxBatchBytes;
     // Also flush at once when publishes wait for admission: the bound is reached, lingering only adds latency.
     if (afterBatch || full || this.stopping || this.waiting.length > 0 || this.options.lingerMs === 0) {
@@ -168,6 +256,16 @@ export class Batcher {
     let records = 0;
     let bytes = 0;
     for (let next = this.queue.peek(); next; next = this.queue.peek()) {
+      const parked = this.parked.get(next.topic);
+      if (parked) {
+        // Behind a parked publish of the same topic: it joins that FIFO, in order.
+        this.queue.shift();
+        this.queuedRecords -= next.messages.length;
+        this.queuedBytes -= next.bytes;
+        parked.entries.push(next);
+        this.parkedRecords += next.messages.length;
+        continue;
+      }
       const fitsBatch =
         records + next.messages.length <= this.options.maxBatchRecords &&
         bytes + next.bytes <= this.options.maxBatchBytes;
@@ -182,42 +280,92 @@ export class Batcher {
     return batch;
   }
 
+  /** A parked topic's next batch: from the head of its FIFO, within the batch limits. */
+  private cutParked(parked: Parked): Entry[] {
+    let records = 0;
+    let bytes = 0;
+    let count = 0;
+    for (const entry of parked.entries) {
+      const fitsBatch =
+        records + entry.messages.length <= this.options.maxBatchRecords &&
+        bytes + entry.bytes <= this.options.maxBatchBytes;
+      if (count > 0 && !fitsBatch) break;
+      records += entry.messages.length;
+      bytes += entry.bytes;
+      count += 1;
+    }
+    this.parkedRecords -= records;
+    return parked.entries.splice(0, count);
+  }
+
   private async flush(): Promise<void> {
-    if (this.inFlight || this.queue.length === 0) return;
+    if (this.inFlight) return;
+    const due = this.dueParked();
+    let batch = due ? this.cutParked(due[1]) : this.queue.length > 0 ? this.cutBatch() : [];
+    if (batch.length === 0) {
+      if (due) this.parked.delete(due[0]);
+      return this.armProbe();
+    }
     this.inFlight = true;
-    const batch = this.cutBatch();
-    const messages = batch.flatMap((entry) => entry.messages);
+    let finished = 0;
     let delay = this.options.retryInitialMs;
     for (;;) {
+      const messages = batch.flatMap((entry) => entry.messages);
       const began = performance.now();
       try {
         const deliveries = await this.sink.send(messages);
+        // The one rule of promise 1: no acknowledgement without Kafka's (partition, offset) for every record.
+        if (!deliveredEach(deliveries, messages.length)) {
+          throw new FleetError("FLEET_KAFKA", "Kafka did not name a partition and offset for every record");
+        }
         this.hooks.onBatch?.(messages.length, (performance.now() - began) / 1000, true);
         let at = 0;
         for (const entry of batch) {
           entry.resolve(deliveries.slice(at, at + entry.messages.length));
           at += entry.messages.length;
         }
+        finished += messages.length;
+        if (due) {
+          // The parked topic is writable again: send the rest of its FIFO without waiting, then unpark it.
+          if (due[1].entries.length === 0) this.parked.delete(due[0]);
+          else due[1].dueAt = Date.now();
+          due[1].delay = this.options.retryInitialMs;
+        }
         break;
       } catch (error) {
         this.hooks.onBatch?.(messages.length, (performance.now() - began) / 1000, false, error);
+        if (!this.aborted) {
+          const topics = failedTopics(error);
+          if (topics.length > 0) {
+            // Only these topics cannot be written: park their publishes, send the rest at once.
+            const stays = batch.filter((entry) => !topics.includes(entry.topic));
+            for (const topic of topics) {
+              const entries = batch.filter((entry) => entry.topic === topic);
+              if (entries.length > 0 || this.parked.has(topic)) this.park(topic, entries);
+            }
+            batch = stays;
+            if (batch.length === 0) break;
+            continue;
+          }
+          if (due) {
+            // A parked topic's retry failed for another reason: back to its FIFO, the other topics go on.
+            this.park(due[0], batch);
+            break;
+          }
+          await this.sleep(delay);
+          delay = Math.min(delay * 2, this.options.retryMaxMs);
+        }
         if (this.aborted) {
           const closed = new FleetError("FLEET_CLOSED", "the bridge stopped before Kafka took this publish", {
             cause: error,
           });
           for (const entry of batch) entry.reject(closed);
-          break;
-        }
-        await this.sleep(delay);
-        delay = Math.min(delay * 2, this.options.retryMaxMs);
-        if (this.aborted) {
-          const closed = new FleetError("FLEET_CLOSED", "the bridge stopped before Kafka took this publish");
-          for (const entry of batch) entry.reject(closed);
+          finished += recordsOf(batch);
           break;
         }
       }
     }
-    this.admitted -= messages.length;
+    this.admitted -= finished;
     this.inFlight = false;
     this.admitWaiting();
     this.report();
@@ -242,5 +390,6 @@ export class Batcher {
 
   private report(): void {
     this.hooks.onPending?.(this.admitted, this.waiting.length);
+    this.hooks.onParked?.(this.parked.size);
   }
 }

@@ -52,7 +52,12 @@ export const ForwarderConfigSchema = z
       .int()
       .positive()
       .default(15_000)
-      .describe("On stop: how long to wait for in-flight batches before giving up (unacked trucks resend)."),
+      .describe(
+        "The one deadline of a graceful stop (SIGTERM): in-flight batches, then the offline status records of the " +
+          "trucks the stop disconnects, all within it; what Kafka has not taken by then stays unacknowledged and the " +
+          "trucks resend it. Keep it below the process manager's grace period (Kubernetes: " +
+          "terminationGracePeriodSeconds minus the preStop pause).",
+      ),
   })
   .strict();
 

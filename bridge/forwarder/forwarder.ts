@@ -25,7 +25,7 @@ import { toStatusMessage } from "../../protocol/kafka.ts";
 import { confirmTopic } from "../../protocol/topics.ts";
 import { checkPublish, type PublishKind } from "../auth/acl.ts";
 import type { KafkaTopics } from "../kafka-sink/config.ts";
-import type { Delivery, KafkaSink } from "../kafka-sink/sink.ts";
+import { type Delivery, deliveredEach, type KafkaSink } from "../kafka-sink/sink.ts";
 import { Batcher, type BatcherHooks } from "./batcher.ts";
 import type { ForwarderConfig } from "./config.ts";
 import { decodePublish } from "./decode.ts";
@@ -54,10 +54,13 @@ export interface Forwarder {
   /** Status records on connect and disconnect (broker clock), keyed by truck id on the compacted status topic. */
   clientConnected(client: Client): void;
   clientDisconnected(client: Client, reason: string): void;
-  /** Refuses new publishes, then waits (up to drainTimeoutMs) until Kafka took everything already received. */
-  drain(): Promise<void>;
-  /** drain(), then writes what is still queued (status records of the last disconnects) within a short deadline. */
-  stop(): Promise<void>;
+  /** Refuses new publishes, then waits until Kafka took everything already received, or until `deadline` (epoch ms). */
+  drain(deadline: number): Promise<void>;
+  /**
+   * Writes what is still queued (status records of the last disconnects) until `deadline` (epoch ms), then fails
+   * whatever is left: those publishes stay unacknowledged and their trucks send them again.
+   */
+  stop(deadline: number): Promise<void>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -136,6 +139,14 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
       }
       batcher.submit(decoded.messages).then(
         (deliveries) => {
+          // The one place a PUBACK is released: only with Kafka's (partition, offset) for every record in it
+          // (design, "The bridge"). The batcher already retries a batch without them; this is the last guard.
+          if (!deliveredEach(deliveries, decoded.messages.length)) {
+            logger.error({ truckId, topic: packet.topic }, "no offset from Kafka for every record: not acknowledged");
+            return callback(
+              new FleetError("FLEET_KAFKA", "Kafka did not name a partition and offset for every record"),
+            );
+          }
           const delivered = packet as AedesPublishPacket;
           delivered.payload = EMPTY;
           delivered.retain = false;
@@ -164,14 +175,14 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
       status(client.id, "offline", reason);
     },
 
-    async drain() {
+    async drain(deadline) {
       stopping = true;
-      await batcher.drain(config.drainTimeoutMs);
+      await batcher.drain(Math.max(0, deadline - Date.now()));
     },
 
-    stop() {
+    stop(deadline) {
       stopping = true;
-      stopped ??= batcher.drain(config.drainTimeoutMs).then(() => batcher.stop(2_000));
+      stopped ??= batcher.stop(Math.max(0, deadline - Date.now()));
       return stopped;
     },
   };

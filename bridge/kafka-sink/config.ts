@@ -17,7 +17,8 @@ export const KafkaSinkConfigSchema = z
     createTopics: z
       .boolean()
       .default(true)
-      .describe("Create missing topics at start (admin API); fleet.status with cleanup.policy=compact."),
+      .describe("Create missing topics at start and whenever one vanishes (admin API); fleet.status with " +
+          "cleanup.policy=compact. Off: a missing topic makes the bridge not ready, its records wait unacknowledged.",),
     partitions: z
       .number()
       .int()
@@ -29,6 +30,15 @@ export const KafkaSinkConfigSchema = z
       .int()
       .default(-1)
       .describe("Replication factor of topics the bridge creates; -1 = the broker's default.replication.factor."),
+    metadataRefreshMs: z
+      .number()
+      .int()
+      .positive()
+      .default(30_000)
+      .describe(
+        "How often the topics' partition counts are read again (also after any error that suggests a change). " +
+          "A changed count is logged as an error, counted and shown on /readyz; keys then move (docs/bridge.md).",
+      ),
     requestTimeoutMs: z.number().int().positive().default(30_000),
     connectionTimeoutMs: z.number().int().positive().default(3_000),
     ackTimeoutMs: z.number().int().positive().default(30_000).describe("acks=all wait on the broker side."),

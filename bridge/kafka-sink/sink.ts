@@ -5,6 +5,14 @@
  * The sink assigns each message's partition itself with kafkajs' DefaultPartitioner over the topic's partition
  * count, which is the partition kafkajs would choose anyway; knowing it lets `send` return every message's offset
  * (base offset of its partition in the response + its index), which the installer's confirmation reply needs.
+ *
+ * Partition counts are not fixed for the process lifetime (issue 13): a topic can be re-created with another count,
+ * or grown. kafkajs sends only to partitions it knows a leader for and resolves the rest as success, so a message
+ * addressed to a partition that no longer exists would be "delivered" nowhere. Therefore `send` accepts only a
+ * response that names a real offset for every partition it wrote, and otherwise refreshes the metadata and fails
+ * the batch (the batcher retries it). Counts are refreshed on such errors and every `metadataRefreshMs`; a changed
+ * count is logged as an error, counted, shown on /readyz, and followed: keys move to the partitions that exist now
+ * (docs/bridge.md, "Partition count changes").
  */
 // First: it must replace kafkajs' record encoder before kafkajs loads it.
 import { fastPath } from "./kafkajs-fast-path.ts";
@@ -39,20 +47,61 @@ export interface Delivery {
   offset: string;
 }
 
+/** Whether Kafka named a real place (partition, offset >= 0) for each of `count` messages. */
+export function deliveredEach(deliveries: readonly Delivery[], count: number): boolean {
+  if (deliveries.length !== count) return false;
+  for (const delivery of deliveries) {
+    if (!(delivery.partition >= 0) || !/^\d+$/.test(delivery.offset)) return false;
+  }
+  return true;
+}
+
+export interface SinkHealth {
+  /** Can deliver now: Kafka answers, the last batch did not fail, and every topic exists. */
+  ready: boolean;
+  /** Why not ready. */
+  reasons: string[];
+  /** Things operators must know although delivery works (partition count changes). */
+  notes: string[];
+}
+
+export interface KafkaSinkHooks {
+  /** A topic's partition count, whenever it is learned. */
+  onPartitions?(topic: string, count: number): void;
+  onPartitionsChanged?(topic: string, from: number, to: number): void;
+}
+
 /** What the forwarder needs from Kafka; unit tests swap in a double. */
 export interface KafkaSink {
   start(): Promise<void>;
-  /** Writes the messages in order (acks=all) and resolves with each one's place, or rejects with FLEET_KAFKA. */
+  /**
+   * Writes the messages in order (acks=all) and resolves with each one's place, or rejects: FLEET_KAFKA_TOPIC
+   * (details.topics: the topics that do not exist; the other topics' messages were not written either) or
+   * FLEET_KAFKA.
+   */
   send(messages: OutMessage[]): Promise<Delivery[]>;
-  /** Kafka answered recently or answers a cluster description now. */
-  isReachable(): Promise<boolean>;
+  health(): Promise<SinkHealth>;
   stop(): Promise<void>;
 }
 
 const READY_FRESH_MS = 5_000;
 const MAX_CACHED_KEYS = 200_000;
+const MAX_NOTES = 10;
 /** kafkajs error types after which the idempotent producer's sequence state cannot be trusted: start a new one. */
 const PRODUCER_FATAL = new Set(["OUT_OF_ORDER_SEQUENCE_NUMBER", "UNKNOWN_PRODUCER_ID", "INVALID_PRODUCER_EPOCH"]);
+/** kafkajs errors that mean our idea of a topic (exists, partition count) may be wrong: look again. */
+const METADATA_SUSPECT = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE"]);
+
+/** The kafkajs error types along an error's cause chain (kafkajs wraps the broker's error in a retry error). */
+function errorTypes(error: unknown): string[] {
+  const types: string[] = [];
+  for (let e = error as { type?: unknown; name?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (typeof e.type === "string") types.push(e.type);
+    if (e.name === "KafkaJSMetadataNotLoaded") types.push("UNKNOWN_TOPIC_OR_PARTITION");
+    if (types.length > 10) break;
+  }
+  return types;
+}
 
 function kafkaLogger(logger: Logger) {
   return () =>
@@ -77,8 +126,16 @@ const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
   return socket;
 };
 
-export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger }): KafkaSink {
+interface Partitioning {
+  count: number;
+  metadata: PartitionMetadata[];
+  /** Each key's partition, computed once (keys are truck ids). Capped: when full, cleared and refilled. */
+  byKey: Map<string, number>;
+}
+
+export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger; hooks?: KafkaSinkHooks }): KafkaSink {
   const logger = deps.logger;
+  const hooks = deps.hooks ?? {};
   const kafka = new Kafka({
     clientId: config.clientId,
     brokers: config.brokers,
@@ -93,12 +150,20 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
   });
   if (!fastPath.active) logger.warn({ reason: fastPath.reason }, "kafkajs runs without the fast record encoder");
   const partitioner = Partitioners.DefaultPartitioner();
-  const partitionCounts = new Map<string, number>();
+  const partitioning = new Map<string, Partitioning>();
+  /** Topics that do not exist (createTopics off), with the reason /readyz shows. */
+  const missing = new Map<string, string>();
+  const notes: string[] = [];
   let producer: Producer | undefined;
+  /** The producer's own metadata (leaders, partitions) may be out of date: start a new producer before sending. */
+  let producerStale = false;
   let admin: Admin | undefined;
   let connecting: Promise<void> | undefined;
+  let refreshTimer: NodeJS.Timeout | undefined;
   let lastOkAt = 0;
+  let lastProbeOkAt = 0;
   let lastErrorAt = 0;
+  let lastError = "";
   let stopped = false;
 
   const newProducer = () =>
@@ -109,39 +174,100 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
       allowAutoTopicCreation: false,
     });
 
-  async function ensureTopics(client: Admin): Promise<void> {
-    const wanted = Object.values(config.topics);
-    if (config.createTopics) {
-      const existing = new Set(await client.listTopics());
-      const missing: ITopicConfig[] = wanted
-        .filter((topic) => !existing.has(topic))
-        .map((topic) => ({
-          topic,
-          numPartitions: config.partitions,
-          replicationFactor: config.replicationFactor,
-          // The status topic keeps only the latest state per truck: log compaction.
-          configEntries: topic === config.topics.status ? [{ name: "cleanup.policy", value: "compact" }] : [],
-        }));
-      if (missing.length > 0) {
-        await client.createTopics({ topics: missing, waitForLeaders: true }).catch((error: unknown) => {
-          // Another bridge may have created them a moment ago (TOPIC_ALREADY_EXISTS): fine.
-          if (!String((error as Error).message).includes("already exists")) throw error;
-        });
-        logger.info({ topics: missing.map((t) => t.topic) }, "created Kafka topics");
-      }
+  async function renewProducer(why: string): Promise<void> {
+    logger.warn({ why }, "recreating the idempotent producer");
+    const old = producer;
+    producer = undefined;
+    producerStale = false;
+    await old?.disconnect().catch(() => undefined);
+    producer = newProducer();
+    await producer.connect();
+  }
+
+  async function createTopics(client: Admin, topics: string[]): Promise<void> {
+    const wanted: ITopicConfig[] = topics.map((topic) => ({
+      topic,
+      numPartitions: config.partitions,
+      replicationFactor: config.replicationFactor,
+      // The status topic keeps only the latest state per truck: log compaction.
+      configEntries: topic === config.topics.status ? [{ name: "cleanup.policy", value: "compact" }] : [],
+    }));
+    await client.createTopics({ topics: wanted, waitForLeaders: true }).catch((error: unknown) => {
+      // Another bridge may have created them a moment ago (TOPIC_ALREADY_EXISTS): fine.
+      if (!String((error as Error).message).includes("already exists")) throw error;
+    });
+    logger.info({ topics }, "created Kafka topics");
+  }
+
+  /** A topic's partition count, or undefined when the topic does not exist. */
+  async function partitionCount(client: Admin, topic: string): Promise<number | undefined> {
+    try {
+      const metadata = await client.fetchTopicMetadata({ topics: [topic] });
+      return metadata.topics[0]?.partitions.length || undefined;
+    } catch (error) {
+      if (errorTypes(error).includes("UNKNOWN_TOPIC_OR_PARTITION")) return undefined;
+      throw error;
     }
-    const metadata = await client.fetchTopicMetadata({ topics: wanted });
-    for (const topic of metadata.topics) partitionCounts.set(topic.name, topic.partitions.length);
+  }
+
+  /**
+   * Learns a topic's partition count again: re-creates a vanished topic when configured to, marks it missing
+   * otherwise, and reports a changed count (the policy: follow it; keys move, docs/bridge.md).
+   */
+  async function refreshTopic(client: Admin, topic: string): Promise<void> {
+    let count = await partitionCount(client, topic);
+    if (count === undefined && config.createTopics) {
+      await createTopics(client, [topic]);
+      if (partitioning.has(topic)) logger.error({ topic }, "a topic the bridge writes to had vanished; created it again");
+      producerStale = true;
+      count = await partitionCount(client, topic);
+    }
+    if (count === undefined) {
+      const reason = `topic ${topic} does not exist (kafka.createTopics is off)`;
+      if (!missing.has(topic)) logger.error({ topic }, reason);
+      missing.set(topic, reason);
+      return;
+    }
+    if (missing.delete(topic)) {
+      logger.warn({ topic }, "topic exists again");
+      producerStale = true;
+    }
+    const known = partitioning.get(topic);
+    if (known?.count === count) return;
+    if (known) {
+      const note = `${topic}: partitions changed from ${known.count} to ${count} at ${new Date().toISOString()}`;
+      logger.error(
+        { topic, from: known.count, to: count },
+        "partition count changed: trucks' records now go to other partitions (docs/bridge.md)",
+      );
+      notes.push(note);
+      if (notes.length > MAX_NOTES) notes.shift();
+      hooks.onPartitionsChanged?.(topic, known.count, count);
+      producerStale = true;
+    }
+    const metadata = Array.from({ length: count }, (_, partitionId) => ({
+      partitionErrorCode: 0,
+      partitionId,
+      leader: 0,
+      replicas: [],
+      isr: [],
+    }));
+    partitioning.set(topic, { count, metadata, byKey: new Map() });
+    hooks.onPartitions?.(topic, count);
+  }
+
+  async function refreshAll(client: Admin): Promise<void> {
+    for (const topic of Object.values(config.topics)) await refreshTopic(client, topic);
   }
 
   async function connect(): Promise<void> {
     if (stopped) throw new FleetError("FLEET_CLOSED", "the Kafka sink is stopped");
-    if (producer && admin && partitionCounts.size > 0) return;
+    if (producer && admin && partitioning.size + missing.size > 0) return;
     connecting ??= (async () => {
       try {
         admin ??= kafka.admin();
         await admin.connect();
-        await ensureTopics(admin);
+        await refreshAll(admin);
         producer ??= newProducer();
         await producer.connect();
         lastOkAt = Date.now();
@@ -154,34 +280,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
     await connecting;
   }
 
-  /**
-   * Per topic: the partition count and each key's partition. kafkajs' DefaultPartitioner (murmur2 of the key, as
-   * the Java client) only needs the count, so a key's partition is computed once and then looked up: the send path
-   * stays synchronous and allocates nothing per message. The key cache is capped (when full: cleared and refilled;
-   * keys are truck ids, so it normally holds one entry per truck).
-   */
-  const partitioning = new Map<string, { metadata: PartitionMetadata[]; byKey: Map<string, number> }>();
-
-  async function learnPartitions(topic: string): Promise<void> {
-    let count = partitionCounts.get(topic);
-    if (count === undefined) {
-      const metadata = await admin!.fetchTopicMetadata({ topics: [topic] });
-      count = metadata.topics[0]?.partitions.length ?? 0;
-      if (count === 0) throw new FleetError("FLEET_KAFKA", `topic ${topic} has no partitions`);
-      partitionCounts.set(topic, count);
-    }
-    const metadata = Array.from({ length: count }, (_, partitionId) => ({
-      partitionErrorCode: 0,
-      partitionId,
-      leader: 0,
-      replicas: [],
-      isr: [],
-    }));
-    partitioning.set(topic, { metadata, byKey: new Map() });
-  }
-
-  function partitionOf(topic: string, key: string): number {
-    const known = partitioning.get(topic)!;
+  function partitionOf(known: Partitioning, topic: string, key: string): number {
     let partition = known.byKey.get(key);
     if (partition === undefined) {
       partition = partitioner({ topic, partitionMetadata: known.metadata, message: { key, value: null } });
@@ -191,22 +290,65 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
     return partition;
   }
 
+  function topicError(topics: string[]): FleetError {
+    return new FleetError("FLEET_KAFKA_TOPIC", topics.map((t) => missing.get(t) ?? t).join("; "), {
+      details: { topics },
+    });
+  }
+
+  /** Looks at the batch's topics again; a topic found missing fails the batch with FLEET_KAFKA_TOPIC. */
+  async function recheck(topics: Iterable<string>): Promise<FleetError | undefined> {
+    const gone: string[] = [];
+    for (const topic of topics) {
+      try {
+        await refreshTopic(admin!, topic);
+      } catch (error) {
+        logger.debug({ topic, err: error }, "metadata refresh failed");
+      }
+      if (missing.has(topic)) gone.push(topic);
+    }
+    return gone.length > 0 ? topicError(gone) : undefined;
+  }
+
+  function failed(message: string, cause?: unknown): FleetError {
+    lastErrorAt = Date.now();
+    lastError = message;
+    return new FleetError("FLEET_KAFKA", message, { cause });
+  }
+
   return {
     async start() {
       await connect();
+      refreshTimer = setInterval(() => {
+        if (!admin || stopped) return;
+        refreshAll(admin).catch((error: unknown) => logger.debug({ err: error }, "metadata refresh failed"));
+      }, config.metadataRefreshMs);
+      refreshTimer.unref();
     },
 
     async send(messages) {
       await connect();
-      for (const message of messages) {
-        if (!partitioning.has(message.topic)) await learnPartitions(message.topic);
+      const topics = new Set(messages.map((m) => m.topic));
+      try {
+        for (const topic of topics) {
+          if (!partitioning.has(topic) || missing.has(topic)) await refreshTopic(admin!, topic);
+        }
+      } catch (error) {
+        throw failed(`cannot read topic metadata: ${(error as Error).message}`, error);
       }
+      const gone = [...topics].filter((t) => missing.has(t));
+      if (gone.length > 0) {
+        lastErrorAt = Date.now();
+        lastError = topicError(gone).message;
+        throw topicError(gone);
+      }
+      if (producerStale || !producer) await renewProducer("topic metadata changed");
       // Each message's place: its partition and its index among this batch's messages for that partition.
       const byTopic = new Map<string, { list: Message[]; counters: number[] }>();
       const places: { topic: string; partition: number; index: number }[] = new Array(messages.length);
       for (let i = 0; i < messages.length; i += 1) {
         const message = messages[i]!;
-        const partition = partitionOf(message.topic, message.key);
+        const partition = partitionOf(partitioning.get(message.topic)!, message.topic, message.key);
         let entry = byTopic.get(message.topic);
         if (!entry) {
           entry = { list: [], counters: [] };
@@ -226,48 +368,66 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger 
           topicMessages: [...byTopic].map(([topic, { list }]) => ({ topic, messages: list })),
         });
       } catch (error) {
-        lastErrorAt = Date.now();
-        const type = (error as { type?: string; cause?: { type?: string } }).type;
-        if (type && PRODUCER_FATAL.has(type)) {
-          logger.warn({ type }, "recreating the idempotent producer");
-          const old = producer;
-          producer = undefined;
-          await old?.disconnect().catch(() => undefined);
+        const types = errorTypes(error);
+        if (types.some((type) => PRODUCER_FATAL.has(type))) producerStale = true;
+        if (types.some((type) => METADATA_SUSPECT.has(type))) {
+          producerStale = true;
+          const topicFailure = await recheck(topics);
+          if (topicFailure) {
+            lastErrorAt = Date.now();
+            lastError = topicFailure.message;
+            throw topicFailure;
+          }
         }
-        throw new FleetError("FLEET_KAFKA", `Kafka did not take a batch: ${(error as Error).message}`, {
-          cause: error,
-        });
+        throw failed(`Kafka did not take a batch: ${(error as Error).message}`, error);
       }
-      lastOkAt = Date.now();
       const base = new Map<string, bigint>();
       for (const entry of result) {
-        base.set(`${entry.topicName}\u0000${entry.partition}`, BigInt(entry.baseOffset ?? entry.offset ?? "-1"));
+        const offset = entry.errorCode === 0 ? (entry.baseOffset ?? entry.offset) : undefined;
+        if (offset !== undefined) base.set(`${entry.topicName}\u0000${entry.partition}`, BigInt(offset));
       }
-      return places.map(({ topic, partition, index }) => {
+      const deliveries: Delivery[] = new Array(places.length);
+      const unanswered = new Set<string>();
+      for (let i = 0; i < places.length; i += 1) {
+        const { topic, partition, index } = places[i]!;
         const first = base.get(`${topic}\u0000${partition}`);
-        return { topic, partition, offset: first === undefined || first < 0n ? "-1" : String(first + BigInt(index)) };
-      });
+        if (first === undefined || first < 0n) unanswered.add(`${topic}/${partition}`);
+        else deliveries[i] = { topic, partition, offset: String(first + BigInt(index)) };
+      }
+      if (unanswered.size > 0) {
+        // kafkajs skips partitions it has no leader for (a partition that no longer exists) and calls it success.
+        producerStale = true;
+        const topicFailure = await recheck(topics);
+        if (topicFailure) throw topicFailure;
+        throw failed(`Kafka returned no offset for ${[...unanswered].join(", ")}; partitions re-read, will retry`);
+      }
+      lastOkAt = Date.now();
+      return deliveries;
     },
 
-    async isReachable() {
-      // A recent success counts, unless a batch failed since (then ask Kafka now).
-      if (Date.now() - lastOkAt < READY_FRESH_MS && lastOkAt > lastErrorAt) return true;
-      try {
-        await connect();
-        await Promise.race([
-          admin!.describeCluster(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2_000).unref()),
-        ]);
-        lastOkAt = Date.now();
-        return true;
-      } catch {
-        return false;
+    async health() {
+      const reasons = [...missing.values()];
+      if (lastErrorAt > lastOkAt) reasons.push(`the last Kafka batch failed: ${lastError}`);
+      else if (Date.now() - Math.max(lastOkAt, lastProbeOkAt) >= READY_FRESH_MS) {
+        // Nothing delivered recently: ask Kafka now.
+        try {
+          await connect();
+          await Promise.race([
+            admin!.describeCluster(),
+            new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2_000).unref()),
+          ]);
+          lastProbeOkAt = Date.now();
+        } catch (error) {
+          reasons.push(`Kafka unreachable: ${(error as Error).message}`);
+        }
       }
+      return { ready: reasons.length === 0, reasons, notes: [...notes] };
     },
 
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(refreshTimer);
       await connecting?.catch(() => undefined);
       await Promise.all([producer?.disconnect(), admin?.disconnect()].map((p) => p?.catch(() => undefined)));
       producer = undefined;

@@ -1,4 +1,7 @@
-/** The operations endpoint: /metrics (Prometheus text), /healthz (the process runs), /readyz (Kafka reachable). */
+/**
+ * The operations endpoint: /metrics (Prometheus text), /healthz (the process runs), /readyz (can deliver now: 200
+ * or 503, with the reasons and any notes for operators in the body, one per line).
+ */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
@@ -7,7 +10,7 @@ import type { HttpConfig } from "./config.ts";
 
 export interface HttpDeps {
   registry: Registry;
-  ready(): Promise<boolean>;
+  ready(): Promise<{ ready: boolean; reasons: string[]; notes: string[] }>;
   logger: Logger;
 }
 
@@ -25,8 +28,9 @@ export function createHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer
       return { status: 200, type: deps.registry.contentType, body: await deps.registry.metrics() };
     if (path === "/healthz") return { status: 200, type: "text/plain", body: "ok\n" };
     if (path === "/readyz") {
-      const ready = await deps.ready();
-      return { status: ready ? 200 : 503, type: "text/plain", body: ready ? "ready\n" : "kafka unreachable\n" };
+      const { ready, reasons, notes } = await deps.ready();
+      const lines = [ready ? "ready" : "not ready", ...reasons, ...notes.map((note) => `note: ${note}`)];
+      return { status: ready ? 200 : 503, type: "text/plain", body: `${lines.join("\n")}\n` };
     }
     return { status: 404, type: "text/plain", body: "not found\n" };
   };

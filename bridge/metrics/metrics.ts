@@ -83,6 +83,23 @@ export function createMetrics() {
       buckets: [1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000],
       registers: [registry],
     }),
+    kafkaPartitions: new Gauge({
+      name: "fleetsync_bridge_kafka_partitions",
+      help: "Partition count of each topic the bridge writes to, as last read from Kafka.",
+      labelNames: ["topic"] as const,
+      registers: [registry],
+    }),
+    kafkaPartitionChanges: new Counter({
+      name: "fleetsync_bridge_kafka_partition_changes_total",
+      help: "A topic's partition count changed under the bridge (keys moved to other partitions; docs/bridge.md).",
+      labelNames: ["topic"] as const,
+      registers: [registry],
+    }),
+    parkedTopics: new Gauge({
+      name: "fleetsync_bridge_parked_topics",
+      help: "Topics whose records wait apart because Kafka cannot take them (the topic is missing).",
+      registers: [registry],
+    }),
     pendingRecords: new Gauge({
       name: "fleetsync_bridge_pending_records",
       help: "Records admitted and not yet acknowledged by Kafka (bounded by forwarder.maxPendingRecords).",

@@ -48,6 +48,10 @@ port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# auto.create.topics.enable=false, as in every deployment file: with it on, any client that merely asks for a
+# missing topic (a consumer, a metadata request) creates it with num.partitions=1, which moves every truck's
+# records to another partition under a running bridge (issue 13). Topics are created on purpose: by the bridge
+# (kafka.createTopics) or by the operator (deploy/bridge/k8s/kafka-topics.yaml).
 write_config() {
   cat >"$data_dir/server.properties" <<EOF
 process.roles=broker,controller
@@ -68,7 +72,7 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
+auto.create.topics.enable=false
 log.segment.bytes=67108864
 log.retention.check.interval.ms=60000
 EOF

@@ -22,7 +22,8 @@ import {
 } from "../../agent/sources/index.ts";
 import type { Logger } from "../../common/log.ts";
 import type { DeviceInfo } from "../../sim/index.ts";
-import { FLEETSYNC, REPO } from "./bridge.ts";
+import { fleetsyncCommand } from "../support/build.ts";
+import { REPO } from "./bridge.ts";
 import { childLifecycle, type Exit } from "./child.ts";
 
 export interface AgentPlan {
@@ -220,7 +221,7 @@ export function spawnAgent(
   metricsPort: number,
   options: { detached?: boolean } = {},
 ): AgentProcess {
-  const child = spawn(process.execPath, [...FLEETSYNC, "agent", "--config", configFile], {
+  const child = spawn(process.execPath, [...fleetsyncCommand(), "agent", "--config", configFile], {
     cwd: REPO,
     stdio: ["ignore", "ignore", "pipe"],
     detached: options.detached ?? false,

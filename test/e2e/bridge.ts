@@ -1,20 +1,18 @@
 /**
- * The bridge as its own process (`fleetsync bridge --config FILE`, exactly what operators run), on a fixed port so
- * a restart after SIGKILL comes back where the agents reconnect. One node process (node --import tsx), no npx in
- * between: a signal reaches the bridge itself.
+ * The bridge as its own process (`fleetsync bridge --config FILE`, exactly what operators run: the built JavaScript
+ * under node in test runs, test/support/build.ts), on a fixed port so a restart after SIGKILL comes back where the
+ * agents reconnect. One node process, no npx or tsx in between: a signal reaches the bridge itself, once.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type ScryptParams, setTruckSecret } from "../../bridge/auth/credentials.ts";
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
+import { fleetsyncCommand } from "../support/build.ts";
 import type { RunTopics } from "./kafka.ts";
 import { childLifecycle, type Exit } from "./child.ts";
 
 export const REPO = resolve(import.meta.dirname, "../..");
-
-/** The fleetsync command line from source, as one node process. */
-export const FLEETSYNC = ["--import", "tsx", join(REPO, "cli/fleetsync.ts")];
 
 /** Cheap scrypt cost for test credentials (the file records the parameters; production uses DEFAULT_SCRYPT). */
 export const TEST_SCRYPT: ScryptParams = { N: 1024, r: 8, p: 1 };
@@ -84,7 +82,7 @@ export async function spawnBridge(
   configFile: string,
   options: { logLevel?: string; detached?: boolean } = {},
 ): Promise<BridgeProcess> {
-  const child = spawn(process.execPath, [...FLEETSYNC, "bridge", "--config", configFile], {
+  const child = spawn(process.execPath, [...fleetsyncCommand(), "bridge", "--config", configFile], {
     cwd: REPO,
     stdio: ["ignore", "pipe", "pipe"],
     detached: options.detached ?? false,

@@ -1,10 +1,11 @@
 /**
- * Vitest global setup: one real Kafka for the whole run. KAFKA_BROKERS (comma-separated) uses an existing cluster;
+ * Vitest global setup: the built command line (test/support/build.ts) and one real Kafka for the whole run. KAFKA_BROKERS (comma-separated) uses an existing cluster;
  * otherwise the local broker of deploy/kafka starts here and stops in teardown. The broker also watches this
  * process, so an interrupted run (Ctrl-C, a crash, SIGKILL) never leaves it behind.
  */
 import type { TestProject } from "vitest/node";
 import { type LocalKafka, startLocalKafka } from "../../deploy/kafka/local-kafka.ts";
+import { BUILD_ENV, buildFleetsync, removeBuild } from "./build.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -13,8 +14,24 @@ declare module "vitest" {
 }
 
 let local: LocalKafka | undefined;
+let build: string | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
+  const began = Date.now();
+  // Built while Kafka starts; workers are started after the global setup and inherit its environment.
+  const building = buildFleetsync().then((dir) => {
+    build = dir;
+    process.env[BUILD_ENV] = dir;
+    process.stderr.write(`fleetsync: built for process tests in ${Date.now() - began} ms\n`);
+  });
+  try {
+    await startKafka(project);
+  } finally {
+    await building;
+  }
+}
+
+async function startKafka(project: TestProject): Promise<void> {
   const fromEnv = process.env.KAFKA_BROKERS?.split(",")
     .map((b) => b.trim())
     .filter(Boolean);
@@ -22,13 +39,15 @@ export async function setup(project: TestProject): Promise<void> {
     project.provide("kafkaBrokers", fromEnv);
     return;
   }
-  const began = Date.now();
+  const kafkaBegan = Date.now();
   local = await startLocalKafka();
-  process.stderr.write(`kafka: local broker ${local.brokers.join(",")} ready in ${Date.now() - began} ms\n`);
+  process.stderr.write(`kafka: local broker ${local.brokers.join(",")} ready in ${Date.now() - kafkaBegan} ms\n`);
   project.provide("kafkaBrokers", local.brokers);
 }
 
 export async function teardown(): Promise<void> {
   await local?.stop();
   local = undefined;
+  if (build) removeBuild(build);
+  build = undefined;
 }

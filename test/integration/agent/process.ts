@@ -4,6 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createPtyPair } from "../../../sim/devices/pty-pair.ts";
 import { nmeaChecksum } from "../../../sim/nmea/writer.ts";
+import { fleetsyncCommand } from "../../support/build.ts";
 import { waitFor } from "../../support/wait.ts";
 
 export const REPO = resolve(import.meta.dirname, "../../..");
@@ -17,8 +18,8 @@ export interface AgentProcess {
 }
 
 /**
- * Starts `fleetsync agent --config FILE` as one node process (node --import tsx, which is what `npx tsx` runs
- * in-process), so a SIGKILL hits the agent itself and not a wrapper that would leave it orphaned.
+ * Starts `fleetsync agent --config FILE` as one node process running the run's build (test/support/build.ts), so a
+ * signal hits the agent itself and not a wrapper that would relay it or leave the agent orphaned.
  */
 export function spawnAgent(
   configFile: string,
@@ -27,7 +28,7 @@ export function spawnAgent(
   // options.entry: a built fleetsync.js (what the Pi runs) instead of the TypeScript source.
   // options.logLevel: "debug" by default, because committed() reads the outbox's debug lines.
   // options.nodeArgs: node/V8 flags before the script (the systemd unit's ExecStart passes some).
-  const entry = options.entry ? [options.entry] : ["--import", "tsx", "cli/fleetsync.ts"];
+  const entry = options.entry ? [options.entry] : fleetsyncCommand();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, "agent", "--config", configFile], {
     cwd: REPO,
     env: { ...process.env, FLEETSYNC_LOG_LEVEL: options.logLevel ?? "debug" },

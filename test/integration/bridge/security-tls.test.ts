@@ -27,6 +27,7 @@ import { encodeTelemetry } from "../../../protocol/codec.ts";
 import { topicFor } from "../../../protocol/topics.ts";
 import { deleteTopics, kafkaBrokers, type ReadRecord, readUntil, testKafka } from "../../support/kafka.ts";
 import { testPki } from "../../support/pki.ts";
+import { fleetsyncCommand } from "../../support/build.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
   attemptConnect,
@@ -101,9 +102,9 @@ function seqs(records: ReadRecord[], key: string): number[] {
 
 /** The bridge as operators run it; resolves with the process and its TLS port once it printed its ready line. */
 function startBridgeProcess(configFile: string): Promise<{ child: ChildProcess; tlsPort: number }> {
-  const child = spawn("npx", ["tsx", "cli/fleetsync.ts", "bridge", "--config", configFile], {
+  // The build under node, one process (test/support/build.ts).
+  const child = spawn(process.execPath, [...fleetsyncCommand(), "bridge", "--config", configFile], {
     cwd: repoRoot,
-    detached: true, // its own process group, so the signal reaches npx, tsx and node
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, FLEETSYNC_LOG_LEVEL: "warn" },
   });
@@ -184,7 +185,7 @@ describe("bridge TLS listener and client certificates (real Kafka, MQTT 5 over T
     await bridge?.stop();
     if (cli?.child.exitCode === null) {
       const exited = new Promise<void>((resolve) => cli!.child.once("exit", () => resolve()));
-      process.kill(-cli.child.pid!, "SIGTERM");
+      cli.child.kill("SIGTERM");
       await exited;
     }
     await deleteTopics(kafka, [...Object.values(topics), ...Object.values(cliTopics)]);

@@ -1,6 +1,7 @@
 /**
- * Promise 1 across a crash: the bridge runs as its own process (`npx tsx cli/fleetsync.ts bridge --config ...`),
- * is killed with SIGKILL while trucks publish, and started again on the same port. The trucks' MQTT clients
+ * Promise 1 across a crash: the bridge runs as its own process (`node dist/cli/fleetsync.js bridge --config ...`,
+ * the run's build: test/support/build.ts), is killed with SIGKILL while trucks publish, and started again on the
+ * same port. The trucks' MQTT clients
  * reconnect and resend what was not acknowledged; every record ends up in Kafka, in order per truck (a record whose
  * PUBACK was lost in the crash may appear twice; the consumer's (stream, seq) filter drops the repeat).
  */
@@ -14,6 +15,7 @@ import { freePort } from "../../../deploy/kafka/local-kafka.ts";
 import { encodeTelemetry } from "../../../protocol/codec.ts";
 import { topicFor } from "../../../protocol/topics.ts";
 import { kafkaBrokers, testKafka, readUntil, deleteTopics } from "../../support/kafka.ts";
+import { fleetsyncCommand } from "../../support/build.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
   byKey,
@@ -31,10 +33,9 @@ const TRUCKS = ["kill-1", "kill-2", "kill-3", "kill-4", "kill-5"];
 const PER_TRUCK = 150;
 
 function startBridgeProcess(configFile: string): Promise<ChildProcess> {
-  // detached: its own process group, so SIGKILL reaches npx, tsx and the node process that runs the bridge.
-  const child = spawn("npx", ["tsx", "cli/fleetsync.ts", "bridge", "--config", configFile], {
+  // One node process running the build, as in production: a signal reaches the bridge and nothing else.
+  const child = spawn(process.execPath, [...fleetsyncCommand(), "bridge", "--config", configFile], {
     cwd: repoRoot,
-    detached: true,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, FLEETSYNC_LOG_LEVEL: "warn" },
   });
@@ -56,7 +57,7 @@ function startBridgeProcess(configFile: string): Promise<ChildProcess> {
 
 function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  process.kill(-child.pid!, signal);
+  child.kill(signal);
   return exited;
 }
 
@@ -130,15 +131,15 @@ describe("bridge killed with SIGKILL mid-stream and restarted", () => {
       expect(new Set(byKey(records, id).map((r) => r.partition)).size).toBe(1);
     }
 
-    // Graceful stop on SIGTERM: the bridge finishes, says so on stdout, and its process exits.
+    // Graceful stop on SIGTERM: the bridge finishes, says so on stdout, and its process exits 0 (signals.test.ts
+    // covers a signal delivered twice).
     let stdout = "";
     child.stdout!.on("data", (chunk) => {
       stdout += chunk;
     });
-    // "close", not "exit": npx may exit first; the bridge (its grandchild) holds the stdout pipe until it is done.
-    const closed = new Promise<void>((resolve) => child!.once("close", () => resolve()));
-    process.kill(-child.pid!, "SIGTERM");
-    await closed;
+    const closed = new Promise<number | null>((resolve) => child!.once("close", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await closed).toBe(0);
     expect(stdout).toContain('"stopped":true');
   });
 });

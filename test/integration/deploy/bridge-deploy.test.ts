@@ -92,6 +92,14 @@ describe("Compose", () => {
     expect(Object.keys(kafka.environment).some((k) => k.includes("ZOOKEEPER"))).toBe(false);
   });
 
+  it("lets no Kafka create a topic because a client asked for it (issue 13), here nor in the local broker", async () => {
+    expect(compose.services.kafka.environment.KAFKA_AUTO_CREATE_TOPICS_ENABLE).toBe("false");
+    const local = await readFile(join(repoRoot, "deploy/kafka/kafka.sh"), "utf8");
+    expect(local.match(/^auto\.create\.topics\.enable=.*$/gm)).toEqual(["auto.create.topics.enable=false"]);
+    const topics = await readFile(join(dir, "k8s/kafka-topics.yaml"), "utf8");
+    expect(topics).toContain('auto.create.topics.enable: "false"');
+  });
+
   it("points the bridge at that Kafka, with TLS on 8883 and the config and certificates mounted", () => {
     const bridge = compose.services.bridge;
     const advertised = compose.services.kafka.environment.KAFKA_ADVERTISED_LISTENERS as string;
@@ -222,7 +230,11 @@ describe("probe paths answer on the bridge's real HTTP server", () => {
     const metrics = createMetrics();
     const server = createHttpServer(
       { host: "127.0.0.1", port: 0 },
-      { registry: metrics.registry, ready: async () => kafkaReachable, logger: silentLogger },
+      {
+        registry: metrics.registry,
+        ready: async () => ({ ready: kafkaReachable, reasons: kafkaReachable ? [] : ["Kafka unreachable"], notes: [] }),
+        logger: silentLogger,
+      },
     );
     await server.start();
     try {
