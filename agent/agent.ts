@@ -3,8 +3,7 @@
  * own lifecycle. Stop order is the pipeline's: stop taking records, stop the sources, let the uplink finish what
  * is in flight, then commit the outbox and close it, so a SIGTERM loses nothing.
  */
-import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readBootId } from "../common/boot-id.ts";
 import { FleetError, isFleetError } from "../common/errors.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { type Channel, EventRecordSchema, TelemetryRecordSchema } from "../protocol/index.ts";
@@ -42,14 +41,7 @@ export interface Agent {
   metricsPort(): number | undefined;
 }
 
-/** Linux's id of this boot: tells "the agent restarted" from "the Pi rebooted". */
-export function readBootId(): string {
-  try {
-    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim().slice(0, 64);
-  } catch {
-    return randomBytes(16).toString("hex");
-  }
-}
+export { readBootId };
 
 // Validation before the outbox: a record the contract refuses would otherwise be stored and block its channel.
 const ENVELOPE = { truckId: "T", stream: "0000000000000000", seq: 0 };
@@ -62,6 +54,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
   const outbox = createOutbox(config.outbox, {
     truckId: config.truckId,
     logger: log.child({ component: "outbox" }),
+    bootId,
     now: () => state.now(),
   });
   const uplink = createUplink(config.broker, {

@@ -163,14 +163,18 @@ export const EventRecordSchema = z
         fromSeq: SeqSchema.describe("First lost seq (inclusive)."),
         toSeq: SeqSchema.describe("Last lost seq (inclusive)."),
         count: int(1, Number.MAX_SAFE_INTEGER, "How many records were lost."),
-        reason: z.enum(["outbox-full"]).describe("Why the records were dropped."),
+        reason: z
+          .enum(["outbox-full", "disk-full", "recovery"])
+          .describe(
+            "Why: outbox-full = its disk budget (maxBytes) was reached and the oldest were dropped; disk-full = the file system's free space fell below the outbox's reserve and the oldest were dropped; recovery = after a crash the outbox could not prove these seqs whole (some may never have held a record: the count is an upper bound).",
+          ),
       })
       .strict()
       .refine((g) => g.toSeq >= g.fromSeq && g.count === g.toSeq - g.fromSeq + 1, {
         message: "a gap needs toSeq >= fromSeq and count = toSeq - fromSeq + 1",
         path: ["count"],
       })
-      .describe("The outbox dropped its oldest records because its disk budget was full."),
+      .describe("Records the truck's outbox lost: dropped because its budget or disk was full, or not recovered."),
     z
       .object({
         ...eventEnvelope,

@@ -27,7 +27,8 @@ import { FIXES, GPS_FIELDS, GPS_KEYS } from "./wire-telemetry.ts";
 
 const TYPES = ["ignition", "dtc", "gap", "start"] as const;
 const CHANNELS = ["telemetry", "events"] as const;
-const GAP_REASONS = ["outbox-full"] as const;
+// Append only: the index is on the wire (a bridge older than a reason dead-letters events carrying it).
+const GAP_REASONS = ["outbox-full", "disk-full", "recovery"] as const;
 const MAX_STRING_BYTES = 256;
 
 export function encodeEventsV1(records: EventRecord[]): Buffer {

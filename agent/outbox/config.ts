@@ -2,9 +2,10 @@ import { z } from "zod";
 
 /**
  * Outbox settings. The field docs are the configuration reference (docs/agent-config.md).
- * When-full policies: the disk budget (`maxBytes`) drops the oldest telemetry records first, then the oldest
- * events, and records a `gap` event naming them; the write buffer (`maxPendingRecords`) refuses new records with
- * FLEET_OUTBOX_BUSY (counted and logged) when the disk cannot keep up.
+ * When-full policies: the disk budget (the smaller of `maxBytes` and what the file system has free above
+ * `diskReserveBytes`) drops the oldest telemetry records first, then the oldest events, and records a `gap` event
+ * naming them; the write buffer (`maxPendingRecords`) refuses new records with FLEET_OUTBOX_BUSY (counted and
+ * logged) when the disk cannot keep up or refuses writes.
  */
 export const OutboxConfigSchema = z
   .object({
@@ -19,6 +20,31 @@ export const OutboxConfigSchema = z
       .default(256 * 1024 * 1024)
       .describe(
         "Disk budget in bytes, counted as record bytes stored (key + value, before LevelDB's compression). When a commit would exceed it, the oldest telemetry records go first (then the oldest events) and a gap event names them.",
+      ),
+    diskReserveBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(32 * 1024 * 1024)
+      .describe(
+        "Free space the outbox leaves on its file system (statfs). LevelDB needs room of its own to flush its 1 MB memtable and to compact, and deleted records free space only after a compaction: when a commit would leave less than this free, the oldest records are dropped (gap event, reason disk-full) and the store compacted.",
+      ),
+    ballastBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(4 * 1024 * 1024)
+      .describe(
+        "A file of this size kept in the outbox folder and deleted when LevelDB cannot open or write for lack of space, so that a full disk can still be opened and drained; set aside again once there is room. 0: none.",
+      ),
+    stopTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(5_000)
+      .describe(
+        "Longest time stop() waits for the last commit. Records not committed by then are lost (they were never sent: no consumer saw their seq), counted and logged; the store is closed either way.",
       ),
     dropToFraction: z
       .number()

@@ -31,7 +31,7 @@ describe("outbox crash recovery (memory store)", () => {
     );
     await a.flush();
     const committed = await appended;
-    void a.append("telemetry", { ts: "2026-01-01T00:00:01.000Z", timeSource: "system" }); // never committed
+    const never = a.append("telemetry", { ts: "2026-01-01T00:00:01.000Z", timeSource: "system" }).catch(() => -1);
     // "crash": a second outbox opens the same data without the first one stopping
     const b = createOutbox(config, { truckId: "T1", store: createMemoryStore(data) });
     await b.start();
@@ -44,6 +44,7 @@ describe("outbox crash recovery (memory store)", () => {
     await b.stop();
     crashed = true;
     await a.stop(); // its disk is "gone": the pending record is refused, not written
+    expect(await never).toBe(-1);
     expect((await createMemoryStore(data).list({ gte: "t:", lt: "t;", limit: 10 })).length).toBe(4);
   });
 });

@@ -6,16 +6,31 @@
  * it is committed; only committed records are readable (so only they are ever sent). Acknowledgements and drops
  * ride in the same batches: deleting records and raising the channel's floor (the highest seq that ever left) is
  * one atomic write, so after a crash the next seq is above both the highest stored key and the floor, and a seq is
- * never reused. The store is contiguous per channel (records only ever leave from the head), which lets deletes
- * be computed from seq without reading.
+ * never reused by a crash. The seq mark (seq-mark.ts), a bound above every committed seq kept outside LevelDB's
+ * files, covers what a crash can take with it: when recovery cannot prove the store whole (LevelDB dropped a log
+ * block it could not read, or a power cut may have cut the tail off unsynced writes), the next seqs start at the
+ * mark and a `recovery` gap event names the seqs that were not brought back.
+ *
+ * Per channel the store is contiguous in seq (records only ever leave from the head), which lets deletes be computed
+ * from seq without reading. A seq that holds no record (one recovery could not bring back) keeps a zero-byte place
+ * in the size queue, so that counting by seq stays counting by place.
+ *
+ * The disk: before each commit the file system's free space is read (statfs). A commit that would leave less than
+ * `diskReserveBytes` free drops the oldest records with a `disk-full` gap event and compacts the store so the space
+ * really comes back. A commit that fails anyway (something else filled the disk) is retried with backoff, new records
+ * wait in the bounded write buffer, and after two failures in a row the store is closed and opened again (LevelDB
+ * refuses every write after a failed sync until it is reopened; opening may release the ballast). stop() waits at
+ * most `stopTimeoutMs`.
  */
 import { randomBytes } from "node:crypto";
+import { readBootId } from "../../common/boot-id.ts";
 import { FleetError } from "../../common/errors.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
 import type { Channel, EventRecord, TelemetryRecord, TimeSource } from "../../protocol/index.ts";
 import type { OutboxConfig } from "./config.ts";
 import { channelRange, floorKey, META_CREATED, META_STREAM, recordKey, seqOfKey } from "./keys.ts";
 import { createLevelStore } from "./level-store.ts";
+import type { SeqMark } from "./seq-mark.ts";
 import { MAX_RECORD_BYTES, SizeQueue } from "./size-queue.ts";
 import type { OutboxStore, StoreOp } from "./store.ts";
 
@@ -32,8 +47,11 @@ export interface ChannelRecord {
   events: EventRecord;
 }
 
+export type GapReason = "outbox-full" | "disk-full" | "recovery";
+
 export interface GapInfo {
   channel: Channel;
+  reason: GapReason;
   fromSeq: number;
   toSeq: number;
   count: number;
@@ -42,11 +60,20 @@ export interface GapInfo {
   eventSeq: number;
 }
 
+/** Recovery's account of seqs it could not bring back, announced with a gap event once the outbox is open. */
+interface RecoveryLoss {
+  channel: Channel;
+  fromSeq: number;
+  toSeq: number;
+}
+
 export interface OutboxDeps {
   truckId: string;
   /** Defaults to LevelDB in config.dir. */
   store?: OutboxStore;
   logger?: Logger;
+  /** Linux boot id (/proc/sys/kernel/random/boot_id): a crash within one boot cannot have lost unsynced writes. */
+  bootId?: string;
   /** The time for records the outbox makes itself (gap events): GNSS time when the agent has it. */
   now?: () => { ts: string; timeSource: TimeSource };
   onGap?: (gap: GapInfo) => void;
@@ -64,12 +91,20 @@ export interface ChannelStats {
   acked: number;
   dropped: number;
   refused: number;
+  /** seqs announced as not brought back by recovery (an upper bound: some may never have held a record). */
+  lost: number;
 }
 
 export interface OutboxStats {
   stream: string;
   commits: number;
   commitErrors: number;
+  /** Times the store was closed and opened again after failed commits. */
+  reopens: number;
+  /** Records still waiting to be written when stop() gave up (never sent, so no seq of theirs was seen). */
+  lostAtStop: number;
+  /** Free bytes on the store's file system at the last commit (Infinity: no disk, or not measured yet). */
+  diskFreeBytes: number;
   channels: Record<Channel, ChannelStats>;
 }
 
@@ -113,7 +148,7 @@ interface ChannelState {
   sizes: SizeQueue;
   pending: Pending[];
   ackUpTo: number;
-  counters: { appended: number; acked: number; dropped: number; refused: number };
+  counters: { appended: number; acked: number; dropped: number; refused: number; lost: number };
 }
 
 /** A prepared batch: kept as-is and retried when the write fails, so seqs given out inside it stay valid. */
@@ -128,15 +163,54 @@ interface PreparedCommit {
 
 const CHANNEL_LIST: Channel[] = ["telemetry", "events"];
 const RETRY_MS = 1000;
+const RETRY_MAX_MS = 10_000;
+/** Failed commits in a row after which the store is reopened (LevelDB's error after a failed sync is sticky). */
+const REOPEN_AFTER_FAILURES = 2;
+/** seqs reserved per write of the seq mark: one small write per this many records, not per commit. */
+const SEQ_BLOCK = 4096;
+/** Longest wait for the store to close at stop: a hung disk must not hold the process. */
+const CLOSE_TIMEOUT_MS = 2_000;
+
+function isNoSpace(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if ((e as NodeJS.ErrnoException).code === "ENOSPC" || /no space left/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** Resolves after `ms`, or at once when `cut` is called: waits that stop() must be able to end. */
+function pause(ms: number): { done: Promise<void>; cut(): void } {
+  let cut = () => {};
+  const done = new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    t.unref();
+    cut = () => {
+      clearTimeout(t);
+      resolve();
+    };
+  });
+  return { done, cut };
+}
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 
 function systemNow(): { ts: string; timeSource: TimeSource } {
   return { ts: new Date().toISOString(), timeSource: "system" };
 }
 
 export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
-  const store = deps.store ?? createLevelStore({ dir: config.dir, sync: config.sync });
+  const store =
+    deps.store ?? createLevelStore({ dir: config.dir, sync: config.sync, ballastBytes: config.ballastBytes });
   const log = deps.logger ?? silentLogger;
   const now = deps.now ?? systemNow;
+  const bootId = deps.bootId ?? readBootId();
   const channels = {} as Record<Channel, ChannelState>;
   for (const c of CHANNEL_LIST) {
     channels[c] = {
@@ -147,17 +221,25 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
       sizes: new SizeQueue(),
       pending: [],
       ackUpTo: -1,
-      counters: { appended: 0, acked: 0, dropped: 0, refused: 0 },
+      counters: { appended: 0, acked: 0, dropped: 0, refused: 0, lost: 0 },
     };
   }
   const listeners = new Set<() => void>();
   let stream = "";
   let state: "new" | "open" | "stopping" | "closed" = "new";
+  /** False while the store is being reopened after failed commits (reads then find nothing). */
+  let storeOpen = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let retry: PreparedCommit | undefined;
+  let retryPause: { cut(): void } | undefined;
+  let failuresInRow = 0;
   let commits = 0;
   let commitErrors = 0;
+  let reopens = 0;
+  let lostAtStop = 0;
+  let diskFree = Number.POSITIVE_INFINITY;
+  let mark: SeqMark | undefined;
   let ackWaiters: Array<() => void> = [];
   let stopping: Promise<void> | undefined;
   /** The last prepared commit left acknowledged records for the next one (see the cap in prepare()). */
@@ -165,7 +247,23 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
 
   async function start(): Promise<void> {
     if (state !== "new") throw new FleetError("FLEET_OUTBOX_CLOSED", "outbox was already started");
+    const losses = await openAndRecover();
+    state = "open";
+    announce(losses);
+    log.info(
+      {
+        stream,
+        telemetry: { first: channels.telemetry.first, next: channels.telemetry.next },
+        events: { first: channels.events.first, next: channels.events.next },
+      },
+      "outbox opened",
+    );
+  }
+
+  /** Opens the store and sets every channel's positions from what is on disk and the seq mark. */
+  async function openAndRecover(): Promise<RecoveryLoss[]> {
     await store.open();
+    storeOpen = true;
     const existing = await store.get(META_STREAM);
     if (existing === undefined) {
       stream = randomBytes(8).toString("hex");
@@ -178,19 +276,19 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
       stream = existing;
     }
     for (const c of CHANNEL_LIST) await recover(c);
-    state = "open";
-    log.info(
-      {
-        stream,
-        telemetry: { first: channels.telemetry.first, next: channels.telemetry.next },
-        events: { first: channels.events.first, next: channels.events.next },
-      },
-      "outbox opened",
-    );
+    await measureDisk();
+    const losses = settle(store.readMark());
+    // Running from here on: the mark is unclean and reserves the next block of seqs.
+    await writeMark(false, {
+      telemetry: channels.telemetry.next + SEQ_BLOCK,
+      events: channels.events.next + SEQ_BLOCK,
+    });
+    return losses;
   }
 
   async function recover(channel: Channel): Promise<void> {
     const ch = channels[channel];
+    ch.sizes = new SizeQueue();
     const floorValue = await store.get(floorKey(channel));
     ch.floor = floorValue === undefined ? -1 : Number(floorValue);
     let first = -1;
@@ -204,7 +302,10 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
         continue;
       }
       if (first < 0) first = seq;
-      if (last >= 0 && seq !== last + 1) log.warn({ channel, after: last, seq }, "outbox: hole in stored seqs");
+      if (last >= 0 && seq !== last + 1) {
+        log.warn({ channel, after: last, seq }, "outbox: hole in stored seqs");
+        for (let s = last + 1; s < seq; s++) ch.sizes.push(0);
+      }
       last = seq;
       ch.sizes.push(key.length + value.length);
     }
@@ -213,6 +314,80 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     ch.first = first < 0 ? next : first;
     ch.committedNext = next;
     ch.next = next;
+  }
+
+  /**
+   * Decides whether recovery may continue from the seqs it found. It may when LevelDB reported no loss and either
+   * the last stop was clean and left exactly these seqs, or it was a crash within this boot with every batch synced
+   * (the OS had every write). Otherwise the mark bounds what may have been committed: the channels continue from it,
+   * and the seqs in between are announced as lost.
+   */
+  function settle(found: SeqMark | undefined): RecoveryLoss[] {
+    if (!found || found.stream !== stream) {
+      if (store.recoveryLost()) {
+        log.error({ stream }, "outbox: recovery lost data and no seq mark bounds it; seqs may be reused");
+      }
+      return [];
+    }
+    const cleanAndExact = found.clean && CHANNEL_LIST.every((c) => channels[c].next >= found.next[c]);
+    const crashedSafely = !found.clean && (config.sync || found.bootId === bootId);
+    const whole = !store.recoveryLost() && (cleanAndExact || crashedSafely);
+    if (whole) return [];
+    const losses: RecoveryLoss[] = [];
+    for (const c of CHANNEL_LIST) {
+      const ch = channels[c];
+      if (found.next[c] <= ch.next) continue;
+      losses.push({ channel: c, fromSeq: ch.next, toSeq: found.next[c] - 1 });
+      for (let s = ch.committedNext; s < found.next[c]; s++) ch.sizes.push(0);
+      ch.committedNext = found.next[c];
+      ch.next = found.next[c];
+    }
+    log.error(
+      { stream, losses, leveldbDropped: store.recoveryLost(), lastStopClean: found.clean },
+      "outbox: recovery could not prove the store whole; continuing above every seq that may have been used",
+    );
+    return losses;
+  }
+
+  /** Queues a gap event per loss recovery found (written with the next commit, like any event). */
+  function announce(losses: RecoveryLoss[]): void {
+    for (const l of losses) {
+      channels[l.channel].counters.lost += l.toSeq - l.fromSeq + 1;
+      const body: EventBody = {
+        ...now(),
+        type: "gap",
+        channel: l.channel,
+        fromSeq: l.fromSeq,
+        toSeq: l.toSeq,
+        count: l.toSeq - l.fromSeq + 1,
+        reason: "recovery",
+      };
+      append("events", body).catch((error: unknown) => log.error({ err: error }, "outbox: recovery gap not written"));
+    }
+  }
+
+  async function measureDisk(): Promise<void> {
+    diskFree = await store.freeBytes().catch(() => Number.POSITIVE_INFINITY);
+  }
+
+  async function writeMark(clean: boolean, next: Record<Channel, number>): Promise<void> {
+    const value: SeqMark = { stream, clean, bootId, next: { telemetry: next.telemetry!, events: next.events! } };
+    await store.writeMark(value);
+    mark = value;
+  }
+
+  /** Raises the seq mark before a commit that would write a seq at or above it. */
+  async function reserve(prepared: PreparedCommit): Promise<void> {
+    const highest: Record<Channel, number> = {
+      telemetry: prepared.taken.telemetry.at(-1)?.seq ?? -1,
+      events: Math.max(prepared.taken.events.at(-1)?.seq ?? -1, prepared.gap?.eventSeq ?? -1),
+    };
+    const current = mark?.next ?? { telemetry: 0, events: 0 };
+    if (mark && !mark.clean && CHANNEL_LIST.every((c) => highest[c] < current[c])) return;
+    await writeMark(false, {
+      telemetry: Math.max(current.telemetry, highest.telemetry + 1 + SEQ_BLOCK),
+      events: Math.max(current.events, highest.events + 1 + SEQ_BLOCK),
+    });
   }
 
   function append<C extends Channel>(channel: C, body: ChannelBody[C]): Promise<number> {
@@ -267,6 +442,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
   function hasWork(): boolean {
     return (
       retry !== undefined ||
+      !storeOpen ||
       pendingCount() > 0 ||
       CHANNEL_LIST.some(
         (c) => channels[c].ackUpTo >= channels[c].first && channels[c].first < channels[c].committedNext,
@@ -276,31 +452,115 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
 
   async function runCommits(): Promise<void> {
     try {
-      // One commit per call; more work that arrived meanwhile waits for the next timer tick (group commit).
-      const prepared = retry ?? prepare();
-      retry = undefined;
-      try {
-        await store.batch(prepared.ops);
-      } catch (error) {
-        commitErrors++;
-        retry = prepared;
-        log.error({ err: error }, "outbox commit failed; retrying");
-        await new Promise((r) => setTimeout(r, RETRY_MS).unref());
+      if (!storeOpen) {
+        await reopen();
         return;
       }
+      // One commit per call; more work that arrived meanwhile waits for the next timer tick (group commit). The
+      // free space is the one measured after the last commit: measuring here would let more appends into this one.
+      const prepared = retry ?? prepare(diskFree);
+      retry = undefined;
+      try {
+        await reserve(prepared);
+        await store.batch(prepared.ops);
+      } catch (error) {
+        await failed(prepared, error);
+        return;
+      }
+      failuresInRow = 0;
       commits++;
       apply(prepared);
+      if (prepared.gap?.reason === "disk-full") {
+        // LevelDB frees the dropped records' space only when a compaction rewrites the files holding them: without
+        // this, the next commit would still see the disk full and drop again.
+        await store.compact().catch((error: unknown) => log.warn({ err: error }, "outbox: compaction failed"));
+      }
+      await measureDisk();
+      if (diskFree >= config.diskReserveBytes + 2 * config.ballastBytes) await store.ballast("restore");
     } finally {
       running = undefined;
       if (hasWork() && state !== "closed") schedule(pendingCount() >= config.commitMaxRecords || acksLeft);
     }
   }
 
-  function prepare(): PreparedCommit {
+  /** A commit failed: it is kept and retried after a backoff; twice in a row, the store is reopened first. */
+  async function failed(prepared: PreparedCommit, error: unknown): Promise<void> {
+    commitErrors++;
+    failuresInRow++;
+    retry = prepared;
+    await measureDisk();
+    log.error(
+      { err: error, failuresInRow, noSpace: isNoSpace(error), diskFreeBytes: diskFree, pending: pendingCount() },
+      "outbox commit failed; retrying",
+    );
+    if (state !== "open") return; // stopping: flush() gives up
+    const p = pause(Math.min(RETRY_MS * 2 ** (failuresInRow - 1), RETRY_MAX_MS));
+    retryPause = p;
+    await p.done;
+    retryPause = undefined;
+    // Reopening needs room (LevelDB rewrites its log into a table and writes a new manifest): on a disk still full
+    // it would fail and leave nothing to read from, while the open store can still be read and drained.
+    await measureDisk();
+    const roomToReopen = diskFree >= config.diskReserveBytes / 2;
+    if (failuresInRow >= REOPEN_AFTER_FAILURES && roomToReopen && state === "open") await reopen();
+  }
+
+  /**
+   * Closes and opens the store again, recovering as at start. The failed commit is given up: its new records go
+   * back to the write buffer and, like everything there, get seqs again after what the store recovered (none of them
+   * was ever readable, so no seq of theirs was seen); its acknowledgements and drops are computed afresh.
+   */
+  async function reopen(): Promise<void> {
+    const given = retry;
+    retry = undefined;
+    if (given) {
+      for (const c of CHANNEL_LIST) channels[c].pending = [...given.taken[c], ...channels[c].pending];
+      ackWaiters.push(...given.ackWaiters);
+    }
+    if (storeOpen) {
+      storeOpen = false;
+      await within(
+        store.close().catch(() => {}),
+        CLOSE_TIMEOUT_MS,
+      );
+    }
+    let losses: RecoveryLoss[];
+    try {
+      losses = await openAndRecover();
+    } catch (error) {
+      storeOpen = false;
+      failuresInRow++;
+      log.error({ err: error }, "outbox: store could not be reopened; trying again");
+      await store.close().catch(() => {});
+      const p = pause(Math.min(RETRY_MS * 2 ** (failuresInRow - 1), RETRY_MAX_MS));
+      retryPause = p;
+      await p.done;
+      retryPause = undefined;
+      return;
+    }
+    reopens++;
+    failuresInRow = 0;
+    for (const c of CHANNEL_LIST) {
+      const ch = channels[c];
+      for (const p of ch.pending) {
+        p.seq = ch.next++;
+        p.key = recordKey(c, p.seq);
+      }
+    }
+    log.warn(
+      { reopens, telemetryNext: channels.telemetry.next, eventsNext: channels.events.next },
+      "outbox store reopened",
+    );
+    if (state === "open") announce(losses);
+    for (const l of listeners) l();
+  }
+
+  function prepare(free: number): PreparedCommit {
     const ops: StoreOp[] = [];
     const taken = {} as PreparedCommit["taken"];
     const removed = {} as PreparedCommit["removed"];
     let bytesAfter = 0;
+    let bytesNow = 0;
     const ackCounts = {} as Record<Channel, number>;
     for (const c of CHANNEL_LIST) {
       const ch = channels[c];
@@ -310,14 +570,25 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
       const ackCount = ackEnd >= ch.first ? ackEnd - ch.first + 1 : 0;
       ackCounts[c] = ackCount;
       const pendingBytes = taken[c].reduce((n, p) => n + p.key.length + p.value.length, 0);
+      bytesNow += ch.sizes.bytes;
       bytesAfter += ch.sizes.bytes - ch.sizes.countBytes(ackCount) + pendingBytes;
+    }
+    // The budget: maxBytes, or what the file system has free above the reserve if that is less (a record takes
+    // about its own size on disk, and compaction shrinks it; each commit measures again, so the estimate corrects
+    // itself).
+    let limit = config.maxBytes;
+    let reason: GapReason = "outbox-full";
+    const diskLimit = bytesNow + free - config.diskReserveBytes;
+    if (diskLimit < limit) {
+      limit = Math.max(0, Math.floor(diskLimit));
+      reason = "disk-full";
     }
     // Disk budget: drop the oldest committed telemetry first, then the oldest events (design promise 4).
     let gap: GapInfo | undefined;
     let gapValue: string | undefined;
     const dropCounts: Record<Channel, number> = { telemetry: 0, events: 0 };
-    if (bytesAfter > config.maxBytes) {
-      let need = bytesAfter - Math.floor(config.maxBytes * config.dropToFraction);
+    if (bytesAfter > limit) {
+      let need = bytesAfter - Math.floor(limit * config.dropToFraction);
       for (const c of CHANNEL_LIST) {
         if (need <= 0) break;
         const ch = channels[c];
@@ -327,7 +598,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
         dropCounts[c] = drop;
         need -= ch.sizes.countBytes(ackCounts[c] + drop) - ackBytes;
       }
-      if (need > 0) log.warn({ need, maxBytes: config.maxBytes }, "outbox: budget smaller than one commit");
+      if (need > 0) log.warn({ need, limit, reason }, "outbox: budget smaller than one commit");
       const c: Channel = dropCounts.telemetry > 0 ? "telemetry" : "events";
       if (dropCounts[c] > 0) {
         const ch = channels[c];
@@ -338,6 +609,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
         events.counters.appended++;
         gap = {
           channel: c,
+          reason,
           fromSeq,
           toSeq: fromSeq + count - 1,
           count,
@@ -353,7 +625,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
           fromSeq: gap.fromSeq,
           toSeq: gap.toSeq,
           count,
-          reason: "outbox-full",
+          reason,
         };
         gapValue = JSON.stringify(body);
         ops.push({ type: "put", key: recordKey("events", eventSeq), value: gapValue });
@@ -415,7 +687,12 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
       events.sizes.push(recordKey("events", prepared.gap.eventSeq).length + prepared.gapValue.length);
       events.committedNext = Math.max(events.committedNext, prepared.gap.eventSeq + 1);
       readable = true;
-      log.warn({ ...prepared.gap, reason: "outbox-full" }, "outbox full: dropped the oldest records");
+      log.warn(
+        { ...prepared.gap, diskFreeBytes: diskFree },
+        prepared.gap.reason === "disk-full"
+          ? "disk full: dropped the oldest records"
+          : "outbox full: dropped the oldest records",
+      );
       deps.onGap?.(prepared.gap);
     }
     // "committed" is the promise a crash test holds the outbox to: everything below these seqs is on disk.
@@ -433,7 +710,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     const ch = channels[channel];
     const from = Math.max(fromSeq, ch.first);
     const end = ch.committedNext;
-    if (from >= end || limit <= 0) return [];
+    if (from >= end || limit <= 0 || !storeOpen) return [];
     const rows = await store.list({ gte: recordKey(channel, from), lt: recordKey(channel, end), limit });
     // The envelope is spliced into the stored JSON text and parsed once: one object per record, in the same key
     // order as spreading the body behind it, without a second copy of every record to collect (a backlog drains
@@ -456,14 +733,18 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
   }
 
   async function flush(): Promise<void> {
-    while (hasWork()) {
+    const errorsBefore = commitErrors;
+    while (hasWork() && state !== "closed") {
       if (timer) {
         clearTimeout(timer);
         timer = undefined;
       }
       if (!running) running = runCommits();
       await running;
-      if (retry && state === "stopping") throw new FleetError("FLEET_OUTBOX_IO", "outbox could not commit on stop");
+      // A failed commit leaves `retry` set only until the next run takes it again: count failures, not that.
+      if (state === "stopping" && commitErrors > errorsBefore) {
+        throw new FleetError("FLEET_OUTBOX_IO", "outbox could not commit on stop");
+      }
     }
   }
 
@@ -474,22 +755,58 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     return stopping;
   }
 
+  /** Commits what it can within stopTimeoutMs, whatever the disk does, then closes the store. */
   async function close(): Promise<void> {
     state = "stopping";
+    retryPause?.cut();
+    const began = Date.now();
+    let written = false;
     try {
-      await flush();
+      written = (await within(flush(), config.stopTimeoutMs)) !== "timeout";
     } catch (error) {
-      log.error({ err: error }, "outbox: records still pending at stop were not written");
-      for (const c of CHANNEL_LIST) for (const p of channels[c].pending) p.reject(error);
-    } finally {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      state = "closed";
-      for (const w of ackWaiters) w();
-      ackWaiters = [];
-      await store.close();
-      log.info({ stream }, "outbox closed");
+      log.error({ err: error }, "outbox: the last commit failed at stop");
     }
+    state = "closed";
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    retryPause?.cut();
+    const left = [...(retry ? CHANNEL_LIST.flatMap((c) => retry!.taken[c]) : [])];
+    for (const c of CHANNEL_LIST) left.push(...channels[c].pending.splice(0));
+    if (!written && left.length === 0) {
+      log.warn("outbox: acknowledgements not deleted at stop; those records will be sent again (duplicates)");
+    }
+    if (left.length > 0) {
+      lostAtStop += left.length;
+      const error = new FleetError("FLEET_OUTBOX_IO", "outbox stopped before these records could be written");
+      log.error(
+        { code: error.code, lost: left.length, ms: Date.now() - began },
+        "outbox: records still pending at stop were not written",
+      );
+      for (const p of left) p.reject(error);
+    }
+    for (const w of ackWaiters) w();
+    ackWaiters = [];
+    if (storeOpen) {
+      // A clean mark says "exactly these seqs": only when everything given out was written.
+      if (written && left.length === 0) {
+        await within(
+          writeMark(true, { telemetry: channels.telemetry.committedNext, events: channels.events.committedNext }).catch(
+            (error: unknown) => log.warn({ err: error }, "outbox: clean seq mark not written"),
+          ),
+          CLOSE_TIMEOUT_MS,
+        );
+      }
+      storeOpen = false;
+      const closed = await within(
+        store.close().then(
+          () => "ok" as const,
+          (error: unknown) => log.warn({ err: error }, "outbox: close failed"),
+        ),
+        CLOSE_TIMEOUT_MS,
+      );
+      if (closed === "timeout") log.error("outbox: the store did not close in time; leaving it");
+    }
+    log.info({ stream, ms: Date.now() - began }, "outbox closed");
   }
 
   function stats(): OutboxStats {
@@ -505,7 +822,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
         ...ch.counters,
       };
     }
-    return { stream, commits, commitErrors, channels: out };
+    return { stream, commits, commitErrors, reopens, lostAtStop, diskFreeBytes: diskFree, channels: out };
   }
 
   return {

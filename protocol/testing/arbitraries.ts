@@ -155,7 +155,9 @@ const eventBodyArb = fc.oneof(
       channel: fc.constantFrom("telemetry", "events") as fc.Arbitrary<"telemetry" | "events">,
       fromSeq: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
       count: fc.integer({ min: 1, max: 1_000_000 }),
-      reason: fc.constant("outbox-full" as const),
+      reason: fc.constantFrom("outbox-full", "disk-full", "recovery") as fc.Arbitrary<
+        "outbox-full" | "disk-full" | "recovery"
+      >,
     })
     .map((g) => {
       const fromSeq = Math.min(g.fromSeq, Number.MAX_SAFE_INTEGER - g.count + 1);

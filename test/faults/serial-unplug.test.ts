@@ -40,12 +40,13 @@ describe("fault: serial device unplugged and replugged", () => {
       await r.devices.unplug(a.truckId, "gps");
       await r.devices.unplug(a.truckId, "can");
     }
+    // The agent's documented bound is presenceCheckMs (1 s by default): a hung-up tty is noticed at once, a path
+    // that no longer names the opened device within that interval. The deadline leaves room for a busy machine.
     await waitFor(
       () => pulled.every((a) => counter(a, "gps", "lost") >= 1 && counter(a, "can", "lost") >= 1),
       "the agents to notice both devices gone",
       { timeoutMs: 10_000 },
     ).catch((error: unknown) => {
-      // Seen once in ~10 CI runs: say which port was not noticed, with its counters, for whoever looks next.
       const state = pulled.map((a) => ({ truckId: a.truckId, gps: a.gps?.counters(), can: a.can?.counters() }));
       throw new Error(`${(error as Error).message}; source counters: ${JSON.stringify(state)}`);
     });

@@ -49,6 +49,8 @@ export function createCanSource(
       maxLineBytes: settings.maxLineBytes,
       reconnectMinMs: settings.reconnectMinMs,
       reconnectMaxMs: settings.reconnectMaxMs,
+      presenceCheckMs: settings.presenceCheckMs,
+      logRepeatMs: settings.logRepeatMs,
     },
     {
       promptByte: PROMPT,

@@ -19,6 +19,23 @@ export const SerialLineConfigSchema = z
       .min(10)
       .default(5_000)
       .describe("Longest wait between reopen attempts (the wait doubles from reconnectMinMs up to this)."),
+    presenceCheckMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60_000)
+      .default(1_000)
+      .describe(
+        "How often an open port checks that its path still names the device it opened. A device that goes away is noticed at once when the kernel hangs the tty up, and within this time at the latest.",
+      ),
+    logRepeatMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe(
+        "A repeated warning (line cut, port cannot be opened) is logged at most once per this interval, with the count of the ones not logged.",
+      ),
   })
   .strict();
 

@@ -5,11 +5,13 @@
  */
 // The two parts `serialport` is made of, without the meta-package: it also loads eleven parsers and a mock binding
 // the agent never uses (about 0.4 MB of live heap, measured with process.memoryUsage() after a full GC).
-import { autoDetect } from "@serialport/bindings-cpp";
+import { stat } from "node:fs/promises";
 import { SerialPortStream } from "@serialport/stream";
 import { FleetError } from "../../../common/errors.ts";
 import { type Logger, silentLogger } from "../../../common/log.ts";
+import { repeatedLog } from "../../../common/log-limit.ts";
 import type { Lifecycle } from "../types.ts";
+import { serialBinding } from "./binding.ts";
 import { parseConfig, type SerialLineConfig, SerialLineConfigSchema } from "./config.ts";
 import { createLineSplitter } from "./line-splitter.ts";
 
@@ -28,10 +30,20 @@ export interface PortLike {
 
 export type OpenPort = (options: { path: string; baudRate: number }) => PortLike;
 
-// What `new SerialPort(...)` does: the platform's binding (LinuxBinding on a Pi) under the stream.
-let binding: ReturnType<typeof autoDetect> | undefined;
+// What `new SerialPort(...)` does: the platform's binding (LinuxBinding on a Pi) under the stream, with reads that
+// end at a hangup (binding.ts).
 const realPort: OpenPort = ({ path, baudRate }) =>
-  new SerialPortStream({ binding: (binding ??= autoDetect()), path, baudRate, autoOpen: false });
+  new SerialPortStream({ binding: serialBinding(), path, baudRate, autoOpen: false });
+
+/** What identifies the device a path names: a replugged adapter or a new pty gets a new inode or device number. */
+async function identify(path: string): Promise<string | undefined> {
+  try {
+    const s = await stat(path);
+    return `${s.dev}:${s.ino}:${s.rdev}`;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface SerialLineDeps {
   /** Called for every complete line, with the receive time (ms since the epoch). */
@@ -87,14 +99,18 @@ export function createSerialLineSource(config: SerialLineConfig, deps: SerialLin
     },
     onTooLong() {
       counters.tooLong++;
-      log.warn({ path: settings.path, code: "FLEET_LINE_TOO_LONG", maxLineBytes: settings.maxLineBytes }, "line cut");
+      linesCut.report({ path: settings.path, code: "FLEET_LINE_TOO_LONG", maxLineBytes: settings.maxLineBytes });
     },
   });
+  // Noise at a wrong baud rate cuts thousands of lines a second; a missing device fails to open every few seconds.
+  const linesCut = repeatedLog(log, "warn", "line cut", settings.logRepeatMs);
+  const openFailures = repeatedLog(log, "warn", "serial port cannot be opened; retrying", settings.logRepeatMs);
   let port: PortLike | undefined;
   let stopped = true;
   let timer: NodeJS.Timeout | undefined;
   let delay = settings.reconnectMinMs;
   let everOpened = false;
+  let presenceTimer: NodeJS.Timeout | undefined;
 
   function schedule(): void {
     if (stopped || timer) return;
@@ -104,6 +120,43 @@ export function createSerialLineSource(config: SerialLineConfig, deps: SerialLin
     }, delay);
     timer.unref();
     delay = Math.min(delay * 2, settings.reconnectMaxMs);
+  }
+
+  function stopPresenceCheck(): void {
+    if (presenceTimer) clearInterval(presenceTimer);
+    presenceTimer = undefined;
+  }
+
+  /**
+   * The bound on noticing a vanished device, whatever the kernel and binding report: every presenceCheckMs the path
+   * must still name the device that was opened. A hangup is usually noticed at once (binding.ts); this catches what
+   * reads cannot, such as a /dev/serial/by-id link now naming another adapter.
+   */
+  async function watchPresence(p: PortLike): Promise<void> {
+    const opened = await identify(settings.path);
+    if (port !== p) return;
+    presenceTimer = setInterval(() => {
+      void identify(settings.path).then((now) => {
+        if (port === p && (opened === undefined || now !== opened)) lose(p, now === undefined ? "gone" : "replaced");
+      });
+    }, settings.presenceCheckMs);
+    presenceTimer.unref();
+  }
+
+  /** The device went away: count it, retry the path, and close the old port without waiting for it. */
+  function lose(p: PortLike, how: "closed" | "gone" | "replaced"): void {
+    if (port !== p) return;
+    port = undefined;
+    stopPresenceCheck();
+    p.removeAllListeners();
+    p.on("error", () => {}); // a late error from the old port must not become an uncaught one
+    if (p.isOpen) p.close(() => {});
+    counters.partialDropped += splitter.reset();
+    deps.onClose?.();
+    if (stopped) return;
+    counters.lost++;
+    log.warn({ path: settings.path, code: "FLEET_SERIAL_LOST", how }, "serial port lost, reopening");
+    schedule();
   }
 
   function attempt(): void {
@@ -116,7 +169,7 @@ export function createSerialLineSource(config: SerialLineConfig, deps: SerialLin
       }
       if (error) {
         counters.errors++;
-        log.debug({ path: settings.path, err: error.message }, "serial open failed, retrying");
+        openFailures.report({ path: settings.path, code: "FLEET_SERIAL_OPEN", err: error.message });
         p.removeAllListeners();
         schedule();
         return;
@@ -127,6 +180,7 @@ export function createSerialLineSource(config: SerialLineConfig, deps: SerialLin
       everOpened = true;
       delay = settings.reconnectMinMs;
       log.info({ path: settings.path, baudRate: settings.baudRate }, "serial port open");
+      void watchPresence(p);
       Promise.resolve(deps.onOpen?.()).catch((e: unknown) => {
         counters.errors++;
         log.warn({ path: settings.path, err: (e as Error).message }, "serial onOpen failed");
@@ -140,17 +194,7 @@ export function createSerialLineSource(config: SerialLineConfig, deps: SerialLin
       counters.errors++;
       log.warn({ path: settings.path, err: error.message }, "serial error");
     });
-    p.on("close", () => {
-      if (port !== p) return;
-      port = undefined;
-      p.removeAllListeners();
-      counters.partialDropped += splitter.reset();
-      deps.onClose?.();
-      if (stopped) return;
-      counters.lost++;
-      log.warn({ path: settings.path, code: "FLEET_SERIAL_LOST" }, "serial port lost, reopening");
-      schedule();
-    });
+    p.on("close", () => lose(p, "closed"));
   }
 
   return {
@@ -164,6 +208,7 @@ export function createSerialLineSource(config: SerialLineConfig, deps: SerialLin
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
+      stopPresenceCheck();
       const p = port;
       port = undefined;
       if (p?.isOpen) await new Promise<void>((resolve) => p.close(() => resolve()));
