@@ -19,8 +19,13 @@ export interface VehicleState {
   applyMessage(message: CanMessage): void;
   /** Checks timers (ignition off after silence). Call about once a second. */
   tick(): void;
-  /** The best timestamp now: GNSS time carried forward when known and recent, else the system clock. */
-  now(): { ts: string; timeSource: TimeSource };
+  /**
+   * The best timestamp for the monotonic instant `atMonoMs` (default: now): the last GNSS time plus the monotonic
+   * time elapsed since its epoch when known and recent, else the system clock.
+   */
+  now(atMonoMs?: number): { ts: string; timeSource: TimeSource };
+  /** The monotonic instant the latest fix was applied at (its epoch); undefined before the first fix. */
+  epochMonoMs(): number | undefined;
   /** The fix for a record, or undefined when there is none or it is stale. */
   gps(): Gps | undefined;
   /** Fresh engine values, rounded to the record's resolution; undefined when none. */
@@ -50,8 +55,7 @@ export function createVehicleState(config: StateConfig, deps: VehicleStateDeps):
   let lastCanAt = Number.NEGATIVE_INFINITY;
   let ignitionOn = false;
 
-  function now(): { ts: string; timeSource: TimeSource } {
-    const mono = clock.monoMs();
+  function now(mono = clock.monoMs()): { ts: string; timeSource: TimeSource } {
     if (gnssAnchor && mono - gnssAnchor.monoMs <= config.gnssTimeMaxAgeMs) {
       return { ts: new Date(gnssAnchor.wallMs + (mono - gnssAnchor.monoMs)).toISOString(), timeSource: "gnss" };
     }
@@ -118,6 +122,7 @@ export function createVehicleState(config: StateConfig, deps: VehicleStateDeps):
       }
     },
     now,
+    epochMonoMs: () => (fix ? fixAt : undefined),
     gps,
     engine() {
       const mono = clock.monoMs();
