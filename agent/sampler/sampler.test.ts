@@ -122,7 +122,9 @@ describe("sampler", () => {
     sampler.evaluate();
     const elapsed = mono - before; // the reads the evaluation made
     expect(Date.parse(records.at(-1)!.ts)).toBeGreaterThanOrEqual(Date.UTC(2026, 10, 21, 7, 0, 4) + 998);
-    expect(Date.parse(records.at(-1)!.ts)).toBeLessThanOrEqual(Date.UTC(2026, 10, 21, 7, 0, 4) + 998 + 1.3 * 3 + elapsed);
+    expect(Date.parse(records.at(-1)!.ts)).toBeLessThanOrEqual(
+      Date.UTC(2026, 10, 21, 7, 0, 4) + 998 + 1.3 * 3 + elapsed,
+    );
     expect(records).toHaveLength(6);
   });
 
@@ -139,14 +141,19 @@ describe("vehicle state events", () => {
     const msg = (signals: Record<string, unknown>) =>
       t.state.applyMessage({ kind: "j1939", ts: null, id: 0, pgn: 65226, sa: 0, priority: 6, name: "DM1", signals });
     msg({ engineSpeedRpm: 650.125 });
-    msg({ dtcs: [{ spn: 100, fmi: 1, oc: 3 }] });
-    msg({
-      dtcs: [
-        { spn: 100, fmi: 1, oc: 4 },
-        { spn: 110, fmi: 0, oc: 1 },
-      ],
-    });
-    msg({ dtcs: [{ spn: 110, fmi: 0, oc: 1 }] });
+    // DM1 once a second (J1939-73); a code counts once its ECU has listed it for dtcDebounceMs (1 s).
+    const dm1 = (dtcs: { spn: number; fmi: number; oc: number }[]) => {
+      msg({ dtcs });
+      t.advance(1000);
+    };
+    dm1([{ spn: 100, fmi: 1, oc: 3 }]);
+    dm1([
+      { spn: 100, fmi: 1, oc: 4 },
+      { spn: 110, fmi: 0, oc: 1 },
+    ]);
+    dm1([{ spn: 110, fmi: 0, oc: 1 }]);
+    dm1([{ spn: 110, fmi: 0, oc: 1 }]);
+    msg({ engineSpeedRpm: 650.125 });
     expect(t.state.engine()).toEqual({ engineSpeedRpm: 650 });
     t.advance(16_000);
     t.state.tick();
