@@ -126,8 +126,28 @@ function portSteps(results: Probe[], config: AgentConfig | undefined): Step[] {
         (rpm !== null ? `, engine speed ${Math.round(rpm)} rpm` : ", no engine speed (engine off?)"),
       data: { ...c.can, bitrate },
     });
+    steps.push(canSourcesStep(c.can.sources));
   }
   return steps;
+}
+
+/**
+ * Which ECU (source address) sends which decoded PGN. Several ECUs often send the same one (the engine and the
+ * cluster both send VD, each ECU its own DM1): the installer sees here what `state.sources` can choose from.
+ */
+function canSourcesStep(sources: Record<string, number[]>): Step {
+  const names = Object.keys(sources);
+  const shared = names.filter((n) => sources[n]!.length > 1 && n !== "DM1");
+  return {
+    step: "CAN sources",
+    status: names.length === 0 ? "skip" : "pass",
+    detail:
+      names.length === 0
+        ? "no decoded J1939 PGN heard"
+        : names.map((n) => `${n} from SA ${sources[n]!.join(", ")}`).join("; ") +
+          (shared.length > 0 ? ` (several ECUs send ${shared.join(", ")}: see state.sources)` : ""),
+    data: { sources },
+  };
 }
 
 const MARK: Record<Step["status"], string> = { pass: "PASS", fail: "FAIL", warn: "WARN", skip: "SKIP" };

@@ -4,7 +4,8 @@
  * byte costs money on a cellular link.
  *
  * Two forms, told apart by the first byte (decoders auto-detect):
- * - binary (default): a format byte (0x01 telemetry v1, 0x02 events v1), then a bit-packed, delta-coded batch.
+ * - binary (default): a format byte (0x01 telemetry v1, 0x02 events v1, 0x03/0x04 their v2 with trouble codes' source
+ *   addresses and source events), then a bit-packed, delta-coded batch.
  *   See wire-telemetry.ts / wire-events.ts for the layout.
  * - JSON (debugging, tests, `mosquitto_pub`): a record object or an array of record objects, starting with `{` or
  *   `[` (leading whitespace allowed). `truckId` may be omitted; when present it must equal the topic's.
@@ -18,9 +19,17 @@ import type { z } from "zod";
 import { FleetError } from "../common/errors.ts";
 import { type EventRecord, EventRecordSchema, type TelemetryRecord, TelemetryRecordSchema } from "./records.ts";
 import { isTruckId } from "./truck-id.ts";
-import { decodeEventsV1, encodeEventsV1 } from "./wire-events.ts";
-import { FORMAT_EVENTS_V1, FORMAT_TELEMETRY_V1, isReservedFormatByte, MAX_RECORDS_PER_PAYLOAD } from "./wire-format.ts";
-import { decodeTelemetryV1, encodeTelemetryV1 } from "./wire-telemetry.ts";
+import { decodeEventsBinary, encodeEventsBinary, eventsVersion } from "./wire-events.ts";
+import {
+  type BinaryVersion,
+  FORMAT_EVENTS_V1,
+  FORMAT_EVENTS_V2,
+  FORMAT_TELEMETRY_V1,
+  FORMAT_TELEMETRY_V2,
+  isReservedFormatByte,
+  MAX_RECORDS_PER_PAYLOAD,
+} from "./wire-format.ts";
+import { decodeTelemetryBinary, encodeTelemetryBinary, telemetryVersion } from "./wire-telemetry.ts";
 
 export type WireFormat = "binary" | "json";
 
@@ -47,12 +56,12 @@ type Channel = "telemetry" | "events";
 
 export function encodeTelemetry(records: TelemetryRecord[], options: EncodeOptions = {}): Buffer {
   const valid = validateForEncode(records, TelemetryRecordSchema, "telemetry");
-  return options.format === "json" ? encodeJson(valid) : encodeTelemetryV1(valid);
+  return options.format === "json" ? encodeJson(valid) : encodeTelemetryBinary(valid, telemetryVersion(valid));
 }
 
 export function encodeEvents(records: EventRecord[], options: EncodeOptions = {}): Buffer {
   const valid = validateForEncode(records, EventRecordSchema, "events");
-  return options.format === "json" ? encodeJson(valid) : encodeEventsV1(valid);
+  return options.format === "json" ? encodeJson(valid) : encodeEventsBinary(valid, eventsVersion(valid));
 }
 
 /** truckId comes from the MQTT topic; the payload need not carry it (bytes cost money on cellular). */
@@ -61,7 +70,7 @@ export function decodeTelemetry(
   payload: Uint8Array,
   options: DecodeOptions = {},
 ): DecodeResult<TelemetryRecord> {
-  return decode(truckId, payload, options, "telemetry", TelemetryRecordSchema, decodeTelemetryV1);
+  return decode(truckId, payload, options, "telemetry", TelemetryRecordSchema, decodeTelemetryBinary);
 }
 
 export function decodeEvents(
@@ -69,7 +78,7 @@ export function decodeEvents(
   payload: Uint8Array,
   options: DecodeOptions = {},
 ): DecodeResult<EventRecord> {
-  return decode(truckId, payload, options, "events", EventRecordSchema, decodeEventsV1);
+  return decode(truckId, payload, options, "events", EventRecordSchema, decodeEventsBinary);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -120,13 +129,20 @@ function isJsonStart(byte: number): boolean {
   return byte === 0x7b || byte === 0x5b || byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }
 
+const BINARY_FORMATS = new Map<number, { channel: Channel; version: BinaryVersion }>([
+  [FORMAT_TELEMETRY_V1, { channel: "telemetry", version: 1 }],
+  [FORMAT_EVENTS_V1, { channel: "events", version: 1 }],
+  [FORMAT_TELEMETRY_V2, { channel: "telemetry", version: 2 }],
+  [FORMAT_EVENTS_V2, { channel: "events", version: 2 }],
+]);
+
 function decode<T extends { truckId: string; stream: string }>(
   truckId: string,
   payload: Uint8Array,
   options: DecodeOptions,
   channel: Channel,
   schema: z.ZodType<T>,
-  decodeBinary: (truckId: string, bytes: Uint8Array) => unknown[],
+  decodeBinary: (truckId: string, bytes: Uint8Array, version: BinaryVersion) => unknown[],
 ): DecodeResult<T> {
   try {
     if (!isTruckId(truckId)) {
@@ -153,20 +169,20 @@ function decode<T extends { truckId: string; stream: string }>(
       const parsed = parseJson(truckId, payload, channel);
       if (!parsed.ok) return parsed;
       candidates = parsed.records;
-    } else if (first === FORMAT_TELEMETRY_V1 || first === FORMAT_EVENTS_V1) {
-      const expected = channel === "telemetry" ? FORMAT_TELEMETRY_V1 : FORMAT_EVENTS_V1;
-      if (first !== expected) {
-        const other = channel === "telemetry" ? "events" : "telemetry";
-        return { ok: false, error: invalid(`payload is a binary ${other} batch, not ${channel}`) };
+    } else if (BINARY_FORMATS.has(first)) {
+      const known = BINARY_FORMATS.get(first)!;
+      if (known.channel !== channel) {
+        return { ok: false, error: invalid(`payload is a binary ${known.channel} batch, not ${channel}`) };
       }
-      candidates = decodeBinary(truckId, payload);
+      candidates = decodeBinary(truckId, payload, known.version);
     } else if (isReservedFormatByte(first)) {
       return {
         ok: false,
         error: new FleetError(
           "FLEET_PAYLOAD_VERSION",
           `${channel} payload format byte 0x${hex(first)} is not one this build reads ` +
-            `(0x${hex(FORMAT_TELEMETRY_V1)} telemetry v1, 0x${hex(FORMAT_EVENTS_V1)} events v1, or JSON); ` +
+            `(0x${hex(FORMAT_TELEMETRY_V1)}/0x${hex(FORMAT_TELEMETRY_V2)} telemetry v1/v2, ` +
+            `0x${hex(FORMAT_EVENTS_V1)}/0x${hex(FORMAT_EVENTS_V2)} events v1/v2, or JSON); ` +
             "is the agent newer than the bridge?",
           { details: { formatByte: first } },
         ),

@@ -83,6 +83,11 @@ export const J1939DtcSchema = z
     spn: int(0, 524287, "Suspect Parameter Number (19 bits)."),
     fmi: int(0, 31, "Failure Mode Identifier."),
     oc: int(0, 127, "Occurrence count (127 = not available)."),
+    sa: int(
+      0,
+      255,
+      "Source address of the ECU that reports the code (J1939-81; 0 = engine #1). Added in v1.1.",
+    ).optional(),
   })
   .strict()
   .describe("A J1939 DM1 active trouble code.");
@@ -184,6 +189,22 @@ export const EventRecordSchema = z
       })
       .strict()
       .describe("The agent started."),
+    z
+      .object({
+        ...eventEnvelope,
+        type: z.literal("source"),
+        signal: EngineSchema.keyof().describe("The engine field whose source changed."),
+        from: int(
+          0,
+          2047,
+          "The source used before: a J1939 source address (0-255) or an OBD-II reply id (0x7E8 = 2024).",
+        ),
+        to: int(0, 2047, "The source used from now on, coded as `from`."),
+      })
+      .strict()
+      .describe(
+        "Several ECUs send this signal and the record now takes it from another one (the chosen ECU fell silent, or a preferred one appeared). Added in v1.1.",
+      ),
   ])
   .describe("One discrete event.");
 

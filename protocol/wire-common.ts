@@ -1,7 +1,7 @@
 /** Pieces both binary formats share: the stream id bytes, the seq run, the timestamp epoch. */
 import { BitReader, BitWriter } from "./bits.ts";
 import type { J1939Dtc } from "./records.ts";
-import { MAX_RECORDS_PER_PAYLOAD } from "./wire-format.ts";
+import { type BinaryVersion, MAX_RECORDS_PER_PAYLOAD } from "./wire-format.ts";
 
 /** Timestamps are coded relative to 2025-01-01T00:00:00Z, so today's times need fewer bits. */
 export const TS_EPOCH_MS = Date.UTC(2025, 0, 1);
@@ -52,15 +52,20 @@ export function readSeqs(input: BitReader): () => number {
   };
 }
 
-// J1939-73 DM1 trouble code: SPN 19 bits, FMI 5 bits, occurrence count 7 bits.
-export function writeJ1939(out: BitWriter, d: J1939Dtc): void {
+// J1939-73 DM1 trouble code: SPN 19 bits, FMI 5 bits, occurrence count 7 bits; v2: bit + source address 8 bits.
+export function writeJ1939(out: BitWriter, d: J1939Dtc, version: BinaryVersion): void {
   out.bits(d.spn, 19);
   out.bits(d.fmi, 5);
   out.bits(d.oc, 7);
+  if (version === 1) return;
+  out.bit(d.sa !== undefined);
+  if (d.sa !== undefined) out.bits(d.sa, 8);
 }
 
-export function readJ1939(input: BitReader): J1939Dtc {
-  return { spn: input.bits(19), fmi: input.bits(5), oc: input.bits(7) };
+export function readJ1939(input: BitReader, version: BinaryVersion): J1939Dtc {
+  const d: J1939Dtc = { spn: input.bits(19), fmi: input.bits(5), oc: input.bits(7) };
+  if (version === 2 && input.bit() === 1) d.sa = input.bits(8);
+  return d;
 }
 
 // SAE J2012 trouble code: system letter (P C B U), first digit 0-3, then three hex digits.

@@ -12,27 +12,36 @@
  *     ts           first: signed eg(24 s / 34 ms) since 2025-01-01; later: signed eg(6 s / 16 ms) delta
  *     bit          timeSource (0 gnss, 1 system)
  *     bit          gps present; then fix(2) and per gps field bit null / bit value + absolute (as telemetry)
- *     2 bits       type: 0 ignition, 1 dtc, 2 gap, 3 start
+ *     2 bits       type: 0 ignition, 1 dtc, 2 gap, 3 start (v2: 3 bits, 4 source)
  *     ignition: bit on | dtc: bit cleared, bit j1939 + spn(19) fmi(5) oc(7), bit obd + letter(2) digit(2) hex(12)
  *     gap: bit channel (0 telemetry, 1 events), uintLen fromSeq, toSeq, count, eg(0) reason index
  *     start: agentVersion, bootId as eg(4) UTF-8 byte length + bytes
+ *     source (v2): eg(2) engine field index (records.ts order), from(11), to(11)
+ *   v2 (0x04): every J1939 code is followed by bit sa present + sa(8)
  *   zero bits to the byte boundary
  */
 
 import { BitReader, BitWriter } from "./bits.ts";
-import type { EventRecord, Gps } from "./records.ts";
+import { EngineSchema, type EventRecord, type Gps } from "./records.ts";
 import { beginBatch, readBatchHeader, readJ1939, readObd, TS_EPOCH_MS, writeJ1939, writeObd } from "./wire-common.ts";
-import { FORMAT_EVENTS_V1 } from "./wire-format.ts";
+import { type BinaryVersion, FORMAT_EVENTS_V1, FORMAT_EVENTS_V2 } from "./wire-format.ts";
 import { FIXES, GPS_FIELDS, GPS_KEYS } from "./wire-telemetry.ts";
 
-const TYPES = ["ignition", "dtc", "gap", "start"] as const;
+const TYPES = ["ignition", "dtc", "gap", "start", "source"] as const;
+const SIGNALS = EngineSchema.keyof().options;
 const CHANNELS = ["telemetry", "events"] as const;
 // Append only: the index is on the wire (a bridge older than a reason dead-letters events carrying it).
 const GAP_REASONS = ["outbox-full", "disk-full", "recovery"] as const;
 const MAX_STRING_BYTES = 256;
 
-export function encodeEventsV1(records: EventRecord[]): Buffer {
-  const { out, writeSeq, seconds } = beginBatch(FORMAT_EVENTS_V1, records, 16);
+/** v2 only for a source event or a trouble code with its source address (wire-format.ts). */
+export function eventsVersion(records: EventRecord[]): BinaryVersion {
+  const needsV2 = (e: EventRecord) => e.type === "source" || (e.type === "dtc" && e.dtc.j1939?.sa !== undefined);
+  return records.some(needsV2) ? 2 : 1;
+}
+
+export function encodeEventsBinary(records: EventRecord[], version: BinaryVersion): Buffer {
+  const { out, writeSeq, seconds } = beginBatch(version === 1 ? FORMAT_EVENTS_V1 : FORMAT_EVENTS_V2, records, 16);
   let prevTs = 0;
   for (const [i, event] of records.entries()) {
     writeSeq(i);
@@ -42,7 +51,7 @@ export function encodeEventsV1(records: EventRecord[]): Buffer {
     prevTs = ts;
     out.bit(event.timeSource === "system");
     writeGps(out, event.gps);
-    out.bits(TYPES.indexOf(event.type), 2);
+    out.bits(TYPES.indexOf(event.type), version === 1 ? 2 : 3);
     switch (event.type) {
       case "ignition":
         out.bit(event.on);
@@ -50,7 +59,7 @@ export function encodeEventsV1(records: EventRecord[]): Buffer {
       case "dtc":
         out.bit(event.change === "cleared");
         out.bit(event.dtc.j1939 !== undefined);
-        if (event.dtc.j1939) writeJ1939(out, event.dtc.j1939);
+        if (event.dtc.j1939) writeJ1939(out, event.dtc.j1939, version);
         out.bit(event.dtc.obd !== undefined);
         if (event.dtc.obd !== undefined) writeObd(out, event.dtc.obd);
         break;
@@ -65,12 +74,17 @@ export function encodeEventsV1(records: EventRecord[]): Buffer {
         writeString(out, event.agentVersion);
         writeString(out, event.bootId);
         break;
+      case "source":
+        out.eg(SIGNALS.indexOf(event.signal), 2);
+        out.bits(event.from, 11);
+        out.bits(event.to, 11);
+        break;
     }
   }
   return out.finish();
 }
 
-export function decodeEventsV1(truckId: string, bytes: Uint8Array): unknown[] {
+export function decodeEventsBinary(truckId: string, bytes: Uint8Array, version: BinaryVersion): unknown[] {
   const { input, stream, count, nextSeq, seconds } = readBatchHeader(bytes, {
     payload: "binary events",
     records: "events",
@@ -92,7 +106,7 @@ export function decodeEventsV1(truckId: string, bytes: Uint8Array): unknown[] {
     };
     const gps = readGps(input);
     if (gps !== undefined) event.gps = gps;
-    const type = TYPES[input.bits(2)]!;
+    const type = TYPES[input.bits(version === 1 ? 2 : 3)] ?? input.fail("unknown event type");
     event.type = type;
     switch (type) {
       case "ignition":
@@ -101,7 +115,7 @@ export function decodeEventsV1(truckId: string, bytes: Uint8Array): unknown[] {
       case "dtc": {
         event.change = input.bit() === 1 ? "cleared" : "raised";
         const dtc: Record<string, unknown> = {};
-        if (input.bit() === 1) dtc.j1939 = readJ1939(input);
+        if (input.bit() === 1) dtc.j1939 = readJ1939(input, version);
         if (input.bit() === 1) dtc.obd = readObd(input);
         event.dtc = dtc;
         break;
@@ -116,6 +130,11 @@ export function decodeEventsV1(truckId: string, bytes: Uint8Array): unknown[] {
       case "start":
         event.agentVersion = readString(input);
         event.bootId = readString(input);
+        break;
+      case "source":
+        event.signal = SIGNALS[input.eg(2)] ?? input.fail("unknown engine signal");
+        event.from = input.bits(11);
+        event.to = input.bits(11);
         break;
     }
     records.push(event);

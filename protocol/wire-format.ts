@@ -5,6 +5,15 @@
  */
 export const FORMAT_TELEMETRY_V1 = 0x01;
 export const FORMAT_EVENTS_V1 = 0x02;
+/**
+ * v2 = v1 plus what several ECUs on one bus need (schema v1.1): each J1939 trouble code carries its source address
+ * (bit present + 8 bits after oc), and events code their type in 3 bits with type 4 = source. The agent sends v1
+ * whenever a batch has none of these, so a bridge that reads only v1 keeps working for trucks that do not need v2.
+ */
+export const FORMAT_TELEMETRY_V2 = 0x03;
+export const FORMAT_EVENTS_V2 = 0x04;
+
+export type BinaryVersion = 1 | 2;
 
 /** Bytes 0x01-0x1f (except JSON whitespace) are reserved for binary formats; future versions take the next free one. */
 export function isReservedFormatByte(byte: number): boolean {

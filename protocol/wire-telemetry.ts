@@ -24,7 +24,7 @@
 import { BitReader, BitWriter } from "./bits.ts";
 import type { Engine, Gps, J1939Dtc, TelemetryRecord } from "./records.ts";
 import { beginBatch, readBatchHeader, readJ1939, readObd, TS_EPOCH_MS, writeJ1939, writeObd } from "./wire-common.ts";
-import { FORMAT_TELEMETRY_V1 } from "./wire-format.ts";
+import { type BinaryVersion, FORMAT_TELEMETRY_V1, FORMAT_TELEMETRY_V2 } from "./wire-format.ts";
 import { ABSENT, NULL, type SlotSpec, SlotState, type SlotStateKind, VALUE } from "./wire-slots.ts";
 
 export const FIXES = ["none", "2d", "3d"] as const;
@@ -128,8 +128,14 @@ function putField(
   else put(VALUE, Math.round(value * 10 ** decimals));
 }
 
-export function encodeTelemetryV1(records: TelemetryRecord[]): Buffer {
-  const { out, writeSeq, seconds } = beginBatch(FORMAT_TELEMETRY_V1, records, 24);
+/** v2 only when a trouble code carries its source address (wire-format.ts). */
+export function telemetryVersion(records: TelemetryRecord[]): BinaryVersion {
+  return records.some((r) => r.dtcs?.some((d) => d.sa !== undefined)) ? 2 : 1;
+}
+
+export function encodeTelemetryBinary(records: TelemetryRecord[], version: BinaryVersion): Buffer {
+  const format = version === 1 ? FORMAT_TELEMETRY_V1 : FORMAT_TELEMETRY_V2;
+  const { out, writeSeq, seconds } = beginBatch(format, records, 24);
   const slots = newSlots(seconds);
   let prevDtcs: J1939Dtc[] | undefined;
   let prevObd: string[] | undefined;
@@ -150,7 +156,7 @@ export function encodeTelemetryV1(records: TelemetryRecord[]): Buffer {
       if (mask[s]) slot.write(out, flat.states[s]!, flat.values[s]!, noNulls);
       else slot.repeat();
     }
-    if (mask[slots.length]) writeDtcs(out, flat.dtcs);
+    if (mask[slots.length]) writeDtcs(out, flat.dtcs, version);
     if (mask[slots.length + 1]) writeObdDtcs(out, flat.obdDtcs);
     prevDtcs = flat.dtcs;
     prevObd = flat.obdDtcs;
@@ -159,7 +165,7 @@ export function encodeTelemetryV1(records: TelemetryRecord[]): Buffer {
   return out.finish();
 }
 
-export function decodeTelemetryV1(truckId: string, bytes: Uint8Array): unknown[] {
+export function decodeTelemetryBinary(truckId: string, bytes: Uint8Array, version: BinaryVersion): unknown[] {
   const { input, stream, count, nextSeq, seconds } = readBatchHeader(bytes, {
     payload: "binary telemetry",
     records: "records",
@@ -180,7 +186,7 @@ export function decodeTelemetryV1(truckId: string, bytes: Uint8Array): unknown[]
       if (mask[s]) slots[s]!.read(input, noNulls);
       else slots[s]!.repeat();
     }
-    if (mask[slots.length]) dtcs = readDtcs(input);
+    if (mask[slots.length]) dtcs = readDtcs(input, version);
     if (mask[slots.length + 1]) obdDtcs = readObdDtcs(input);
     records.push(unflatten(truckId, stream, seq, slots, seconds, dtcs, obdDtcs, input));
   }
@@ -257,21 +263,21 @@ function sameList<T>(a: T[] | undefined, b: T[] | undefined, same: (x: T, y: T) 
   return a.length === b.length && a.every((x, i) => same(x, b[i]!));
 }
 
-function writeDtcs(out: BitWriter, dtcs: J1939Dtc[] | undefined): void {
+function writeDtcs(out: BitWriter, dtcs: J1939Dtc[] | undefined, version: BinaryVersion): void {
   out.bit(dtcs !== undefined);
   if (dtcs === undefined) return;
   out.eg(dtcs.length, 0);
-  for (const d of dtcs) writeJ1939(out, d);
+  for (const d of dtcs) writeJ1939(out, d, version);
 }
 
 const MAX_DTCS = 64;
 
-function readDtcs(input: BitReader): J1939Dtc[] | undefined {
+function readDtcs(input: BitReader, version: BinaryVersion): J1939Dtc[] | undefined {
   if (input.bit() === 0) return undefined;
   const count = input.eg(0);
   if (count > MAX_DTCS) input.fail(`${count} trouble codes (max ${MAX_DTCS})`);
   const out: J1939Dtc[] = [];
-  for (let i = 0; i < count; i++) out.push(readJ1939(input));
+  for (let i = 0; i < count; i++) out.push(readJ1939(input, version));
   return out;
 }
 

@@ -15,14 +15,18 @@ export interface CanLineCounters {
   invalid: number;
   adapterErrors: number;
   ignored: number;
+  /** Lines of the format that carry nothing to decode (ELM327 header-less data, CAN FD): see skippedByReason. */
+  skipped: number;
 }
 
 export function createCanDecoder(format: CanFormat, options?: TransportOptions) {
-  const parse = CAN_LINE_PARSERS[format];
+  const parse = CAN_LINE_PARSERS[format]();
   const j1939 = createJ1939Decoder(options);
   const obd = createObdDecoder();
-  const lineCounts: CanLineCounters = { lines: 0, frames: 0, invalid: 0, adapterErrors: 0, ignored: 0 };
+  const lineCounts: CanLineCounters = { lines: 0, frames: 0, invalid: 0, adapterErrors: 0, ignored: 0, skipped: 0 };
   const adapterErrors: Record<string, number> = {};
+  const invalidByReason: Record<string, number> = {};
+  const skippedByReason: Record<string, number> = {};
 
   function decodeFrame(frame: CanFrame, now: number | null = null): CanMessage | undefined {
     return frame.extended ? j1939.decode(frame, now) : obd.decode(frame, now);
@@ -40,6 +44,11 @@ export function createCanDecoder(format: CanFormat, options?: TransportOptions) 
           return decodeFrame(r.frame, now);
         case "invalid":
           lineCounts.invalid++;
+          invalidByReason[r.reason] = (invalidByReason[r.reason] ?? 0) + 1;
+          return undefined;
+        case "skipped":
+          lineCounts.skipped++;
+          skippedByReason[r.reason] = (skippedByReason[r.reason] ?? 0) + 1;
           return undefined;
         case "adapterError":
           lineCounts.adapterErrors++;
@@ -55,6 +64,8 @@ export function createCanDecoder(format: CanFormat, options?: TransportOptions) 
     counters: () => ({
       ...lineCounts,
       adapterErrorsByCode: { ...adapterErrors },
+      invalidByReason: { ...invalidByReason },
+      skippedByReason: { ...skippedByReason },
       j1939: j1939.counters(),
       obd2: obd.counters(),
     }),

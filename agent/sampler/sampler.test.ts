@@ -85,6 +85,49 @@ describe("sampler", () => {
     expect(t.records).toHaveLength(4);
   });
 
+  it("stamps a record sampled at an epoch with that epoch's time exactly, on a busy machine too", () => {
+    // A busy machine: every read of the monotonic clock finds 1.3 ms more gone (GC, other processes). The record
+    // taken on a fix is sampled at that epoch, so the time spent between applying the fix and building the record
+    // must not leak into its ts (issue 12: 07:00:00.001Z seen where the epoch was 07:00:00.000Z).
+    let mono = 5_000;
+    const clock = { monoMs: () => (mono += 1.3), wallMs: () => Date.UTC(2030, 0, 1) + mono };
+    const records: TelemetryBody[] = [];
+    const state = createVehicleState(StateConfigSchema.parse({}), { clock, onEvent: () => {} });
+    const sampler = createSampler(SamplerConfigSchema.parse({ minIntervalMs: 0, movingPeriodMs: 0 }), {
+      state,
+      clock,
+      onRecord: (r) => records.push(r),
+    });
+    const epoch = (second: number) =>
+      state.applyFix({
+        time: new Date(Date.UTC(2026, 10, 21, 7, 0, second)).toISOString(),
+        fix: "3d",
+        lat: 50,
+        lon: 8 + second / 1000,
+        altM: 100,
+        speedKmh: 80,
+        courseDeg: 90,
+        sats: 12,
+        hdop: 0.7,
+        pdop: 1,
+      });
+    for (let i = 0; i < 5; i++) {
+      epoch(i);
+      sampler.evaluate();
+      mono += 998;
+    }
+    expect(records.map((r) => r.ts)).toEqual([0, 1, 2, 3, 4].map((i) => `2026-11-21T07:00:0${i}.000Z`));
+    // Between epochs (the tick): the last epoch's time plus the monotonic time elapsed since it.
+    const before = mono;
+    sampler.evaluate();
+    const elapsed = mono - before; // the reads the evaluation made
+    expect(Date.parse(records.at(-1)!.ts)).toBeGreaterThanOrEqual(Date.UTC(2026, 10, 21, 7, 0, 4) + 998);
+    expect(Date.parse(records.at(-1)!.ts)).toBeLessThanOrEqual(
+      Date.UTC(2026, 10, 21, 7, 0, 4) + 998 + 1.3 * 3 + elapsed,
+    );
+    expect(records).toHaveLength(6);
+  });
+
   it("falls back to the system clock, marked, when there is no GNSS time", () => {
     const t = setup();
     t.fix({ time: null });
@@ -98,14 +141,19 @@ describe("vehicle state events", () => {
     const msg = (signals: Record<string, unknown>) =>
       t.state.applyMessage({ kind: "j1939", ts: null, id: 0, pgn: 65226, sa: 0, priority: 6, name: "DM1", signals });
     msg({ engineSpeedRpm: 650.125 });
-    msg({ dtcs: [{ spn: 100, fmi: 1, oc: 3 }] });
-    msg({
-      dtcs: [
-        { spn: 100, fmi: 1, oc: 4 },
-        { spn: 110, fmi: 0, oc: 1 },
-      ],
-    });
-    msg({ dtcs: [{ spn: 110, fmi: 0, oc: 1 }] });
+    // DM1 once a second (J1939-73); a code counts once its ECU has listed it for dtcDebounceMs (1 s).
+    const dm1 = (dtcs: { spn: number; fmi: number; oc: number }[]) => {
+      msg({ dtcs });
+      t.advance(1000);
+    };
+    dm1([{ spn: 100, fmi: 1, oc: 3 }]);
+    dm1([
+      { spn: 100, fmi: 1, oc: 4 },
+      { spn: 110, fmi: 0, oc: 1 },
+    ]);
+    dm1([{ spn: 110, fmi: 0, oc: 1 }]);
+    dm1([{ spn: 110, fmi: 0, oc: 1 }]);
+    msg({ engineSpeedRpm: 650.125 });
     expect(t.state.engine()).toEqual({ engineSpeedRpm: 650 });
     t.advance(16_000);
     t.state.tick();

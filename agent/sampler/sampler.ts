@@ -45,13 +45,14 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): Sampler
   let last:
     { at: number; lat: number | null; lon: number | null; course: number | null; speed: number | null } | undefined;
   let reason: string | undefined;
+  // The epoch the previous evaluation saw: an evaluation that finds a newer one samples at that epoch.
+  let seenEpoch: number | undefined;
   let timer: NodeJS.Timeout | undefined;
 
-  function trigger(): string | undefined {
+  function trigger(now: number): string | undefined {
     const gps = state.gps();
     const engine = state.engine();
     if (!gps && !engine) return undefined; // nothing to report
-    const now = clock.monoMs();
     if (!last) return "first";
     const elapsed = now - last.at;
     if (elapsed < config.minIntervalMs) return undefined;
@@ -87,23 +88,37 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): Sampler
     return undefined;
   }
 
+  /**
+   * The instant this evaluation samples. The first evaluation after a fix samples at that fix's epoch, so the record
+   * carries the epoch's GNSS time exactly, however long the machine took between reading the fix and getting here
+   * (a busy Pi: a GC pause, another process). Any other evaluation (the tick) samples now: the last epoch's time
+   * plus the monotonic time since it.
+   */
+  function sampleInstant(): number {
+    const epoch = state.epochMonoMs();
+    const fresh = epoch !== undefined && epoch !== seenEpoch;
+    seenEpoch = epoch;
+    return fresh ? epoch : clock.monoMs();
+  }
+
   function evaluate(): void {
     state.tick();
-    const why = trigger();
+    const at = sampleInstant();
+    const why = trigger(at);
     if (!why) return;
     const gps = state.gps();
     const engine = state.engine();
     const dtcs = state.dtcs();
     const obdDtcs = state.obdDtcs();
     const record: TelemetryBody = {
-      ...state.now(),
+      ...state.now(at),
       ...(gps ? { gps } : {}),
       ...(engine ? { engine } : {}),
       ...(dtcs && dtcs.length > 0 ? { dtcs: dtcs.slice(0, 64) } : {}),
       ...(obdDtcs && obdDtcs.length > 0 ? { obdDtcs: obdDtcs.slice(0, 64) } : {}),
     };
     last = {
-      at: clock.monoMs(),
+      at,
       lat: gps?.lat ?? null,
       lon: gps?.lon ?? null,
       course: gps?.courseDeg ?? null,

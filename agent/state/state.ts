@@ -6,21 +6,32 @@
  * Ignition is inferred from the bus: ECUs broadcast while the key is on and fall silent when it is off, and a
  * listen-only gateway has no ignition wire to read. So: the first CAN message after silence = on; no message for
  * `ignitionOffAfterMs` = off (checked by tick()).
+ *
+ * A truck's bus carries several ECUs, and the same signal (the odometer, DM1) comes from more than one source address
+ * with different values. So every value is held per (signal, source), and a record takes each signal from one chosen
+ * source (sources.ts); trouble codes are tracked per (source address, SPN, FMI) (dtcs.ts).
  */
 import type { Engine, Gps, J1939Dtc, TimeSource } from "../../protocol/index.ts";
 import type { EventBody } from "../outbox/index.ts";
 import type { CanMessage, EngineSignals, GpsFix } from "../sources/types.ts";
 import type { Clock } from "./clock.ts";
 import type { StateConfig } from "./config.ts";
+import { createDtcTracker } from "./dtcs.ts";
 import { toEngineValue, toGps } from "./rounding.ts";
+import { createSourceSelector } from "./sources.ts";
 
 export interface VehicleState {
   applyFix(fix: GpsFix): void;
   applyMessage(message: CanMessage): void;
   /** Checks timers (ignition off after silence). Call about once a second. */
   tick(): void;
-  /** The best timestamp now: GNSS time carried forward when known and recent, else the system clock. */
-  now(): { ts: string; timeSource: TimeSource };
+  /**
+   * The best timestamp for the monotonic instant `atMonoMs` (default: now): the last GNSS time plus the monotonic
+   * time elapsed since its epoch when known and recent, else the system clock.
+   */
+  now(atMonoMs?: number): { ts: string; timeSource: TimeSource };
+  /** The monotonic instant the latest fix was applied at (its epoch); undefined before the first fix. */
+  epochMonoMs(): number | undefined;
   /** The fix for a record, or undefined when there is none or it is stale. */
   gps(): Gps | undefined;
   /** Fresh engine values, rounded to the record's resolution; undefined when none. */
@@ -37,21 +48,16 @@ export interface VehicleStateDeps {
   onEvent(event: EventBody): void;
 }
 
-type EngineKey = keyof Engine;
-
 export function createVehicleState(config: StateConfig, deps: VehicleStateDeps): VehicleState {
   const { clock } = deps;
   let fix: GpsFix | undefined;
   let fixAt = Number.NEGATIVE_INFINITY;
   let gnssAnchor: { wallMs: number; monoMs: number } | undefined;
-  const engine = new Map<EngineKey, { value: number | boolean | null; at: number }>();
-  let dtcs: J1939Dtc[] | undefined;
   let obdDtcs: string[] | undefined;
   let lastCanAt = Number.NEGATIVE_INFINITY;
   let ignitionOn = false;
 
-  function now(): { ts: string; timeSource: TimeSource } {
-    const mono = clock.monoMs();
+  function now(mono = clock.monoMs()): { ts: string; timeSource: TimeSource } {
     if (gnssAnchor && mono - gnssAnchor.monoMs <= config.gnssTimeMaxAgeMs) {
       return { ts: new Date(gnssAnchor.wallMs + (mono - gnssAnchor.monoMs)).toISOString(), timeSource: "gnss" };
     }
@@ -68,17 +74,12 @@ export function createVehicleState(config: StateConfig, deps: VehicleStateDeps):
     deps.onEvent({ ...now(), ...(g ? { gps: g } : {}), ...body } as EventBody);
   }
 
-  function dtcKey(d: J1939Dtc): string {
-    return `${d.spn}/${d.fmi}`;
-  }
-
-  function updateDtcs(next: J1939Dtc[]): void {
-    const before = new Map((dtcs ?? []).map((d) => [dtcKey(d), d]));
-    const after = new Map(next.map((d) => [dtcKey(d), d]));
-    for (const [k, d] of after) if (!before.has(k)) emit({ type: "dtc", change: "raised", dtc: { j1939: d } });
-    for (const [k, d] of before) if (!after.has(k)) emit({ type: "dtc", change: "cleared", dtc: { j1939: d } });
-    dtcs = next;
-  }
+  const signals = createSourceSelector(config, {
+    onChange: (signal, from, to) => emit({ type: "source", signal, from, to }),
+  });
+  const dtcs = createDtcTracker(config, {
+    onChange: (change, dtc) => emit({ type: "dtc", change, dtc: { j1939: dtc } }),
+  });
 
   function updateObdDtcs(next: string[]): void {
     const before = new Set(obdDtcs ?? []);
@@ -104,43 +105,42 @@ export function createVehicleState(config: StateConfig, deps: VehicleStateDeps):
         ignitionOn = true;
         emit({ type: "ignition", on: true });
       }
-      const signals: EngineSignals = message.signals;
-      for (const [key, value] of Object.entries(signals)) {
-        if (key === "dtcs") updateDtcs(value as J1939Dtc[]);
+      // J1939: the source address; OBD-II: the reply id (0x7E8 engine, 0x7E9 transmission...).
+      const source = message.kind === "j1939" ? message.sa : message.id;
+      const carried: EngineSignals = message.signals;
+      for (const [key, value] of Object.entries(carried)) {
+        if (key === "dtcs") dtcs.apply(source, value as J1939Dtc[], at);
         else if (key === "obdDtcs") updateObdDtcs(value as string[]);
-        else if (value !== undefined) engine.set(key as EngineKey, { value: value as number | boolean | null, at });
+        else if (value !== undefined) signals.apply(key as keyof Engine, source, value as number | boolean | null, at);
       }
     },
     tick() {
+      dtcs.settle(clock.monoMs());
       if (ignitionOn && clock.monoMs() - lastCanAt > config.ignitionOffAfterMs) {
         ignitionOn = false;
         emit({ type: "ignition", on: false });
       }
     },
     now,
+    epochMonoMs: () => (fix ? fixAt : undefined),
     gps,
     engine() {
-      const mono = clock.monoMs();
       const out: Record<string, number | boolean | null> = {};
       let any = false;
-      for (const [key, { value, at }] of engine) {
-        if (mono - at > config.engineStaleMs) continue;
+      for (const [key, value] of signals.current(clock.monoMs())) {
         out[key] = toEngineValue(key, value);
         any = true;
       }
       return any ? (out as Engine) : undefined;
     },
-    dtcs: () => (ignitionOn ? dtcs : undefined),
+    dtcs: () => (ignitionOn ? dtcs.active(clock.monoMs()) : undefined),
     obdDtcs: () => (ignitionOn ? obdDtcs : undefined),
     ignition: () => ignitionOn,
     speedKmh() {
       const g = gps();
       if (g?.speedKmh != null) return g.speedKmh;
-      const wheel = engine.get("wheelSpeedKmh");
-      if (wheel && typeof wheel.value === "number" && clock.monoMs() - wheel.at <= config.engineStaleMs) {
-        return wheel.value;
-      }
-      return null;
+      const wheel = signals.value("wheelSpeedKmh", clock.monoMs());
+      return typeof wheel === "number" ? wheel : null;
     },
   };
 }

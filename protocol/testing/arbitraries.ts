@@ -4,7 +4,7 @@
  * runtime code never imports this file.
  */
 import fc from "fast-check";
-import type { EventRecord, Gps, J1939Dtc, TelemetryRecord } from "../records.ts";
+import { EngineSchema, type EventRecord, type Gps, type J1939Dtc, type TelemetryRecord } from "../records.ts";
 
 /** A number in [min, max] with at most `decimals` places, as the codec carries it. */
 export function fixedArb(decimals: number, min: number, max: number): fc.Arbitrary<number> {
@@ -65,11 +65,15 @@ export const engineArb = fc.record(
   { requiredKeys: [] },
 );
 
-export const j1939DtcArb: fc.Arbitrary<J1939Dtc> = fc.record({
-  spn: fc.integer({ min: 0, max: 524287 }),
-  fmi: fc.integer({ min: 0, max: 31 }),
-  oc: fc.integer({ min: 0, max: 127 }),
-});
+export const j1939DtcArb: fc.Arbitrary<J1939Dtc> = fc.record(
+  {
+    spn: fc.integer({ min: 0, max: 524287 }),
+    fmi: fc.integer({ min: 0, max: 31 }),
+    oc: fc.integer({ min: 0, max: 127 }),
+    sa: fc.integer({ min: 0, max: 255 }),
+  },
+  { requiredKeys: ["spn", "fmi", "oc"] },
+);
 
 export const obdDtcArb = fc.stringMatching(/^[PCBU][0-3][0-9A-F]{3}$/);
 
@@ -164,6 +168,12 @@ const eventBodyArb = fc.oneof(
       return { ...g, fromSeq, toSeq: fromSeq + g.count - 1 };
     }),
   fc.record({ type: fc.constant("start" as const), agentVersion: wellFormedText(32), bootId: wellFormedText(64) }),
+  fc.record({
+    type: fc.constant("source" as const),
+    signal: fc.constantFrom(...EngineSchema.keyof().options),
+    from: fc.integer({ min: 0, max: 2047 }),
+    to: fc.integer({ min: 0, max: 2047 }),
+  }),
 );
 
 export function eventBatchArb(maxLength = 8): fc.Arbitrary<EventRecord[]> {

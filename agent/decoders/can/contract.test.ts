@@ -29,15 +29,19 @@ function frames(file: string): CanFrame[] {
   return out;
 }
 
-const ENCODE: Record<CanFormat, (f: CanFrame) => string> = {
+/** elm327-jhf1: what the chip prints with J1939 header formatting at its default (a clone that ignores AT JHF0). */
+type Variant = CanFormat | "elm327-jhf1";
+
+const ENCODE: Record<Variant, (f: CanFrame) => string> = {
   candump: (f) => encodeCandumpLine(f, "can1"),
   slcan: (f) => encodeSlcanLine(f, f.ts === null ? undefined : Math.round((f.ts * 1000) % 60_000)),
   elm327: (f) => encodeElmLine(f),
+  "elm327-jhf1": (f) => encodeElmLine(f, { j1939Headers: true }),
 };
 
 /** Decodes the frames written in `format`; the receive time stands in for the frame time where the format has none. */
-function decodeAs(format: CanFormat, input: CanFrame[]): CanMessage[] {
-  const decoder = createCanDecoder(format);
+function decodeAs(format: Variant, input: CanFrame[]): CanMessage[] {
+  const decoder = createCanDecoder(format === "elm327-jhf1" ? "elm327" : format);
   const out: CanMessage[] = [];
   for (const frame of input) {
     const m = decoder.feed(ENCODE[format](frame), frame.ts);
@@ -49,7 +53,7 @@ function decodeAs(format: CanFormat, input: CanFrame[]): CanMessage[] {
 
 const last = (ms: CanMessage[], name: string) => ms.filter((m) => m.kind === "j1939" && m.name === name).at(-1);
 
-describe.each(["candump", "slcan", "elm327"] as const)("CAN contract: %s", (format) => {
+describe.each(["candump", "slcan", "elm327", "elm327-jhf1"] as const)("CAN contract: %s", (format) => {
   it("decodes the idling truck: ~649 rpm, 0 km/h, fuel ~75 %, odometer ~13,833 km, DM1 over BAM", () => {
     const ms = decodeAs(format, frames(FILES.truck));
     expect(last(ms, "EEC1")?.signals.engineSpeedRpm).toBeCloseTo(649, 0);
@@ -89,7 +93,7 @@ describe.each(["candump", "slcan", "elm327"] as const)("CAN contract: %s", (form
   });
 });
 
-describe("CAN contract: the three formats agree message for message", () => {
+describe("CAN contract: the formats agree message for message", () => {
   for (const file of Object.values(FILES)) {
     it(file, () => {
       const input = frames(file);
@@ -97,6 +101,7 @@ describe("CAN contract: the three formats agree message for message", () => {
       const reference = strip(decodeAs("candump", input));
       expect(strip(decodeAs("slcan", input))).toEqual(reference);
       expect(strip(decodeAs("elm327", input))).toEqual(reference);
+      expect(strip(decodeAs("elm327-jhf1", input))).toEqual(reference);
     });
   }
 });

@@ -4,14 +4,15 @@
  * start with t/T/r/R and have no spaces, ELM327 lines are bare hex). No frame at all: undefined.
  */
 import { parseCandumpLine } from "./candump.ts";
-import { parseElmLine } from "./elm327.ts";
+import { createElmParser } from "./elm327.ts";
 import type { CanFormat, CanLineResult } from "./frame.ts";
 import { parseSlcanLine } from "./slcan.ts";
 
-export const CAN_LINE_PARSERS: Readonly<Record<CanFormat, (line: string) => CanLineResult>> = {
-  candump: parseCandumpLine,
-  slcan: parseSlcanLine,
-  elm327: parseElmLine,
+/** A parser per session: ELM327 lines need a little memory (elm327.ts), the others are stateless. */
+export const CAN_LINE_PARSERS: Readonly<Record<CanFormat, () => (line: string) => CanLineResult>> = {
+  candump: () => parseCandumpLine,
+  slcan: () => parseSlcanLine,
+  elm327: createElmParser,
 };
 
 export function detectCanFormat(lines: readonly string[]): CanFormat | undefined {
@@ -19,7 +20,8 @@ export function detectCanFormat(lines: readonly string[]): CanFormat | undefined
   let bestFrames = 0;
   for (const format of ["candump", "slcan", "elm327"] as const) {
     let frames = 0;
-    for (const line of lines) if (CAN_LINE_PARSERS[format](line).kind === "frame") frames++;
+    const parse = CAN_LINE_PARSERS[format]();
+    for (const line of lines) if (parse(line).kind === "frame") frames++;
     if (frames > bestFrames) {
       best = format;
       bestFrames = frames;

@@ -19,7 +19,9 @@ export type CanLineResult =
   /** The adapter reported a problem (BUFFER FULL, CAN ERROR, DATA ERROR, ?, SLCAN BELL): counted by code. */
   | { kind: "adapterError"; code: string }
   /** The line is not a frame of this format. */
-  | { kind: "invalid"; reason: string };
+  | { kind: "invalid"; reason: string }
+  /** A line of this format that carries nothing the agent can decode: no id (ELM327 AT H0), a CAN FD frame. */
+  | { kind: "skipped"; reason: string };
 
 export const IGNORE: CanLineResult = Object.freeze({ kind: "ignore" }) as CanLineResult;
 

@@ -156,6 +156,7 @@ export function createCanSource(
           invalid: d.invalid,
           adapterErrors: d.adapterErrors,
           ignored: d.ignored,
+          skipped: d.skipped,
           j1939Messages: d.j1939.messages,
           j1939OtherPgn: d.j1939.otherPgn,
           bamCompleted: d.j1939.transport.completed,

@@ -31,7 +31,15 @@ export interface ProbeResult {
   baudRate: number | null;
   lines: number;
   nmea?: { talkers: string[]; sentenceTypes: string[]; sentences: number; badChecksum: number; fix: GpsFix | null };
-  can?: { format: CanFormat; frames: number; framesPerSec: number; engineSpeedRpm: number | null; pgns: number[] };
+  can?: {
+    format: CanFormat;
+    frames: number;
+    framesPerSec: number;
+    engineSpeedRpm: number | null;
+    pgns: number[];
+    /** Per decoded PGN (by name), the source addresses that send it: several ECUs often send the same PGN. */
+    sources: Record<string, number[]>;
+  };
   error?: string;
 }
 
@@ -90,9 +98,14 @@ function asCan(lines: string[], listenMs: number): ProbeResult["can"] | undefine
   const decoder = createCanDecoder(format);
   let rpm: number | null = null;
   const pgns = new Set<number>();
+  const sources = new Map<string, Set<number>>();
   for (const line of lines) {
     const m = decoder.feed(line);
-    if (m?.kind === "j1939") pgns.add(m.pgn);
+    if (m?.kind === "j1939") {
+      pgns.add(m.pgn);
+      const sas = sources.get(m.name) ?? new Set<number>();
+      sources.set(m.name, sas.add(m.sa));
+    }
     const v = m?.signals.engineSpeedRpm;
     if (typeof v === "number") rpm = v;
   }
@@ -104,6 +117,7 @@ function asCan(lines: string[], listenMs: number): ProbeResult["can"] | undefine
     framesPerSec: Math.round((frames * 1000) / listenMs),
     engineSpeedRpm: rpm,
     pgns: [...pgns].sort(),
+    sources: Object.fromEntries([...sources].sort().map(([name, sas]) => [name, [...sas].sort((a, b) => a - b)])),
   };
 }
 

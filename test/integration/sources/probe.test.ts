@@ -70,4 +70,31 @@ describe("probeSerialPort over a pseudo-terminal", () => {
       await new Promise((r) => feeder.close(() => r(undefined)));
     }
   });
+
+  it("lists which source addresses send which decoded PGN (several ECUs on one bus)", async () => {
+    const { port: feeder } = await openPtyPeer(pty.feeder);
+    // The real truck capture (engine SA 0 only), plus what a second ECU adds on many trucks: the instrument
+    // cluster (SA 23) sending VD with its own odometer and an empty DM1, as candump lines.
+    const lines = readFileSync(`${FIX}can/css-electronics/j1939_truck_11111111_00000001.candump.log`, "utf8")
+      .split("\n")
+      .filter((l) => l.includes(" can1 "))
+      .slice(0, 2000);
+    for (let i = 0; i < lines.length; i += 100) {
+      lines.splice(
+        i,
+        0,
+        "(1635188455.100000) can1 18FEE017#FFFFFFFF40420F00",
+        "(1635188455.100000) can1 18FECA17#00FF00000000FFFF",
+      );
+    }
+    const timer = setInterval(() => feeder.write(`${lines.join("\n")}\n`), 100);
+    try {
+      const result = await probeSerialPort(pty.device, { baudRates: [115200], listenMs: 500, trySlcan: false });
+      expect(result.can?.format).toBe("candump");
+      expect(result.can?.sources).toMatchObject({ EEC1: [0], VD: [0, 23], DM1: [0, 23] });
+    } finally {
+      clearInterval(timer);
+      await new Promise((r) => feeder.close(() => r(undefined)));
+    }
+  });
 });
