@@ -13,7 +13,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["{agent,bridge,protocol,common,cli,sim}/**/*.test.ts"] },
+        test: {
+          name: "unit",
+          include: ["{agent,bridge,protocol,common,cli,sim,pipelines}/**/*.test.ts"],
+          // Unit tests wait on nothing: their work is bounded by run counts and fixture sizes, and the limit only
+          // catches a hang. Vitest's 5 s default was no such bound on a busy machine: at load average 17 on 2 cores
+          // (npm run test:busy beside four other test runs) the codec's 400-run property test took 5.8 s and the
+          // 57,849-frame CAN contract test 5.2 s, where both take under 1.5 s on an idle machine.
+          testTimeout: 60_000,
+        },
       },
       {
         extends: true,
