@@ -85,6 +85,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
         metrics.waitingPublishes.set(waiting);
       },
       onParked: (topics) => metrics.parkedTopics.set(topics),
+      onStatusDropped: () => metrics.statusDropped.inc(),
     },
   });
   const aedes = new Aedes({

@@ -17,8 +17,10 @@ export const KafkaSinkConfigSchema = z
     createTopics: z
       .boolean()
       .default(true)
-      .describe("Create missing topics at start and whenever one vanishes (admin API); fleet.status with " +
-          "cleanup.policy=compact. Off: a missing topic makes the bridge not ready, its records wait unacknowledged.",),
+      .describe(
+        "Create missing topics at start and whenever one vanishes (admin API); fleet.status with " +
+          "cleanup.policy=compact. Off: a missing topic makes the bridge not ready, its records wait unacknowledged.",
+      ),
     partitions: z
       .number()
       .int()

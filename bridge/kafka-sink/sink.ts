@@ -218,7 +218,8 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
     let count = await partitionCount(client, topic);
     if (count === undefined && config.createTopics) {
       await createTopics(client, [topic]);
-      if (partitioning.has(topic)) logger.error({ topic }, "a topic the bridge writes to had vanished; created it again");
+      if (partitioning.has(topic))
+        logger.error({ topic }, "a topic the bridge writes to had vanished; created it again");
       producerStale = true;
       count = await partitionCount(client, topic);
     }

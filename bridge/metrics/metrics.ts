@@ -100,6 +100,11 @@ export function createMetrics() {
       help: "Topics whose records wait apart because Kafka cannot take them (the topic is missing).",
       registers: [registry],
     }),
+    statusDropped: new Counter({
+      name: "fleetsync_bridge_status_dropped_total",
+      help: "Waiting status records forgotten because forwarder.maxPendingStatuses trucks had one waiting.",
+      registers: [registry],
+    }),
     pendingRecords: new Gauge({
       name: "fleetsync_bridge_pending_records",
       help: "Records admitted and not yet acknowledged by Kafka (bounded by forwarder.maxPendingRecords).",

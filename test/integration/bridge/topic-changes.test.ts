@@ -56,10 +56,7 @@ async function deleteTopic(admin: Admin, topic: string): Promise<void> {
 async function createTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
   // Right after a deletion Kafka may still answer "already exists" or "marked for deletion" for a moment.
   await waitFor(
-    () =>
-      admin
-        .createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true })
-        .then(() => true),
+    () => admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true }).then(() => true),
     `${topic} created with ${partitions} partitions`,
   );
 }
@@ -69,7 +66,8 @@ async function readyz(bridge: Bridge): Promise<{ status: number; body: string }>
   return { status: response.status, body: await response.text() };
 }
 
-const seqsOf = (records: { value: string | null }[]) => records.map((r) => (JSON.parse(r.value!) as { seq: number }).seq);
+const seqsOf = (records: { value: string | null }[]) =>
+  records.map((r) => (JSON.parse(r.value!) as { seq: number }).seq);
 
 describe("topics that change under a running bridge", () => {
   let kafka: Kafka;
@@ -126,7 +124,9 @@ describe("topics that change under a running bridge", () => {
     );
     expect(new Set(seqsOf(byKey(records, TRUCK)))).toEqual(new Set(Array.from({ length: 20 }, (_, i) => i + 1)));
     expect(new Set(records.map((r) => r.partition))).toEqual(new Set([0]));
-    expect(await counterValue(bridge, "fleetsync_bridge_kafka_partition_changes_total", { topic: topics.telemetry })).toBe(1);
+    expect(
+      await counterValue(bridge, "fleetsync_bridge_kafka_partition_changes_total", { topic: topics.telemetry }),
+    ).toBe(1);
     const ready = await readyz(bridge);
     expect(ready.status).toBe(200);
     expect(ready.body).toContain(`${topics.telemetry}: partitions changed from 3 to 1`);
@@ -167,13 +167,10 @@ describe("topics that change under a running bridge", () => {
       .then(() => {
         telemetryAcked = true;
       });
-    const ready = await waitFor(
-      async () => {
-        const answer = await readyz(bridge!);
-        return answer.status === 503 && answer.body.includes(topics.telemetry) ? answer : undefined;
-      },
-      "/readyz naming the missing topic",
-    );
+    const ready = await waitFor(async () => {
+      const answer = await readyz(bridge!);
+      return answer.status === 503 && answer.body.includes(topics.telemetry) ? answer : undefined;
+    }, "/readyz naming the missing topic");
     expect(ready.body).toContain("does not exist");
 
     // Another topic's records are not held behind the telemetry that cannot be written.
