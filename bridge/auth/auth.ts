@@ -10,7 +10,7 @@ import { isTruckId } from "../../protocol/truck-id.ts";
 import { maySubscribe } from "./acl.ts";
 import type { AuthConfig } from "./config.ts";
 import { CredentialStore } from "./credentials.ts";
-import { SourceLimiter } from "./limiter.ts";
+import { SourceLimiter, sourceKey } from "./limiter.ts";
 
 export type AuthFailureReason = "bad-client-id" | "bad-credentials" | "blocked" | "certificate-mismatch";
 
@@ -44,8 +44,9 @@ function refusal(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
+/** The client's source as the per-source limits key it (IPv6 by /64: limiter.ts, sourceKey). */
 export function sourceOf(client: Client): string {
-  return (client.conn as { remoteAddress?: string }).remoteAddress ?? "unknown";
+  return sourceKey((client.conn as { remoteAddress?: string }).remoteAddress);
 }
 
 function certificateCn(client: Client): string | undefined {

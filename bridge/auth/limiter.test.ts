@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SourceLimiter } from "./limiter.ts";
+import { SourceLimiter, sourceKey } from "./limiter.ts";
 
 function limiter(now: { t: number }, maxTrackedSources = 100) {
   return new SourceLimiter({
@@ -39,5 +39,18 @@ describe("SourceLimiter", () => {
     for (let i = 0; i < 1_000; i += 1) l.recordAuthFailure(`10.0.${i >> 8}.${i & 255}`);
     const internals = l as unknown as { failures: Map<string, unknown> };
     expect(internals.failures.size).toBeLessThanOrEqual(10);
+  });
+});
+
+describe("sourceKey", () => {
+  it("keys IPv4 by address (also IPv4-mapped IPv6) and IPv6 by its /64", () => {
+    expect(sourceKey("203.0.113.7")).toBe("203.0.113.7");
+    expect(sourceKey("::ffff:203.0.113.7")).toBe("203.0.113.7");
+    expect(sourceKey("2001:db8:aa:bb:1:2:3:4")).toBe("2001:db8:aa:bb::/64");
+    expect(sourceKey("2001:db8:aa:bb::9")).toBe(sourceKey("2001:0db8:00aa:00bb:ffff:1:2:3"));
+    expect(sourceKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(sourceKey("::1")).toBe("0:0:0:0::/64");
+    expect(sourceKey("2001:db8:aa:bc::1")).not.toBe(sourceKey("2001:db8:aa:bb::1"));
+    expect(sourceKey(undefined)).toBe("unknown");
   });
 });

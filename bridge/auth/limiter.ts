@@ -3,6 +3,30 @@
  * when full the oldest entry is forgotten (a Map iterates in insertion order), which at worst lets a forgotten
  * source start over: memory stays bounded under a spoofed-address flood.
  */
+import { isIPv6 } from "node:net";
+
+/**
+ * The key per-source limits count under: an IPv4 address as it is (also when written as ::ffff:a.b.c.d), an IPv6
+ * address by its /64 prefix. One IPv6 subscriber (a phone, a cellular modem, a cloud VM) is routinely given a whole
+ * /64 and can pick any address in it, so per-address limits would give it 2^64 sources.
+ */
+export function sourceKey(address: string | undefined): string {
+  if (!address) return "unknown";
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  const [head = "", tail = ""] = address.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = address.includes("::")
+    ? [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(":")}::/64`;
+}
+
 export interface SourceLimiterOptions {
   connectionsPerSecond: number;
   maxAuthFailures: number;

@@ -25,8 +25,15 @@ export function createMetrics() {
     }),
     connectionsRefused: new Counter({
       name: "fleetsync_bridge_connections_refused_total",
-      help: "Connections closed by a limit: rate, blocked (auth failures), capacity, packet-size.",
+      help:
+        "Connections closed by a limit: rate, blocked (auth failures), capacity, packet-size, pre-login-bytes, " +
+        "pre-login-budget.",
       labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    preLoginBytes: new Gauge({
+      name: "fleetsync_bridge_prelogin_bytes",
+      help: "Bytes sent by connections that have not logged in yet (bounded by listener.maxPreLoginBytesTotal).",
       registers: [registry],
     }),
     authFailures: new Counter({
