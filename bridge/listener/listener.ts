@@ -12,8 +12,7 @@ import { type SourceLimiter, sourceKey } from "../auth/limiter.ts";
 import type { ListenerConfig } from "./config.ts";
 import { PacketSizeScanner } from "./packet-size.ts";
 
-export type ConnectionRefusal =
-  "rate" | "blocked" | "capacity" | "packet-size" | "pre-login-bytes" | "pre-login-budget";
+export type ConnectionRefusal = "rate" | "capacity" | "packet-size" | "pre-login-bytes" | "pre-login-budget";
 
 export interface ListenerDeps {
   broker: Pick<Aedes, "handle">;

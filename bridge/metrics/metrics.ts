@@ -26,8 +26,8 @@ export function createMetrics() {
     connectionsRefused: new Counter({
       name: "fleetsync_bridge_connections_refused_total",
       help:
-        "Connections closed by a limit: rate, blocked (auth failures), capacity, packet-size, pre-login-bytes, " +
-        "pre-login-budget.",
+        "Connections closed by a limit: rate, capacity, packet-size, pre-login-bytes, pre-login-budget (blocked " +
+        'logins are refused by CONNACK and counted in fleetsync_bridge_auth_failures_total{reason="blocked"}).',
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
