@@ -120,7 +120,7 @@ function isJsonStart(byte: number): boolean {
   return byte === 0x7b || byte === 0x5b || byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }
 
-function decode<T extends { truckId: string; stream: string }>(
+function decode<T extends { truckId: string; stream: string; seq: number }>(
   truckId: string,
   payload: Uint8Array,
   options: DecodeOptions,
@@ -234,7 +234,7 @@ function parseJson(
   return { ok: true, records };
 }
 
-function validateDecoded<T extends { truckId: string; stream: string }>(
+function validateDecoded<T extends { truckId: string; stream: string; seq: number }>(
   candidates: unknown[],
   schema: z.ZodType<T>,
   channel: Channel,
@@ -249,6 +249,17 @@ function validateDecoded<T extends { truckId: string; stream: string }>(
       return {
         ok: false,
         error: invalid(`${channel} record ${i} has stream ${parsed.data.stream}, record 0 has ${records[0]!.stream}`, {
+          index: i,
+        }),
+      };
+    }
+    // A payload is a slice of one outbox in order: its seqs rise (issue 13.9). Resends happen across payloads,
+    // never inside one; a payload that goes back would make consumers report gaps that are not there.
+    const previous = records[i - 1];
+    if (previous && parsed.data.seq <= previous.seq) {
+      return {
+        ok: false,
+        error: invalid(`${channel} record ${i}: seq ${parsed.data.seq} after seq ${previous.seq} (seqs must rise)`, {
           index: i,
         }),
       };
