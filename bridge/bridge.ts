@@ -85,6 +85,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
         metrics.waitingPublishes.set(waiting);
       },
       onParked: (topics) => metrics.parkedTopics.set(topics),
+      onStatusDropped: () => metrics.statusDropped.inc(),
     },
   });
   const aedes = new Aedes({
@@ -108,6 +109,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
     logger: logger.child({ part: "listener" }),
     onRefused: (reason) => metrics.connectionsRefused.inc({ reason }),
     onConnection: (kind) => metrics.connectionsTotal.inc({ listener: kind }),
+    onPreLoginBytes: (bytes) => metrics.preLoginBytes.set(bytes),
   });
   const http = config.http
     ? createHttpServer(config.http, { registry: metrics.registry, ready: () => sink.health(), logger })

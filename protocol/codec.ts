@@ -136,7 +136,7 @@ const BINARY_FORMATS = new Map<number, { channel: Channel; version: BinaryVersio
   [FORMAT_EVENTS_V2, { channel: "events", version: 2 }],
 ]);
 
-function decode<T extends { truckId: string; stream: string }>(
+function decode<T extends { truckId: string; stream: string; seq: number }>(
   truckId: string,
   payload: Uint8Array,
   options: DecodeOptions,
@@ -250,7 +250,7 @@ function parseJson(
   return { ok: true, records };
 }
 
-function validateDecoded<T extends { truckId: string; stream: string }>(
+function validateDecoded<T extends { truckId: string; stream: string; seq: number }>(
   candidates: unknown[],
   schema: z.ZodType<T>,
   channel: Channel,
@@ -265,6 +265,17 @@ function validateDecoded<T extends { truckId: string; stream: string }>(
       return {
         ok: false,
         error: invalid(`${channel} record ${i} has stream ${parsed.data.stream}, record 0 has ${records[0]!.stream}`, {
+          index: i,
+        }),
+      };
+    }
+    // A payload is a slice of one outbox in order: its seqs rise (issue 13.9). Resends happen across payloads,
+    // never inside one; a payload that goes back would make consumers report gaps that are not there.
+    const previous = records[i - 1];
+    if (previous && parsed.data.seq <= previous.seq) {
+      return {
+        ok: false,
+        error: invalid(`${channel} record ${i}: seq ${parsed.data.seq} after seq ${previous.seq} (seqs must rise)`, {
           index: i,
         }),
       };

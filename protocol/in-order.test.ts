@@ -35,6 +35,30 @@ describe("in-order filter", () => {
     expect(filter.stats()).toMatchObject({ streamChanges: 2, staleStream: 1 });
   });
 
+  it("a record inside a gap it reported is late, not a duplicate: reported once and taken off `missing`", () => {
+    const filter = createInOrderFilter();
+    filter.accept(rec("A", S1, 10));
+    expect(filter.accept(rec("A", S1, 13))).toEqual({ keep: true, gap: { fromSeq: 11, toSeq: 12, count: 2 } });
+    expect(filter.accept(rec("A", S1, 11))).toEqual({ keep: false, reason: "late", lastSeq: 13 });
+    expect(filter.accept(rec("A", S1, 11))).toEqual({ keep: false, reason: "duplicate", lastSeq: 13 });
+    expect(filter.stats()).toMatchObject({ kept: 2, gaps: 1, missing: 1, late: 1, duplicates: 1 });
+    // Survives a snapshot: 12 is still known missing.
+    const again = createInOrderFilter();
+    again.restore(filter.snapshot());
+    expect(again.accept(rec("A", S1, 12))).toEqual({ keep: false, reason: "late", lastSeq: 13 });
+  });
+
+  it("a stream switching back (b1 -> b2 -> b1): b2 stays current, each later b1 record is stale-stream", () => {
+    const filter = createInOrderFilter();
+    filter.accept(rec("A", S1, 5));
+    filter.accept(rec("A", S2, 0));
+    for (const seq of [6, 7]) {
+      expect(filter.accept(rec("A", S1, seq))).toEqual({ keep: false, reason: "stale-stream", lastSeq: 0 });
+    }
+    expect(filter.accept(rec("A", S2, 1))).toEqual({ keep: true });
+    expect(filter.stats()).toMatchObject({ kept: 3, staleStream: 2, gaps: 0, missing: 0 });
+  });
+
   it("keeps trucks apart", () => {
     const filter = createInOrderFilter();
     expect(filter.accept(rec("A", S1, 1)).keep).toBe(true);
@@ -67,6 +91,7 @@ describe("in-order filter", () => {
   it("refuses nonsense options", () => {
     expect(() => createInOrderFilter({ maxTrucks: 0 })).toThrow(/maxTrucks/);
     expect(() => createInOrderFilter({ retiredStreamsPerTruck: -1 })).toThrow(/retired/);
+    expect(() => createInOrderFilter({ gapsPerTruck: -1 })).toThrow(/gapsPerTruck/);
   });
 });
 

@@ -8,13 +8,21 @@
  * - same stream, seq above the last kept: kept; when seq skips ahead the skipped range is reported as a gap. A gap
  *   is real loss (the truck's outbox overflowed and dropped its oldest records; a `gap` event on fleet.events
  *   names the same range), never reordering, because the bridge keeps a truck's order through retries.
- * - same stream, seq at or below the last kept: dropped as a duplicate.
+ * - same stream, seq at or below the last kept: dropped as a duplicate, or as `late` when the seq lies in a gap this
+ *   filter reported for the truck's current stream (the last `gapsPerTruck` gaps are remembered). A late record
+ *   was not lost after all: it arrived after later ones (written by something that does not keep the bridge's
+ *   order, e.g. a replay tool or another producer). It is still dropped, because order cannot be restored, but it
+ *   is reported and taken off the gap's count, so `missing` stays exact.
  * - a stream id not seen before for this truck: the truck's outbox was created afresh (new SD card, reinstall),
  *   so its seq restarted at FIRST_SEQ. The new stream becomes current and the record is kept. Stream ids are
  *   random, so they cannot be ordered: "new" means "not one of this truck's recently replaced streams". If the new
  *   stream does not start at FIRST_SEQ, its missing head is reported as a gap.
  * - one of the truck's recently replaced streams (kept per truck, up to `retiredStreamsPerTruck`): dropped as
- *   stale. It can only be a late duplicate: a replaced outbox has no records left to send.
+ *   `stale-stream`, every record of it. With one gateway per truck id this can only be a late duplicate (a
+ *   replaced outbox has no records left to send). A stream that switches back and goes on (b1 -> b2 -> b1 with new
+ *   seqs) means two gateways publish as one truck id, or an old outbox came back (a restored SD card): the filter
+ *   cannot order two live streams, keeps the one it switched to and drops the other's records as stale-stream.
+ *   Consumers must report these (the example consumer does, per record): the fix is on the trucks, not here.
  *
  * The first record the filter sees of a truck is kept without a gap report: the consumer may have started mid-way.
  * State lives in memory, bounded by `maxTrucks` (when full, the truck seen longest ago is forgotten; its next record
@@ -45,7 +53,7 @@ export type InOrderVerdict =
     }
   | {
       keep: false;
-      reason: "duplicate" | "stale-stream";
+      reason: "duplicate" | "late" | "stale-stream";
       /** The last seq kept in the record's stream (the current stream for duplicates). */
       lastSeq: number;
     };
@@ -54,6 +62,8 @@ export interface InOrderStats {
   kept: number;
   duplicates: number;
   staleStream: number;
+  /** Records that arrived inside a gap reported earlier (dropped; taken off `missing`). */
+  late: number;
   gaps: number;
   /** Sum of the counts of all gaps reported. */
   missing: number;
@@ -67,6 +77,8 @@ export interface TruckPosition {
   stream: string;
   seq: number;
   retired: string[];
+  /** The last gaps reported in `stream`, [fromSeq, toSeq], to recognise late records (absent: none). */
+  gaps?: [number, number][];
 }
 
 export interface InOrderFilterOptions {
@@ -74,6 +86,8 @@ export interface InOrderFilterOptions {
   maxTrucks?: number;
   /** Replaced streams remembered per truck to recognise stale duplicates. Default 4. */
   retiredStreamsPerTruck?: number;
+  /** Reported gaps remembered per truck to recognise late records. Default 4. */
+  gapsPerTruck?: number;
 }
 
 export interface InOrderFilter {
@@ -86,6 +100,14 @@ export interface InOrderFilter {
   restore(snapshot: Record<string, TruckPosition>): void;
 }
 
+function copyPosition(p: TruckPosition): TruckPosition {
+  return {
+    ...p,
+    retired: [...p.retired],
+    ...(p.gaps ? { gaps: p.gaps.map(([a, b]) => [a, b] as [number, number]) } : {}),
+  };
+}
+
 export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrderFilter {
   const maxTrucks = options.maxTrucks ?? 100_000;
   const retiredMax = options.retiredStreamsPerTruck ?? 4;
@@ -95,7 +117,18 @@ export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrder
   }
   // Map iteration order is insertion order: re-inserting on every access keeps the least recently seen first.
   let trucks = new Map<string, TruckPosition>();
-  const counts = { kept: 0, duplicates: 0, staleStream: 0, gaps: 0, missing: 0, streamChanges: 0, evicted: 0 };
+  const gapsMax = options.gapsPerTruck ?? 4;
+  if (!Number.isInteger(gapsMax) || gapsMax < 0) throw new RangeError("gapsPerTruck must be a non-negative integer");
+  const counts = {
+    kept: 0,
+    duplicates: 0,
+    staleStream: 0,
+    late: 0,
+    gaps: 0,
+    missing: 0,
+    streamChanges: 0,
+    evicted: 0,
+  };
 
   function remember(truckId: string, position: TruckPosition): void {
     trucks.delete(truckId);
@@ -105,6 +138,10 @@ export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrder
       trucks.delete(oldest);
       counts.evicted += 1;
     }
+  }
+
+  function withGap(gaps: [number, number][] | undefined, gap: SeqGap): [number, number][] {
+    return gapsMax === 0 ? [] : [...(gaps ?? []), [gap.fromSeq, gap.toSeq] as [number, number]].slice(-gapsMax);
   }
 
   function gapBetween(fromSeq: number, toSeq: number): SeqGap | undefined {
@@ -125,12 +162,25 @@ export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrder
     }
     if (stream === known.stream) {
       if (seq <= known.seq) {
+        const inGap = known.gaps?.findIndex(([from, to]) => seq >= from && seq <= to) ?? -1;
+        if (inGap >= 0) {
+          // Not lost: late. Take it off the gap (split around it), so a repeat of it counts as a duplicate.
+          const [from, to] = known.gaps![inGap]!;
+          const parts: [number, number][] = [];
+          if (from <= seq - 1) parts.push([from, seq - 1]);
+          if (seq + 1 <= to) parts.push([seq + 1, to]);
+          known.gaps!.splice(inGap, 1, ...parts);
+          counts.late += 1;
+          counts.missing -= 1;
+          remember(truckId, known);
+          return { keep: false, reason: "late", lastSeq: known.seq };
+        }
         counts.duplicates += 1;
         remember(truckId, known);
         return { keep: false, reason: "duplicate", lastSeq: known.seq };
       }
       const gap = gapBetween(known.seq + 1, seq - 1);
-      remember(truckId, { ...known, seq });
+      remember(truckId, { ...known, seq, ...(gap ? { gaps: withGap(known.gaps, gap) } : {}) });
       counts.kept += 1;
       return gap ? { keep: true, gap } : { keep: true };
     }
@@ -140,10 +190,10 @@ export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrder
       return { keep: false, reason: "stale-stream", lastSeq: known.seq };
     }
     const retired = retiredMax === 0 ? [] : [...known.retired, known.stream].slice(-retiredMax);
-    remember(truckId, { stream, seq, retired });
     counts.kept += 1;
     counts.streamChanges += 1;
     const gap = gapBetween(FIRST_SEQ, seq - 1);
+    remember(truckId, { stream, seq, retired, ...(gap ? { gaps: withGap(undefined, gap) } : {}) });
     const streamChanged = { previousStream: known.stream, previousLastSeq: known.seq };
     return gap ? { keep: true, gap, streamChanged } : { keep: true, streamChanged };
   }
@@ -151,9 +201,9 @@ export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrder
   return {
     accept,
     stats: () => ({ ...counts, trucks: trucks.size }),
-    snapshot: () => Object.fromEntries([...trucks].map(([id, p]) => [id, { ...p, retired: [...p.retired] }])),
+    snapshot: () => Object.fromEntries([...trucks].map(([id, p]) => [id, copyPosition(p)])),
     restore(snapshot) {
-      trucks = new Map(Object.entries(snapshot).map(([id, p]) => [id, { ...p, retired: [...p.retired] }]));
+      trucks = new Map(Object.entries(snapshot).map(([id, p]) => [id, copyPosition(p)]));
       while (trucks.size > maxTrucks) trucks.delete(trucks.keys().next().value as string);
     },
   };

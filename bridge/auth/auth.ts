@@ -1,7 +1,7 @@
 /**
  * Authentication and subscription ACL as Aedes hooks. A truck logs in with client id = username = truck id and
  * its password (checked against the credentials file), or over TLS with a verified client certificate whose
- * subject CN is the truck id. Failed logins count against the source address (SourceLimiter).
+ * subject CN is the truck id. Failed logins count against the source and the claimed truck id (SourceLimiter).
  */
 import { TLSSocket } from "node:tls";
 import type { AuthenticateError, Client, Subscription } from "aedes";
@@ -10,7 +10,7 @@ import { isTruckId } from "../../protocol/truck-id.ts";
 import { maySubscribe } from "./acl.ts";
 import type { AuthConfig } from "./config.ts";
 import { CredentialStore } from "./credentials.ts";
-import { SourceLimiter } from "./limiter.ts";
+import { SourceLimiter, sourceKey } from "./limiter.ts";
 
 export type AuthFailureReason = "bad-client-id" | "bad-credentials" | "blocked" | "certificate-mismatch";
 
@@ -39,13 +39,15 @@ export interface Auth {
 /** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3). */
 const BAD_CREDENTIALS = 4;
 const IDENTIFIER_REJECTED = 2;
+const NOT_AUTHORIZED = 5;
 
 function refusal(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
+/** The client's source as the per-source limits key it (IPv6 by /64: limiter.ts, sourceKey). */
 export function sourceOf(client: Client): string {
-  return (client.conn as { remoteAddress?: string }).remoteAddress ?? "unknown";
+  return sourceKey((client.conn as { remoteAddress?: string }).remoteAddress);
 }
 
 function certificateCn(client: Client): string | undefined {
@@ -59,7 +61,8 @@ export function createAuth(config: AuthConfig, deps: AuthDeps): Auth {
   const store = config.credentialsFile ? new CredentialStore(config.credentialsFile) : undefined;
   const limiter = new SourceLimiter({
     connectionsPerSecond: config.maxConnectionsPerSecondPerSource,
-    maxAuthFailures: config.maxAuthFailuresPerSource,
+    maxAuthFailures: config.maxAuthFailuresPerTruck,
+    maxAuthFailuresPerSource: config.maxAuthFailuresPerSource,
     failureWindowMs: config.authFailureWindowMs,
     blockMs: config.blockMs,
     maxTrackedSources: config.maxTrackedSources,
@@ -72,7 +75,7 @@ export function createAuth(config: AuthConfig, deps: AuthDeps): Auth {
     done: (e: AuthenticateError, ok: boolean) => void,
   ) => {
     const source = sourceOf(client);
-    if (reason !== "blocked") limiter.recordAuthFailure(source);
+    if (reason !== "blocked") limiter.recordAuthFailure(source, client.id ?? "");
     deps.onAuthFailure?.(reason);
     deps.logger.warn({ truckId: client.id, source, reason }, "login refused");
     done(refusal(code, reason), false);
@@ -85,7 +88,8 @@ export function createAuth(config: AuthConfig, deps: AuthDeps): Auth {
     },
     authenticate(client, username, password, done) {
       const source = sourceOf(client);
-      if (limiter.isBlocked(source)) return fail(client, "blocked", BAD_CREDENTIALS, done);
+      // Refused with a CONNACK the client can log (MQTT 3.1.1: 5 Not authorized; MQTT 5: 0x87), without a check.
+      if (limiter.isBlocked(source, client.id ?? "")) return fail(client, "blocked", NOT_AUTHORIZED, done);
       // The truck id is the client id and the username (design, "Truck id").
       if (!isTruckId(client.id)) return fail(client, "bad-client-id", IDENTIFIER_REJECTED, done);
       const cn = config.allowClientCertificates ? certificateCn(client) : undefined;

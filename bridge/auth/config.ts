@@ -21,16 +21,35 @@ export const AuthConfigSchema = z
       .positive()
       .default(20)
       .describe(
-        "Token bucket per source IP: sustained new connections per second; burst = 5x. Over it: dropped at once.",
+        "Token bucket per source (IPv4 address, IPv6 /64): sustained new connections per second; burst = 5x. " +
+          "Over it: dropped at once.",
+      ),
+    maxAuthFailuresPerTruck: z
+      .number()
+      .int()
+      .positive()
+      .default(10)
+      .describe(
+        "Failed logins for one truck id from one source (IPv4 address, IPv6 /64) within authFailureWindowMs before " +
+          "that truck id is refused from that source for blockMs (CONNACK Not authorized). Other trucks behind the " +
+          "same address are not affected.",
       ),
     maxAuthFailuresPerSource: z
       .number()
       .int()
       .positive()
-      .default(10)
-      .describe("Failed logins from one source IP within authFailureWindowMs before it is blocked for blockMs."),
+      .default(200)
+      .describe(
+        "Failed logins from one source, whatever the truck ids, within authFailureWindowMs before every login from " +
+          "it is refused for blockMs. Much higher than maxAuthFailuresPerTruck: many trucks share a carrier's address.",
+      ),
     authFailureWindowMs: z.number().int().positive().default(60_000),
-    blockMs: z.number().int().positive().default(300_000).describe("How long a source stays blocked."),
+    blockMs: z
+      .number()
+      .int()
+      .positive()
+      .default(300_000)
+      .describe("How long a blocked (source, truck id) or source stays blocked."),
     maxTrackedSources: z
       .number()
       .int()

@@ -33,6 +33,16 @@ export const ForwarderConfigSchema = z
         "Records admitted but not yet acknowledged by Kafka. When full: further publishes wait unacknowledged and " +
           "their trucks' sockets are not read (never dropped); admission resumes as Kafka catches up.",
       ),
+    maxPendingStatuses: z
+      .number()
+      .int()
+      .positive()
+      .default(100_000)
+      .describe(
+        "Trucks whose latest online/offline record waits to be written (one record each: fleet.status is " +
+          "compacted, a newer state replaces the waiting one). When full: the oldest truck's waiting record is " +
+          "forgotten, counted in fleetsync_bridge_status_dropped_total and logged.",
+      ),
     retryInitialMs: z.number().int().positive().default(100).describe("First wait before retrying a failed batch."),
     retryMaxMs: z
       .number()

@@ -25,7 +25,7 @@ import { toStatusMessage } from "../../protocol/kafka.ts";
 import { confirmTopic } from "../../protocol/topics.ts";
 import { checkPublish, type PublishKind } from "../auth/acl.ts";
 import type { KafkaTopics } from "../kafka-sink/config.ts";
-import { type Delivery, deliveredEach, type KafkaSink } from "../kafka-sink/sink.ts";
+import { type Delivery, deliveredEach, type KafkaSink, type OutMessage } from "../kafka-sink/sink.ts";
 import { Batcher, type BatcherHooks } from "./batcher.ts";
 import type { ForwarderConfig } from "./config.ts";
 import { decodePublish } from "./decode.ts";
@@ -36,6 +36,8 @@ export interface ForwarderHooks extends BatcherHooks {
   onRefused?(reason: "acl" | "stopping"): void;
   /** A publish was acknowledged, `seconds` after it reached authorizePublish (the bridge's share of its latency). */
   onAcknowledged?(seconds: number): void;
+  /** A truck's pending status record was forgotten because maxPendingStatuses trucks had one waiting. */
+  onStatusDropped?(): void;
 }
 
 export interface ForwarderDeps {
@@ -50,6 +52,8 @@ export interface ForwarderDeps {
 export interface Forwarder {
   readonly pendingRecords: number;
   readonly waitingPublishes: number;
+  /** Status records not written yet: the latest per truck, plus one submission on its way to Kafka. */
+  readonly pendingStatuses: number;
   authorizePublish(client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void;
   /** Status records on connect and disconnect (broker clock), keyed by truck id on the compacted status topic. */
   clientConnected(client: Client): void;
@@ -72,12 +76,53 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
   let stopping = false;
   let stopped: Promise<void> | undefined;
 
+  /**
+   * Status records (issue 13.5). fleet.status is compacted: only each truck's latest state matters. So they do not
+   * queue one per event: the latest per truck waits in `statuses` (a newer one replaces it), and one submission at
+   * a time takes what is there to the batcher, where it counts against maxPendingRecords like any publish. Bound:
+   * one record per truck, at most maxPendingStatuses trucks; when full the oldest truck's pending record is
+   * forgotten (counted and logged: that truck's state in fleet.status is then stale until its next change).
+   */
+  const statuses = new Map<string, OutMessage>();
+  let statusSubmission: Promise<void> | undefined;
+  let statusesDropped = 0;
+
   function status(truckId: string, state: "online" | "offline", reason?: string): void {
     const receivedAt = new Date();
     const record = { truckId, state, ts: receivedAt.toISOString(), ...(reason ? { reason } : {}) };
-    const message = toStatusMessage(record, { mqttTopic: "", receivedAt });
-    batcher.submit([{ topic: deps.topics.status, ...message }]).catch((error: unknown) => {
-      logger.warn({ truckId, state, err: error }, "status record not written");
+    statuses.delete(truckId);
+    statuses.set(truckId, { topic: deps.topics.status, ...toStatusMessage(record, { mqttTopic: "", receivedAt }) });
+    if (statuses.size > config.maxPendingStatuses) {
+      const oldest = statuses.keys().next().value!;
+      statuses.delete(oldest);
+      hooks.onStatusDropped?.();
+      statusesDropped += 1;
+      // One line per power of two: a flood does not flood the log.
+      if ((statusesDropped & (statusesDropped - 1)) === 0) {
+        logger.warn(
+          { truckId: oldest, dropped: statusesDropped },
+          "pending status records at their bound; oldest forgotten",
+        );
+      }
+    }
+    submitStatuses();
+  }
+
+  function submitStatuses(): void {
+    if (statusSubmission || statuses.size === 0) return;
+    const taken: OutMessage[] = [];
+    for (const [truckId, message] of statuses) {
+      if (taken.length >= config.maxBatchRecords) break;
+      taken.push(message);
+      statuses.delete(truckId);
+    }
+    statusSubmission = batcher.submit(taken).then(
+      () => undefined,
+      (error: unknown) => logger.warn({ records: taken.length, err: error }, "status records not written"),
+    );
+    void statusSubmission.then(() => {
+      statusSubmission = undefined;
+      submitStatuses();
     });
   }
 
@@ -108,6 +153,9 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
     },
     get waitingPublishes() {
       return batcher.waitingPublishes;
+    },
+    get pendingStatuses() {
+      return statuses.size + (statusSubmission ? 1 : 0);
     },
 
     authorizePublish(client, packet, callback) {
@@ -182,7 +230,16 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
 
     stop(deadline) {
       stopping = true;
-      stopped ??= batcher.stop(Math.max(0, deadline - Date.now()));
+      stopped ??= (async () => {
+        // The status records of the trucks just disconnected come in submissions one after another: wait for
+        // each (the batcher is idle between two of them for a moment), until none is left or the deadline passed.
+        do {
+          await batcher.drain(Math.max(0, deadline - Date.now()));
+          // Lets a completed submission's callbacks hand over the next one.
+          await new Promise((resolve) => setImmediate(resolve));
+        } while ((statuses.size > 0 || statusSubmission) && Date.now() < deadline);
+        await batcher.stop(0);
+      })();
       return stopped;
     },
   };

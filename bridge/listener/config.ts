@@ -41,6 +41,25 @@ export const ListenerConfigSchema = z
       .positive()
       .default(MAX_PAYLOAD_BYTES + 1024)
       .describe("Largest MQTT packet accepted; a connection sending a larger one is closed before it is buffered."),
+    maxPreLoginBytes: z
+      .number()
+      .int()
+      .min(1_024)
+      .default(16_384)
+      .describe(
+        "Bytes a connection may send before its login completes (a CONNECT is small: ids, credentials, a will). " +
+          "More: the connection is closed (refused reason pre-login-bytes).",
+      ),
+    maxPreLoginBytesTotal: z
+      .number()
+      .int()
+      .min(1_024)
+      .default(32 * 1024 * 1024)
+      .describe(
+        "Bytes all connections that have not logged in may hold together. When reached, new connections are " +
+          "refused and a read that would go over closes its connection (reason pre-login-budget): the bridge " +
+          "refuses rather than grows.",
+      ),
     maxConnections: z
       .number()
       .int()

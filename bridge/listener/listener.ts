@@ -8,11 +8,11 @@ import { type AddressInfo, createServer, type Server, type Socket } from "node:n
 import { createServer as createTlsServer } from "node:tls";
 import type { Aedes, Client } from "aedes";
 import type { Logger } from "../../common/log.ts";
-import type { SourceLimiter } from "../auth/limiter.ts";
+import { type SourceLimiter, sourceKey } from "../auth/limiter.ts";
 import type { ListenerConfig } from "./config.ts";
 import { PacketSizeScanner } from "./packet-size.ts";
 
-export type ConnectionRefusal = "rate" | "blocked" | "capacity" | "packet-size";
+export type ConnectionRefusal = "rate" | "capacity" | "packet-size" | "pre-login-bytes" | "pre-login-budget";
 
 export interface ListenerDeps {
   broker: Pick<Aedes, "handle">;
@@ -20,6 +20,8 @@ export interface ListenerDeps {
   logger: Logger;
   onRefused?(reason: ConnectionRefusal): void;
   onConnection?(listener: "tcp" | "tls"): void;
+  /** Bytes held by connections that have not logged in, whenever it changes. */
+  onPreLoginBytes?(bytes: number): void;
 }
 
 export interface Listener {
@@ -34,20 +36,79 @@ interface ParserLike {
 }
 
 /**
- * Every read reaches the scanner before the parser (packet-size.ts says why it cannot be after): a too-large packet
- * closes the connection before any of it is parsed, so it is never forwarded, acknowledged or buffered.
+ * Pre-login bytes (issue 13.4). mqtt-packet buffers a packet until it is complete, so a socket that announces a
+ * 256 KB CONNECT and sends it slowly holds up to that much, and thousands of them held gigabytes. Until its login
+ * completes, every byte a connection sends is counted against its own cap and against a budget shared by all
+ * connections not logged in yet; the budget is given back at login or close. Counting what was sent (not what
+ * the parser still holds) is the safe side: before the CONNACK, Aedes also queues packets that follow a CONNECT.
  */
-function guardPacketSize(client: Client, socket: Socket, maxBytes: number, onTooBig: () => void): void {
+class PreLoginBudget {
+  held = 0;
+  constructor(
+    private readonly max: number,
+    private readonly onChange: (bytes: number) => void,
+  ) {}
+
+  get full(): boolean {
+    return this.held >= this.max;
+  }
+
+  take(bytes: number): boolean {
+    if (this.held + bytes > this.max) return false;
+    this.held += bytes;
+    this.onChange(this.held);
+    return true;
+  }
+
+  give(bytes: number): void {
+    if (bytes === 0) return;
+    this.held -= bytes;
+    this.onChange(this.held);
+  }
+}
+
+interface ReadGuards {
+  maxPacketBytes: number;
+  maxPreLoginBytes: number;
+  budget: PreLoginBudget;
+  onRefused(reason: "packet-size" | "pre-login-bytes" | "pre-login-budget"): void;
+}
+
+/**
+ * Every read passes the pre-login limits and the packet-size scanner before the parser (packet-size.ts says why it
+ * cannot be after): a too-large packet, or too many bytes before login, close the connection before any of it is
+ * parsed, so it is never forwarded, acknowledged or buffered.
+ */
+function guardReads(client: Client, socket: Socket, guards: ReadGuards): void {
   const parser = (client as unknown as { _parser: ParserLike })._parser;
   const parse = parser.parse.bind(parser);
-  const scanner = new PacketSizeScanner(maxBytes);
-  parser.parse = (buf: Buffer) => {
-    const verdict = scanner.scan(buf);
-    if (verdict === "ok") return parse(buf);
+  const scanner = new PacketSizeScanner(guards.maxPacketBytes);
+  let held = 0;
+  let loggedIn = false;
+  const release = () => {
+    loggedIn = true;
+    guards.budget.give(held);
+    held = 0;
+  };
+  client.once("connected", release);
+  socket.once("close", release);
+  const refuse = (reason: "packet-size" | "pre-login-bytes" | "pre-login-budget") => {
     if (!socket.destroyed) {
-      if (verdict === "too-large") onTooBig();
+      guards.onRefused(reason);
       socket.destroy();
     }
+    return 0;
+  };
+  parser.parse = (buf: Buffer) => {
+    if (!loggedIn) {
+      if (held + buf.length > guards.maxPreLoginBytes) return refuse("pre-login-bytes");
+      if (!guards.budget.take(buf.length)) return refuse("pre-login-budget");
+      held += buf.length;
+    }
+    const verdict = scanner.scan(buf);
+    if (verdict === "ok") return parse(buf);
+    if (verdict === "too-large") return refuse("packet-size");
+    socket.destroy();
     return 0;
   };
 }
@@ -55,6 +116,7 @@ function guardPacketSize(client: Client, socket: Socket, maxBytes: number, onToo
 export function createListener(config: ListenerConfig, deps: ListenerDeps): Listener {
   const servers = new Map<"tcp" | "tls", Server>();
   let open = 0;
+  const budget = new PreLoginBudget(config.maxPreLoginBytesTotal, (bytes) => deps.onPreLoginBytes?.(bytes));
 
   /**
    * The per-source limits and the connection cap, on the raw TCP socket. For TLS this runs on the server's
@@ -62,10 +124,10 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
    * and sockets still in their handshake count against maxConnections.
    */
   function admit(socket: Socket): boolean {
-    const source = socket.remoteAddress ?? "unknown";
+    const source = sourceKey(socket.remoteAddress);
     const admitted = deps.limiter.admitConnection(source);
-    if (!admitted.ok || open >= config.maxConnections) {
-      const reason = admitted.ok ? "capacity" : admitted.reason;
+    if (!admitted.ok || open >= config.maxConnections || budget.full) {
+      const reason = !admitted.ok ? admitted.reason : budget.full ? "pre-login-budget" : "capacity";
       deps.onRefused?.(reason);
       deps.logger.debug({ source, reason }, "connection refused");
       socket.destroy();
@@ -82,12 +144,17 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
     socket.setNoDelay(true);
     deps.onConnection?.(kind);
     const client = deps.broker.handle(socket);
-    guardPacketSize(client, socket, config.maxPacketBytes, () => {
-      deps.onRefused?.("packet-size");
-      deps.logger.warn(
-        { source: socket.remoteAddress, truckId: client.id, maxBytes: config.maxPacketBytes },
-        "packet too large",
-      );
+    guardReads(client, socket, {
+      maxPacketBytes: config.maxPacketBytes,
+      maxPreLoginBytes: config.maxPreLoginBytes,
+      budget,
+      onRefused: (reason) => {
+        deps.onRefused?.(reason);
+        const source = socket.remoteAddress;
+        if (reason === "packet-size") {
+          deps.logger.warn({ source, truckId: client.id, maxBytes: config.maxPacketBytes }, "packet too large");
+        } else deps.logger.debug({ source, reason }, "connection closed before login");
+      },
     });
   }
 

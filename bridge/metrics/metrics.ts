@@ -25,8 +25,15 @@ export function createMetrics() {
     }),
     connectionsRefused: new Counter({
       name: "fleetsync_bridge_connections_refused_total",
-      help: "Connections closed by a limit: rate, blocked (auth failures), capacity, packet-size.",
+      help:
+        "Connections closed by a limit: rate, capacity, packet-size, pre-login-bytes, pre-login-budget (blocked " +
+        'logins are refused by CONNACK and counted in fleetsync_bridge_auth_failures_total{reason="blocked"}).',
       labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    preLoginBytes: new Gauge({
+      name: "fleetsync_bridge_prelogin_bytes",
+      help: "Bytes sent by connections that have not logged in yet (bounded by listener.maxPreLoginBytesTotal).",
       registers: [registry],
     }),
     authFailures: new Counter({
@@ -98,6 +105,11 @@ export function createMetrics() {
     parkedTopics: new Gauge({
       name: "fleetsync_bridge_parked_topics",
       help: "Topics whose records wait apart because Kafka cannot take them (the topic is missing).",
+      registers: [registry],
+    }),
+    statusDropped: new Counter({
+      name: "fleetsync_bridge_status_dropped_total",
+      help: "Waiting status records forgotten because forwarder.maxPendingStatuses trucks had one waiting.",
       registers: [registry],
     }),
     pendingRecords: new Gauge({

@@ -7,7 +7,9 @@
  *       [--from-beginning]
  *
  * stdout: one JSON line per kept record: {"topic","partition","offset","record"}.
- * stderr: one JSON line per gap, per stream change, per unreadable message, and a summary on exit.
+ * stderr: one JSON line per gap, per stream change, per late record (it arrived inside a gap reported before: not
+ * lost after all, but dropped), per record of a replaced stream (stale-stream: two gateways with one truck id, or an
+ * old outbox back), per unreadable message, and a summary on exit. Plain duplicates (retries) are only counted.
  * Stops cleanly on SIGINT/SIGTERM (finishes the message in hand, commits offsets, leaves the group).
  */
 import { pathToFileURL } from "node:url";
@@ -86,7 +88,15 @@ export async function runExampleConsumer(options: ExampleConsumerOptions): Promi
         return;
       }
       const verdict = filterFor(topic).accept(record);
-      if (!verdict.keep) return; // a duplicate (retry) or a late record of a replaced stream: already seen
+      if (!verdict.keep) {
+        // WHY report all but plain duplicates: a late record corrects a gap reported earlier, and records of a
+        // replaced stream that keep coming mean a fault on the truck side that only a person can fix.
+        if (verdict.reason !== "duplicate") {
+          const { truckId, stream, seq } = record;
+          report(JSON.stringify({ event: verdict.reason, topic, truckId, stream, seq, lastSeq: verdict.lastSeq }));
+        }
+        return;
+      }
       if (verdict.streamChanged) {
         report(JSON.stringify({ event: "stream-changed", topic, truckId: record.truckId, ...verdict.streamChanged }));
       }

@@ -91,11 +91,16 @@ const telemetryBodyArb = fc.record(
 
 type TelemetryBody = Omit<TelemetryRecord, "truckId" | "stream" | "seq" | "ts">;
 
-/** Seqs for a batch: usually contiguous from a start, sometimes with arbitrary jumps (after a gap). */
+/**
+ * Seqs for a batch: usually contiguous from a start, sometimes with arbitrary jumps (after a gap). Always rising:
+ * a payload whose seqs do not rise is invalid (codec.ts, validateDecoded).
+ */
 export function seqsArb(length: number): fc.Arbitrary<number[]> {
   return fc.oneof(
     fc.integer({ min: 0, max: 2 ** 40 }).map((start) => Array.from({ length }, (_, i) => start + i)),
-    fc.array(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { minLength: length, maxLength: length }),
+    fc
+      .uniqueArray(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { minLength: length, maxLength: length })
+      .map((seqs) => seqs.sort((a, b) => a - b)),
   );
 }
 

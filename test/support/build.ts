@@ -32,6 +32,7 @@ export async function buildFleetsync(): Promise<string> {
   try {
     await promisify(execFile)(process.execPath, args, { cwd: REPO, maxBuffer: 1 << 24 });
   } catch (error) {
+    removeBuild(dir);
     const { stdout } = error as { stdout?: string };
     throw new Error(`the build for process tests failed:\n${stdout ?? ""}`, { cause: error });
   }
@@ -48,6 +49,11 @@ export function removeBuild(dir: string): void {
  * when started by hand, where a 20 s build would only delay the user).
  */
 export function fleetsyncCommand(): string[] {
+  return nodeCommandFor("cli/fleetsync.ts");
+}
+
+/** The same for any program of the build, named by its source path (e.g. protocol/examples/consumer.ts). */
+export function nodeCommandFor(source: string): string[] {
   const dir = process.env[BUILD_ENV];
-  return dir ? [join(dir, "dist/cli/fleetsync.js")] : ["--import", "tsx", join(REPO, "cli/fleetsync.ts")];
+  return dir ? [join(dir, "dist", source.replace(/\.ts$/, ".js"))] : ["--import", "tsx", join(REPO, source)];
 }

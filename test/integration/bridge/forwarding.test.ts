@@ -29,7 +29,7 @@ import {
 
 const run = promisify(execFile);
 const FLEET = Array.from({ length: 100 }, (_, i) => `truck-${i.toString().padStart(3, "0")}`);
-const OTHERS = ["T-confirm", "T-thief", "victim", "T-garbage", "T-status", "M1", "T-wrong"];
+const OTHERS = ["T-confirm", "T-thief", "victim", "T-garbage", "T-status", "M1", "T-wrong", "T-order"];
 
 describe("bridge forwarding (real Kafka, real MQTT over TCP)", () => {
   const kafka = testKafka("bridge-forwarding-test");
@@ -178,6 +178,38 @@ describe("bridge forwarding (real Kafka, real MQTT over TCP)", () => {
       topicFor(truck, "telemetry"),
       topicFor(truck, "events"),
     ]);
+  });
+
+  it("a payload whose own seqs do not rise is a dead letter; resends across payloads stay (issue 13.9)", async () => {
+    const truck = "T-order";
+    const client = await connectTruck(port, truck);
+    clients.push(client);
+    const b1 = "b1b1b1b1b1b1b1b1";
+    const bad = [
+      [telemetry(truck, 10, b1), telemetry(truck, 12, b1), telemetry(truck, 11, b1)], // seq goes back
+      [telemetry(truck, 20, b1), telemetry(truck, 20, b1)], // seq repeats
+    ];
+    for (const records of bad) {
+      for (const format of ["binary", "json"] as const) {
+        await client.publishAsync(topicFor(truck, "telemetry"), encodeTelemetry(records, { format }), { qos: 1 });
+      }
+    }
+    // Across payloads a resend is legal and stays: seq 40 twice, then 41.
+    for (const seq of [40, 40, 41]) {
+      await client.publishAsync(topicFor(truck, "telemetry"), encodeTelemetry([telemetry(truck, seq, b1)]), { qos: 1 });
+    }
+    const dead = await readUntil(kafka, topics.deadletter, (r) => byKey(r, truck).length >= 4, "4 dead letters");
+    expect(byKey(dead, truck).map((r) => r.headers["fleet-error-code"])).toEqual(
+      Array(4).fill("FLEET_PAYLOAD_INVALID"),
+    );
+    expect(byKey(dead, truck).map((r) => r.headers["fleet-error-reason"])).toEqual([
+      expect.stringContaining("seq 11 after seq 12"),
+      expect.stringContaining("seq 11 after seq 12"),
+      expect.stringContaining("seq 20 after seq 20"),
+      expect.stringContaining("seq 20 after seq 20"),
+    ]);
+    const kept = await readUntil(kafka, topics.telemetry, (r) => byKey(r, truck).length >= 3, "the resends");
+    expect(byKey(kept, truck).map((r) => (JSON.parse(r.value!) as { seq: number }).seq)).toEqual([40, 40, 41]);
   });
 
   it("status records go to the status topic on connect and disconnect", async () => {

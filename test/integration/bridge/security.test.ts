@@ -7,8 +7,11 @@
  *   in one socket read or many; other trucks keep working and the bridge stays up.
  * - connection rate per source: beyond the token bucket's burst, connections are closed before MQTT starts
  *   (counted as refused, reason "rate"); the source recovers as tokens refill; other sources are unaffected.
- * - auth failures per source: after maxAuthFailuresPerSource wrong passwords the source is blocked for blockMs, for
- *   every truck and even with a correct password; other sources still log in; the block ends by itself.
+ * - auth failures (issue 13.10): counted per (source, claimed truck id). After maxAuthFailuresPerTruck wrong
+ *   passwords for one truck from one source, that truck is refused from that source for blockMs (even with the
+ *   correct password) with a CONNACK the client can log; other trucks behind the same address (a carrier's NAT)
+ *   still log in, and so does the guessed truck from elsewhere. A source that fails for many truck ids reaches
+ *   the much higher maxAuthFailuresPerSource and is refused as a whole. Blocks end by themselves.
  */
 import { connect as netConnect } from "node:net";
 import type { IClientOptions, MqttClient } from "mqtt";
@@ -37,6 +40,7 @@ const MAX_PACKET_BYTES = 4096;
 const CONNECTIONS_PER_SECOND = 2; // burst = 5x = 10
 const BURST = CONNECTIONS_PER_SECOND * 5;
 const MAX_AUTH_FAILURES = 3;
+const MAX_SOURCE_FAILURES = 8;
 const BLOCK_MS = 2_000;
 const RATE_TRUCKS = Array.from({ length: BURST + 5 }, (_, i) => `T-rate-${i}`);
 const TRUCKS = ["T-big", "T-normal", "T-guess", "T-neighbour", "T-other", ...RATE_TRUCKS];
@@ -69,7 +73,8 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
       auth: {
         credentialsFile: space.credentialsFile,
         maxConnectionsPerSecondPerSource: CONNECTIONS_PER_SECOND,
-        maxAuthFailuresPerSource: MAX_AUTH_FAILURES,
+        maxAuthFailuresPerTruck: MAX_AUTH_FAILURES,
+        maxAuthFailuresPerSource: MAX_SOURCE_FAILURES,
         authFailureWindowMs: 10_000,
         blockMs: BLOCK_MS,
       },
@@ -193,11 +198,8 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
     clients.push(recovered);
   });
 
-  it("repeated wrong passwords block the source for blockMs, even for correct logins; other sources still log in", async () => {
+  it("repeated wrong passwords block that truck from that source, with a CONNACK; its neighbours still log in", async () => {
     const source = "127.0.0.40";
-    const blockedBefore = await counterValue(bridge, "fleetsync_bridge_connections_refused_total", {
-      reason: "blocked",
-    });
     const failuresBefore = await counterValue(bridge, "fleetsync_bridge_auth_failures_total", {
       reason: "bad-credentials",
     });
@@ -211,23 +213,18 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
       failuresBefore + MAX_AUTH_FAILURES,
     );
 
-    // Blocked: the correct password, and another truck from the same source, are closed at accept (no CONNACK).
+    // Blocked: the correct password for T-guess from this source gets CONNACK 0x87 Not authorized, not a bare close.
     const correct = await attempt(port, source, "T-guess");
-    expect(correct.ok).toBe(false);
-    expect(correct.ok === false && correct.reasonCode).toBeUndefined();
-    const neighbour = await attempt(port, source, "T-neighbour");
-    expect(neighbour.ok).toBe(false);
-    expect(await counterValue(bridge, "fleetsync_bridge_connections_refused_total", { reason: "blocked" })).toBe(
-      blockedBefore + 2,
-    );
-
-    // Other sources log in meanwhile: another truck, and the guessed truck itself (the block is per source, so a
-    // guesser cannot lock a truck out).
-    for (const truck of ["T-neighbour", "T-guess"]) {
-      const elsewhere = await connected(port, "127.0.0.41", truck);
-      await elsewhere.publishAsync(topicFor(truck, "telemetry"), encodeTelemetry([telemetry(truck, 1)]), { qos: 1 });
-      await elsewhere.endAsync();
-    }
+    expect(correct).toMatchObject({ ok: false, reasonCode: 0x87 });
+    // Another truck behind the same address logs in and publishes (many trucks share a carrier's address).
+    const neighbour = await connected(port, source, "T-neighbour");
+    await neighbour.publishAsync(topicFor("T-neighbour", "telemetry"), encodeTelemetry([telemetry("T-neighbour", 1)]), {
+      qos: 1,
+    });
+    await neighbour.endAsync();
+    // The guessed truck from elsewhere logs in: a guesser cannot lock a truck out.
+    const elsewhere = await connected(port, "127.0.0.41", "T-guess");
+    await elsewhere.endAsync();
 
     // The block ends by itself after blockMs; not before.
     const back = await waitFor(
@@ -235,10 +232,22 @@ describe("bridge limits: packet size, connection rate, auth failures (real Kafka
         const next = await attempt(port, source, "T-guess");
         return next.ok ? next.client : undefined;
       },
-      "the blocked source to log in again",
+      "the blocked truck to log in again from that source",
       { timeoutMs: BLOCK_MS + 5_000, intervalMs: 100 },
     );
     clients.push(back);
     expect(Date.now() - blockedAt).toBeGreaterThanOrEqual(BLOCK_MS - 100);
+  });
+
+  it("a source failing for many truck ids reaches the per-source ceiling: every login from it is refused", async () => {
+    const source = "127.0.0.42";
+    for (let i = 0; i < MAX_SOURCE_FAILURES; i += 1) {
+      const wrong = await attempt(port, source, `T-spray-${i}`, { password: "spray-password" });
+      expect(wrong).toMatchObject({ ok: false, reasonCode: 0x86 });
+    }
+    const refused = await attempt(port, source, "T-other");
+    expect(refused).toMatchObject({ ok: false, reasonCode: 0x87 });
+    const elsewhere = await connected(port, "127.0.0.43", "T-other");
+    await elsewhere.endAsync();
   });
 });

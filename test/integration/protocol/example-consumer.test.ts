@@ -2,7 +2,9 @@
  * The example consumer (protocol/examples/consumer.ts), run as its own process the way a backend team would run
  * it, against the real Kafka: records of three trucks, interleaved, with retried duplicates, a gap and a stream
  * change, produced through the real Kafka mapping. It must print each truck's records once and in order, report
- * the gap and the stream change, and leave its consumer group cleanly on SIGTERM.
+ * the gap and the stream change, a late record inside a gap it reported (and take it off the missing count), a
+ * stream that switches back (b1 -> b2 -> b1: each such record reported), and leave its consumer group cleanly on
+ * SIGTERM. It runs from the build, under node (test/support/build.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -13,6 +15,7 @@ import { toTelemetryMessage } from "../../../protocol/kafka.ts";
 import { roundTo, type TelemetryRecord } from "../../../protocol/records.ts";
 import { topicFor } from "../../../protocol/topics.ts";
 import { createTopics, kafkaBrokers, testKafka, uniqueTopic, deleteTopics } from "../../support/kafka.ts";
+import { nodeCommandFor } from "../../support/build.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -59,6 +62,8 @@ describe("example consumer against real Kafka", () => {
       "TRK-A": [1, 2, 3, 4, 5].map((s) => record("TRK-A", S1, s)),
       "TRK-B": [10, 11, 14, 15].map((s) => record("TRK-B", S1, s)), // 12-13 lost: a gap
       "TRK-C": [...[7, 8].map((s) => record("TRK-C", S1, s)), ...[0, 1].map((s) => record("TRK-C", S2, s))],
+      "TRK-D": [10, 12].map((s) => record("TRK-D", S1, s)), // 11 arrives after 12: late, not lost
+      "TRK-E": [...[0, 1].map((s) => record("TRK-E", S1, s)), ...[0, 1].map((s) => record("TRK-E", S2, s))],
     };
     const written: TelemetryRecord[] = [
       ...truth["TRK-A"]!.slice(0, 3),
@@ -70,6 +75,10 @@ describe("example consumer against real Kafka", () => {
       ...truth["TRK-C"]!.slice(2),
       truth["TRK-C"]![1]!, // a late duplicate of the replaced stream
       ...truth["TRK-B"]!.slice(3), // duplicate of 15
+      ...truth["TRK-D"]!,
+      record("TRK-D", S1, 11),
+      ...truth["TRK-E"]!,
+      record("TRK-E", S1, 2), // S1 again after S2: a second gateway with the same truck id
     ];
     const messages = written.map((r) => {
       const decoded = decodeTelemetry(r.truckId, encodeTelemetry([r]));
@@ -84,11 +93,10 @@ describe("example consumer against real Kafka", () => {
     await producer.send({ topic, acks: -1, messages: [...messages, { key: "TRK-A", value: "not json" }] });
     await producer.disconnect();
 
-    const tsx = fileURLToPath(new URL("node_modules/.bin/tsx", `file://${repoRoot}`));
     child = spawn(
-      tsx,
+      process.execPath,
       [
-        "protocol/examples/consumer.ts",
+        ...nodeCommandFor("protocol/examples/consumer.ts"),
         "--brokers",
         kafkaBrokers().join(","),
         "--group",
@@ -135,6 +143,22 @@ describe("example consumer against real Kafka", () => {
       expect.objectContaining({ event: "stream-changed", truckId: "TRK-C", previousStream: S1, previousLastSeq: 8 }),
     );
     const stopped = reports.find((r) => r.event === "stopped") as { stats: Record<string, Record<string, number>> };
-    expect(stopped.stats[topic]).toMatchObject({ kept: total, duplicates: 3, staleStream: 1, gaps: 1 });
+    expect(reports).toContainEqual(
+      expect.objectContaining({ event: "gap", truckId: "TRK-D", fromSeq: 11, toSeq: 11, count: 1 }),
+    );
+    expect(reports).toContainEqual(
+      expect.objectContaining({ event: "late", truckId: "TRK-D", stream: S1, seq: 11, lastSeq: 12 }),
+    );
+    expect(reports).toContainEqual(
+      expect.objectContaining({ event: "stale-stream", truckId: "TRK-E", stream: S1, seq: 2, lastSeq: 1 }),
+    );
+    expect(stopped.stats[topic]).toMatchObject({
+      kept: total,
+      duplicates: 3,
+      staleStream: 2,
+      late: 1,
+      gaps: 2,
+      missing: 2,
+    });
   });
 });
