@@ -9,6 +9,7 @@
  * Needs root to mount the tmpfs (CI runs as root); skipped otherwise, with the reason printed.
  */
 import { execFileSync } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { mkdtemp, open, rm, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import { createOutbox, type Outbox, OutboxConfigSchema, type TelemetryBody } fro
 import type { EventRecord } from "../../../protocol/index.ts";
 import { waitFor } from "../../support/wait.ts";
 import { createLogger } from "../../../common/log.ts";
+import { type AgentProcess, nmeaEpoch, ptyPair, spawnAgent, waitStarted, writeConfig } from "./process.ts";
 
 const isRoot = process.getuid?.() === 0;
 const TRUCK = "DISK-1";
@@ -186,3 +188,89 @@ describe.skipIf(!isRoot)("outbox on a 2 MiB tmpfs that fills and empties again (
 if (!isRoot) {
   process.stdout.write("outbox-disk-full: skipped, mounting a tmpfs needs root\n");
 }
+
+describe.skipIf(!isRoot)("the agent process on a 2 MiB tmpfs that fills (broker unreachable)", () => {
+  let mount = "";
+  let mounted = false;
+  const cleanups: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+    if (mounted) execFileSync("umount", ["-l", mount]);
+    if (mount) await rm(mount, { recursive: true, force: true });
+  });
+
+  it("drops with announced gaps, exits on SIGTERM in time with the disk full, and starts again on it", async () => {
+    mount = await mkdtemp(join(tmpdir(), "fleetsync-diskfull-proc-"));
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mount]);
+    mounted = true;
+    const work = await mkdtemp(join(tmpdir(), "fleetsync-diskfull-work-"));
+    cleanups.push(() => rm(work, { recursive: true, force: true }));
+    const gps = await ptyPair(work, "gps");
+    cleanups.push(() => gps.close());
+    const file = await writeConfig(work, {
+      truckId: "DISK-PROC-1",
+      broker: { url: "mqtt://127.0.0.1:9", protocolVersion: 4, reconnectMinMs: 200, reconnectMaxMs: 1000 },
+      outbox: {
+        dir: join(mount, "outbox"),
+        diskReserveBytes: 640 * 1024,
+        ballastBytes: 192 * 1024,
+        commitIntervalMs: 50,
+        stopTimeoutMs: 2_000,
+      },
+      gps: { path: gps.device, baudRate: 115200 },
+      sampler: { minIntervalMs: 0, movingPeriodMs: 0, parkedPeriodMs: 0, tickMs: 3_600_000 },
+    });
+    // A receiver streaming 10 epochs every 10 ms: a record per epoch, far more than 2 MiB in a minute.
+    let epoch = 0;
+    const out = createWriteStream(gps.feed, { flags: "w" });
+    out.on("error", () => {}); // the pty may go before the stream does
+    const feeding = setInterval(() => {
+      let chunk = "";
+      for (let k = 0; k < 10; k++) chunk += nmeaEpoch(epoch++);
+      out.write(chunk);
+    }, 10);
+    cleanups.push(async () => {
+      clearInterval(feeding);
+      out.destroy();
+    });
+    const spawnOne = () => {
+      const agent = spawnAgent(file, { logLevel: "info" });
+      cleanups.push(async () => {
+        if (agent.child.exitCode === null && agent.child.signalCode === null) agent.child.kill("SIGKILL");
+        await agent.exited;
+      });
+      return agent;
+    };
+    const logged = (agent: AgentProcess, msg: string) => agent.logs.some((l) => l.msg === msg);
+
+    const first = spawnOne();
+    await waitStarted(first);
+    await waitFor(() => logged(first, "disk full: dropped the oldest records"), "a disk-full drop", {
+      timeoutMs: 90_000,
+    });
+    expect(logged(first, "outbox commit failed; retrying"), "no ENOSPC of the outbox's own doing").toBe(false);
+
+    await fillDisk(join(mount, "filler"));
+    await waitFor(() => logged(first, "outbox commit failed; retrying"), "a commit failing on the full disk", {
+      timeoutMs: 20_000,
+    });
+    await fillDisk(join(mount, "filler"));
+    const sent = Date.now();
+    first.child.kill("SIGTERM");
+    const exit = await inTime(first.exited, 20_000, "the agent's exit on SIGTERM with the disk full");
+    process.stdout.write(`agent SIGTERM on a full disk: exit ${exit.code} after ${exit.at - sent} ms\n`);
+    expect(exit.code).toBe(0);
+    expect(exit.at - sent).toBeLessThan(10_000); // systemd's TimeoutStopSec is 20 s
+
+    expect(await freeBytes(mount)).toBeLessThan(8 * 1024);
+    const second = spawnOne();
+    await waitStarted(second);
+    const sent2 = Date.now();
+    second.child.kill("SIGTERM");
+    const exit2 = await inTime(second.exited, 20_000, "the second agent's exit").catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; last logs: ${JSON.stringify(second.logs.slice(-8))}`);
+    });
+    expect(exit2.code).toBe(0);
+    expect(exit2.at - sent2).toBeLessThan(10_000);
+  }, 180_000);
+});
