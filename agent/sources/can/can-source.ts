@@ -12,11 +12,10 @@ import { slcanInitCommands } from "../../decoders/can/slcan.ts";
 import { type CanDecoder, createCanDecoder } from "../../decoders/can-decoder.ts";
 import { parseConfig } from "../serial/config.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
-import type { CanSourceDeps, Lifecycle, SourceCounters } from "../types.ts";
+import type { CanSourceDeps, PortSource, SourceCounters } from "../types.ts";
 import { type CanSourceConfig, CanSourceConfigSchema, type CanSourceSettings } from "./config.ts";
 
-export interface CanSource extends Lifecycle {
-  counters(): SourceCounters;
+export interface CanSource extends PortSource {
   /** The line format in use (after auto-detection), or undefined while still detecting. */
   format(): CanFormat | undefined;
 }
@@ -147,6 +146,7 @@ export function createCanSource(
       await serial.stop();
     },
     format: () => decoder?.format,
+    isOpen: () => serial.isOpen(),
     counters(): SourceCounters {
       const d = decoder?.counters();
       const flat: Record<string, number> = { ...serial.counters(), initRuns, restartsAfterBufferFull };
