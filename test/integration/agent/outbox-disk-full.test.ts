@@ -127,23 +127,33 @@ describe.skipIf(!isRoot)("outbox on a 2 MiB tmpfs that fills and empties again (
     expect(diskGaps.length).toBeGreaterThan(0);
     expect(diskGaps.reduce((n, g) => n + (g.type === "gap" ? g.count : 0), 0)).toBe(s1.channels.telemetry.dropped);
 
-    // 2. Another program fills the disk to the last byte; commits fail; stop() still finishes in its bound.
-    await fillDisk(join(mount, "filler-1"));
-    void appendMany(first, 40_000, 200);
+    // 2. Another program fills the disk to the last byte: commits fail and records wait (bounded); when the space
+    // comes back, they are written without a restart (LevelDB refuses writes after a failed sync: it is reopened).
+    await fillDisk(join(mount, "filler-0"));
+    const waiting = appendMany(first, 40_000, 200);
     await waitFor(() => first.stats().commitErrors > 0, "a commit failing on the full disk", { timeoutMs: 20_000 });
+    await rm(join(mount, "filler-0"));
+    expect((await inTime(waiting, 30_000, "the waiting records written once there is room")).length).toBe(200);
+    process.stdout.write(`healed without a restart: reopens ${first.stats().reopens}\n`);
+
+    // 3. It fills to the last byte again, and stays full: stop() still finishes in its bound.
+    const errorsBefore = first.stats().commitErrors;
+    await fillDisk(join(mount, "filler-1"));
+    void appendMany(first, 40_200, 200);
+    await waitFor(() => first.stats().commitErrors > errorsBefore, "a commit failing again", { timeoutMs: 20_000 });
     await fillDisk(join(mount, "filler-1")); // whatever the outbox freed meanwhile
     const stopBegan = Date.now();
     await inTime(first.stop(), 2_000 + 2 * 2_000 + 3_000, "stop() on a full disk");
     process.stdout.write(`stop on a full disk took ${Date.now() - stopBegan} ms\n`);
 
-    // 3. Space comes back; a restart opens, sets its ballast aside again, and stops cleanly.
+    // 4. Space comes back; a restart opens, sets its ballast aside again, and stops cleanly.
     await rm(join(mount, "filler-1"));
     const second = make();
     await second.start();
     await appendMany(second, 50_000, 100);
     await second.stop();
 
-    // 4. The disk fills while the agent is stopped; it starts on the full disk and drains what it has.
+    // 5. The disk fills while the agent is stopped; it starts on the full disk and drains what it has.
     await fillDisk(join(mount, "filler-2"));
     expect(await freeBytes(mount)).toBeLessThan(8 * 1024);
     const third = make();
@@ -159,7 +169,7 @@ describe.skipIf(!isRoot)("outbox on a 2 MiB tmpfs that fills and empties again (
     const events3 = (await third.read("events", 0, 100_000)) as EventRecord[];
     await inTime(third.stop(), 2_000 + 2 * 2_000 + 3_000, "stop() after a drain on a full disk");
 
-    // 5. The disk empties; new records get seqs above every seq ever committed.
+    // 6. The disk empties; new records get seqs above every seq ever committed.
     await rm(join(mount, "filler-2"));
     const fourth = make();
     await fourth.start();
