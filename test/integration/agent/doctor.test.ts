@@ -32,9 +32,13 @@ function replay(path: string, lines: string[], perTick: number, eol: string): ()
     for (let k = 0; k < perTick; k++) chunk += lines[i++ % lines.length] + eol;
     out.write(chunk);
   }, 20);
+  out.on("error", () => {}); // EIO once the pty is gone
   return async () => {
     clearInterval(timer);
-    await new Promise<void>((r) => out.end(() => r()));
+    // Not end(): once doctor has closed the device, nobody reads the pty, its buffer fills and the stream's write
+    // blocks in a libuv pool thread; end() would wait for it for ever (seen as a 120 s afterEach timeout with other
+    // test files running). destroy() gives up what is queued; stopping socat (the next cleanup) ends the write.
+    out.destroy();
   };
 }
 
