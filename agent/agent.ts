@@ -8,17 +8,17 @@ import { FleetError, isFleetError } from "../common/errors.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { type Channel, EventRecordSchema, TelemetryRecordSchema } from "../protocol/index.ts";
 import type { AgentConfig } from "./config.ts";
-import { type AgentMetrics, createAgentMetrics } from "./metrics.ts";
+import { type AgentMetrics, createAgentMetrics, type SerialPortView } from "./metrics.ts";
 import { type ChannelBody, createOutbox, type Outbox } from "./outbox/index.ts";
 import { createSampler, type Sampler } from "./sampler/index.ts";
-import type { CanSourceDeps, GpsSourceDeps, Lifecycle } from "./sources/types.ts";
+import type { CanSourceDeps, GpsSourceDeps, PortSource } from "./sources/types.ts";
 import { type Clock, createVehicleState, systemClock, type VehicleState } from "./state/index.ts";
 import { createUplink, type Uplink } from "./uplink/index.ts";
 
 /** How the agent builds its sources; the CLI passes agent/sources' factories, tests may pass none. */
 export interface SourceFactories {
-  createGpsSource?(config: unknown, deps: GpsSourceDeps & { logger?: Logger }): Lifecycle;
-  createCanSource?(config: unknown, deps: CanSourceDeps & { logger?: Logger }): Lifecycle;
+  createGpsSource?(config: unknown, deps: GpsSourceDeps & { logger?: Logger }): PortSource;
+  createCanSource?(config: unknown, deps: CanSourceDeps & { logger?: Logger }): PortSource;
 }
 
 export interface AgentDeps {
@@ -63,7 +63,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
     logger: log.child({ component: "uplink" }),
     status: () => ({ agentVersion: deps.version.slice(0, 32), bootId }),
   });
-  const metrics = createAgentMetrics(outbox, uplink);
+  const ports: SerialPortView[] = [];
+  const metrics = createAgentMetrics(outbox, uplink, () => ports);
 
   function record<C extends Channel>(channel: C, body: ChannelBody[C]): void {
     const schema = channel === "telemetry" ? TelemetryRecordSchema : EventRecordSchema;
@@ -85,26 +86,29 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
 
   state = createVehicleState(config.state, { clock, onEvent: (event) => record("events", event) });
   const sampler = createSampler(config.sampler, { state, clock, onRecord: (r) => record("telemetry", r) });
-  const sources: Lifecycle[] = [];
+  const sources: PortSource[] = [];
   if (config.gps) {
     const make = deps.sources?.createGpsSource;
     if (!make) throw new FleetError("FLEET_CONFIG_INVALID", "gps: this build has no GPS source");
-    sources.push(
-      make(config.gps, {
-        logger: log.child({ component: "gps" }),
-        onFix: (fix) => {
-          state.applyFix(fix);
-          sampler.evaluate();
-        },
-      }),
-    );
+    const gps = make(config.gps, {
+      logger: log.child({ component: "gps" }),
+      onFix: (fix) => {
+        state.applyFix(fix);
+        sampler.evaluate();
+      },
+    });
+    sources.push(gps);
+    ports.push({ source: "gps", path: config.gps.path, port: gps });
   }
   if (config.can) {
     const make = deps.sources?.createCanSource;
     if (!make) throw new FleetError("FLEET_CONFIG_INVALID", "can: this build has no CAN source");
-    sources.push(
-      make(config.can, { logger: log.child({ component: "can" }), onMessage: (m) => state.applyMessage(m) }),
-    );
+    const can = make(config.can, {
+      logger: log.child({ component: "can" }),
+      onMessage: (m) => state.applyMessage(m),
+    });
+    sources.push(can);
+    ports.push({ source: "can", path: config.can.path, port: can });
   }
 
   let port: number | undefined;

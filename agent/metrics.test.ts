@@ -13,9 +13,18 @@ const channel = (n: number) => ({
   acked: 7,
   dropped: 0,
   refused: 0,
+  lost: 0,
 });
 const outbox = {
-  stats: () => ({ stream: "s", commits: 1, commitErrors: 0, channels: { telemetry: channel(3), events: channel(0) } }),
+  stats: () => ({
+    stream: "s",
+    commits: 1,
+    commitErrors: 2,
+    reopens: 0,
+    lostAtStop: 0,
+    diskFreeBytes: 5_000_000,
+    channels: { telemetry: channel(3), events: channel(0) },
+  }),
 } as unknown as Outbox;
 const uplink = {
   stats: () => ({
@@ -47,6 +56,8 @@ describe("agent metrics (Prometheus text)", () => {
     expect(text).toMatch(/^fleetsync_agent_outbox_acked_total\{channel="events"\} 7$/m);
     expect(text).toMatch(/^fleetsync_agent_mqtt_connected 1$/m);
     expect(text).toMatch(/^fleetsync_agent_mqtt_disconnects_total 1$/m);
+    expect(text).toMatch(/^fleetsync_agent_outbox_disk_free_bytes 5000000$/m);
+    expect(text).toMatch(/^fleetsync_agent_outbox_commit_errors_total 2$/m);
     // Process metrics: a real RSS and heap, and the event loop's lag.
     expect(Number(/^fleetsync_agent_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e6);
     expect(Number(/^fleetsync_agent_nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e5);
@@ -61,6 +72,22 @@ describe("agent metrics (Prometheus text)", () => {
     const text = await metrics.render();
     expect(text).toMatch(/^fleetsync_agent_records_refused_total\{channel="telemetry",reason="busy"\} 2$/m);
     expect(text).toContain('fleetsync_agent_records_refused_total{channel="events",reason="a\\"b\\\\c\\nd"} 1\n');
+  });
+
+  it("exports each serial port's open state, errors and bytes, labelled by source and path", async () => {
+    const port = (open: boolean, counters: Record<string, number>) => ({
+      isOpen: () => open,
+      counters: () => counters,
+    });
+    const metrics = createAgentMetrics(outbox, uplink, () => [
+      { source: "gps", path: "/dev/nonexistent", port: port(false, { errors: 12, opens: 0 }) },
+      { source: "can", path: "/dev/ttyUSB1", port: port(true, { opens: 1, bytes: 4096, lines: 80 }) },
+    ]);
+    const text = await metrics.render();
+    expect(text).toMatch(/^fleetsync_agent_serial_port_open\{source="gps",path="\/dev\/nonexistent"\} 0$/m);
+    expect(text).toMatch(/^fleetsync_agent_serial_errors_total\{source="gps",path="\/dev\/nonexistent"\} 12$/m);
+    expect(text).toMatch(/^fleetsync_agent_serial_port_open\{source="can",path="\/dev\/ttyUSB1"\} 1$/m);
+    expect(text).toMatch(/^fleetsync_agent_serial_bytes_total\{source="can",path="\/dev\/ttyUSB1"\} 4096$/m);
   });
 
   it("serves /metrics over HTTP with the text content type, and 404 elsewhere", async () => {

@@ -13,6 +13,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getHeapSpaceStatistics } from "node:v8";
 import type { Outbox } from "./outbox/index.ts";
+import type { PortSource } from "./sources/types.ts";
 import type { Uplink } from "./uplink/index.ts";
 
 const PREFIX = "fleetsync_agent_";
@@ -25,6 +26,13 @@ export type Labels = Record<string, string>;
 /** A counter with labels; at most `maxSeries` label sets (the agent uses channel x reason: 6). */
 export interface LabeledCounter {
   inc(labels: Labels, by?: number): void;
+}
+
+/** A serial source as the metrics see it: which one, on which path. */
+export interface SerialPortView {
+  source: "gps" | "can";
+  path: string;
+  port: Pick<PortSource, "counters" | "isOpen">;
 }
 
 export interface AgentMetrics {
@@ -133,11 +141,37 @@ async function processFamilies(): Promise<string[]> {
   ];
 }
 
-export function createAgentMetrics(outbox: Outbox, uplink: Uplink): AgentMetrics {
+/**
+ * Per serial port: whether it is open, and what came through or went wrong. A port that never opens (a wrong path in
+ * the configuration) shows as open 0 with open errors rising, which is what an operator needs to see.
+ */
+function portFamilies(ports: readonly SerialPortView[]): string[] {
+  const each = (pick: (p: SerialPortView) => number): Sample[] =>
+    ports.map((p): Sample => [{ source: p.source, path: p.path }, pick(p)]);
+  const counter = (p: SerialPortView, name: string) => p.port.counters()[name] ?? 0;
+  const f = (name: string, type: "gauge" | "counter", help: string, pick: (p: SerialPortView) => number) =>
+    family(PREFIX + name, type, help, each(pick));
+  return [
+    f("serial_port_open", "gauge", "1 while the serial port is open.", (p) => (p.port.isOpen() ? 1 : 0)),
+    f("serial_opens_total", "counter", "Times the port was opened.", (p) => counter(p, "opens")),
+    f("serial_errors_total", "counter", "Open failures and port errors.", (p) => counter(p, "errors")),
+    f("serial_lost_total", "counter", "Times the device went away while open.", (p) => counter(p, "lost")),
+    f("serial_bytes_total", "counter", "Bytes read from the port.", (p) => counter(p, "bytes")),
+    f("serial_lines_total", "counter", "Lines read from the port.", (p) => counter(p, "lines")),
+    f("serial_lines_cut_total", "counter", "Lines cut at maxLineBytes.", (p) => counter(p, "tooLong")),
+  ];
+}
+
+export function createAgentMetrics(
+  outbox: Outbox,
+  uplink: Uplink,
+  ports: () => readonly SerialPortView[] = () => [],
+): AgentMetrics {
   const recordsRefused = createCounter(16);
 
   async function render(): Promise<string> {
-    const o = outbox.stats().channels;
+    const stats = outbox.stats();
+    const o = stats.channels;
     const u = uplink.stats();
     type ChannelStats = (typeof o)["telemetry"];
     const perChannel = (name: string, type: "gauge" | "counter", help: string, pick: (s: ChannelStats) => number) =>
@@ -163,12 +197,27 @@ export function createAgentMetrics(outbox: Outbox, uplink: Uplink): AgentMetrics
         (s) => s.dropped,
       ),
       perChannel("outbox_next_seq", "gauge", "The next seq of the channel.", (s) => s.nextSeq),
+      perChannel(
+        "outbox_recovery_lost_total",
+        "counter",
+        "seqs announced by a recovery gap event (not brought back after a crash; an upper bound).",
+        (s) => s.lost,
+      ),
+      one(
+        "outbox_disk_free_bytes",
+        "gauge",
+        "Free bytes on the outbox's file system at the last commit (statfs).",
+        stats.diskFreeBytes,
+      ),
+      one("outbox_commit_errors_total", "counter", "Outbox commits that failed (retried).", stats.commitErrors),
+      one("outbox_reopens_total", "counter", "Times the outbox store was reopened after failures.", stats.reopens),
       one("mqtt_connected", "gauge", "1 while connected to the broker.", u.connected ? 1 : 0),
       one("mqtt_connects_total", "counter", "Successful connections.", u.connects),
       one("mqtt_disconnects_total", "counter", "Connections lost.", u.disconnects),
       one("mqtt_published_records_total", "counter", "Records published (incl. resends).", u.recordsPublished),
       one("mqtt_published_bytes_total", "counter", "Payload bytes published.", u.bytesPublished),
       one("mqtt_publish_errors_total", "counter", "Publishes refused or lost.", u.publishErrors),
+      ...portFamilies(ports()),
       family(
         `${PREFIX}records_refused_total`,
         "counter",

@@ -40,6 +40,9 @@ async function loadSources(): Promise<SourceFactories> {
   };
 }
 
+const STOP_DEADLINE_MS = 15_000;
+const EXIT_GRACE_MS = 2_000;
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
     options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
@@ -54,15 +57,31 @@ export async function run(argv: string[]): Promise<number> {
   const sources = config.gps || config.can ? await loadSources() : {};
   const agent = createAgent(config, { version: agentVersion(), logger: log, sources });
   let signalled: NodeJS.Signals | undefined;
+  let code = 0;
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       if (signalled) return;
       signalled = signal;
       log.info({ signal }, "stopping");
-      agent.stop().then(resolve, (error: unknown) => {
-        log.error({ err: error }, "stop failed");
+      // Every part bounds its own stop (the outbox's stopTimeoutMs among them); this is the bound on their sum, below
+      // systemd's TimeoutStopSec (20 s), so a part that hangs on a dead disk or socket cannot get the agent killed.
+      const deadline = setTimeout(() => {
+        log.error({ ms: STOP_DEADLINE_MS }, "stop did not finish in time; exiting");
+        code = 1;
         resolve();
-      });
+      }, STOP_DEADLINE_MS);
+      deadline.unref();
+      agent.stop().then(
+        () => {
+          clearTimeout(deadline);
+          resolve();
+        },
+        (error: unknown) => {
+          log.error({ err: error }, "stop failed");
+          code = 1;
+          resolve();
+        },
+      );
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
@@ -72,5 +91,8 @@ export async function run(argv: string[]): Promise<number> {
   const keepAlive = setInterval(() => {}, 1 << 30);
   await stopped;
   clearInterval(keepAlive);
-  return 0;
+  // stop() is done: whatever still holds the event loop now (a LevelDB close stuck on a failing disk, a serial
+  // close waiting for a device that is gone) holds nothing that matters, and must not keep the process.
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  return code;
 }

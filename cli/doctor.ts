@@ -8,6 +8,7 @@ import { type AgentConfig, loadAgentConfig } from "../agent/config.ts";
 import { toGps } from "../agent/state/rounding.ts";
 import { FleetError } from "../common/errors.ts";
 import { parseCommandArgs } from "./commands.ts";
+import { configuredPortSteps } from "./doctor-agent-ports.ts";
 import { checkBroker, type Step } from "./doctor-broker.ts";
 
 const DEFAULT_CONFIG = "/etc/fleetsync/agent.json";
@@ -15,6 +16,7 @@ const DEFAULT_CONFIG = "/etc/fleetsync/agent.json";
 const HELP = `Usage: fleetsync doctor [--config FILE] [--port PATH ...] [--json]
 
 Checks a gateway step by step and says in plain words what passed and what did not:
+the configured ports (present? and, while the agent runs, open? bytes? errors? from its metrics),
 serial ports (which is the GPS, which the CAN adapter, found by listening), GPS fix and satellites,
 CAN traffic (format, bitrate, frames/s, engine speed), broker reachable, credentials accepted,
 and a test record end to end (with the bridge's confirmation over MQTT 5).
@@ -188,6 +190,8 @@ export async function run(argv: string[]): Promise<number> {
       detail: `no ${DEFAULT_CONFIG}: checking ports only (write one with fleetsync provision)`,
     });
   }
+
+  if (config) steps.push(...(await configuredPortSteps(config, timeoutMs)));
 
   const { listSerialCandidates, probeSerialPort } = await import("../agent/sources/index.ts");
   const explicit = values.port ?? [];

@@ -60,6 +60,30 @@ describe("fleetsync provision", () => {
     expect((await stat(out)).mode & 0o777).toBe(0o600);
   });
 
+  it("warns about a port that does not exist or is not a device, and still writes the file", async () => {
+    const out = join(dir, "agent.json");
+    const io = capture();
+    const code = await main([
+      "provision",
+      "--truck-id",
+      "TRK-0043",
+      "--broker",
+      "mqtts://fleet.example.com:8883",
+      "--password",
+      "s3cret",
+      "--gps",
+      "/dev/nonexistent-gps",
+      "--can",
+      out.replace("agent.json", ""),
+      "--out",
+      out,
+    ]);
+    expect(code).toBe(0);
+    expect(io.err()).toContain("warning: --gps /dev/nonexistent-gps does not exist now");
+    expect(io.err()).toContain("is not a serial device");
+    expect((await loadAgentConfig(out)).gps?.path).toBe("/dev/nonexistent-gps");
+  });
+
   it("refuses an invalid truck id, naming the flag, and writes nothing", async () => {
     const io = capture();
     const out = join(dir, "agent.json");

@@ -2,7 +2,7 @@
  * `fleetsync provision`: writes a truck's agent configuration from flags. Everything is validated against the same
  * schema the agent loads (agent/config.ts) before a byte is written, and errors name the flag.
  */
-import { access, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { AgentConfigSchema } from "../agent/config.ts";
 import { FleetError } from "../common/errors.ts";
@@ -51,6 +51,21 @@ function integer(flag: string, value: string | undefined, fallback: number): num
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw usage(`${flag} must be a whole number, not ${JSON.stringify(value)}`);
   return Number(value);
+}
+
+/**
+ * A port is often provisioned before its adapter is plugged in, so a missing one is a warning, not an error: the
+ * agent keeps retrying the path. But a typo would otherwise go unnoticed until nobody sees data.
+ */
+async function warnIfNotADevice(flag: string, path: string): Promise<void> {
+  const found = await stat(path).catch(() => undefined);
+  if (!found) {
+    process.stderr.write(
+      `warning: ${flag} ${path} does not exist now: the agent will keep retrying it; plug the device in, or find the right path with \`fleetsync doctor\`\n`,
+    );
+  } else if (!found.isCharacterDevice()) {
+    process.stderr.write(`warning: ${flag} ${path} is not a serial device (not a character device)\n`);
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -130,6 +145,12 @@ export async function run(argv: string[]): Promise<number> {
     },
   };
   if (!v.gps && !v.can) process.stderr.write("warning: neither --gps nor --can given: the agent will record nothing\n");
+  for (const [flag, path] of [
+    ["--gps", v.gps],
+    ["--can", v.can],
+  ] as const) {
+    if (path) await warnIfNotADevice(flag, path);
+  }
   const checked = AgentConfigSchema.safeParse(config);
   if (!checked.success) {
     const issue = checked.error.issues[0]!;

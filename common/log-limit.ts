@@ -15,18 +15,19 @@ export function repeatedLog(
   level: "info" | "warn" | "error",
   message: string,
   intervalMs = 60_000,
+  now: () => number = Date.now,
 ): RepeatedLog {
   let lastAt = Number.NEGATIVE_INFINITY;
   let suppressed = 0;
   return {
     report(fields) {
-      const now = Date.now();
-      if (now - lastAt < intervalMs) {
+      const at = now();
+      if (at - lastAt < intervalMs) {
         suppressed++;
         return;
       }
       log[level]({ ...fields, ...(suppressed > 0 ? { repeated: suppressed } : {}) }, message);
-      lastAt = now;
+      lastAt = at;
       suppressed = 0;
     },
   };

@@ -49,6 +49,8 @@ export function createLevelStore(options: LevelStoreOptions): OutboxStore {
   let db: Level<string, string> = undefined as unknown as Level<string, string>;
   let mark: SeqMarkFile | undefined;
   let lost = false;
+  /** Known to be in place: restore() is called after every commit and must then cost nothing. */
+  let ballastInPlace = false;
 
   function newDb(): Level<string, string> {
     return new Level<string, string>(dir, {
@@ -71,6 +73,7 @@ export function createLevelStore(options: LevelStoreOptions): OutboxStore {
   }
 
   async function releaseBallast(): Promise<boolean> {
+    ballastInPlace = false;
     try {
       await unlink(ballastPath);
       return true;
@@ -81,9 +84,12 @@ export function createLevelStore(options: LevelStoreOptions): OutboxStore {
 
   /** Writes the ballast when it is missing and the disk has room for it and as much again. */
   async function restoreBallast(): Promise<boolean> {
-    if (ballastBytes <= 0) return false;
-    const handle = await openFile(ballastPath, "wx").catch(() => undefined); // exists already: nothing to do
-    if (!handle) return false;
+    if (ballastBytes <= 0 || ballastInPlace) return false;
+    const handle = await openFile(ballastPath, "wx").catch(() => undefined);
+    if (!handle) {
+      ballastInPlace = true; // it exists already
+      return false;
+    }
     try {
       if ((await freeBytes()) < 2 * ballastBytes) throw new Error("no room for the ballast");
       // Written, not truncated to size: a sparse file would reserve nothing.
@@ -93,6 +99,7 @@ export function createLevelStore(options: LevelStoreOptions): OutboxStore {
       }
       await handle.sync();
       await handle.close();
+      ballastInPlace = true;
       return true;
     } catch {
       await handle.close().catch(() => {});

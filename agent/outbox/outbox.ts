@@ -467,12 +467,16 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
         await failed(prepared, error);
         return;
       }
+      const healed = failuresInRow > 0;
       failuresInRow = 0;
       commits++;
       apply(prepared);
-      if (prepared.gap?.reason === "disk-full") {
-        // LevelDB frees the dropped records' space only when a compaction rewrites the files holding them: without
-        // this, the next commit would still see the disk full and drop again.
+      if (healed || prepared.gap?.reason === "disk-full") {
+        // After a failed write LevelDB's log writer has moved past bytes that never reached the file: everything
+        // written to that log since would be unreadable at the next open. A compaction writes the memtable (which
+        // holds only what was written) to a table and starts a new log, so the damaged one is dropped unread.
+        // And after a disk-full drop: LevelDB frees the dropped records' space only when a compaction rewrites the
+        // files holding them; without this, the next commit would still see the disk full and drop again.
         await store.compact().catch((error: unknown) => log.warn({ err: error }, "outbox: compaction failed"));
       }
       await measureDisk();

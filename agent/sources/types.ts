@@ -73,3 +73,10 @@ export interface Lifecycle {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** A source on a serial port, as the agent's metrics and `doctor` see it. */
+export interface PortSource extends Lifecycle {
+  counters(): SourceCounters;
+  /** Whether its port is open now. */
+  isOpen(): boolean;
+}

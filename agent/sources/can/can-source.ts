@@ -4,7 +4,8 @@
  * `O`: design promise 5), ELM327 monitor mode (`AT MA`, silent monitoring). candump needs no init. Nothing this
  * source sends ever puts a frame on the bus; OBD-II polling, which would, is not part of it.
  */
-import type { Logger } from "../../../common/log.ts";
+import { type Logger, silentLogger } from "../../../common/log.ts";
+import { repeatedLog } from "../../../common/log-limit.ts";
 import { detectCanFormat } from "../../decoders/can/detect.ts";
 import { elmInitCommands } from "../../decoders/can/elm327.ts";
 import type { CanFormat } from "../../decoders/can/frame.ts";
@@ -12,11 +13,10 @@ import { slcanInitCommands } from "../../decoders/can/slcan.ts";
 import { type CanDecoder, createCanDecoder } from "../../decoders/can-decoder.ts";
 import { parseConfig } from "../serial/config.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
-import type { CanSourceDeps, Lifecycle, SourceCounters } from "../types.ts";
+import type { CanSourceDeps, PortSource, SourceCounters } from "../types.ts";
 import { type CanSourceConfig, CanSourceConfigSchema, type CanSourceSettings } from "./config.ts";
 
-export interface CanSource extends Lifecycle {
-  counters(): SourceCounters;
+export interface CanSource extends PortSource {
   /** The line format in use (after auto-detection), or undefined while still detecting. */
   format(): CanFormat | undefined;
 }
@@ -38,9 +38,19 @@ export function createCanSource(
   const sample: string[] = [];
   let replyWaiter: (() => void) | undefined;
   let initRuns = 0;
+  let detectRounds = 0;
   let restartsAfterBufferFull = 0;
   let stopped = true;
   let expireTimer: NodeJS.Timeout | undefined;
+  /** Bumped on every (re)open and on stop: a detection loop of an older open ends at its next step. */
+  let detection = 0;
+  let detectWait: { timer: NodeJS.Timeout; resolve(): void } | undefined;
+  const noFormat = repeatedLog(
+    deps.logger ?? silentLogger,
+    "warn",
+    "no CAN frames seen in any format; trying again",
+    settings.logRepeatMs,
+  );
 
   const serial = createSerialLineSource(
     {
@@ -110,23 +120,44 @@ export function createCanSource(
     return detectCanFormat(sample);
   }
 
+  /** Waits detectRetryMs; stop() ends the wait at once. */
+  function detectPause(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        detectWait = undefined;
+        resolve();
+      }, settings.detectRetryMs);
+      timer.unref();
+      detectWait = { timer, resolve };
+    });
+  }
+
   async function init(): Promise<void> {
     if (wanted !== "auto") return initFormat(wanted);
     // Auto: something already streaming (candump through a pipe, an adapter left open) is taken as it is; then the
-    // SLCAN listen-only open; then ELM327 monitor mode. Each step only listens or sends listen-only commands.
+    // SLCAN listen-only open; then ELM327 monitor mode. Each step only listens or sends listen-only commands. A round
+    // that finds nothing is tried again while the port stays open: the bus may simply be asleep (ignition off).
     decoder = undefined;
-    let found = await listen();
-    for (const attempt of ["slcan", "elm327"] as const) {
-      if (found || stopped) break;
-      await initFormat(attempt);
-      found = await listen();
+    const mine = ++detection;
+    const current = () => !stopped && mine === detection;
+    for (;;) {
+      detectRounds++;
+      let found = await listen();
+      for (const attempt of ["slcan", "elm327"] as const) {
+        if (found || !current()) break;
+        await initFormat(attempt);
+        found = await listen();
+      }
+      if (!current()) return;
+      if (found) {
+        decoder = createCanDecoder(found, transport);
+        for (const line of sample.splice(0)) onLine(line, Date.now());
+        return;
+      }
+      noFormat.report({ path: settings.path, rounds: detectRounds, retryMs: settings.detectRetryMs });
+      await detectPause();
+      if (!current() || !serial.isOpen()) return;
     }
-    if (!found) {
-      deps.logger?.warn({ path: settings.path }, "no CAN frames seen in any format; will retry on reopen");
-      return;
-    }
-    decoder = createCanDecoder(found, transport);
-    for (const line of sample.splice(0)) onLine(line, Date.now());
   }
 
   return {
@@ -141,15 +172,22 @@ export function createCanSource(
     async stop() {
       if (stopped) return;
       stopped = true;
+      detection++;
+      if (detectWait) {
+        clearTimeout(detectWait.timer);
+        detectWait.resolve();
+        detectWait = undefined;
+      }
       if (expireTimer) clearInterval(expireTimer);
       expireTimer = undefined;
       replyWaiter?.();
       await serial.stop();
     },
     format: () => decoder?.format,
+    isOpen: () => serial.isOpen(),
     counters(): SourceCounters {
       const d = decoder?.counters();
-      const flat: Record<string, number> = { ...serial.counters(), initRuns, restartsAfterBufferFull };
+      const flat: Record<string, number> = { ...serial.counters(), initRuns, detectRounds, restartsAfterBufferFull };
       if (d) {
         Object.assign(flat, {
           frames: d.frames,

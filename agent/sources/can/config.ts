@@ -22,6 +22,15 @@ export const CanSourceConfigSchema = SerialLineConfigSchema.extend({
     .describe("ELM327 AT SP protocol; default A (J1939) at 250 kbit/s, 6 (11-bit 500 kbit/s) otherwise."),
   commandTimeoutMs: z.number().int().min(50).default(1_500).describe("How long to wait for an adapter's reply."),
   detectMs: z.number().int().min(50).default(1_500).describe("How long auto-detection listens at each step."),
+  detectRetryMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(10_000)
+    .describe(
+      "Auto-detection that found no format tries again after this long, for as long as the port stays open (an adapter powered before the ignition, a bus that wakes up later).",
+    ),
   transportTimeoutMs: z
     .number()
     .int()

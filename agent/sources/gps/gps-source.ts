@@ -6,12 +6,10 @@ import type { Logger } from "../../../common/log.ts";
 import { createNmeaAssembler, type NmeaCounters } from "../../decoders/nmea/index.ts";
 import { parseConfig } from "../serial/config.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
-import type { GpsFix, GpsSourceDeps, Lifecycle, SourceCounters } from "../types.ts";
+import type { GpsFix, GpsSourceDeps, PortSource, SourceCounters } from "../types.ts";
 import { type GpsSourceConfig, GpsSourceConfigSchema } from "./config.ts";
 
-export interface GpsSource extends Lifecycle {
-  counters(): SourceCounters;
-}
+export type GpsSource = PortSource;
 
 export function createGpsSource(
   config: GpsSourceConfig,
@@ -67,6 +65,7 @@ export function createGpsSource(
       idleTimer = undefined;
       await port.stop();
     },
+    isOpen: () => port.isOpen(),
     counters(): SourceCounters {
       const n: NmeaCounters = nmea.counters();
       return { ...port.counters(), ...n };

@@ -10,7 +10,8 @@ import { join, resolve } from "node:path";
 import { Aedes } from "aedes";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../support/wait.ts";
-import { ptyPair, REPO, writeConfig } from "./process.ts";
+import { freePort } from "../../../deploy/kafka/local-kafka.ts";
+import { ptyPair, REPO, spawnAgent, waitStarted, writeConfig } from "./process.ts";
 import { tempDir } from "./support.ts";
 
 const FIXTURES = resolve(REPO, "../shared/fixtures");
@@ -31,9 +32,13 @@ function replay(path: string, lines: string[], perTick: number, eol: string): ()
     for (let k = 0; k < perTick; k++) chunk += lines[i++ % lines.length] + eol;
     out.write(chunk);
   }, 20);
+  out.on("error", () => {}); // EIO once the pty is gone
   return async () => {
     clearInterval(timer);
-    await new Promise<void>((r) => out.end(() => r()));
+    // Not end(): once doctor has closed the device, nobody reads the pty, its buffer fills and the stream's write
+    // blocks in a libuv pool thread; end() would wait for it for ever (seen as a 120 s afterEach timeout with other
+    // test files running). destroy() gives up what is queued; stopping socat (the next cleanup) ends the write.
+    out.destroy();
   };
 }
 
@@ -98,6 +103,41 @@ async function aedesWithPassword(truckId: string, password: string) {
 }
 
 describe("fleetsync doctor", () => {
+  it("shows a configured port that does not exist, and the running agent's view of it (warned once, counted)", async () => {
+    const tmp = await tempDir();
+    cleanups.push(tmp.cleanup);
+    const metricsPort = await freePort();
+    const missing = join(tmp.dir, "ttyUSB-not-plugged");
+    const file = await writeConfig(tmp.dir, {
+      truckId: "TRUCK-DOC-3",
+      gps: { path: missing, reconnectMinMs: 20, reconnectMaxMs: 40 },
+      broker: { url: "mqtt://127.0.0.1:9", protocolVersion: 4 },
+      outbox: { dir: join(tmp.dir, "outbox") },
+      metrics: { enabled: true, port: metricsPort },
+    });
+    const agent = spawnAgent(file, { logLevel: "info" });
+    cleanups.push(async () => {
+      agent.child.kill("SIGKILL");
+      await agent.exited;
+    });
+    await waitStarted(agent);
+    // The open fails every 40 ms; the warning says so once per logRepeatMs (60 s), not 25 times a second.
+    await waitFor(async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return Number(/^fleetsync_agent_serial_errors_total\{source="gps",path="[^"]*"\} (\d+)$/m.exec(text)?.[1]) >= 20;
+    }, "20 open failures counted");
+    const warnings = agent.logs.filter((l) => l.msg === "serial port cannot be opened; retrying");
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toMatchObject({ level: 40, path: missing, code: "FLEET_SERIAL_OPEN" });
+
+    const { out } = await doctor(["--config", file, "--port", missing, "--json", "--timeout-ms", "500"]);
+    expect(step(out, "configured ports")).toMatchObject({ status: "fail" });
+    expect(step(out, "configured ports").detail).toContain(`GPS ${missing}: MISSING`);
+    const ports = step(out, "agent's ports");
+    expect(ports.status).toBe("fail");
+    expect(ports.detail).toMatch(new RegExp(`GPS ${missing}: NOT open, 0 bytes read, \\d+ errors`));
+  });
+
   it("finds the GPS and the CAN adapter by listening, reads the fix and the traffic, and checks the broker", async () => {
     const tmp = await tempDir();
     cleanups.push(tmp.cleanup);
@@ -109,6 +149,8 @@ describe("fleetsync doctor", () => {
       can: { path: can.device, format: "candump" },
       broker: { url: `mqtt://127.0.0.1:${broker.port}`, protocolVersion: 4, password },
       outbox: { dir: join(tmp.dir, "outbox") },
+      // No agent runs here; off, so that another process on the default port cannot answer for it.
+      metrics: { enabled: false },
     });
     const file = await writeConfig(tmp.dir, config("right"));
     // The ports are given in the "wrong" order on purpose: doctor must tell them apart by what they say.

@@ -9,6 +9,7 @@
  * Needs root to mount the tmpfs (CI runs as root); skipped otherwise, with the reason printed.
  */
 import { execFileSync } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { mkdtemp, open, rm, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import { createOutbox, type Outbox, OutboxConfigSchema, type TelemetryBody } fro
 import type { EventRecord } from "../../../protocol/index.ts";
 import { waitFor } from "../../support/wait.ts";
 import { createLogger } from "../../../common/log.ts";
+import { type AgentProcess, nmeaEpoch, ptyPair, spawnAgent, waitStarted, writeConfig } from "./process.ts";
 
 const isRoot = process.getuid?.() === 0;
 const TRUCK = "DISK-1";
@@ -125,23 +127,33 @@ describe.skipIf(!isRoot)("outbox on a 2 MiB tmpfs that fills and empties again (
     expect(diskGaps.length).toBeGreaterThan(0);
     expect(diskGaps.reduce((n, g) => n + (g.type === "gap" ? g.count : 0), 0)).toBe(s1.channels.telemetry.dropped);
 
-    // 2. Another program fills the disk to the last byte; commits fail; stop() still finishes in its bound.
-    await fillDisk(join(mount, "filler-1"));
-    void appendMany(first, 40_000, 200);
+    // 2. Another program fills the disk to the last byte: commits fail and records wait (bounded); when the space
+    // comes back, they are written without a restart (LevelDB refuses writes after a failed sync: it is reopened).
+    await fillDisk(join(mount, "filler-0"));
+    const waiting = appendMany(first, 40_000, 200);
     await waitFor(() => first.stats().commitErrors > 0, "a commit failing on the full disk", { timeoutMs: 20_000 });
+    await rm(join(mount, "filler-0"));
+    expect((await inTime(waiting, 30_000, "the waiting records written once there is room")).length).toBe(200);
+    process.stdout.write(`healed without a restart: reopens ${first.stats().reopens}\n`);
+
+    // 3. It fills to the last byte again, and stays full: stop() still finishes in its bound.
+    const errorsBefore = first.stats().commitErrors;
+    await fillDisk(join(mount, "filler-1"));
+    void appendMany(first, 40_200, 200);
+    await waitFor(() => first.stats().commitErrors > errorsBefore, "a commit failing again", { timeoutMs: 20_000 });
     await fillDisk(join(mount, "filler-1")); // whatever the outbox freed meanwhile
     const stopBegan = Date.now();
     await inTime(first.stop(), 2_000 + 2 * 2_000 + 3_000, "stop() on a full disk");
     process.stdout.write(`stop on a full disk took ${Date.now() - stopBegan} ms\n`);
 
-    // 3. Space comes back; a restart opens, sets its ballast aside again, and stops cleanly.
+    // 4. Space comes back; a restart opens, sets its ballast aside again, and stops cleanly.
     await rm(join(mount, "filler-1"));
     const second = make();
     await second.start();
     await appendMany(second, 50_000, 100);
     await second.stop();
 
-    // 4. The disk fills while the agent is stopped; it starts on the full disk and drains what it has.
+    // 5. The disk fills while the agent is stopped; it starts on the full disk and drains what it has.
     await fillDisk(join(mount, "filler-2"));
     expect(await freeBytes(mount)).toBeLessThan(8 * 1024);
     const third = make();
@@ -157,7 +169,7 @@ describe.skipIf(!isRoot)("outbox on a 2 MiB tmpfs that fills and empties again (
     const events3 = (await third.read("events", 0, 100_000)) as EventRecord[];
     await inTime(third.stop(), 2_000 + 2 * 2_000 + 3_000, "stop() after a drain on a full disk");
 
-    // 5. The disk empties; new records get seqs above every seq ever committed.
+    // 6. The disk empties; new records get seqs above every seq ever committed.
     await rm(join(mount, "filler-2"));
     const fourth = make();
     await fourth.start();
@@ -186,3 +198,89 @@ describe.skipIf(!isRoot)("outbox on a 2 MiB tmpfs that fills and empties again (
 if (!isRoot) {
   process.stdout.write("outbox-disk-full: skipped, mounting a tmpfs needs root\n");
 }
+
+describe.skipIf(!isRoot)("the agent process on a 2 MiB tmpfs that fills (broker unreachable)", () => {
+  let mount = "";
+  let mounted = false;
+  const cleanups: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+    if (mounted) execFileSync("umount", ["-l", mount]);
+    if (mount) await rm(mount, { recursive: true, force: true });
+  });
+
+  it("drops with announced gaps, exits on SIGTERM in time with the disk full, and starts again on it", async () => {
+    mount = await mkdtemp(join(tmpdir(), "fleetsync-diskfull-proc-"));
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mount]);
+    mounted = true;
+    const work = await mkdtemp(join(tmpdir(), "fleetsync-diskfull-work-"));
+    cleanups.push(() => rm(work, { recursive: true, force: true }));
+    const gps = await ptyPair(work, "gps");
+    cleanups.push(() => gps.close());
+    const file = await writeConfig(work, {
+      truckId: "DISK-PROC-1",
+      broker: { url: "mqtt://127.0.0.1:9", protocolVersion: 4, reconnectMinMs: 200, reconnectMaxMs: 1000 },
+      outbox: {
+        dir: join(mount, "outbox"),
+        diskReserveBytes: 640 * 1024,
+        ballastBytes: 192 * 1024,
+        commitIntervalMs: 50,
+        stopTimeoutMs: 2_000,
+      },
+      gps: { path: gps.device, baudRate: 115200 },
+      sampler: { minIntervalMs: 0, movingPeriodMs: 0, parkedPeriodMs: 0, tickMs: 3_600_000 },
+    });
+    // A receiver streaming 10 epochs every 10 ms: a record per epoch, far more than 2 MiB in a minute.
+    let epoch = 0;
+    const out = createWriteStream(gps.feed, { flags: "w" });
+    out.on("error", () => {}); // the pty may go before the stream does
+    const feeding = setInterval(() => {
+      let chunk = "";
+      for (let k = 0; k < 10; k++) chunk += nmeaEpoch(epoch++);
+      out.write(chunk);
+    }, 10);
+    cleanups.push(async () => {
+      clearInterval(feeding);
+      out.destroy();
+    });
+    const spawnOne = () => {
+      const agent = spawnAgent(file, { logLevel: "info" });
+      cleanups.push(async () => {
+        if (agent.child.exitCode === null && agent.child.signalCode === null) agent.child.kill("SIGKILL");
+        await agent.exited;
+      });
+      return agent;
+    };
+    const logged = (agent: AgentProcess, msg: string) => agent.logs.some((l) => l.msg === msg);
+
+    const first = spawnOne();
+    await waitStarted(first);
+    await waitFor(() => logged(first, "disk full: dropped the oldest records"), "a disk-full drop", {
+      timeoutMs: 90_000,
+    });
+    expect(logged(first, "outbox commit failed; retrying"), "no ENOSPC of the outbox's own doing").toBe(false);
+
+    await fillDisk(join(mount, "filler"));
+    await waitFor(() => logged(first, "outbox commit failed; retrying"), "a commit failing on the full disk", {
+      timeoutMs: 20_000,
+    });
+    await fillDisk(join(mount, "filler"));
+    const sent = Date.now();
+    first.child.kill("SIGTERM");
+    const exit = await inTime(first.exited, 20_000, "the agent's exit on SIGTERM with the disk full");
+    process.stdout.write(`agent SIGTERM on a full disk: exit ${exit.code} after ${exit.at - sent} ms\n`);
+    expect(exit.code).toBe(0);
+    expect(exit.at - sent).toBeLessThan(10_000); // systemd's TimeoutStopSec is 20 s
+
+    expect(await freeBytes(mount)).toBeLessThan(8 * 1024);
+    const second = spawnOne();
+    await waitStarted(second);
+    const sent2 = Date.now();
+    second.child.kill("SIGTERM");
+    const exit2 = await inTime(second.exited, 20_000, "the second agent's exit").catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; last logs: ${JSON.stringify(second.logs.slice(-8))}`);
+    });
+    expect(exit2.code).toBe(0);
+    expect(exit2.at - sent2).toBeLessThan(10_000);
+  }, 180_000);
+});

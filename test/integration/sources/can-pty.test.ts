@@ -39,6 +39,34 @@ describe("CAN source over a pseudo-terminal", () => {
     await pty.dispose();
   });
 
+  it("auto: a bus that stays silent through detection is detected later, without a reopen", async () => {
+    // The adapter is a plain pipe (candump text): it answers no command, so the first round finds nothing.
+    const adapter = await openPtyPeer(pty.feeder);
+    const source = createCanSource(
+      { path: pty.device, format: "auto", detectMs: 100, detectRetryMs: 300, commandTimeoutMs: 100 },
+      { onMessage: () => {} },
+    );
+    try {
+      await source.start();
+      await waitFor(() => (source.counters().detectRounds ?? 0) >= 2, "a second detection round", {
+        timeoutMs: 10_000,
+      });
+      expect(source.format()).toBeUndefined();
+      const lines = readFileSync(TRUCK, "utf8").split("\n").slice(0, 400).join("\n");
+      const streaming = setInterval(() => void adapter.write(`${lines}\n`).catch(() => {}), 50);
+      try {
+        await waitFor(() => source.format() === "candump", "candump detected", { timeoutMs: 10_000 });
+        await waitFor(() => (source.counters().frames ?? 0) > 100, "frames decoded", { timeoutMs: 10_000 });
+      } finally {
+        clearInterval(streaming);
+      }
+      expect(source.counters().opens).toBe(1);
+    } finally {
+      await source.stop();
+      await adapter.close();
+    }
+  });
+
   it("SLCAN: sends only close, bitrate, listen-only open, then decodes the truck's frames", async () => {
     const adapter = await openPtyPeer(pty.feeder);
     const messages: CanMessage[] = [];
