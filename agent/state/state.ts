@@ -107,11 +107,14 @@ export function createVehicleState(config: StateConfig, deps: VehicleStateDeps):
       }
       // J1939: the source address; OBD-II: the reply id (0x7E8 engine, 0x7E9 transmission...).
       const source = message.kind === "j1939" ? message.sa : message.id;
+      // VDHR (SPN 917, 5 m/bit) outranks VD (SPN 245, 125 m/bit) when an ECU sends both: same odometer, finer.
+      const precision = message.kind === "j1939" && message.name === "VDHR" ? 1 : 0;
       const carried: EngineSignals = message.signals;
       for (const [key, value] of Object.entries(carried)) {
         if (key === "dtcs") dtcs.apply(source, value as J1939Dtc[], at);
         else if (key === "obdDtcs") updateObdDtcs(value as string[]);
-        else if (value !== undefined) signals.apply(key as keyof Engine, source, value as number | boolean | null, at);
+        else if (value !== undefined)
+          signals.apply(key as keyof Engine, source, value as number | boolean | null, at, precision);
       }
     },
     tick() {
