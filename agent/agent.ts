@@ -70,7 +70,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
     logger: log.child({ component: "uplink" }),
     status: () => ({ agentVersion: deps.version.slice(0, 32), bootId }),
   });
-  const metrics = createAgentMetrics(outbox, uplink);
+  const metrics = createAgentMetrics(outbox, uplink, () => state?.gnssTime());
 
   function record<C extends Channel>(channel: C, body: ChannelBody[C]): void {
     const schema = channel === "telemetry" ? TelemetryRecordSchema : EventRecordSchema;

@@ -63,6 +63,14 @@ describe("agent metrics (Prometheus text)", () => {
     expect(text).toContain('fleetsync_agent_records_refused_total{channel="events",reason="a\\"b\\\\c\\nd"} 1\n');
   });
 
+  it("shows the GNSS times refused as the clock, by reason", async () => {
+    const gnss = { accepted: 7, rolloversCorrected: 1, refused: { "no-fix": 3, "implausible-date": 0, jump: 2 } };
+    const text = await createAgentMetrics(outbox, uplink, () => gnss).render();
+    expect(text).toMatch(/^fleetsync_agent_gnss_time_refused_total\{reason="no-fix"\} 3$/m);
+    expect(text).toMatch(/^fleetsync_agent_gnss_time_refused_total\{reason="jump"\} 2$/m);
+    expect(text).toMatch(/^fleetsync_agent_gnss_time_accepted_total 7$/m);
+  });
+
   it("serves /metrics over HTTP with the text content type, and 404 elsewhere", async () => {
     const metrics = createAgentMetrics(outbox, uplink);
     const port = await metrics.listen("127.0.0.1", 0);

@@ -13,6 +13,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getHeapSpaceStatistics } from "node:v8";
 import type { Outbox } from "./outbox/index.ts";
+import type { GnssTimeCounters } from "./state/gnss-time.ts";
 import type { Uplink } from "./uplink/index.ts";
 
 const PREFIX = "fleetsync_agent_";
@@ -133,7 +134,11 @@ async function processFamilies(): Promise<string[]> {
   ];
 }
 
-export function createAgentMetrics(outbox: Outbox, uplink: Uplink): AgentMetrics {
+export function createAgentMetrics(
+  outbox: Outbox,
+  uplink: Uplink,
+  gnssTime: () => GnssTimeCounters | undefined = () => undefined,
+): AgentMetrics {
   const recordsRefused = createCounter(16);
 
   async function render(): Promise<string> {
@@ -176,6 +181,24 @@ export function createAgentMetrics(outbox: Outbox, uplink: Uplink): AgentMetrics
         recordsRefused.samples(),
       ),
     ];
+    const g = gnssTime();
+    if (g) {
+      parts.push(
+        one("gnss_time_accepted_total", "counter", "GNSS times that set the clock.", g.accepted),
+        one(
+          "gnss_time_rollovers_total",
+          "counter",
+          "GNSS dates corrected for a GPS week rollover.",
+          g.rolloversCorrected,
+        ),
+        family(
+          `${PREFIX}gnss_time_refused_total`,
+          "counter",
+          "GNSS times refused as the clock: no-fix, implausible-date, jump (agent/state/gnss-time.ts).",
+          Object.entries(g.refused).map(([reason, n]): Sample => [{ reason }, n]),
+        ),
+      );
+    }
     return parts.join("");
   }
 

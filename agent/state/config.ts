@@ -49,6 +49,21 @@ export const StateConfigSchema = z
       .describe(
         "Timestamps follow the last GNSS time (carried forward on the monotonic clock) for this long; after that, the system clock, marked timeSource system.",
       ),
+    gnssMaxJumpMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(10_000)
+      .describe(
+        "A GNSS time further than this from the clock (the last trusted time plus monotonic time) is taken only when the next valid fix agrees with it.",
+      ),
+    gnssNotBefore: z
+      .string()
+      .datetime()
+      .optional()
+      .describe(
+        "GNSS dates before this are GPS week-number rollovers (corrected by 1024-week steps) or refused; default: the agent's release floor.",
+      ),
     sources: z
       .partialRecord(EngineSchema.keyof(), z.array(z.number().int().min(0).max(2047)).max(16))
       .default({})
