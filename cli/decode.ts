@@ -16,6 +16,7 @@ import { parseCommandArgs } from "./commands.ts";
 const USAGE = `Usage:
   fleetsync decode nmea [FILE|-]
   fleetsync decode can [--format slcan|elm327|candump] [FILE|-]
+  fleetsync decode records [--can FILE] [--gps FILE] [--format F] [--config FILE]   (see decode records --help)
 
 Reads a capture (a file, or stdin for - or no FILE) and prints one JSON line per GPS fix epoch or decoded CAN
 message; a summary of counts by reason goes to stderr. When --format is not given, the CAN format is detected from
@@ -44,7 +45,35 @@ export async function eachLine(input: Readable, onLine: (line: string) => void):
   return tooLong;
 }
 
-function openInput(file: string | undefined): Readable {
+/** `decode records`, with the same quiet EPIPE handling as the other two. */
+async function runRecordsCommand(argv: string[]): Promise<number> {
+  const { RECORDS_USAGE, runRecords } = await import("./decode-records.ts");
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(RECORDS_USAGE);
+    return 0;
+  }
+  stdoutClosed = false;
+  const onStdoutError = (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    stdoutClosed = true;
+  };
+  process.stdout.on("error", onStdoutError);
+  try {
+    return await runRecords(argv);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "EACCES" || code === "EISDIR") {
+      process.stderr.write(`fleetsync decode records: cannot read ${(error as { path?: string }).path}: ${code}\n`);
+      return 1;
+    }
+    if (stdoutClosed) return 0;
+    throw error;
+  } finally {
+    process.stdout.off("error", onStdoutError);
+  }
+}
+
+export function openInput(file: string | undefined): Readable {
   if (file === undefined || file === "-") return process.stdin;
   const stream = createReadStream(file);
   return stream;
@@ -198,6 +227,7 @@ async function decodeCan(input: Readable, format: CanFormat | undefined): Promis
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === "records") return runRecordsCommand(argv.slice(1));
   const { values, positionals } = parseCommandArgs(argv, {
     options: { format: { type: "string" }, help: { type: "boolean", short: "h" } },
     allowPositionals: true,

@@ -92,6 +92,8 @@ export function createSourceSelector(
     value(signal: Signal, mono: number): Value | undefined {
       return pick(signal, mono)?.value;
     },
+    /** The source each signal is taken from now (after the settle time), for previews and logs. */
+    chosen: (): Partial<Record<Signal, number>> => Object.fromEntries(chosen),
     /** Every signal with a fresh value from its chosen source. */
     *current(mono: number): Generator<[Signal, Value]> {
       for (const signal of readings.keys()) {

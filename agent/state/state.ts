@@ -44,6 +44,8 @@ export interface VehicleState {
   speedKmh(): number | null;
   /** GNSS times taken and refused (gnss-time.ts), for the metrics and logs. */
   gnssTime(): GnssTimeCounters;
+  /** Which source (J1939 SA, OBD-II reply id) each engine field is taken from. */
+  sources(): Partial<Record<keyof Engine, number>>;
 }
 
 export interface VehicleStateDeps {
@@ -149,6 +151,7 @@ export function createVehicleState(config: StateConfig, deps: VehicleStateDeps):
     obdDtcs: () => (ignitionOn ? obdDtcs : undefined),
     ignition: () => ignitionOn,
     gnssTime: () => gnssClock.counters(),
+    sources: () => signals.chosen(),
     speedKmh() {
       const g = gps();
       if (g?.speedKmh != null) return g.speedKmh;
