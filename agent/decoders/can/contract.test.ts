@@ -102,6 +102,8 @@ describe("CAN contract: the formats agree message for message", () => {
       expect(strip(decodeAs("slcan", input))).toEqual(reference);
       expect(strip(decodeAs("elm327", input))).toEqual(reference);
       expect(strip(decodeAs("elm327-jhf1", input))).toEqual(reference);
-    });
+      // The truck log is 57,849 frames decoded five times: 3.7 s at load average 17 on 2 cores, 7.7 s when the
+      // whole suite ran beside it (issue 12); the bound is the work, not vitest's default 5 s.
+    }, 60_000);
   }
 });
