@@ -45,13 +45,12 @@ export async function eachLine(input: Readable, onLine: (line: string) => void):
   return tooLong;
 }
 
-/** `decode records`, with the same quiet EPIPE handling as the other two. */
-async function runRecordsCommand(argv: string[]): Promise<number> {
-  const { RECORDS_USAGE, runRecords } = await import("./decode-records.ts");
-  if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(RECORDS_USAGE);
-    return 0;
-  }
+/**
+ * Runs a decode command the way Unix tools behave in a pipe: `decode … | head -1` makes the next write fail with
+ * EPIPE once the reader left; then the input stops (eachLine checks stdoutClosed) and the exit is 0, quietly. An
+ * unreadable file is one clear line and exit 1.
+ */
+async function quietly(what: string, body: () => Promise<number>): Promise<number> {
   stdoutClosed = false;
   const onStdoutError = (error: NodeJS.ErrnoException) => {
     if (error.code !== "EPIPE") throw error;
@@ -59,11 +58,11 @@ async function runRecordsCommand(argv: string[]): Promise<number> {
   };
   process.stdout.on("error", onStdoutError);
   try {
-    return await runRecords(argv);
+    return await body();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "EACCES" || code === "EISDIR") {
-      process.stderr.write(`fleetsync decode records: cannot read ${(error as { path?: string }).path}: ${code}\n`);
+      process.stderr.write(`fleetsync ${what}: cannot read ${(error as { path?: string }).path}: ${code}\n`);
       return 1;
     }
     if (stdoutClosed) return 0;
@@ -71,6 +70,15 @@ async function runRecordsCommand(argv: string[]): Promise<number> {
   } finally {
     process.stdout.off("error", onStdoutError);
   }
+}
+
+async function runRecordsCommand(argv: string[]): Promise<number> {
+  const { RECORDS_USAGE, runRecords } = await import("./decode-records.ts");
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(RECORDS_USAGE);
+    return 0;
+  }
+  return quietly("decode records", () => runRecords(argv));
 }
 
 export function openInput(file: string | undefined): Readable {
@@ -243,26 +251,8 @@ export async function run(argv: string[]): Promise<number> {
   if (format !== undefined && (kind !== "can" || !["slcan", "elm327", "candump"].includes(format))) {
     throw new FleetError("FLEET_USAGE", `--format must be slcan, elm327 or candump (decode can only)\n${USAGE}`);
   }
-  const input = openInput(file);
-  // `decode … | head -1`: the reader leaves, the next write fails with EPIPE. Stop reading and exit 0, quietly.
-  stdoutClosed = false;
-  const onStdoutError = (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error;
-    stdoutClosed = true;
-    input.destroy();
-  };
-  process.stdout.on("error", onStdoutError);
-  try {
-    return kind === "nmea" ? await decodeNmea(input) : await decodeCan(input, format as CanFormat | undefined);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "EACCES" || code === "EISDIR") {
-      process.stderr.write(`fleetsync decode: cannot read ${file}: ${code}\n`);
-      return 1;
-    }
-    if (stdoutClosed) return 0;
-    throw error;
-  } finally {
-    process.stdout.off("error", onStdoutError);
-  }
+  return quietly("decode", () => {
+    const input = openInput(file);
+    return kind === "nmea" ? decodeNmea(input) : decodeCan(input, format as CanFormat | undefined);
+  });
 }
