@@ -150,7 +150,7 @@ describe("fleetsync decode", () => {
         ],
         { cwd: repo, encoding: "utf8" },
       );
-      expect(result.stderr).not.toMatch(/EPIPE|Error|\n\s+at /); // no stack trace
+      expect(result.stderr).not.toMatch(/EPIPE|Error:|\n\s+at /); // no stack trace
       expect(result.stdout.split("\n").filter(Boolean)).toHaveLength(1);
       expect(result.status).toBe(0);
       rmSync(dir, { recursive: true, force: true });

@@ -41,7 +41,7 @@ export async function eachLine(input: Readable, onLine: (line: string) => void):
     if (stdoutClosed) break;
     splitter.push(chunk as Buffer);
   }
-  splitter.push(Buffer.from("\n"));
+  if (!stdoutClosed) splitter.push(Buffer.from("\n")); // the last line may lack its newline; a cut read is dropped
   return tooLong;
 }
 
