@@ -68,7 +68,7 @@ export const StateConfigSchema = z
       .partialRecord(EngineSchema.keyof(), z.array(z.number().int().min(0).max(2047)).max(16))
       .default({})
       .describe(
-        "Per engine field, the sources to take it from, best first: J1939 source addresses (0-255) or OBD-II reply ids (0x7E8 = 2024). Replaces that field's default (engine fields: [0]; totalDistanceKm: [23, 238]); unlisted sources rank after, first heard first.",
+        "Per engine field, the sources to take it from, best first: J1939 source addresses (0-255) or OBD-II reply ids (0x7E8 = 2024). Replaces that field's default (engine speed, torque, coolant, fuel rate, engine hours, total fuel, oil pressure: [0]; totalDistanceKm: [23, 238]; other fields: none); unlisted sources rank after, first heard first.",
       ),
     sourceSettleMs: z
       .number()
