@@ -64,7 +64,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
     status: () => ({ agentVersion: deps.version.slice(0, 32), bootId }),
   });
   const ports: SerialPortView[] = [];
-  const metrics = createAgentMetrics(outbox, uplink, () => ports);
+  const metrics = createAgentMetrics(outbox, uplink, { ports: () => ports, gnssTime: () => state?.gnssTime() });
 
   function record<C extends Channel>(channel: C, body: ChannelBody[C]): void {
     const schema = channel === "telemetry" ? TelemetryRecordSchema : EventRecordSchema;

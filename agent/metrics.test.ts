@@ -79,15 +79,25 @@ describe("agent metrics (Prometheus text)", () => {
       isOpen: () => open,
       counters: () => counters,
     });
-    const metrics = createAgentMetrics(outbox, uplink, () => [
-      { source: "gps", path: "/dev/nonexistent", port: port(false, { errors: 12, opens: 0 }) },
-      { source: "can", path: "/dev/ttyUSB1", port: port(true, { opens: 1, bytes: 4096, lines: 80 }) },
-    ]);
+    const metrics = createAgentMetrics(outbox, uplink, {
+      ports: () => [
+        { source: "gps", path: "/dev/nonexistent", port: port(false, { errors: 12, opens: 0 }) },
+        { source: "can", path: "/dev/ttyUSB1", port: port(true, { opens: 1, bytes: 4096, lines: 80 }) },
+      ],
+    });
     const text = await metrics.render();
     expect(text).toMatch(/^fleetsync_agent_serial_port_open\{source="gps",path="\/dev\/nonexistent"\} 0$/m);
     expect(text).toMatch(/^fleetsync_agent_serial_errors_total\{source="gps",path="\/dev\/nonexistent"\} 12$/m);
     expect(text).toMatch(/^fleetsync_agent_serial_port_open\{source="can",path="\/dev\/ttyUSB1"\} 1$/m);
     expect(text).toMatch(/^fleetsync_agent_serial_bytes_total\{source="can",path="\/dev\/ttyUSB1"\} 4096$/m);
+  });
+
+  it("shows the GNSS times refused as the clock, by reason", async () => {
+    const gnss = { accepted: 7, rolloversCorrected: 1, refused: { "no-fix": 3, "implausible-date": 0, jump: 2 } };
+    const text = await createAgentMetrics(outbox, uplink, { gnssTime: () => gnss }).render();
+    expect(text).toMatch(/^fleetsync_agent_gnss_time_refused_total\{reason="no-fix"\} 3$/m);
+    expect(text).toMatch(/^fleetsync_agent_gnss_time_refused_total\{reason="jump"\} 2$/m);
+    expect(text).toMatch(/^fleetsync_agent_gnss_time_accepted_total 7$/m);
   });
 
   it("serves /metrics over HTTP with the text content type, and 404 elsewhere", async () => {

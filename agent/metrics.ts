@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
 import { getHeapSpaceStatistics } from "node:v8";
 import type { Outbox } from "./outbox/index.ts";
 import type { PortSource } from "./sources/types.ts";
+import type { GnssTimeCounters } from "./state/gnss-time.ts";
 import type { Uplink } from "./uplink/index.ts";
 
 const PREFIX = "fleetsync_agent_";
@@ -162,11 +163,15 @@ function portFamilies(ports: readonly SerialPortView[]): string[] {
   ];
 }
 
-export function createAgentMetrics(
-  outbox: Outbox,
-  uplink: Uplink,
-  ports: () => readonly SerialPortView[] = () => [],
-): AgentMetrics {
+/** What the metrics read besides the outbox and the uplink; each absent one exports nothing. */
+export interface AgentMetricsViews {
+  ports?: () => readonly SerialPortView[];
+  gnssTime?: () => GnssTimeCounters | undefined;
+}
+
+export function createAgentMetrics(outbox: Outbox, uplink: Uplink, views: AgentMetricsViews = {}): AgentMetrics {
+  const ports = views.ports ?? (() => []);
+  const gnssTime = views.gnssTime ?? (() => undefined);
   const recordsRefused = createCounter(16);
 
   async function render(): Promise<string> {
@@ -225,6 +230,24 @@ export function createAgentMetrics(
         recordsRefused.samples(),
       ),
     ];
+    const g = gnssTime();
+    if (g) {
+      parts.push(
+        one("gnss_time_accepted_total", "counter", "GNSS times that set the clock.", g.accepted),
+        one(
+          "gnss_time_rollovers_total",
+          "counter",
+          "GNSS dates corrected for a GPS week rollover.",
+          g.rolloversCorrected,
+        ),
+        family(
+          `${PREFIX}gnss_time_refused_total`,
+          "counter",
+          "GNSS times refused as the clock: no-fix, implausible-date, jump (agent/state/gnss-time.ts).",
+          Object.entries(g.refused).map(([reason, n]): Sample => [{ reason }, n]),
+        ),
+      );
+    }
     return parts.join("");
   }
 

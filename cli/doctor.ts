@@ -87,18 +87,25 @@ function portSteps(results: Probe[], config: AgentConfig | undefined): Step[] {
     });
     const fix = g.nmea.fix;
     const sats = fix?.sats ?? null;
+    const { refused } = g.nmea.gnssTime;
+    // Epochs whose time the agent would not take as the truck's clock (no fix, a garbage or rolled-over date).
+    const timeNote =
+      refused["no-fix"] + refused["implausible-date"] > 0
+        ? `; GNSS time refused on ${refused["no-fix"]} epochs without a fix, ${refused["implausible-date"]} with an implausible date`
+        : "";
     if (fix && fix.fix !== "none" && fix.lat !== null && fix.lon !== null) {
       steps.push({
         step: "GPS fix",
         status: "pass",
-        detail: `${fix.fix.toUpperCase()} fix with ${sats ?? "?"} satellites (HDOP ${fix.hdop ?? "?"}) at ${fix.lat.toFixed(5)}, ${fix.lon.toFixed(5)}`,
-        data: { fix: toGps(fix) },
+        detail: `${fix.fix.toUpperCase()} fix with ${sats ?? "?"} satellites (HDOP ${fix.hdop ?? "?"}) at ${fix.lat.toFixed(5)}, ${fix.lon.toFixed(5)}${timeNote}`,
+        data: { fix: toGps(fix), gnssTime: g.nmea.gnssTime },
       });
     } else {
       steps.push({
         step: "GPS fix",
         status: "fail",
-        detail: `no position fix yet${sats !== null ? ` (${sats} satellites used)` : ""}: the antenna needs open sky; a cold start can take a few minutes`,
+        detail: `no position fix yet${sats !== null ? ` (${sats} satellites used)` : ""}: the antenna needs open sky; a cold start can take a few minutes${timeNote}`,
+        data: { gnssTime: g.nmea.gnssTime },
       });
     }
   }

@@ -18,6 +18,8 @@ const USAGE = `Usage:
       --can KIND          slcan | elm327 | mixed (alternate) | none (default slcan)
       --nmea-hz N         GNSS epochs per second, 1-10 (default 1)
       --faults N          trouble codes active on every truck (2+ makes DM1 multi-packet; default 0)
+      --ecus KIND         engine (one ECU) | multi (also cluster SA 23 with its own odometer, transmission SA 3)
+      --elm-ignore CMDS   the ELM327 is a clone that answers ? to these, e.g. JHF0,CAF0
       --duration S        stop after S seconds
       --json              print the device paths as JSON
   fleetsync sim load [options]      MQTT load: one connection per truck, protocol payloads, QoS 1
@@ -81,6 +83,8 @@ async function runDevices(argv: string[]): Promise<number> {
       can: { type: "string" },
       "nmea-hz": { type: "string" },
       faults: { type: "string" },
+      ecus: { type: "string" },
+      "elm-ignore": { type: "string" },
       duration: { type: "string" },
       json: { type: "boolean" },
     },
@@ -90,6 +94,13 @@ async function runDevices(argv: string[]): Promise<number> {
   if (!["slcan", "elm327", "mixed", "none"].includes(can)) {
     throw new FleetError("FLEET_USAGE", `--can must be slcan, elm327, mixed or none, got ${can}`);
   }
+  const ecus = values.ecus ?? "engine";
+  if (ecus !== "engine" && ecus !== "multi")
+    throw new FleetError("FLEET_USAGE", `--ecus must be engine or multi, got ${ecus}`);
+  const elmIgnore = (values["elm-ignore"] ?? "")
+    .split(",")
+    .filter((c) => c !== "")
+    .map((c) => c.toUpperCase());
   const faultCount = Math.min(positiveInt(values.faults, "--faults", 0), FAULT_CATALOG.length);
   const faults = FAULT_CATALOG.slice(0, faultCount).map((f) => ({ spn: f.spn, fmi: f.fmi, oc: 1 }));
   const fleet = createDeviceFleet(
@@ -100,6 +111,8 @@ async function runDevices(argv: string[]): Promise<number> {
         can: (can === "mixed" ? (i % 2 === 0 ? "slcan" : "elm327") : can) as "slcan" | "elm327" | "none",
         nmeaHz: positiveInt(values["nmea-hz"], "--nmea-hz", 1),
         faults,
+        ecus: ecus as "engine" | "multi",
+        elm: { ignore: elmIgnore, rxErrorEvery: 1000 },
       })),
     },
     { logger: createLogger("sim") },

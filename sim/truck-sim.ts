@@ -16,6 +16,12 @@ export interface TruckSimOptions extends TruckModelOptions {
   nmeaHz?: number;
   talker?: Talker;
   eec1PeriodMs?: number;
+  /**
+   * engine: one ECU (the engine, SA 0) sends everything. multi: as on most real trucks, the instrument cluster
+   * (SA 23) also sends the odometer, 7.5 km ahead of the engine's, and an empty DM1, and the transmission (SA 3)
+   * an empty DM1 (generator.ts).
+   */
+  ecus?: "engine" | "multi";
 }
 
 export interface NmeaEpoch {
@@ -40,15 +46,20 @@ export interface TruckSim {
 export const STEP_MS = 10;
 
 export function createTruckSim(options: TruckSimOptions): TruckSim {
-  const { nmeaHz = 1, talker, eec1PeriodMs, ...modelOptions } = options;
+  const { nmeaHz = 1, talker, eec1PeriodMs, ecus = "engine", ...modelOptions } = options;
   if (!Number.isInteger(nmeaHz) || nmeaHz < 1 || nmeaHz > 10) {
     throw new RangeError(`nmeaHz must be an integer 1..10, got ${nmeaHz}`);
   }
   const model = createTruckModel(modelOptions);
-  const j1939: J1939Generator = createJ1939Generator({
-    seed: model.config.seed,
-    ...(eec1PeriodMs === undefined ? {} : { eec1PeriodMs }),
-  });
+  const buses: J1939Generator[] = [
+    createJ1939Generator({ seed: model.config.seed, ...(eec1PeriodMs === undefined ? {} : { eec1PeriodMs }) }),
+  ];
+  if (ecus === "multi") {
+    buses.push(
+      createJ1939Generator({ seed: `${model.config.seed}/cluster`, role: "cluster", odometerOffsetKm: 7.5 }),
+      createJ1939Generator({ seed: `${model.config.seed}/transmission`, role: "transmission" }),
+    );
+  }
   const nmeaPeriod = 1000 / nmeaHz;
   // Receivers report on the whole second (and its fractions): the first epoch is the first boundary after start.
   let nextNmeaMs = nmeaPeriod - (model.config.startTimeMs % nmeaPeriod);
@@ -66,7 +77,7 @@ export function createTruckSim(options: TruckSimOptions): TruckSim {
           nmea.push({ tMs: state.tMs, sentences: nmeaSentences(state, talker === undefined ? {} : { talker }) });
           nextNmeaMs += nmeaPeriod;
         }
-        for (const f of j1939.framesUntil(state, state.tMs)) can.push(f);
+        for (const j1939 of buses) for (const f of j1939.framesUntil(state, state.tMs)) can.push(f);
       }
       return { nmea, can, state };
     },

@@ -49,11 +49,26 @@ export const StateConfigSchema = z
       .describe(
         "Timestamps follow the last GNSS time (carried forward on the monotonic clock) for this long; after that, the system clock, marked timeSource system.",
       ),
+    gnssMaxJumpMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(10_000)
+      .describe(
+        "A GNSS time further than this from the clock (the last trusted time plus monotonic time) is taken only when the next valid fix agrees with it.",
+      ),
+    gnssNotBefore: z
+      .string()
+      .datetime()
+      .optional()
+      .describe(
+        "GNSS dates before this are GPS week-number rollovers (corrected by 1024-week steps) or refused; default: the agent's release floor.",
+      ),
     sources: z
       .partialRecord(EngineSchema.keyof(), z.array(z.number().int().min(0).max(2047)).max(16))
       .default({})
       .describe(
-        "Per engine field, the sources to take it from, best first: J1939 source addresses (0-255) or OBD-II reply ids (0x7E8 = 2024). Replaces that field's default (engine fields: [0]; totalDistanceKm: [23, 238]); unlisted sources rank after, first heard first.",
+        "Per engine field, the sources to take it from, best first: J1939 source addresses (0-255) or OBD-II reply ids (0x7E8 = 2024). Replaces that field's default (engine speed, torque, coolant, fuel rate, engine hours, total fuel, oil pressure: [0]; totalDistanceKm: [23, 238]; other fields: none); unlisted sources rank after, first heard first.",
       ),
     sourceSettleMs: z
       .number()

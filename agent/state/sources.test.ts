@@ -108,6 +108,24 @@ describe("several ECUs on one bus", () => {
     for (const r of t.records) expect(TelemetryRecordSchema.safeParse({ ...ENVELOPE, ...r }).success).toBe(true);
   });
 
+  it("takes VDHR's 5 m odometer over VD's 125 m one when the same ECU sends both", () => {
+    const t = setup();
+    const vdhr = (km: number) => {
+      const raw = Math.round(km / 0.005);
+      return Uint8Array.from([raw & 0xff, (raw >> 8) & 0xff, (raw >> 16) & 0xff, raw >>> 24, 0xff, 0xff, 0xff, 0xff]);
+    };
+    for (let s = 0; s < 10; s++) {
+      t.send(0xfec1, 23, vdhr(1010.06 + s * 0.01));
+      t.sampler.evaluate();
+      t.advance(500);
+      t.send(VD, 23, vd(1010 + s * 0.01));
+      t.sampler.evaluate();
+      t.advance(500);
+    }
+    const odo = t.records.map((r) => r.engine?.totalDistanceKm).filter((v) => v !== undefined);
+    for (let i = 1; i < odo.length; i++) expect(odo[i]!).toBeGreaterThanOrEqual(odo[i - 1]!);
+  });
+
   it("follows the configured preference, and says so with an event when the chosen source falls silent", () => {
     const t = setup({ sources: { totalDistanceKm: [0] } });
     for (let s = 0; s < 5; s++) {

@@ -21,6 +21,8 @@ interface Reading {
   value: Value;
   at: number;
   firstAt: number;
+  /** Higher = finer: a fresh finer reading from the same source is not overwritten by a coarser one. */
+  precision: number;
 }
 
 export interface SourceSelectorDeps {
@@ -70,7 +72,11 @@ export function createSourceSelector(
   }
 
   return {
-    apply(signal: Signal, source: number, value: Value, at: number): void {
+    /**
+     * `precision` ranks PGNs that carry the same signal from one ECU (VDHR's 5 m odometer over VD's 125 m one):
+     * alternating between them would move the odometer back and forth by up to 125 m.
+     */
+    apply(signal: Signal, source: number, value: Value, at: number, precision = 0): void {
       let bySource = readings.get(signal);
       if (!bySource) {
         bySource = new Map();
@@ -78,11 +84,16 @@ export function createSourceSelector(
         heardAt.set(signal, at);
       }
       const before = bySource.get(source);
-      bySource.set(source, { value, at, firstAt: before?.firstAt ?? at });
+      const finerStillFresh =
+        before !== undefined && before.precision > precision && at - before.at <= config.engineStaleMs;
+      if (finerStillFresh && value !== null) return;
+      bySource.set(source, { value, at, firstAt: before?.firstAt ?? at, precision });
     },
     value(signal: Signal, mono: number): Value | undefined {
       return pick(signal, mono)?.value;
     },
+    /** The source each signal is taken from now (after the settle time), for previews and logs. */
+    chosen: (): Partial<Record<Signal, number>> => Object.fromEntries(chosen),
     /** Every signal with a fresh value from its chosen source. */
     *current(mono: number): Generator<[Signal, Value]> {
       for (const signal of readings.keys()) {

@@ -17,6 +17,7 @@ import type { CanMessage, EngineSignals, GpsFix } from "../sources/types.ts";
 import type { Clock } from "./clock.ts";
 import type { StateConfig } from "./config.ts";
 import { createDtcTracker } from "./dtcs.ts";
+import { AGENT_NOT_BEFORE_MS, createGnssClock, type GnssTimeCounters } from "./gnss-time.ts";
 import { toEngineValue, toGps } from "./rounding.ts";
 import { createSourceSelector } from "./sources.ts";
 
@@ -41,6 +42,10 @@ export interface VehicleState {
   ignition(): boolean;
   /** Speed for the sampler: GPS speed over ground, else wheel speed; null when unknown. */
   speedKmh(): number | null;
+  /** GNSS times taken and refused (gnss-time.ts), for the metrics and logs. */
+  gnssTime(): GnssTimeCounters;
+  /** Which source (J1939 SA, OBD-II reply id) each engine field is taken from. */
+  sources(): Partial<Record<keyof Engine, number>>;
 }
 
 export interface VehicleStateDeps {
@@ -52,12 +57,16 @@ export function createVehicleState(config: StateConfig, deps: VehicleStateDeps):
   const { clock } = deps;
   let fix: GpsFix | undefined;
   let fixAt = Number.NEGATIVE_INFINITY;
-  let gnssAnchor: { wallMs: number; monoMs: number } | undefined;
+  const gnssClock = createGnssClock({
+    notBeforeMs: config.gnssNotBefore === undefined ? AGENT_NOT_BEFORE_MS : Date.parse(config.gnssNotBefore),
+    maxJumpMs: config.gnssMaxJumpMs,
+  });
   let obdDtcs: string[] | undefined;
   let lastCanAt = Number.NEGATIVE_INFINITY;
   let ignitionOn = false;
 
   function now(mono = clock.monoMs()): { ts: string; timeSource: TimeSource } {
+    const gnssAnchor = gnssClock.anchor();
     if (gnssAnchor && mono - gnssAnchor.monoMs <= config.gnssTimeMaxAgeMs) {
       return { ts: new Date(gnssAnchor.wallMs + (mono - gnssAnchor.monoMs)).toISOString(), timeSource: "gnss" };
     }
@@ -91,12 +100,14 @@ export function createVehicleState(config: StateConfig, deps: VehicleStateDeps):
 
   return {
     applyFix(next) {
+      const at = clock.monoMs();
+      gnssClock.offer(next, at);
+      // A fix without a position (no fix yet, or a fragment of an epoch) never replaces a position still fresh.
+      const keepPosition =
+        (next.lat === null || next.lon === null) && fix?.lat != null && at - fixAt <= config.fixStaleMs;
+      if (keepPosition) return;
       fix = next;
-      fixAt = clock.monoMs();
-      if (next.time !== null) {
-        const wall = Date.parse(next.time);
-        if (Number.isFinite(wall)) gnssAnchor = { wallMs: wall, monoMs: fixAt };
-      }
+      fixAt = at;
     },
     applyMessage(message) {
       const at = clock.monoMs();
@@ -107,11 +118,14 @@ export function createVehicleState(config: StateConfig, deps: VehicleStateDeps):
       }
       // J1939: the source address; OBD-II: the reply id (0x7E8 engine, 0x7E9 transmission...).
       const source = message.kind === "j1939" ? message.sa : message.id;
+      // VDHR (SPN 917, 5 m/bit) outranks VD (SPN 245, 125 m/bit) when an ECU sends both: same odometer, finer.
+      const precision = message.kind === "j1939" && message.name === "VDHR" ? 1 : 0;
       const carried: EngineSignals = message.signals;
       for (const [key, value] of Object.entries(carried)) {
         if (key === "dtcs") dtcs.apply(source, value as J1939Dtc[], at);
         else if (key === "obdDtcs") updateObdDtcs(value as string[]);
-        else if (value !== undefined) signals.apply(key as keyof Engine, source, value as number | boolean | null, at);
+        else if (value !== undefined)
+          signals.apply(key as keyof Engine, source, value as number | boolean | null, at, precision);
       }
     },
     tick() {
@@ -136,6 +150,8 @@ export function createVehicleState(config: StateConfig, deps: VehicleStateDeps):
     dtcs: () => (ignitionOn ? dtcs.active(clock.monoMs()) : undefined),
     obdDtcs: () => (ignitionOn ? obdDtcs : undefined),
     ignition: () => ignitionOn,
+    gnssTime: () => gnssClock.counters(),
+    sources: () => signals.chosen(),
     speedKmh() {
       const g = gps();
       if (g?.speedKmh != null) return g.speedKmh;

@@ -1,3 +1,4 @@
+import { elmInitCommands } from "../../agent/decoders/can/index.ts";
 import { describe, expect, it } from "vitest";
 import { j1939Frame } from "../j1939/frame.ts";
 import { PGN } from "../j1939/pgns.ts";
@@ -53,7 +54,7 @@ describe("simulated SLCAN adapter", () => {
 describe("simulated ELM327", () => {
   const init = ["AT Z\r", "AT E0\r", "AT L0\r", "AT H1\r", "AT S1\r", "AT CSM1\r", "AT SP A\r"];
 
-  it("answers the agent's init like an ELM327 v1.5 and monitors after AT MA", () => {
+  it("answers an init like an ELM327 v1.5 and monitors after AT MA, J1939 header formatting on by default", () => {
     const a = createElm327Adapter();
     const replies = init.map((c) => a.input(c));
     expect(replies[0]).toBe("AT Z\r\r\rELM327 v1.5\r\r>");
@@ -62,7 +63,29 @@ describe("simulated ELM327", () => {
     expect(a.input("AT DP\r")).toBe("SAE J1939 (CAN 29/250)\r\r>");
     expect(a.output(frames)).toBe("");
     expect(a.input("AT MA\r")).toBe("");
+    // Data sheet, "Using J1939": priority digit, PGN, source address (JHF1 is the default).
+    expect(a.output(frames)).toBe("3 0F004 00 F1 7D 81 C0 12 00 FF FF\r");
+  });
+
+  it("prints the id as four bytes after the agent's init (JHF0, CAF0), and JHF1 from a clone that ignores them", () => {
+    const a = createElm327Adapter();
+    for (const c of elmInitCommands("A")) a.input(c);
     expect(a.output(frames)).toBe("0C F0 04 00 F1 7D 81 C0 12 00 FF FF\r");
+    const clone = createElm327Adapter({ ignore: ["JHF0", "CAF0"] });
+    const replies = elmInitCommands("A").map((c) => clone.input(c));
+    expect(replies.filter((r) => r.startsWith("?"))).toHaveLength(2);
+    expect(clone.output(frames)).toBe("3 0F004 00 F1 7D 81 C0 12 00 FF FF\r");
+  });
+
+  it("marks frames received with an error <RX ERROR, and prints SEARCHING... on an automatic protocol", () => {
+    const a = createElm327Adapter({ rxErrorEvery: 2 });
+    a.input("ATE0\rATH1\rATJHF0\rATSPA\rATMA\r");
+    expect(a.output([...frames, ...frames])).toBe(
+      "0C F0 04 00 F1 7D 81 C0 12 00 FF FF\r0C F0 04 00 F1 7D 81 C0 12 00 FF FF <RX ERROR\r",
+    );
+    const auto = createElm327Adapter();
+    auto.input("ATE0\r");
+    expect(auto.input("ATMA\r")).toBe("SEARCHING...\r");
   });
 
   it("stops monitoring on any character, discarding it, then prompts", () => {

@@ -17,6 +17,27 @@ export const DeviceTruckSchema = z
       .array(z.object({ spn: z.number().int(), fmi: z.number().int(), oc: z.number().int() }))
       .default([])
       .describe("Trouble codes active for the whole run."),
+    ecus: z
+      .enum(["engine", "multi"])
+      .default("engine")
+      .describe(
+        "engine: one ECU sends everything; multi: also the cluster (SA 23, its own odometer, empty DM1) and the transmission (SA 3, empty DM1).",
+      ),
+    elm: z
+      .object({
+        ignore: z
+          .array(z.string().regex(/^[0-9A-Z@]+$/))
+          .default([])
+          .describe("AT commands (without AT) this ELM327 clone answers with ?, e.g. JHF0, CAF0."),
+        rxErrorEvery: z
+          .number()
+          .int()
+          .min(0)
+          .default(1000)
+          .describe("Every n-th frame comes with <RX ERROR (a bus bit error), as real buses have; 0 = never."),
+      })
+      .strict()
+      .default({ ignore: [], rxErrorEvery: 1000 }),
   })
   .strict();
 

@@ -63,6 +63,7 @@ interface SimTruck {
   truckId: string;
   sim: TruckSim;
   canKind: "slcan" | "elm327" | "none";
+  elm: { ignore: string[]; rxErrorEvery: number };
   devices: Partial<Record<DeviceKind, Device>>;
   nmeaEpochs: number;
   canFrames: number;
@@ -87,7 +88,8 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
     if (t.can !== "none") devices.can = device("can");
     return {
       truckId: t.truckId,
-      sim: createTruckSim({ seed: t.seed ?? t.truckId, startTimeMs, nmeaHz: t.nmeaHz, faults: t.faults }),
+      sim: createTruckSim({ seed: t.seed ?? t.truckId, startTimeMs, nmeaHz: t.nmeaHz, faults: t.faults, ecus: t.ecus }),
+      elm: t.elm,
       canKind: t.can,
       devices,
       nmeaEpochs: 0,
@@ -107,7 +109,8 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
       d.pair = null;
       throw error;
     }
-    if (d.kind === "can") d.adapter = truck.canKind === "elm327" ? createElm327Adapter() : createSlcanAdapter();
+    if (d.kind === "can")
+      d.adapter = truck.canKind === "elm327" ? createElm327Adapter(truck.elm) : createSlcanAdapter();
     const { port, adapter } = d;
     port.onData((text) => {
       if (adapter) port.write(adapter.input(text));

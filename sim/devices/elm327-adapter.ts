@@ -4,6 +4,14 @@
  * frame, until any character arrives (which the ELM327 discards, then prints `STOPPED` and a prompt).
  * Requests that would transmit on the bus (OBD-II polls such as `0100`) are answered `NO DATA` and counted, because
  * FleetSync must not poll unless configured to (design promise 5). Pure: no I/O.
+ *
+ * It prints what the chip prints, defaults included (ELM327 data sheet v1.4b-2.x): headers off after a reset;
+ * on a J1939 protocol (A, B, C) with J1939 header formatting (JHF1) and CAN auto formatting (CAF1) both at their
+ * default, a 29-bit id prints as `6 0FECA 00` (priority, PGN, SA), and only JHF0 or CAF0 give four id bytes; with
+ * CAF1 on an ISO 15765 protocol a frame that is not 8 bytes long is printed with `<DATA ERROR` beside it; a frame
+ * received with an error (the sim marks every `rxErrorEvery`-th) is printed with `<RX ERROR`; `AT MA` with the
+ * protocol on automatic prints `SEARCHING...` first. A clone can be told to ignore commands (`ignore`): it answers
+ * `?` and keeps the default, as cheap clones do with commands newer than v1.0.
  */
 import type { TimedFrame } from "../j1939/frame.ts";
 import { type ElmFormat, elmMonitorLine } from "../lines/encoders.ts";
@@ -21,8 +29,20 @@ const PROTOCOLS: Record<string, string> = {
   A: "SAE J1939 (CAN 29/250)",
 };
 
+export interface ElmAdapterOptions {
+  /** Commands (without `AT`, e.g. "JHF0", "CAF0") this clone does not know: answered `?`, setting unchanged. */
+  ignore?: readonly string[];
+  /** Every n-th frame is printed as received with an error (`<RX ERROR`); 0 = never. */
+  rxErrorEvery?: number;
+}
+
 export interface ElmStatus {
   monitoring: boolean;
+  /** AT JHF: J1939 header formatting (default on). */
+  jhf: boolean;
+  /** AT CAF: CAN auto formatting (default on). */
+  caf: boolean;
+  framesShown: number;
   echo: boolean;
   linefeeds: boolean;
   format: ElmFormat;
@@ -40,12 +60,17 @@ export interface Elm327Adapter {
   status(): ElmStatus;
 }
 
-export function createElm327Adapter(): Elm327Adapter {
+export function createElm327Adapter(options: ElmAdapterOptions = {}): Elm327Adapter {
+  const ignore = new Set(options.ignore ?? []);
+  const rxErrorEvery = options.rxErrorEvery ?? 0;
   const lines = createLineBuffer(MAX_COMMAND);
   let st: ElmStatus;
   const reset = () => {
     st = {
       monitoring: false,
+      jhf: true,
+      caf: true,
+      framesShown: st?.framesShown ?? 0,
       echo: true,
       linefeeds: false,
       format: { headers: false, spaces: true, dlc: false },
@@ -65,6 +90,10 @@ export function createElm327Adapter(): Elm327Adapter {
       set(cmd.endsWith("1"));
       return reply("OK");
     };
+    if (ignore.has(cmd)) {
+      st.unknown++;
+      return reply("?");
+    }
     if (cmd === "Z" || cmd === "WS") {
       reset();
       return `${eol()}${eol()}${VERSION}${eol()}${eol()}>`;
@@ -90,6 +119,12 @@ export function createElm327Adapter(): Elm327Adapter {
       }) ??
       flag("D", (on) => {
         st.format.dlc = on;
+      }) ??
+      flag("JHF", (on) => {
+        st.jhf = on;
+      }) ??
+      flag("CAF", (on) => {
+        st.caf = on;
       });
     if (toggled) return toggled;
     if (cmd === "I") return reply(VERSION);
@@ -104,9 +139,9 @@ export function createElm327Adapter(): Elm327Adapter {
     }
     if (cmd === "MA" || /^M[RT][0-9A-F]{2}$/.test(cmd)) {
       st.monitoring = true;
-      return "";
+      return st.protocol === "0" ? `SEARCHING...${eol()}` : "";
     }
-    if (/^(CAF[01]|CFC[01]|CSM[01]|AL|NL|ST[0-9A-F]{2}|AT[0-2]|M[01]|R[01]|JE|JS|JHF[01]|PB[0-9A-F]{4})$/.test(cmd)) {
+    if (/^(CFC[01]|CSM[01]|AL|NL|ST[0-9A-F]{2}|AT[0-2]|M[01]|R[01]|JE|JS|PB[0-9A-F]{4})$/.test(cmd)) {
       return reply("OK");
     }
     if (/^(CRA[0-9A-FX]*|CF[0-9A-F]+|CM[0-9A-F]+|SH[0-9A-F]+|PP(FF|[0-9A-F]{2})(ON|OFF|SV[0-9A-F]{2}))$/.test(cmd)) {
@@ -145,8 +180,16 @@ export function createElm327Adapter(): Elm327Adapter {
     },
     output(frames) {
       if (!st.monitoring) return "";
+      const j1939 = st.protocol === "A" || st.protocol === "B" || st.protocol === "C";
+      const format = { ...st.format, j1939Headers: j1939 && st.jhf && st.caf };
       let out = "";
-      for (const f of frames) out += elmMonitorLine(f.frame, st.format) + eol();
+      for (const f of frames) {
+        st.framesShown++;
+        let line = elmMonitorLine(f.frame, format);
+        if (rxErrorEvery > 0 && st.framesShown % rxErrorEvery === 0) line += " <RX ERROR";
+        else if (st.caf && !j1939 && st.protocol !== "0" && f.frame.data.length !== 8) line += " <DATA ERROR";
+        out += line + eol();
+      }
       return out;
     },
     status: () => ({ ...st, format: { ...st.format } }),

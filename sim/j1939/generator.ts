@@ -21,15 +21,27 @@ import {
   encodeHours,
   encodeLfc1,
   encodeLfe1,
+  encodeVd,
   encodeVdhr,
   PGN,
 } from "./pgns.ts";
 import { BAM_PACKET_GAP_MS, bamFrames } from "./transport.ts";
 
+/**
+ * What this ECU sends. engine: everything above, with the truck's trouble codes in its DM1. cluster (the instrument
+ * cluster, SA 23 by J1939-81): the odometer the dashboard shows, VD and VDHR, which on real trucks differs from the
+ * engine's own (an engine swapped or reflashed counts from its own zero), and an empty DM1. transmission (SA 3):
+ * only its empty DM1. Several generators on one bus are what a real truck looks like to the agent.
+ */
+export type EcuRole = "engine" | "cluster" | "transmission";
+
 export interface J1939GeneratorOptions {
   seed: string | number;
-  /** Source address of the engine ECU (J1939-81: 0 = engine #1). */
+  role?: EcuRole;
+  /** Source address (J1939-81: 0 engine #1, 3 transmission #1, 23 instrument cluster #1); default by role. */
   sourceAddress?: number;
+  /** cluster: how far its odometer is ahead of the truck's (the engine's) total distance, km. */
+  odometerOffsetKm?: number;
   /** EEC1 period in ms, 10..20; default: picked from the seed. */
   eec1PeriodMs?: number;
 }
@@ -55,11 +67,24 @@ export interface J1939Generator {
 
 export function createJ1939Generator(options: J1939GeneratorOptions): J1939Generator {
   const prng = createPrng(`${options.seed}/j1939`);
-  const sa = options.sourceAddress ?? 0;
+  const role = options.role ?? "engine";
+  const sa = options.sourceAddress ?? { engine: 0, cluster: 23, transmission: 3 }[role];
   const eec1Period = options.eec1PeriodMs ?? prng.int(10, 20);
   if (eec1Period < 10 || eec1Period > 20) throw new RangeError(`eec1PeriodMs must be 10..20, got ${eec1Period}`);
   const dm1 = (s: TruckState) => encodeDm1(s.dtcs.slice(0, 1));
-  const table: Omit<Schedule, "nextMs">[] = [
+  const offset = options.odometerOffsetKm ?? 0;
+  const dashboard = (s: TruckState): TruckState => ({ ...s, totalDistanceKm: s.totalDistanceKm + offset });
+  const noCodes = (s: TruckState): TruckState => (s.dtcs.length === 0 ? s : { ...s, dtcs: [] });
+  const tables: Record<EcuRole, Omit<Schedule, "nextMs">[]> = {
+    engine: [],
+    cluster: [
+      { name: "VD", pgn: PGN.VD, priority: 6, periodMs: 1000, encode: (s) => encodeVd(dashboard(s)) },
+      { name: "VDHR", pgn: PGN.VDHR, priority: 6, periodMs: 1000, encode: (s) => encodeVdhr(dashboard(s)) },
+      { name: "DM1", pgn: PGN.DM1, priority: 6, periodMs: 1000, encode: () => encodeDm1([]) },
+    ],
+    transmission: [{ name: "DM1", pgn: PGN.DM1, priority: 6, periodMs: 1000, encode: () => encodeDm1([]) }],
+  };
+  tables.engine = [
     { name: "EEC1", pgn: PGN.EEC1, priority: 3, periodMs: eec1Period, encode: encodeEec1 },
     { name: "CCVS1", pgn: PGN.CCVS1, priority: 6, periodMs: 100, encode: encodeCcvs1 },
     { name: "LFE1", pgn: PGN.LFE1, priority: 6, periodMs: 100, encode: encodeLfe1 },
@@ -72,7 +97,7 @@ export function createJ1939Generator(options: J1939GeneratorOptions): J1939Gener
     { name: "LFC1", pgn: PGN.LFC1, priority: 6, periodMs: 1000, encode: encodeLfc1 },
     { name: "DM1", pgn: PGN.DM1, priority: 6, periodMs: 1000, encode: dm1 },
   ];
-  const schedules: Schedule[] = table.map((t) => ({ ...t, nextMs: prng.int(0, t.periodMs - 1) }));
+  const schedules: Schedule[] = tables[role].map((t) => ({ ...t, nextMs: prng.int(0, t.periodMs - 1) }));
   // Transport packets scheduled ahead of time; at most one BAM session is open at a time (J1939-21 §5.10.3.3).
   let pendingTp: TimedFrame[] = [];
   let lastMs = -1;
@@ -103,7 +128,7 @@ export function createJ1939Generator(options: J1939GeneratorOptions): J1939Gener
       for (const s of schedules) {
         while (s.nextMs <= tMs) {
           if (s.nextMs > lastMs) {
-            if (s.pgn === PGN.DM1) emitDm1(state, s.nextMs, out);
+            if (s.pgn === PGN.DM1) emitDm1(role === "engine" ? state : noCodes(state), s.nextMs, out);
             else out.push({ tMs: s.nextMs, frame: j1939Frame(s.priority, s.pgn, sa, s.encode(state)) });
           }
           s.nextMs += s.periodMs;

@@ -14,6 +14,7 @@ export const PGN = {
   LFE1: 65266,
   HOURS: 65253,
   VDHR: 65217,
+  VD: 65248,
   LFC1: 65257,
   EFLP1: 65263,
   AMB: 65269,
@@ -101,6 +102,14 @@ export function encodeVdhr(s: TruckState): Uint8Array {
   const d = blank();
   put32(d, 0, raw(s.totalDistanceKm * 1000, 5, 0, MAX32));
   put32(d, 4, raw(s.tripDistanceKm * 1000, 5, 0, MAX32));
+  return d;
+}
+
+/** VD: SPN 244 trip distance (1-4) and SPN 245 total vehicle distance (5-8), 0.125 km/bit. */
+export function encodeVd(s: TruckState): Uint8Array {
+  const d = blank();
+  put32(d, 0, raw(s.tripDistanceKm, 0.125, 0, MAX32));
+  put32(d, 4, raw(s.totalDistanceKm, 0.125, 0, MAX32));
   return d;
 }
 

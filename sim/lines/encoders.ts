@@ -25,17 +25,26 @@ export interface ElmFormat {
   spaces: boolean;
   /** ATD1: show the data length code after the id. */
   dlc: boolean;
+  /**
+   * J1939 header formatting in effect (JHF1, the default, and CAF1 on a J1939 protocol): a 29-bit id prints as
+   * the priority digit, the 5-digit PGN and the source address (`6 0FECA 00`), not as four bytes.
+   */
+  j1939Headers?: boolean;
 }
 
 /**
- * An ELM327 `AT MA` monitor line: with headers on, a 29-bit id prints as four bytes (priority byte first) and an
- * 11-bit id as three hex digits, then the data bytes (ELM327 data sheet, "Monitoring the bus").
+ * An ELM327 `AT MA` monitor line: with headers on, a 29-bit id prints as four bytes (priority byte first), or with
+ * J1939 header formatting as priority, PGN and SA, and an 11-bit id as three hex digits, then the data bytes
+ * (ELM327 data sheet, "Monitoring the bus", "Using J1939").
  */
 export function elmMonitorLine(frame: CanFrame, format: ElmFormat): string {
   const sep = format.spaces ? " " : "";
   const parts: string[] = [];
   if (format.headers) {
-    if (frame.extended) {
+    if (frame.extended && format.j1939Headers) {
+      const id = frame.id;
+      parts.push([String((id >>> 26) & 7), hex((id >>> 8) & 0x3ffff, 5), hex(id & 0xff, 2)].join(sep));
+    } else if (frame.extended) {
       parts.push([24, 16, 8, 0].map((shift) => hex((frame.id >>> shift) & 0xff, 2)).join(sep));
     } else {
       parts.push(hex(frame.id, 3));

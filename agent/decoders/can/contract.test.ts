@@ -95,13 +95,19 @@ describe.each(["candump", "slcan", "elm327", "elm327-jhf1"] as const)("CAN contr
 
 describe("CAN contract: the formats agree message for message", () => {
   for (const file of Object.values(FILES)) {
-    it(file, () => {
-      const input = frames(file);
-      const strip = (ms: CanMessage[]) => ms.map(({ ts: _ts, ...rest }) => rest);
-      const reference = strip(decodeAs("candump", input));
-      expect(strip(decodeAs("slcan", input))).toEqual(reference);
-      expect(strip(decodeAs("elm327", input))).toEqual(reference);
-      expect(strip(decodeAs("elm327-jhf1", input))).toEqual(reference);
-    });
+    it(
+      file,
+      () => {
+        const input = frames(file);
+        const strip = (ms: CanMessage[]) => ms.map(({ ts: _ts, ...rest }) => rest);
+        const reference = strip(decodeAs("candump", input));
+        expect(strip(decodeAs("slcan", input))).toEqual(reference);
+        expect(strip(decodeAs("elm327", input))).toEqual(reference);
+        expect(strip(decodeAs("elm327-jhf1", input))).toEqual(reference);
+        // The truck log is 57,849 frames decoded five times: 3.7 s at load average 17 on 2 cores, 7.7 s when the
+        // whole suite ran beside it (issue 12); the bound is the work, not vitest's default 5 s.
+      },
+      60_000,
+    );
   }
 });

@@ -15,13 +15,33 @@ export const CAN_LINE_PARSERS: Readonly<Record<CanFormat, () => (line: string) =
   elm327: createElmParser,
 };
 
+const FORMATS = ["candump", "slcan", "elm327"] as const;
+
+/** Frames each format reads from lines added one by one; add() returns the best count so far. */
+export function createFormatScores() {
+  const parsers = FORMATS.map((f) => CAN_LINE_PARSERS[f]());
+  const frames: Record<CanFormat, number> = { candump: 0, slcan: 0, elm327: 0 };
+  return {
+    add(line: string): number {
+      FORMATS.forEach((f, i) => {
+        if (parsers[i]!(line).kind === "frame") frames[f]++;
+      });
+      return Math.max(...Object.values(frames));
+    },
+    frames: () => ({ ...frames }),
+  };
+}
+
+export function scoreCanFormats(lines: readonly string[]): Record<CanFormat, number> {
+  const scores = createFormatScores();
+  for (const line of lines) scores.add(line);
+  return scores.frames();
+}
+
 export function detectCanFormat(lines: readonly string[]): CanFormat | undefined {
   let best: CanFormat | undefined;
   let bestFrames = 0;
-  for (const format of ["candump", "slcan", "elm327"] as const) {
-    let frames = 0;
-    const parse = CAN_LINE_PARSERS[format]();
-    for (const line of lines) if (parse(line).kind === "frame") frames++;
+  for (const [format, frames] of Object.entries(scoreCanFormats(lines)) as [CanFormat, number][]) {
     if (frames > bestFrames) {
       best = format;
       bestFrames = frames;

@@ -48,8 +48,8 @@ interface Epoch {
   dayMs: number | null;
   /** Days since the Unix epoch, from RMC or ZDA in this epoch. */
   day: number | null;
-  /** talker+type of each sentence seen (a repeat means a new epoch when time is unknown). */
-  seen: Set<string>;
+  /** talker+type of each sentence seen, with how often (a repeat means a new epoch when time is unknown). */
+  seen: Map<string, number>;
   lastKey: string;
   count: number;
   gsaMode: number | null;
@@ -72,7 +72,7 @@ function newEpoch(): Epoch {
   return {
     dayMs: null,
     day: null,
-    seen: new Set(),
+    seen: new Map(),
     lastKey: "",
     count: 0,
     gsaMode: null,
@@ -93,7 +93,9 @@ function newEpoch(): Epoch {
 
 /** Epoch `late` merged over `base`: fields `late` knows win, counts add up. */
 function combine(base: Epoch, late: Epoch): Epoch {
-  const merged: Epoch = { ...base, seen: new Set([...base.seen, ...late.seen]) };
+  const seen = new Map(base.seen);
+  for (const [k, n] of late.seen) seen.set(k, (seen.get(k) ?? 0) + n);
+  const merged: Epoch = { ...base, seen };
   for (const k of Object.keys(late) as (keyof Epoch)[]) {
     const v = late[k];
     if (k === "seen" || k === "lastKey" || k === "count" || k === "gsaSats" || k === "ggaHasAlt") continue;
@@ -326,11 +328,14 @@ export function createNmeaAssembler(): NmeaAssembler {
     const e = epoch;
     if (dayMs !== null && e.dayMs === null) e.dayMs = dayMs;
     merge(type, fields, packet);
-    e.seen.add(key);
+    const nth = (e.seen.get(key) ?? 0) + 1;
+    e.seen.set(key, nth);
     e.count++;
-    // A multi-part GSV ends the burst only with its last part.
+    // A multi-part GSV ends the burst only with its last part. A sentence a burst carries more than once (one
+    // $GNGSA per constellation) is told apart by its count, so the ender learned is "the second GNGSA" and the
+    // first one does not close the epoch (that split one fix into two: the second without a position).
     const closing = type === "GSV" ? fields[1] === fields[2] : true;
-    e.lastKey = closing ? key : `${key}#part`;
+    e.lastKey = !closing ? `${key}#part` : nth > 1 && type !== "GSV" ? `${key}#${nth}` : key;
     if (ender !== null && e.lastKey === ender) {
       out ??= [];
       finish(out);

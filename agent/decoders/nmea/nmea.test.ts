@@ -91,3 +91,27 @@ describe("NMEA epoch assembler", () => {
     expect(counters).toMatchObject({ unknown: 1, proprietary: 1, sentences: 0 });
   });
 });
+
+describe("one GSA per constellation (issue 15.4)", () => {
+  it("keeps the epoch whole when a burst ends with two GNGSA: every fix has its position", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { fileURLToPath } = await import("node:url");
+    const log = readFileSync(
+      fileURLToPath(new URL("../../../../shared/fixtures/nmea/gpsd/neo-m8n.log", import.meta.url)),
+      "latin1",
+    );
+    // The u-blox NEO-M8N's own burst (RMC VTG GGA GSA GSA GSV... GLL), trimmed to what some receivers send:
+    // RMC, GGA and one GSA per constellation, so the burst ends on the second $GNGSA.
+    const lines = log
+      .split(/\r?\n/)
+      .filter((l) => /^\$GN(RMC|GGA|GSA)/.test(l))
+      .slice(0, 4 * 20);
+    const { fixes } = feedAll(lines);
+    expect(fixes.length).toBeGreaterThanOrEqual(19);
+    for (const f of fixes) {
+      expect(f.fix).toBe("3d");
+      expect(f.lat).not.toBeNull();
+      expect(f.time).not.toBeNull();
+    }
+  });
+});

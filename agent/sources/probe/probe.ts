@@ -11,6 +11,7 @@ import { createCanDecoder } from "../../decoders/can-decoder.ts";
 import { createNmeaAssembler } from "../../decoders/nmea/epoch.ts";
 import { parseSentence } from "../../decoders/nmea/sentence.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
+import { AGENT_NOT_BEFORE_MS, createGnssClock, type GnssTimeCounters } from "../../state/gnss-time.ts";
 import type { GpsFix } from "../types.ts";
 
 export interface ProbeOptions {
@@ -30,7 +31,15 @@ export interface ProbeResult {
   kind: "nmea" | "can" | "nothing" | "unreadable";
   baudRate: number | null;
   lines: number;
-  nmea?: { talkers: string[]; sentenceTypes: string[]; sentences: number; badChecksum: number; fix: GpsFix | null };
+  nmea?: {
+    talkers: string[];
+    sentenceTypes: string[];
+    sentences: number;
+    badChecksum: number;
+    fix: GpsFix | null;
+    /** What the agent's clock would have made of these epochs' times (agent/state/gnss-time.ts). */
+    gnssTime: GnssTimeCounters;
+  };
   can?: {
     format: CanFormat;
     frames: number;
@@ -78,6 +87,13 @@ function asNmea(lines: string[]): ProbeResult["nmea"] | undefined {
   let bad = 0;
   const nmea = createNmeaAssembler();
   let fix: GpsFix | null = null;
+  // The probe has no receive times per line: each fix is offered at its own GNSS time, so only the fix and
+  // date rules (not the jump bound) judge it here.
+  const clock = createGnssClock({ notBeforeMs: AGENT_NOT_BEFORE_MS, maxJumpMs: Number.MAX_SAFE_INTEGER });
+  const offer = (f: GpsFix) => {
+    fix = f;
+    clock.offer(f, f.time === null ? 0 : Date.parse(f.time));
+  };
   for (const line of lines) {
     const s = parseSentence(line);
     if (s.kind === "ok") {
@@ -85,11 +101,18 @@ function asNmea(lines: string[]): ProbeResult["nmea"] | undefined {
       talkers.add(s.talker);
       types.add(s.type);
     } else if (s.kind === "badChecksum") bad++;
-    for (const f of nmea.feed(line)) fix = f;
+    for (const f of nmea.feed(line)) offer(f);
   }
-  for (const f of nmea.flush()) fix = f;
+  for (const f of nmea.flush()) offer(f);
   if (ok < 2) return undefined;
-  return { talkers: [...talkers].sort(), sentenceTypes: [...types].sort(), sentences: ok, badChecksum: bad, fix };
+  return {
+    talkers: [...talkers].sort(),
+    sentenceTypes: [...types].sort(),
+    sentences: ok,
+    badChecksum: bad,
+    fix,
+    gnssTime: clock.counters(),
+  };
 }
 
 function asCan(lines: string[], listenMs: number): ProbeResult["can"] | undefined {
