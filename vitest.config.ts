@@ -13,7 +13,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["{agent,bridge,protocol,common,cli,sim}/**/*.test.ts"] },
+        test: { name: "unit", include: ["{agent,bridge,protocol,common,cli,sim,pipelines}/**/*.test.ts"] },
       },
       {
         extends: true,
