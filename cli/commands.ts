@@ -25,6 +25,7 @@ export const commands: Command[] = [
     load: () => import("./bridge.ts"),
   },
   { name: "decode", summary: "decode an NMEA or CAN capture into JSON Lines", load: () => import("./decode.ts") },
+  { name: "map", summary: "serve the live fleet map (Kafka -> browser)", load: () => import("./map.ts") },
   { name: "doctor", summary: "check a gateway's serial ports, GPS, CAN and broker", load: () => import("./doctor.ts") },
   { name: "provision", summary: "write a truck's configuration file", load: () => import("./provision.ts") },
   { name: "sim", summary: "simulate trucks (serial devices or MQTT load)", load: () => import("./sim.ts") },

@@ -79,12 +79,16 @@ export type PipelineRuntimeConfig = z.infer<typeof PipelineRuntimeConfigSchema>;
 export type PipelineRuntimeConfigInput = z.input<typeof PipelineRuntimeConfigSchema>;
 
 /** Validates without touching the caller's object; the error names the field and the source. */
-export function parsePipelineRuntimeConfig(input: unknown, source = "pipeline configuration"): PipelineRuntimeConfig {
-  const parsed = PipelineRuntimeConfigSchema.safeParse(input);
+export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, source: string): z.infer<S> {
+  const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const field = issue.path.map(String).join(".") || "(root)";
   throw new FleetError("FLEET_CONFIG_INVALID", `${source}: ${field}: ${issue.message}`, {
     details: { field, issues: parsed.error.issues.length },
   });
+}
+
+export function parsePipelineRuntimeConfig(input: unknown, source = "pipeline configuration"): PipelineRuntimeConfig {
+  return parseConfig(PipelineRuntimeConfigSchema, input, source);
 }

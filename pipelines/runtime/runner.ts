@@ -314,6 +314,11 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
       started = true;
       try {
         await admin.connect();
+        const existing = new Set(await admin.listTopics());
+        const missing = [...kindOf.keys()].filter((t) => !existing.has(t));
+        if (missing.length > 0) {
+          throw new FleetError("FLEET_KAFKA", `topic(s) ${missing.join(", ")} do not exist (the bridge creates them)`);
+        }
         await consumer.connect();
         await consumer.subscribe({ topics: [...kindOf.keys()], fromBeginning: config.fromBeginning });
         await consumer.run({
@@ -324,6 +329,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         });
       } catch (error) {
         await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
+        if (isFleetError(error)) throw error;
         throw new FleetError("FLEET_KAFKA", `pipeline ${config.name} could not start: ${(error as Error).message}`, {
           cause: error,
         });

@@ -1,0 +1,61 @@
+/**
+ * `fleetsync map --config FILE` as its own process (exactly what operators run), for the browser test, the demo
+ * and the benchmark. Ready when it prints its ready line with the page's URL.
+ */
+import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { MapConfigInput } from "../../pipelines/map/config.ts";
+import { FLEETSYNC, REPO } from "./bridge.ts";
+import { childLifecycle, type Exit } from "./child.ts";
+
+export interface MapProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly exited: Promise<Exit>;
+  logTail(): string;
+  /** SIGTERM, SIGKILL after 20 s. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 60_000;
+
+export async function writeMapConfig(dir: string, config: MapConfigInput, name = "map.json"): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
+  return file;
+}
+
+export async function spawnMap(configFile: string, options: { logLevel?: string } = {}): Promise<MapProcess> {
+  const child = spawn(process.execPath, [...FLEETSYNC, "map", "--config", configFile], {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, FLEETSYNC_LOG_LEVEL: options.logLevel ?? "warn" },
+  });
+  let tail = "";
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (chunk: string) => {
+    tail = (tail + chunk).slice(-4000);
+  });
+  const { exited, stop } = childLifecycle(child, 20_000);
+  const ready = await new Promise<{ url: string; http: number }>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the map was not ready within ${READY_TIMEOUT_MS} ms: ${tail}`));
+    }, READY_TIMEOUT_MS);
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (chunk: string) => {
+      out += chunk;
+      const line = out.split("\n").find((l) => l.includes('"ready":true'));
+      if (!line) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as { url: string; http: number });
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`the map exited (${code ?? signal}) before it was ready: ${tail}`));
+    });
+  });
+  return { url: ready.url, port: ready.http, exited, logTail: () => tail, stop };
+}
