@@ -183,6 +183,44 @@ describe("pipeline runtime", () => {
     expect(db.output).toEqual(["T4:0", "T4:1", "T4:2"]);
   });
 
+  it("with historyMs, starts at the recent past, or at the committed offset when a replay put it earlier", async () => {
+    const topic = await newTopic();
+    const groupId = group();
+    const producer = kafka.producer();
+    await producer.connect();
+    const old = String(Date.now() - 3 * 3_600_000);
+    const recent = String(Date.now() - 60_000);
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        { key: "T6", value: JSON.stringify(telemetry("T6", 0)), timestamp: old },
+        { key: "T6", value: JSON.stringify(telemetry("T6", 1)), timestamp: recent },
+      ],
+    });
+    await producer.disconnect();
+    const seen: string[] = [];
+    const handler: PipelineHandler = {
+      handle: (batch) => void seen.push(...seqs(batch.records.map((d) => d.record as TelemetryRecord))),
+    };
+    const first = runner(topic, groupId, handler, { historyMs: 600_000 });
+    await first.start();
+    await waitFor(async () => (await committed(kafka, groupId, topic))[0] === "2", "offset 2 committed");
+    expect(seen).toEqual(["T6:1"]); // only the last 10 minutes
+    await first.stop();
+
+    // A replay moved the group back to the start: the earlier of the two wins, so the old record comes too.
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: "0" }] });
+    await admin.disconnect();
+    seen.length = 0;
+    const second = runner(topic, groupId, handler, { historyMs: 600_000 });
+    await second.start();
+    await waitFor(() => seen.length === 2, "both records after the rewind");
+    expect(seen).toEqual(["T6:0", "T6:1"]);
+  });
+
   it("tells the handler which partitions a rebalance took away", async () => {
     const topic = await newTopic(2);
     const groupId = group();
