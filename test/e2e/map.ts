@@ -2,7 +2,7 @@
  * `fleetsync map --config FILE` as its own process (exactly what operators run), for the browser test, the demo
  * and the benchmark. Ready when it prints its ready line with the page's URL.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { MapConfigInput } from "../../pipelines/map/config.ts";
@@ -10,6 +10,7 @@ import { FLEETSYNC, REPO } from "./bridge.ts";
 import { childLifecycle, type Exit } from "./child.ts";
 
 export interface MapProcess {
+  readonly child: ChildProcess;
   readonly url: string;
   readonly port: number;
   readonly exited: Promise<Exit>;
@@ -26,9 +27,13 @@ export async function writeMapConfig(dir: string, config: MapConfigInput, name =
   return file;
 }
 
-export async function spawnMap(configFile: string, options: { logLevel?: string } = {}): Promise<MapProcess> {
+export async function spawnMap(
+  configFile: string,
+  options: { logLevel?: string; detached?: boolean } = {},
+): Promise<MapProcess> {
   const child = spawn(process.execPath, [...FLEETSYNC, "map", "--config", configFile], {
     cwd: REPO,
+    detached: options.detached ?? false,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, FLEETSYNC_LOG_LEVEL: options.logLevel ?? "warn" },
   });
@@ -57,5 +62,5 @@ export async function spawnMap(configFile: string, options: { logLevel?: string 
       reject(new Error(`the map exited (${code ?? signal}) before it was ready: ${tail}`));
     });
   });
-  return { url: ready.url, port: ready.http, exited, logTail: () => tail, stop };
+  return { child, url: ready.url, port: ready.http, exited, logTail: () => tail, stop };
 }
