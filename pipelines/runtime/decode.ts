@@ -1,13 +1,37 @@
 /**
- * A Kafka record's value -> a typed record, validated with the same zod schemas the bridge writes with, so a record
- * another producer wrote (wrong shape, not JSON, a tombstone) becomes a FleetError instead of reaching a handler.
+ * A Kafka record's value -> a typed record (types from protocol/), checked against the JSON Schema protocol/
+ * publishes for backend teams (generated from the same zod schemas the bridge validates with), so a record another
+ * producer wrote (wrong shape, not JSON, a tombstone) becomes a FleetError instead of reaching a handler.
+ *
+ * Why the published schema through ajv and not zod's parse: it is the consumers' contract, open content included
+ * (fields a newer producer adds are ignored, as docs/kafka-contract.md promises), and ajv's compiled validator is
+ * an order of magnitude faster than zod's safeParse on a telemetry record (about 0.3-0.6 µs against 4-5 µs here),
+ * which was most of the map's cost per record in `npm run bench:map`. What it does not check are the bridge-side
+ * rules zod refines (decimal places, a gap's count), which a consumer does not rely on.
  */
+import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { FleetError } from "../../common/errors.ts";
-import { describeIssues } from "../../protocol/codec.ts";
-import { EventRecordSchema, StatusRecordSchema, TelemetryRecordSchema } from "../../protocol/records.ts";
+import { buildJsonSchema, type PublishedSchemaFile } from "../../protocol/schema.ts";
 import type { RecordKind, RecordOf } from "./types.ts";
 
-const SCHEMAS = { telemetry: TelemetryRecordSchema, events: EventRecordSchema, status: StatusRecordSchema } as const;
+const FILES: Record<RecordKind, PublishedSchemaFile> = {
+  telemetry: "telemetry.v1.schema.json",
+  events: "event.v1.schema.json",
+  status: "status.v1.schema.json",
+};
+
+// validateFormats off: the schema's own `pattern` already pins the timestamp format (ISO 8601 UTC, milliseconds).
+const ajv = new Ajv2020({ strict: false, validateFormats: false });
+const validators = new Map<RecordKind, ValidateFunction>();
+
+function validatorFor(kind: RecordKind): ValidateFunction {
+  let validate = validators.get(kind);
+  if (!validate) {
+    validate = ajv.compile(buildJsonSchema(FILES[kind]));
+    validators.set(kind, validate);
+  }
+  return validate;
+}
 
 export type DecodeOutcome<K extends RecordKind> = { ok: true; record: RecordOf[K] } | { ok: false; error: FleetError };
 
@@ -19,9 +43,12 @@ export function decodeKafkaValue<K extends RecordKind>(kind: K, value: Buffer | 
   } catch (error) {
     return invalid(kind, `the value is not JSON: ${(error as Error).message}`);
   }
-  const parsed = SCHEMAS[kind].safeParse(json);
-  if (!parsed.success) return invalid(kind, describeIssues(parsed.error));
-  return { ok: true, record: parsed.data as RecordOf[K] };
+  const validate = validatorFor(kind);
+  if (!validate(json)) {
+    const first = validate.errors?.[0];
+    return invalid(kind, first ? `${first.instancePath || "(root)"}: ${first.message ?? "invalid"}` : "invalid");
+  }
+  return { ok: true, record: json as RecordOf[K] };
 }
 
 function invalid(kind: RecordKind, reason: string): { ok: false; error: FleetError } {
