@@ -14,7 +14,7 @@ import type { Registry } from "prom-client";
 import { Counter, Gauge } from "prom-client";
 import { WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../../common/log.ts";
-import { closeServer, listen, opsRoute, requestPath } from "../runtime/http.ts";
+import { closeServer, listen, opsRoute, requestPath, serverAddress } from "../runtime/http.ts";
 import { type ClientQueue, createClientQueue, snapshotOf } from "./coalesce.ts";
 import type { MapConfig } from "./config.ts";
 import type { FleetState } from "./state.ts";
@@ -226,10 +226,7 @@ export function createMapServer(config: MapConfig, deps: MapServerDeps): MapServ
       server = undefined;
       if (s) await closeServer(s);
     },
-    address() {
-      const address = server?.address();
-      return address && typeof address === "object" ? address : undefined;
-    },
+    address: () => serverAddress(server),
     clients: () => clients.size,
   };
 }

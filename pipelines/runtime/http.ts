@@ -58,6 +58,12 @@ export function closeServer(server: Server): Promise<void> {
   return new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
+/** The bound address of a listening server (undefined before start and after stop). */
+export function serverAddress(server: Server | undefined): AddressInfo | undefined {
+  const address = server?.address();
+  return address && typeof address === "object" ? address : undefined;
+}
+
 export interface OpsServer {
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -78,9 +84,6 @@ export function createOpsServer(config: { host: string; port: number }, deps: Op
       server = undefined;
       if (s) await closeServer(s);
     },
-    address() {
-      const address = server?.address();
-      return address && typeof address === "object" ? address : undefined;
-    },
+    address: () => serverAddress(server),
   };
 }

@@ -7,7 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { MapConfigInput } from "../../pipelines/map/config.ts";
 import { FLEETSYNC, REPO } from "./bridge.ts";
-import { childLifecycle, type Exit } from "./child.ts";
+import { childLifecycle, type Exit, readyLine } from "./child.ts";
 
 export interface MapProcess {
   readonly child: ChildProcess;
@@ -43,24 +43,6 @@ export async function spawnMap(
     tail = (tail + chunk).slice(-4000);
   });
   const { exited, stop } = childLifecycle(child, 20_000);
-  const ready = await new Promise<{ url: string; http: number }>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`the map was not ready within ${READY_TIMEOUT_MS} ms: ${tail}`));
-    }, READY_TIMEOUT_MS);
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      out += chunk;
-      const line = out.split("\n").find((l) => l.includes('"ready":true'));
-      if (!line) return;
-      clearTimeout(timer);
-      resolve(JSON.parse(line) as { url: string; http: number });
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`the map exited (${code ?? signal}) before it was ready: ${tail}`));
-    });
-  });
+  const ready = await readyLine<{ url: string; http: number }>(child, exited, "the map", () => tail, READY_TIMEOUT_MS);
   return { child, url: ready.url, port: ready.http, exited, logTail: () => tail, stop };
 }

@@ -234,7 +234,7 @@ function select(id, center) {
   $("details").hidden = false;
   renderDetails();
   const t = trucks.get(id);
-  if (center && t.lat !== null) map.setView([t.lat, t.lon], Math.max(map.getZoom(), 11));
+  if (center && t.lat !== null) map.setView([t.lat, t.lon], Math.max(map.getZoom(), 10));
   requestDraw();
 }
 
@@ -331,6 +331,7 @@ $("show-labels").addEventListener("change", (e) => {
 });
 
 // ---- event feed and counts
+/** Newest first by the event's time: after a map restart, topics are re-read side by side, not in time order. */
 function addEvents(entries) {
   const feed = $("feed");
   for (const entry of entries) {
@@ -338,12 +339,15 @@ function addEvents(entries) {
     li.dataset.truck = entry.truckId;
     li.dataset.kind = entry.kind;
     li.dataset.id = String(entry.id);
+    li.dataset.ts = entry.ts;
     const time = document.createElement("time");
     time.textContent = entry.ts.slice(11, 19);
     const who = document.createElement("b");
     who.textContent = entry.truckId;
     li.append(time, who, ` ${entry.text}`);
-    feed.prepend(li);
+    let after = feed.firstElementChild;
+    while (after && after.dataset.ts > entry.ts) after = after.nextElementSibling;
+    feed.insertBefore(li, after);
   }
   while (feed.childElementCount > FEED_MAX) feed.lastElementChild.remove();
 }
@@ -408,7 +412,7 @@ function fitFleet() {
   const points = [...trucks.values()].filter((t) => t.lat !== null).map((t) => [t.lat, t.lon]);
   if (points.length === 0) return;
   fitted = true;
-  map.fitBounds(points, { maxZoom: 11, padding: [60, 60] });
+  map.fitBounds(points, { maxZoom: 10, padding: [60, 60] });
 }
 
 function connect(delayMs) {

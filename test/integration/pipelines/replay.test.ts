@@ -6,16 +6,12 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import {
-  createPipelineRunner,
-  parsePipelineRuntimeConfig,
-  type PipelineRunner,
-} from "../../../pipelines/runtime/index.ts";
+import type { PipelineRunner } from "../../../pipelines/runtime/index.ts";
 import type { TelemetryRecord } from "../../../protocol/records.ts";
 import { FLEETSYNC, REPO } from "../../e2e/bridge.ts";
 import { createTopics, deleteTopics, kafkaBrokers, testKafka, uniqueTopic } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
-import { committed, telemetry } from "./support.ts";
+import { committed, seqs, telemetry, telemetryRunner } from "./support.ts";
 
 const kafka = testKafka("replay-test");
 const topics: string[] = [];
@@ -34,25 +30,9 @@ function replay(...args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 function start(topic: string, groupId: string, seen: string[]): PipelineRunner {
-  const runner = createPipelineRunner(
-    parsePipelineRuntimeConfig({
-      name: "replay-test",
-      groupId,
-      kafka: { brokers: kafkaBrokers() },
-      topics: { telemetry: topic },
-      fromBeginning: true,
-    }),
-    {
-      handler: {
-        handle(batch) {
-          for (const d of batch.records) {
-            const r = d.record as TelemetryRecord;
-            seen.push(`${r.truckId}:${r.seq}`);
-          }
-        },
-      },
-    },
-  );
+  const runner = telemetryRunner(topic, groupId, {
+    handler: { handle: (batch) => void seen.push(...seqs(batch.records.map((d) => d.record as TelemetryRecord))) },
+  });
   runners.push(runner);
   return runner;
 }

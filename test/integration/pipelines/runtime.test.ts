@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
-  createPipelineRunner,
+  type OffsetStore,
   parsePipelineRuntimeConfig,
   type PipelineHandler,
   type PipelineRunner,
@@ -16,9 +16,9 @@ import {
   type TopicPartition,
 } from "../../../pipelines/runtime/index.ts";
 import type { TelemetryRecord } from "../../../protocol/records.ts";
-import { createTopics, deleteTopics, kafkaBrokers, testKafka, uniqueTopic } from "../../support/kafka.ts";
+import { createTopics, deleteTopics, testKafka, uniqueTopic } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
-import { committed, gate, produce, telemetry } from "./support.ts";
+import { committed, gate, produce, seqs, telemetry, telemetryRunner } from "./support.ts";
 
 const kafka = testKafka("pipeline-runtime-test");
 const topics: string[] = [];
@@ -31,23 +31,19 @@ async function newTopic(partitions = 1): Promise<string> {
   return topic;
 }
 
-function runner(topic: string, groupId: string, handler: PipelineHandler, extra: Record<string, unknown> = {}) {
-  const config = parsePipelineRuntimeConfig({
-    name: "test",
-    groupId,
-    kafka: { brokers: kafkaBrokers() },
-    topics: { telemetry: topic },
-    fromBeginning: true,
-    retry: { initialMs: 50, maxMs: 200 },
-    ...extra,
-  });
-  const r = createPipelineRunner(config, { handler });
+function runner(
+  topic: string,
+  groupId: string,
+  handler: PipelineHandler,
+  extra: Record<string, unknown> = {},
+  offsetStore?: OffsetStore,
+) {
+  const r = telemetryRunner(topic, groupId, { handler, ...(offsetStore ? { offsetStore } : {}) }, extra);
   runners.push(r);
   return r;
 }
 
 const group = () => `pipeline-test-${randomBytes(4).toString("hex")}`;
-const seqs = (records: TelemetryRecord[]) => records.map((r) => `${r.truckId}:${r.seq}`);
 
 afterEach(async () => {
   await Promise.all(runners.splice(0).map((r) => r.stop()));
@@ -145,17 +141,7 @@ describe("pipeline runtime", () => {
       },
     };
     await produce(kafka, topic, [telemetry("T4", 0), telemetry("T4", 1)]);
-    const first = createPipelineRunner(
-      parsePipelineRuntimeConfig({
-        name: "eo",
-        groupId,
-        kafka: { brokers: kafkaBrokers() },
-        topics: { telemetry: topic },
-        fromBeginning: true,
-      }),
-      { handler, offsetStore },
-    );
-    runners.push(first);
+    const first = runner(topic, groupId, handler, {}, offsetStore);
     await first.start();
     await waitFor(() => db.output.length === 2, "2 records in the store");
     await first.stop();
@@ -166,17 +152,7 @@ describe("pipeline runtime", () => {
     await admin.disconnect();
     await produce(kafka, topic, [telemetry("T4", 1), telemetry("T4", 2)]); // a duplicate, then a new record
 
-    const second = createPipelineRunner(
-      parsePipelineRuntimeConfig({
-        name: "eo",
-        groupId,
-        kafka: { brokers: kafkaBrokers() },
-        topics: { telemetry: topic },
-        fromBeginning: true,
-      }),
-      { handler, offsetStore },
-    );
-    runners.push(second);
+    const second = runner(topic, groupId, handler, {}, offsetStore);
     await second.start();
     await waitFor(async () => (await committed(kafka, groupId, topic))[0] === "4", "offset 4 committed");
     // Each record once: the seek skipped 0..1, the restored filter dropped the duplicate of seq 1.

@@ -1,6 +1,13 @@
 /** Helpers for the pipeline tests: records of the contract's shape and a producer writing them to a real Kafka. */
 import type { Kafka } from "kafkajs";
+import {
+  createPipelineRunner,
+  parsePipelineRuntimeConfig,
+  type PipelineRunner,
+  type PipelineRunnerDeps,
+} from "../../../pipelines/runtime/index.ts";
 import type { EventRecord, StatusRecord, TelemetryRecord } from "../../../protocol/records.ts";
+import { kafkaBrokers } from "../../support/kafka.ts";
 
 export function telemetry(truckId: string, seq: number, over: Partial<TelemetryRecord> = {}): TelemetryRecord {
   return {
@@ -83,3 +90,25 @@ export function gate(): { promise: Promise<void>; open: () => void } {
   });
   return { promise, open };
 }
+
+/** A runner on one telemetry topic of the test Kafka, from the beginning, with quick handler retries. */
+export function telemetryRunner(
+  topic: string,
+  groupId: string,
+  deps: PipelineRunnerDeps,
+  extra: Record<string, unknown> = {},
+): PipelineRunner {
+  const config = parsePipelineRuntimeConfig({
+    name: "test",
+    groupId,
+    kafka: { brokers: kafkaBrokers() },
+    topics: { telemetry: topic },
+    fromBeginning: true,
+    retry: { initialMs: 50, maxMs: 200 },
+    ...extra,
+  });
+  return createPipelineRunner(config, deps);
+}
+
+/** "truck:seq" of each record, for comparing what a handler saw. */
+export const seqs = (records: { truckId: string; seq: number }[]) => records.map((r) => `${r.truckId}:${r.seq}`);
