@@ -53,6 +53,15 @@ export const PipelineRuntimeConfigSchema = z
       .default(false)
       .describe("On assignment, read the compacted status topic from its start (the latest state of every truck)."),
     partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(1),
+    commitIntervalMs: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000)
+      .describe(
+        "How often handled offsets are committed (also on a rebalance and on stop). A crash repeats at most this " +
+          "long of handled batches (at least once); pipelines with an offset store are not affected.",
+      ),
     maxBytesPerPartition: z
       .number()
       .int()

@@ -250,8 +250,10 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     metrics.handlerSeconds.observe(Number(process.hrtime.bigint() - began) / 1e9);
     metrics.batches.inc({ result: "ok" });
     state.failures = 0;
+    // Resolved only now, after the handler: kafkajs commits resolved offsets every commitIntervalMs, on a
+    // rebalance and on stop, so a commit per batch (a round trip that stalls the partition) is not needed.
     payload.resolveOffset(last);
-    await consumer.commitOffsets([{ ...tp, offset: nextOffset }]);
+    await payload.commitOffsetsIfNecessary();
     metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Number(batch.offsetLag()));
   }
 
@@ -321,7 +323,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         await consumer.connect();
         await consumer.subscribe({ topics: [...kindOf.keys()], fromBeginning: config.fromBeginning });
         await consumer.run({
-          autoCommit: false,
+          autoCommit: true,
+          autoCommitInterval: config.commitIntervalMs,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
           eachBatch,

@@ -112,7 +112,8 @@ describe("pipeline runtime", () => {
       async handle(batch) {
         attempts.push(seqs(batch.records.map((d) => d.record as TelemetryRecord)));
         if (attempts.length < 3) {
-          expect(await committed(kafka, groupId, topic)).toEqual({ 0: "-1" });
+          // Nothing of the batch committed: no offset yet, or 0 (the retry's seek commits where the batch starts).
+          expect(["-1", "0"]).toContain((await committed(kafka, groupId, topic))[0]);
           throw new Error("database down");
         }
       },
