@@ -87,6 +87,16 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   let started = false;
   let stopping: Promise<void> | undefined;
   const sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  /** Batches being handled now, and who waits for them to finish (stop). */
+  let inFlight = 0;
+  let whenIdle: (() => void) | undefined;
+  /** The next offset of each partition's last handled batch, not committed yet. */
+  const handled = new Map<string, { topic: string; partition: number; offset: string }>();
+  let lastCommit = 0;
+  /** Commits what an idle pipeline handled last, once the interval has passed. */
+  let commitTimer: NodeJS.Timeout | undefined;
+  // A failed commit is not lost work: the records are read again after a restart (at least once).
+  const commitFailed = (error: unknown) => logger.warn({ err: error }, "offset commit failed");
 
   const newFilter = (kind: RecordKind) =>
     kind === "status" ? undefined : createInOrderFilter({ maxTrucks: config.inOrder.maxTrucks });
@@ -163,6 +173,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
       }
     }
     const revoked = [...partitions.keys()].filter((k) => !next.has(k)).map(parseKey);
+    for (const k of handled.keys()) if (!next.has(k)) handled.delete(k);
     partitions = next;
     joined = true;
     logger.info({ assigned: added.length, revoked: revoked.length }, "partitions assigned");
@@ -217,6 +228,18 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    // Stopping: leave the batch unread; it comes again after the restart (nothing of it was committed).
+    if (stopping !== undefined) return;
+    inFlight += 1;
+    try {
+      await handleBatch(payload);
+    } finally {
+      inFlight -= 1;
+      if (inFlight === 0) whenIdle?.();
+    }
+  }
+
+  async function handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const tp = { topic: batch.topic, partition: batch.partition };
     const state = partitions.get(key(tp.topic, tp.partition));
@@ -250,11 +273,23 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     metrics.handlerSeconds.observe(Number(process.hrtime.bigint() - began) / 1e9);
     metrics.batches.inc({ result: "ok" });
     state.failures = 0;
-    // Resolved only now, after the handler: kafkajs commits resolved offsets every commitIntervalMs, on a
-    // rebalance and on stop, so a commit per batch (a round trip that stalls the partition) is not needed.
+    // Committed only now, after the handler; at most every commitIntervalMs (stop() commits the rest), because a
+    // commit per batch is a round trip that stalls the partition's next batch.
     payload.resolveOffset(last);
-    await payload.commitOffsetsIfNecessary();
+    handled.set(key(tp.topic, tp.partition), { ...tp, offset: nextOffset });
+    const wait = lastCommit + config.commitIntervalMs - Date.now();
+    if (wait <= 0) await commitHandled();
+    else commitTimer ??= setTimeout(() => void commitHandled().catch(commitFailed), wait).unref();
     metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Number(batch.offsetLag()));
+  }
+
+  async function commitHandled(): Promise<void> {
+    clearTimeout(commitTimer);
+    commitTimer = undefined;
+    lastCommit = Date.now();
+    const offsets = [...handled.values()];
+    handled.clear();
+    if (offsets.length > 0) await consumer.commitOffsets(offsets);
   }
 
   async function handlerFailed(
@@ -323,8 +358,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         await consumer.connect();
         await consumer.subscribe({ topics: [...kindOf.keys()], fromBeginning: config.fromBeginning });
         await consumer.run({
-          autoCommit: true,
-          autoCommitInterval: config.commitIntervalMs,
+          autoCommit: false,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
           eachBatch,
@@ -346,6 +380,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
           entry.resolve();
         }
         sleeps.clear();
+        if (inFlight > 0) await new Promise<void>((resolve) => (whenIdle = resolve));
+        await commitHandled().catch(commitFailed);
         await consumer.disconnect();
         await admin.disconnect();
         logger.info("pipeline stopped");

@@ -103,6 +103,28 @@ describe("pipeline runtime", () => {
     await waitFor(async () => (await committed(kafka, groupId, topic))[0] === "2", "offset 2 committed");
   });
 
+  it("commits everything handled when stopped, between two periodic commits", async () => {
+    const topic = await newTopic();
+    const groupId = group();
+    await produce(kafka, topic, [telemetry("T5", 0), telemetry("T5", 1), telemetry("T5", 2)]);
+    let seen = 0;
+    const r = runner(
+      topic,
+      groupId,
+      { handle: (batch) => void (seen += batch.records.length) },
+      {
+        commitIntervalMs: 600_000, // after the first commit, no periodic one during the test: only stop() can commit
+      },
+    );
+    await r.start();
+    await waitFor(async () => (await committed(kafka, groupId, topic))[0] === "3", "the first commit");
+    await produce(kafka, topic, [telemetry("T5", 3), telemetry("T5", 4)]);
+    await waitFor(() => seen === 5, "5 records handled");
+    expect((await committed(kafka, groupId, topic))[0]).toBe("3");
+    await r.stop();
+    expect(await committed(kafka, groupId, topic)).toEqual({ 0: "5" });
+  });
+
   it("delivers a batch again when its handler throws, and commits nothing of it meanwhile", async () => {
     const topic = await newTopic();
     const groupId = group();
