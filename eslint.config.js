@@ -22,6 +22,24 @@ export default tseslint.config(
     },
   },
   {
+    // The map's page: plain browser JavaScript served as it is, with Leaflet and topojson-client as globals.
+    files: ["pipelines/map/page/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: {
+        window: "readonly",
+        document: "readonly",
+        location: "readonly",
+        fetch: "readonly",
+        WebSocket: "readonly",
+        requestAnimationFrame: "readonly",
+        setTimeout: "readonly",
+        L: "readonly",
+        topojson: "readonly",
+      },
+    },
+  },
+  {
     files: ["**/*.js", "**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
   },

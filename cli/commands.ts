@@ -25,8 +25,14 @@ export const commands: Command[] = [
     load: () => import("./bridge.ts"),
   },
   { name: "decode", summary: "decode an NMEA or CAN capture into JSON Lines", load: () => import("./decode.ts") },
+  { name: "map", summary: "serve the live fleet map (Kafka -> browser)", load: () => import("./map.ts") },
   { name: "doctor", summary: "check a gateway's serial ports, GPS, CAN and broker", load: () => import("./doctor.ts") },
   { name: "provision", summary: "write a truck's configuration file", load: () => import("./provision.ts") },
+  {
+    name: "replay",
+    summary: "rewind a stopped pipeline's consumer group (by time or offset)",
+    load: () => import("./replay.ts"),
+  },
   { name: "sim", summary: "simulate trucks (serial devices or MQTT load)", load: () => import("./sim.ts") },
   { name: "verify", summary: "check a Kafka topic for loss, duplicates and order", load: () => import("./verify.ts") },
 ];

@@ -33,6 +33,18 @@ export const ERROR_CODES = {
     retriable: true,
     doc: "The outbox's write buffer is full (the disk is not keeping up); the record was refused, counted and logged.",
   },
+  FLEET_RECORD_INVALID: {
+    retriable: false,
+    doc: "A Kafka record read by a pipeline is not valid JSON of the topic's schema; counted, logged and skipped.",
+  },
+  FLEET_PIPELINE_HANDLER: {
+    retriable: true,
+    doc: "A pipeline's handler failed on a batch; the batch is delivered again after a backoff (nothing committed).",
+  },
+  FLEET_GROUP_ACTIVE: {
+    retriable: false,
+    doc: "A consumer group cannot be rewound while it has live members (stop the pipeline first).",
+  },
   FLEET_PACKAGE: {
     retriable: false,
     doc: "Building a .deb failed: the build output is missing, or native code for another architecture got in.",

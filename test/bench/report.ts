@@ -1,9 +1,9 @@
 /**
- * `npm run bench [-- --quick]`: one report over the four benchmark scripts (wire, decode, agent, bridge). Each runs
+ * `npm run bench [-- --quick]`: one report over the five benchmark scripts (wire, decode, agent, bridge, map). Each runs
  * as its own process, one after the other (a 2-core machine has no core to spare for two at once), and prints its
  * figures beside the reference it measured in the same run; their output is shown as it comes. Then a table of the
  * figures with their references and ratios (ratios are what compare across machines), the machine they ran on,
- * and as the last line one JSON object with exactly the report's sixteen figures.
+ * and as the last line one JSON object with exactly the report's twenty-three figures.
  *
  * --quick: shorter runs and fewer connections (BENCH_* settings below), for a smoke check; figures are noisier.
  */
@@ -33,6 +33,13 @@ export const REPORT_FIELDS = [
   "wire.bytesPerRecordBatch10",
   "wire.bytesPerRecordSingle",
   "wire.codec8BytesPerRecord",
+  "map.recordsPerSec",
+  "map.consumerRecordsPerSec",
+  "map.latencyMsP99",
+  "map.fps10k",
+  "map.longestFrameMs10k",
+  "map.fps100",
+  "map.rssMb",
 ] as const;
 
 interface Script {
@@ -46,6 +53,7 @@ const SCRIPTS: Script[] = [
   { name: "decode", file: "test/bench/decode.ts", quickEnv: { BENCH_SECONDS: "1" } },
   { name: "agent", file: "test/bench/agent.ts", quickEnv: { BENCH_APPEND_N: "20000", BENCH_DRAIN_N: "10000" } },
   { name: "bridge", file: "test/bench/bridge.ts", quickEnv: { BENCH_SECONDS: "3", BENCH_CONNECTIONS: "2000" } },
+  { name: "map", file: "test/bench/map.ts", quickEnv: { BENCH_SECONDS: "15" } },
 ];
 
 interface ScriptResult {
@@ -212,6 +220,30 @@ export function buildReport(results: ScriptResult[]): { rows: Row[]; json: Recor
       figure: "bridge: latency publish->consumer p50/p99 ms",
       value: `${fmt(json["bridge.latencyMsP50"]!)} / ${fmt(json["bridge.latencyMsP99"]!)}`,
       reference: "at 5,000 records/s",
+      ratio: "",
+    },
+    {
+      figure: "map: records/s consumed (catch-up)",
+      value: fmt(json["map.recordsPerSec"]!),
+      reference: `bare kafkajs consumer: ${fmt(json["map.consumerRecordsPerSec"]!)}/s`,
+      ratio: r(json["map.recordsPerSec"]!, json["map.consumerRecordsPerSec"]!),
+    },
+    {
+      figure: "map: Kafka record -> browser p99 ms",
+      value: fmt(json["map.latencyMsP99"]!),
+      reference: `10,000 trucks at 1 record/s, p50 ${fmt(f("map.latencyMsP50"))} ms`,
+      ratio: "",
+    },
+    {
+      figure: "map: page fps / longest frame ms, 10k",
+      value: `${fmt(json["map.fps10k"]!, 1)} / ${fmt(json["map.longestFrameMs10k"]!)}`,
+      reference: `100 trucks: ${fmt(json["map.fps100"]!, 1)} fps / ${fmt(f("map.longestFrameMs100"))} ms`,
+      ratio: r(json["map.fps10k"]!, json["map.fps100"]!),
+    },
+    {
+      figure: "map: service peak RSS, MB (10k trucks)",
+      value: fmt(json["map.rssMb"]!, 1),
+      reference: "",
       ratio: "",
     },
     {

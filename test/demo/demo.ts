@@ -2,10 +2,11 @@
  * `npm run demo`: the whole FleetSync path on one machine. It starts a local Kafka (or uses KAFKA_BROKERS), the
  * bridge as its own process with a credentials file made for the demo trucks, three simulated trucks on
  * pseudo-terminals (two with an SLCAN adapter, one with an ELM327) and three real agents (`fleetsync agent`
- * processes) reading them, each with its outbox in a temporary folder. A live view shows every truck until Ctrl-C
- * (or --duration), which stops everything in order: agents, bridge, devices, Kafka, and removes the folder.
+ * processes) reading them, each with its outbox in a temporary folder, and the live map (`fleetsync map`, its URL
+ * printed first). A live view shows every truck until Ctrl-C (or --duration), which stops everything in order:
+ * agents, map, bridge, devices, Kafka, and removes the folder.
  *
- *   npm run demo [-- --duration S] [-- --plain]
+ *   npm run demo [-- --duration S] [-- --plain] [-- --map-port N]
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -18,8 +19,9 @@ import { createDeviceFleet, type DeviceFleet } from "../../sim/index.ts";
 import { type AgentGauges, type AgentProcess, spawnAgent, writeAgentConfig } from "../e2e/agents.ts";
 import { type BridgeProcess, REPO, spawnBridge, writeBridgeFiles } from "../e2e/bridge.ts";
 import { brokersFromEnv, type E2eKafka, startKafka } from "../e2e/kafka.ts";
+import { type MapProcess, spawnMap, writeMapConfig } from "../e2e/map.ts";
 import { type TopicWatch, watchTopic } from "../e2e/watch.ts";
-import { checkPrerequisites, describeMissing } from "./prereqs.ts";
+import { checkPrerequisites, describeMissing, installDebianPackages } from "./prereqs.ts";
 import { createView, type TruckRow, type View } from "./view.ts";
 
 const TRUCKS = [
@@ -33,12 +35,14 @@ const REFRESH_MS = 1_000;
 const HELP = `Usage: npm run demo [-- options]
   --duration S   stop by itself after S seconds (default: run until Ctrl-C)
   --plain        one JSON line per refresh instead of the terminal view (the default when stdout is not a terminal)
+  --map-port N   the live map's port (default 8090; another free port when 8090 is taken)
 Environment: KAFKA_BROKERS=host:port,... uses an existing Kafka instead of starting the local one.
 `;
 
 interface Running {
   kafka?: E2eKafka;
   bridge?: BridgeProcess;
+  map?: MapProcess;
   devices?: DeviceFleet;
   agents: AgentProcess[];
   watch?: TopicWatch;
@@ -49,6 +53,7 @@ interface Running {
 async function stopAll(r: Running, say: (text: string) => void): Promise<void> {
   const began = Date.now();
   await Promise.allSettled(r.agents.map((a) => a.stop()));
+  await r.map?.stop();
   await r.bridge?.stop();
   await r.watch?.stop().catch(() => undefined);
   await r.devices?.stop();
@@ -58,14 +63,14 @@ async function stopAll(r: Running, say: (text: string) => void): Promise<void> {
   }
   if (r.dir) await rm(r.dir, { recursive: true, force: true });
   say(
-    `stopped in ${((Date.now() - began) / 1000).toFixed(1)} s: agents, bridge, simulated devices${r.kafka?.local ? " and Kafka" : ""}`,
+    `stopped in ${((Date.now() - began) / 1000).toFixed(1)} s: agents, map, bridge, simulated devices${r.kafka?.local ? " and Kafka" : ""}`,
   );
 }
 
 /** Last resort if the demo dies without stopping (an exception): no child outlives it. */
 function killOnExit(r: Running): void {
   process.on("exit", () => {
-    for (const p of [...r.agents.map((a) => a.child), r.bridge?.child]) {
+    for (const p of [...r.agents.map((a) => a.child), r.bridge?.child, r.map?.child]) {
       if (p && p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
     }
   });
@@ -99,6 +104,7 @@ async function main(): Promise<number> {
     options: {
       duration: { type: "string" },
       plain: { type: "boolean", default: false },
+      "map-port": { type: "string", default: "8090" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -115,7 +121,14 @@ async function main(): Promise<number> {
   const view: View = createView({ tty });
   const say = (text: string) => view.message(text);
 
+  const mapPort = Number(values["map-port"]);
+  if (!Number.isInteger(mapPort) || mapPort < 0 || mapPort > 65_535) {
+    process.stderr.write("--map-port must be a port number\n");
+    return 2;
+  }
   const ownKafka = brokersFromEnv() === undefined;
+  // Debian packages the demo needs (socat): installed here when root with apt-get, else the exact command is named.
+  installDebianPackages(checkPrerequisites({ repo: REPO, ownKafka }), (line) => process.stderr.write(`${line}\n`));
   const missing = checkPrerequisites({ repo: REPO, ownKafka });
   if (missing.length > 0) {
     process.stderr.write(describeMissing(missing));
@@ -156,6 +169,19 @@ async function main(): Promise<number> {
     });
     say("starting the bridge...");
     r.bridge = await spawnBridge(files.configFile, { detached: true });
+    if (stopRequested) return 0;
+
+    // The map's group is new per run: it starts from the last 10 minutes of records and the compacted status.
+    const mapConfig = (port: number) => ({
+      groupId: `fleetsync-map-demo-${randomBytes(3).toString("hex")}`,
+      kafka: { brokers: r.kafka!.brokers },
+      http: { host: "127.0.0.1", port },
+    });
+    r.map = await spawnMap(await writeMapConfig(r.dir, mapConfig(mapPort)), { detached: true }).catch(async (error) => {
+      if (mapPort === 0 || !/EADDRINUSE/.test(String(error))) throw error;
+      return spawnMap(await writeMapConfig(r.dir!, mapConfig(0)), { detached: true });
+    });
+    say(`live map: ${r.map.url}`);
     if (stopRequested) return 0;
 
     r.devices = createDeviceFleet({
@@ -202,6 +228,7 @@ async function main(): Promise<number> {
           brokers: r.kafka.brokers,
           kafkaDataDir: r.kafka.local?.dataDir ?? null,
           bridge: { pid: r.bridge.child.pid, port: files.port },
+          map: { pid: r.map.child.pid, url: r.map.url },
           agents: r.agents.map((a, i) => ({
             truckId: TRUCKS[i]!.truckId,
             pid: a.child.pid,
@@ -217,13 +244,20 @@ async function main(): Promise<number> {
       const gauges = await Promise.all(r.agents.map((a) => a.scrape().catch(() => undefined)));
       const rows = TRUCKS.map((t, i) => row(t, r.agents[i]!, gauges[i], r));
       view.update(
-        { uptimeS: (Date.now() - viewStart) / 1000, bridgeUrl, brokers: r.kafka.brokers, topic: TOPIC },
+        {
+          uptimeS: (Date.now() - viewStart) / 1000,
+          bridgeUrl,
+          brokers: r.kafka.brokers,
+          topic: TOPIC,
+          mapUrl: r.map.url,
+        },
         rows,
       );
       for (const [i, a] of r.agents.entries()) {
         if (a.child.exitCode !== null) throw new Error(`agent ${TRUCKS[i]!.truckId} exited: ${a.logTail()}`);
       }
       if (r.bridge.child.exitCode !== null) throw new Error(`the bridge exited: ${r.bridge.logTail()}`);
+      if (r.map.child.exitCode !== null) throw new Error(`the map exited: ${r.map.logTail()}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, Math.min(REFRESH_MS, endAt - Date.now())));
         wake = () => {

@@ -10,6 +10,8 @@ export interface Missing {
   what: string;
   why: string;
   fix: string;
+  /** The Debian package that provides it, when there is one the demo may install itself. */
+  debianPackage?: string;
 }
 
 function runs(command: string, args: string[]): { ok: boolean; output: string } {
@@ -48,6 +50,7 @@ export function checkPrerequisites(options: { repo: string; ownKafka: boolean })
       what: "socat",
       why: "the simulated GPS receivers and CAN adapters are pseudo-terminals made by socat",
       fix: "Debian/Ubuntu: sudo apt-get install socat (macOS: brew install socat)",
+      debianPackage: "socat",
     });
   }
   if (options.ownKafka) {
@@ -76,4 +79,33 @@ export function checkPrerequisites(options: { repo: string; ownKafka: boolean })
 export function describeMissing(missing: Missing[]): string {
   const lines = missing.map((m) => `  - ${m.what}: ${m.why}.\n    Install: ${m.fix}`);
   return `fleetsync demo cannot start; missing:\n${lines.join("\n")}\n`;
+}
+
+export type InstallPlan =
+  { action: "none" } | { action: "install"; packages: string[] } | { action: "tell"; command: string };
+
+/**
+ * What to do about missing Debian packages: nothing, install them (root on a machine with apt-get: the README's
+ * first command must work on a fresh Debian), or name the exact command for the user to run.
+ */
+export function planDebianInstall(missing: Missing[], env: { root: boolean; aptGet: boolean }): InstallPlan {
+  const packages = missing.flatMap((m) => (m.debianPackage ? [m.debianPackage] : []));
+  if (packages.length === 0) return { action: "none" };
+  if (env.root && env.aptGet) return { action: "install", packages };
+  return { action: "tell", command: `sudo apt-get install -y ${packages.join(" ")}` };
+}
+
+/** Carries out the plan; `say` gets one line. An install that fails leaves the check to report what is missing. */
+export function installDebianPackages(missing: Missing[], say: (line: string) => void): void {
+  const plan = planDebianInstall(missing, {
+    root: process.getuid?.() === 0,
+    aptGet: runs("apt-get", ["--version"]).ok,
+  });
+  if (plan.action === "tell") say(`the demo needs Debian packages; run: ${plan.command}`);
+  if (plan.action !== "install") return;
+  say(`installing ${plan.packages.join(" ")} with apt-get (running as root)...`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const quiet = { stdio: "ignore" as const, env, timeout: 600_000 };
+  spawnSync("apt-get", ["update", "-qq"], quiet);
+  spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...plan.packages], quiet);
 }

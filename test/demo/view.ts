@@ -30,6 +30,8 @@ export interface ViewHeader {
   bridgeUrl: string;
   brokers: string[];
   topic: string;
+  /** The live map's page, shown first so it is easy to find. */
+  mapUrl?: string;
 }
 
 const COLUMNS = [
@@ -82,7 +84,7 @@ export function renderTable(header: ViewHeader, rows: TruckRow[]): string {
     ].join(" "),
   );
   return [
-    `FleetSync demo   up ${clock(header.uptimeS)}`,
+    `FleetSync demo   up ${clock(header.uptimeS)}${header.mapUrl ? `   live map: ${header.mapUrl}` : ""}`,
     `trucks (sim, ptys) -> agents -> bridge ${header.bridgeUrl} -> Kafka ${header.brokers.join(",")} topic ${header.topic}`,
     "",
     head,
@@ -90,7 +92,7 @@ export function renderTable(header: ViewHeader, rows: TruckRow[]): string {
     ...lines,
     "",
     "speed, engine and position: the newest record in Kafka; last seq: the agent's; lag = last seq - last seq in Kafka",
-    "Ctrl-C stops everything (agents, bridge, simulated devices, Kafka).",
+    "Ctrl-C stops everything (agents, map, bridge, simulated devices, Kafka).",
   ].join("\n");
 }
 

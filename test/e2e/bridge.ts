@@ -10,7 +10,7 @@ import { type ScryptParams, setTruckSecret } from "../../bridge/auth/credentials
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
 import { fleetsyncCommand } from "../support/build.ts";
 import type { RunTopics } from "./kafka.ts";
-import { childLifecycle, type Exit } from "./child.ts";
+import { childLifecycle, type Exit, readyLine } from "./child.ts";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 
@@ -94,25 +94,13 @@ export async function spawnBridge(
     tail = (tail + chunk).slice(-4000);
   });
   const { exited, kill, stop } = childLifecycle(child, 20_000);
-  const ready = await new Promise<{ tcp: number; http: number | null }>((resolveReady, reject) => {
-    let out = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`the bridge was not ready within ${READY_TIMEOUT_MS} ms: ${tail}`));
-    }, READY_TIMEOUT_MS);
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      out += chunk;
-      const line = out.split("\n").find((l) => l.includes('"ready":true'));
-      if (!line) return;
-      clearTimeout(timer);
-      resolveReady(JSON.parse(line) as { tcp: number; http: number | null });
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`the bridge exited (${code ?? signal}) before it was ready: ${tail}`));
-    });
-  });
+  const ready = await readyLine<{ tcp: number; http: number | null }>(
+    child,
+    exited,
+    "the bridge",
+    () => tail,
+    READY_TIMEOUT_MS,
+  );
   return {
     child,
     port: ready.tcp,

@@ -1,6 +1,6 @@
 /** The demo's small pure parts: Java version parsing for the prerequisite check, the view, the agent gauges. */
 import { describe, expect, it } from "vitest";
-import { javaMajor } from "../demo/prereqs.ts";
+import { javaMajor, planDebianInstall } from "../demo/prereqs.ts";
 import { renderTable, type TruckRow } from "../demo/view.ts";
 import { parseAgentMetrics } from "./agents.ts";
 
@@ -10,6 +10,21 @@ describe("demo parts", () => {
     expect(javaMajor('openjdk version "21" 2023-09-19')).toBe(21);
     expect(javaMajor('java version "1.8.0_392"')).toBe(8);
     expect(javaMajor("command not found")).toBeUndefined();
+  });
+
+  it("installs missing Debian packages itself only as root with apt-get, else names the command", () => {
+    const socat = { what: "socat", why: "ptys", fix: "apt-get install socat", debianPackage: "socat" };
+    const java = { what: "Java", why: "Kafka", fix: "install a JRE" };
+    expect(planDebianInstall([socat, java], { root: true, aptGet: true })).toEqual({
+      action: "install",
+      packages: ["socat"],
+    });
+    expect(planDebianInstall([socat], { root: false, aptGet: true })).toEqual({
+      action: "tell",
+      command: "sudo apt-get install -y socat",
+    });
+    expect(planDebianInstall([socat], { root: true, aptGet: false }).action).toBe("tell");
+    expect(planDebianInstall([java], { root: true, aptGet: true })).toEqual({ action: "none" });
   });
 
   it("renders one aligned row per truck, with '-' for what is not known yet", () => {

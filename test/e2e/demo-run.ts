@@ -14,6 +14,7 @@ export interface DemoReady {
   brokers: string[];
   kafkaDataDir: string | null;
   bridge: { pid: number; port: number };
+  map: { pid: number; url: string };
   agents: { truckId: string; pid: number; metricsPort: number }[];
 }
 
@@ -76,7 +77,7 @@ function alive(pid: number): boolean {
 /** Processes still running that belong to the demo: its children by pid, anything naming its folders. */
 export function leftovers(ready: DemoReady): string[] {
   const found: string[] = [];
-  for (const pid of [ready.bridge.pid, ...ready.agents.map((a) => a.pid)]) {
+  for (const pid of [ready.bridge.pid, ready.map.pid, ...ready.agents.map((a) => a.pid)]) {
     if (alive(pid)) found.push(`pid ${pid} still running`);
   }
   const marks = [ready.dir, ...(ready.kafkaDataDir ? [ready.kafkaDataDir] : [])];

@@ -4,6 +4,7 @@
  * Uses the test run's Kafka through KAFKA_BROKERS (the demo with its own Kafka runs in the fault suite).
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { kafkaBrokers } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
 import { type DemoRun, leftovers, runDemo } from "./demo-run.ts";
@@ -49,6 +50,11 @@ describe("npm run demo", () => {
       expect(last.lag!).toBeLessThanOrEqual(3);
     }
 
+    // The live map runs too and shows the three trucks (its URL came first among the demo's messages).
+    expect(d.messages.find((m) => m.startsWith("live map:"))).toBe(`live map: ${ready.map.url}`);
+    const onMap = await mapSnapshotIds(ready.map.url);
+    expect(onMap.sort()).toEqual(["DEMO-1", "DEMO-2", "DEMO-3"]);
+
     d.child.kill("SIGINT");
     const exit = await d.exited;
     expect(exit.code, d.stderr()).toBe(0);
@@ -56,3 +62,16 @@ describe("npm run demo", () => {
     expect(leftovers(ready)).toEqual([]);
   });
 });
+
+/** The truck ids of the map's WebSocket snapshot (what the page gets first). */
+function mapSnapshotIds(pageUrl: string): Promise<string[]> {
+  const url = new URL("ws", pageUrl.replace(/^http/, "ws"));
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.once("message", (data) => {
+      socket.close();
+      resolve((JSON.parse(String(data)) as { trucks: { id: string }[] }).trucks.map((t) => t.id));
+    });
+    socket.once("error", reject);
+  });
+}

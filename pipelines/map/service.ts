@@ -1,0 +1,111 @@
+/**
+ * The live map: a pipeline (group fleetsync-map) that folds telemetry, events and the compacted status topic into
+ * the fleet's latest state, and the web server that shows it. A restart shows the fleet at once: the runtime starts
+ * telemetry and events at the last `historyMs` of records (or earlier, after a replay) and status from its start.
+ */
+import type { AddressInfo } from "node:net";
+import { type Logger, silentLogger } from "../../common/log.ts";
+import { parsePipelineRuntimeConfig } from "../runtime/config.ts";
+import { createPipelineRunner, type PipelineRunner } from "../runtime/runner.ts";
+import type { PipelineHandler, RecordBatch, TopicPartition } from "../runtime/types.ts";
+import type { MapConfig } from "./config.ts";
+import { createMapServer, type MapServer } from "./server.ts";
+import { createFleetState, type FleetState } from "./state.ts";
+
+export interface MapService {
+  readonly state: FleetState;
+  readonly runner: PipelineRunner;
+  start(): Promise<void>;
+  /** Closes browsers and the web server, then leaves the group. Idempotent. */
+  stop(): Promise<void>;
+  address(): AddressInfo | undefined;
+  /** The page's URL (with the token when there is one). */
+  url(): string;
+}
+
+export interface MapServiceDeps {
+  logger?: Logger;
+}
+
+export function createMapService(config: MapConfig, deps: MapServiceDeps = {}): MapService {
+  const logger = deps.logger ?? silentLogger;
+  const state = createFleetState(config);
+  // Which telemetry partition each truck came from, so a revoked partition's trucks leave this member's map.
+  const partitionOf = new Map<string, number>();
+
+  const handler: PipelineHandler = {
+    handle(batch: RecordBatch) {
+      switch (batch.kind) {
+        case "telemetry":
+          for (const d of batch.records) {
+            state.applyTelemetry(d.record, d.kafkaTimestamp);
+            partitionOf.set(d.record.truckId, batch.partition);
+          }
+          break;
+        case "events":
+          for (const d of batch.records) state.applyEvent(d.record);
+          break;
+        case "status":
+          for (const d of batch.records) state.applyStatus(d.record);
+          break;
+      }
+    },
+    revoked(partitions: TopicPartition[]) {
+      const lost = new Set(partitions.filter((p) => p.topic === config.topics.telemetry).map((p) => p.partition));
+      const gone = [...partitionOf].filter(([, partition]) => lost.has(partition)).map(([id]) => id);
+      for (const id of gone) partitionOf.delete(id);
+      state.remove(gone);
+    },
+  };
+
+  const runner = createPipelineRunner(
+    parsePipelineRuntimeConfig({
+      name: "map",
+      groupId: config.groupId,
+      kafka: config.kafka,
+      topics: config.topics,
+      historyMs: config.historyMs,
+      statusFromEarliest: true,
+      // A new map group starts with the history window, not at the topics' start.
+      fromBeginning: false,
+      // Three topics, one handler that only updates memory: let partitions proceed side by side.
+      partitionsConsumedConcurrently: 4,
+    }),
+    { handler, logger },
+  );
+  const server: MapServer = createMapServer(config, {
+    state,
+    registry: runner.metrics.registry,
+    ready: () => runner.ready(),
+    logger: logger.child({ part: "web" }),
+  });
+  let stopping: Promise<void> | undefined;
+
+  return {
+    state,
+    runner,
+    async start() {
+      await server.start();
+      try {
+        await runner.start();
+      } catch (error) {
+        await server.stop();
+        throw error;
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        await server.stop();
+        await runner.stop();
+      })();
+      return stopping;
+    },
+    address: () => server.address(),
+    url() {
+      const address = server.address();
+      const host = address?.family === "IPv6" ? `[${address.address}]` : (address?.address ?? config.http.host);
+      const token = config.http.token ? `?token=${encodeURIComponent(config.http.token)}` : "";
+      return `http://${host}:${address?.port ?? config.http.port}/${token}`;
+    },
+  };
+}

@@ -1,0 +1,144 @@
+import { describe, expect, it } from "vitest";
+import type { EventRecord, TelemetryRecord } from "../../protocol/records.ts";
+import { createClientQueue, snapshotOf } from "./coalesce.ts";
+import { createFleetState, type FleetState } from "./state.ts";
+
+const STREAM = "0123456789abcdef";
+
+function rec(truckId: string, seq: number, over: Partial<TelemetryRecord> = {}): TelemetryRecord {
+  return {
+    truckId,
+    stream: STREAM,
+    seq,
+    ts: "2026-11-30T06:00:00.000Z",
+    timeSource: "gnss",
+    gps: { fix: "3d", lat: 50 + seq / 100, lon: 8, altM: 100, speedKmh: 60, courseDeg: 45, sats: 9, hdop: 1 },
+    engine: { engineSpeedRpm: 1500, fuelLevelPct: 55.5, coolantTempC: 90 },
+    ...over,
+  };
+}
+
+function ev(truckId: string, seq: number, body: Record<string, unknown>): EventRecord {
+  return { truckId, stream: STREAM, seq, ts: "2026-11-30T06:00:01.000Z", timeSource: "gnss", ...body } as EventRecord;
+}
+
+function fleet(over: Partial<Parameters<typeof createFleetState>[0]> = {}): FleetState {
+  return createFleetState({ trailPoints: 3, feedSize: 4, maxTrucks: 100, movingKmh: 3, now: () => 1_000, ...over });
+}
+
+describe("fleet state", () => {
+  it("keeps the newest record's values and never moves a truck back to an older one", () => {
+    const state = fleet();
+    state.applyTelemetry(rec("A", 5), 900);
+    state.applyTelemetry(rec("A", 4, { gps: { ...rec("A", 4).gps!, lat: 1 } }), 901);
+    const view = state.get("A")!;
+    expect(view).toMatchObject({ seq: 5, lat: 50.05, lon: 8, headingDeg: 45, speedKmh: 60, condition: "moving" });
+    expect(view).toMatchObject({ engineSpeedRpm: 1500, fuelLevelPct: 55.5, coolantTempC: 90, kafkaTs: 900 });
+    // A new stream (the truck's outbox was replaced) is taken at once, whatever its seq.
+    state.applyTelemetry({ ...rec("A", 0), stream: "fedcba9876543210" }, 902);
+    expect(state.get("A")!.seq).toBe(0);
+  });
+
+  it("derives the condition: moving, idling, parked, no fix, offline", () => {
+    const state = fleet();
+    const standing = { ...rec("B", 1).gps!, speedKmh: 0.5 };
+    state.applyTelemetry(rec("B", 1, { gps: standing }), 0);
+    expect(state.get("B")!.condition).toBe("idling");
+    state.applyTelemetry(rec("B", 2, { gps: standing, engine: undefined }), 0);
+    expect(state.get("B")!.condition).toBe("parked");
+    state.applyTelemetry(rec("B", 3, { gps: { ...standing, fix: "none", lat: null, lon: null } }), 0);
+    expect(state.get("B")!.condition).toBe("nofix");
+    state.applyStatus({ truckId: "B", state: "offline", ts: "2026-11-30T06:00:02.000Z", reason: "will" });
+    expect(state.get("B")!.condition).toBe("offline");
+    expect(state.counts()).toEqual({ moving: 0, idling: 0, parked: 0, offline: 1, nofix: 0 });
+  });
+
+  it("bounds trails and the feed, dropping the oldest", () => {
+    const state = fleet();
+    for (let seq = 1; seq <= 5; seq += 1) state.applyTelemetry(rec("C", seq), 0);
+    expect(state.trail("C")).toEqual([
+      [50.03, 8],
+      [50.04, 8],
+      [50.05, 8],
+    ]);
+    for (let seq = 1; seq <= 6; seq += 1) state.applyEvent(ev("C", seq, { type: "ignition", on: seq % 2 === 1 }));
+    expect(state.feed().map((e) => e.text)).toEqual(["ignition on", "ignition off", "ignition on", "ignition off"]);
+    expect(state.feed().map((e) => e.id)).toEqual([3, 4, 5, 6]);
+  });
+
+  it("tracks trouble codes raised and cleared, and reports status changes once", () => {
+    const state = fleet();
+    state.applyEvent(ev("D", 1, { type: "dtc", change: "raised", dtc: { j1939: { spn: 110, fmi: 0, oc: 1 } } }));
+    state.applyEvent(ev("D", 2, { type: "dtc", change: "raised", dtc: { obd: "P0301" } }));
+    expect(state.get("D")!.dtcs).toEqual(["SPN 110 FMI 0", "P0301"]);
+    state.applyEvent(ev("D", 3, { type: "dtc", change: "cleared", dtc: { obd: "P0301" } }));
+    expect(state.get("D")!.dtcs).toEqual(["SPN 110 FMI 0"]);
+    state.applyStatus({ truckId: "D", state: "online", ts: "2026-11-30T06:00:00.000Z" });
+    state.applyStatus({ truckId: "D", state: "online", ts: "2026-11-30T06:00:01.000Z" });
+    expect(state.feed().filter((e) => e.kind === "online")).toHaveLength(1);
+  });
+
+  it("forgets the truck seen longest ago when full", () => {
+    const state = fleet({ maxTrucks: 2 });
+    const removed: string[] = [];
+    state.subscribe({ truck: () => undefined, event: () => undefined, removed: (id) => removed.push(id) });
+    state.applyTelemetry(rec("E1", 1), 0);
+    state.applyTelemetry(rec("E2", 1), 0);
+    state.applyTelemetry(rec("E1", 2), 0);
+    state.applyTelemetry(rec("E3", 1), 0);
+    expect(removed).toEqual(["E2"]);
+    expect(state.size()).toBe(2);
+  });
+});
+
+describe("client coalescing", () => {
+  function wired(options = { maxEvents: 3, maxBufferedBytes: 1000 }) {
+    const state = fleet();
+    const queue = createClientQueue(options);
+    state.subscribe(queue);
+    return { state, queue };
+  }
+
+  it("sends at most one update per truck per interval, with the newest state", () => {
+    const { state, queue } = wired();
+    for (let seq = 1; seq <= 10; seq += 1) state.applyTelemetry(rec("F", seq), 0);
+    state.applyTelemetry(rec("G", 1), 0);
+    const delta = queue.take(state, 0, 5)!;
+    expect(delta.trucks.map((t) => [t.id, t.seq])).toEqual([
+      ["F", 10],
+      ["G", 1],
+    ]);
+    expect(delta.counts.moving).toBe(2);
+    expect(queue.take(state, 0, 6)).toBeUndefined();
+  });
+
+  it("skips intervals for a slow client, then gives it the newest state, never a stale one", () => {
+    const { state, queue } = wired();
+    state.applyTelemetry(rec("H", 1), 0);
+    expect(queue.take(state, 5000, 1)).toBeUndefined(); // socket still holds 5000 bytes > 1000
+    for (let seq = 2; seq <= 1000; seq += 1) state.applyTelemetry(rec("H", seq), 0);
+    expect(queue.stats()).toMatchObject({ pendingTrucks: 1, skipped: 1 });
+    const delta = queue.take(state, 0, 2)!;
+    expect(delta.trucks).toHaveLength(1);
+    expect(delta.trucks[0]!.seq).toBe(1000);
+  });
+
+  it("bounds a slow client's feed entries and says how many it missed", () => {
+    const { state, queue } = wired();
+    for (let seq = 1; seq <= 5; seq += 1) state.applyEvent(ev("I", seq, { type: "ignition", on: true }));
+    const delta = queue.take(state, 0, 1)!;
+    expect(delta.events.map((e) => e.id)).toEqual([3, 4, 5]);
+    expect(delta.eventsDropped).toBe(2);
+  });
+
+  it("reports removed trucks and snapshots the whole fleet", () => {
+    const { state, queue } = wired();
+    state.applyTelemetry(rec("J", 1), 0);
+    state.applyTelemetry(rec("K", 1), 0);
+    queue.take(state, 0, 1);
+    state.remove(["J"]);
+    expect(queue.take(state, 0, 2)).toMatchObject({ trucks: [], removed: ["J"] });
+    const snapshot = snapshotOf(state, 3);
+    expect(snapshot.trucks.map((t) => t.id)).toEqual(["K"]);
+  });
+});

@@ -1,0 +1,266 @@
+/**
+ * The live map's model of the fleet: each truck's latest state, a bounded trail of recent positions, and a bounded
+ * feed of recent events. Pure (no I/O, the clock passed in), so the rules are unit-tested:
+ * - a truck's state is the newest record of its current stream: an older one (a redelivery after a rebalance or a
+ *   restart, whose records the runtime's fresh filter keeps again) never moves a truck back;
+ * - every change bumps the truck's version and is reported to `onChange`, which the per-client coalescers use.
+ */
+import type { EventRecord, StatusRecord, TelemetryRecord } from "../../protocol/records.ts";
+
+export type TruckCondition = "moving" | "idling" | "parked" | "offline" | "nofix";
+
+/** What the page gets for one truck (JSON). */
+export interface TruckView {
+  id: string;
+  condition: TruckCondition;
+  lat: number | null;
+  lon: number | null;
+  headingDeg: number | null;
+  speedKmh: number | null;
+  fix: "none" | "2d" | "3d" | null;
+  engineSpeedRpm: number | null;
+  fuelLevelPct: number | null;
+  coolantTempC: number | null;
+  /** Active trouble codes, "SPN 110 FMI 0" (J1939) or "P0301" (OBD-II). */
+  dtcs: string[];
+  ignition: boolean | null;
+  online: boolean | null;
+  /** The newest record's time (truck clock) and where it sits in the truck's sequence. */
+  ts: string | null;
+  stream: string | null;
+  seq: number | null;
+  /** When the map received the newest record (map clock, ms since the epoch). */
+  seenAt: number | null;
+  /** Kafka timestamp of the newest record (ms): when the bridge produced it. */
+  kafkaTs: number | null;
+  /** From the record's own time to the map receiving it (ms): how far behind the truck the map is. */
+  lagMs: number | null;
+}
+
+export interface FeedEntry {
+  /** Rises by one per entry: the page orders and de-duplicates by it. */
+  id: number;
+  truckId: string;
+  ts: string;
+  kind: "ignition" | "dtc" | "gap" | "start" | "online" | "offline";
+  text: string;
+}
+
+export interface FleetStateOptions {
+  /** Positions kept per truck (when full: the oldest is dropped). */
+  trailPoints: number;
+  /** Entries kept in the event feed (when full: the oldest is dropped). */
+  feedSize: number;
+  /** Trucks kept (when full: the truck seen longest ago is forgotten). */
+  maxTrucks: number;
+  /** Below this speed a truck counts as standing (GPS speed jitters around 0). */
+  movingKmh: number;
+  now?: () => number;
+}
+
+export interface FleetState {
+  applyTelemetry(record: TelemetryRecord, kafkaTs: number): void;
+  applyEvent(record: EventRecord): void;
+  applyStatus(record: StatusRecord): void;
+  /** Forgets trucks (their partitions were revoked). */
+  remove(truckIds: Iterable<string>): void;
+  get(truckId: string): TruckView | undefined;
+  trail(truckId: string): [number, number][];
+  all(): IterableIterator<TruckView>;
+  size(): number;
+  counts(): Record<TruckCondition, number>;
+  feed(): FeedEntry[];
+  /** Called with a truck id whenever its view changed, and with each new feed entry. */
+  subscribe(listener: FleetListener): () => void;
+}
+
+export interface FleetListener {
+  truck(truckId: string): void;
+  event(entry: FeedEntry): void;
+  removed(truckId: string): void;
+}
+
+export const CONDITIONS: readonly TruckCondition[] = ["moving", "idling", "parked", "offline", "nofix"];
+
+interface Truck {
+  view: TruckView;
+  trail: [number, number][];
+  /** Active J1939 codes by "spn/fmi" and OBD-II codes (from telemetry's lists, kept current by dtc events). */
+  dtcs: Set<string>;
+}
+
+function emptyView(id: string): TruckView {
+  return {
+    id,
+    condition: "nofix",
+    lat: null,
+    lon: null,
+    headingDeg: null,
+    speedKmh: null,
+    fix: null,
+    engineSpeedRpm: null,
+    fuelLevelPct: null,
+    coolantTempC: null,
+    dtcs: [],
+    ignition: null,
+    online: null,
+    ts: null,
+    stream: null,
+    seq: null,
+    seenAt: null,
+    kafkaTs: null,
+    lagMs: null,
+  };
+}
+
+export function conditionOf(view: TruckView, movingKmh: number): TruckCondition {
+  if (view.online === false) return "offline";
+  if (view.lat === null || view.lon === null || view.fix === "none") return "nofix";
+  if ((view.speedKmh ?? 0) >= movingKmh) return "moving";
+  const engineOn = (view.engineSpeedRpm ?? 0) > 0 || view.ignition === true;
+  return engineOn ? "idling" : "parked";
+}
+
+const j1939Code = (spn: number, fmi: number) => `SPN ${spn} FMI ${fmi}`;
+
+export function createFleetState(options: FleetStateOptions): FleetState {
+  const now = options.now ?? Date.now;
+  const trucks = new Map<string, Truck>();
+  const feed: FeedEntry[] = [];
+  const listeners = new Set<FleetListener>();
+  let nextFeedId = 1;
+
+  function truckOf(id: string): Truck {
+    let truck = trucks.get(id);
+    if (truck) {
+      // Map order = least recently seen first, for eviction.
+      trucks.delete(id);
+      trucks.set(id, truck);
+      return truck;
+    }
+    truck = { view: emptyView(id), trail: [], dtcs: new Set() };
+    trucks.set(id, truck);
+    if (trucks.size > options.maxTrucks) {
+      const oldest = trucks.keys().next().value as string;
+      trucks.delete(oldest);
+      for (const l of listeners) l.removed(oldest);
+    }
+    return truck;
+  }
+
+  function changed(truck: Truck): void {
+    truck.view.dtcs = [...truck.dtcs];
+    truck.view.condition = conditionOf(truck.view, options.movingKmh);
+    for (const l of listeners) l.truck(truck.view.id);
+  }
+
+  function addFeed(truckId: string, ts: string, kind: FeedEntry["kind"], text: string): void {
+    const entry = { id: nextFeedId++, truckId, ts, kind, text };
+    feed.push(entry);
+    if (feed.length > options.feedSize) feed.shift();
+    for (const l of listeners) l.event(entry);
+  }
+
+  /** True when the record is older than what the truck shows (same stream, seq not above). */
+  function isOld(view: TruckView, stream: string, seq: number): boolean {
+    return view.stream === stream && view.seq !== null && seq <= view.seq;
+  }
+
+  return {
+    applyTelemetry(record, kafkaTs) {
+      const truck = truckOf(record.truckId);
+      const v = truck.view;
+      if (isOld(v, record.stream, record.seq)) return;
+      const seenAt = now();
+      v.stream = record.stream;
+      v.seq = record.seq;
+      v.ts = record.ts;
+      v.seenAt = seenAt;
+      v.kafkaTs = kafkaTs;
+      v.lagMs = Math.max(0, seenAt - Date.parse(record.ts));
+      const gps = record.gps;
+      if (gps) {
+        v.fix = gps.fix;
+        if (gps.lat !== null && gps.lon !== null && gps.fix !== "none") {
+          v.lat = gps.lat;
+          v.lon = gps.lon;
+          truck.trail.push([gps.lat, gps.lon]);
+          if (truck.trail.length > options.trailPoints) truck.trail.shift();
+        }
+        if (gps.courseDeg !== null) v.headingDeg = gps.courseDeg;
+        v.speedKmh = gps.speedKmh;
+      }
+      const engine = record.engine;
+      // No engine part: the ECU is asleep (ignition off), so the engine is not running.
+      v.engineSpeedRpm = engine ? (engine.engineSpeedRpm ?? null) : 0;
+      if (engine?.fuelLevelPct !== undefined) v.fuelLevelPct = engine.fuelLevelPct;
+      if (engine?.coolantTempC !== undefined) v.coolantTempC = engine.coolantTempC;
+      if (record.dtcs || record.obdDtcs) {
+        truck.dtcs = new Set([...(record.dtcs ?? []).map((d) => j1939Code(d.spn, d.fmi)), ...(record.obdDtcs ?? [])]);
+      }
+      changed(truck);
+    },
+
+    applyEvent(record) {
+      const truck = truckOf(record.truckId);
+      switch (record.type) {
+        case "ignition":
+          truck.view.ignition = record.on;
+          addFeed(record.truckId, record.ts, "ignition", `ignition ${record.on ? "on" : "off"}`);
+          break;
+        case "dtc": {
+          const code = record.dtc.j1939 ? j1939Code(record.dtc.j1939.spn, record.dtc.j1939.fmi) : record.dtc.obd;
+          if (code === undefined) break;
+          if (record.change === "raised") truck.dtcs.add(code);
+          else truck.dtcs.delete(code);
+          addFeed(record.truckId, record.ts, "dtc", `trouble code ${code} ${record.change}`);
+          break;
+        }
+        case "gap":
+          addFeed(
+            record.truckId,
+            record.ts,
+            "gap",
+            `outbox full: ${record.count} ${record.channel} records lost (seq ${record.fromSeq}-${record.toSeq})`,
+          );
+          break;
+        case "start":
+          addFeed(record.truckId, record.ts, "start", `agent ${record.agentVersion} started`);
+          break;
+      }
+      changed(truck);
+    },
+
+    applyStatus(record) {
+      const truck = truckOf(record.truckId);
+      const online = record.state === "online";
+      if (truck.view.online === online) return;
+      truck.view.online = online;
+      const why = !online && record.reason ? ` (${record.reason})` : "";
+      addFeed(record.truckId, record.ts, record.state, `${record.state}${why}`);
+      changed(truck);
+    },
+
+    remove(truckIds) {
+      for (const id of truckIds) {
+        if (!trucks.delete(id)) continue;
+        for (const l of listeners) l.removed(id);
+      }
+    },
+    get: (id) => trucks.get(id)?.view,
+    trail: (id) => trucks.get(id)?.trail ?? [],
+    all: () => [...trucks.values()].map((t) => t.view)[Symbol.iterator](),
+    size: () => trucks.size,
+    counts() {
+      const counts = { moving: 0, idling: 0, parked: 0, offline: 0, nofix: 0 };
+      for (const t of trucks.values()) counts[t.view.condition] += 1;
+      return counts;
+    },
+    // By time: after a restart, status and events are read side by side, so arrival order mixes trucks and topics.
+    feed: () => [...feed].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id - b.id)),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * A pipeline's runtime configuration: which topics its consumer group reads, where it starts, how it retries a
+ * failing handler, and its operations endpoint. Validated once at start; the error names the field.
+ */
+import { z } from "zod";
+import { FleetError } from "../../common/errors.ts";
+import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
+
+export const PipelineKafkaSchema = z
+  .object({
+    brokers: z.array(z.string().min(1)).min(1).describe("Bootstrap brokers, host:port."),
+    clientId: z.string().min(1).optional().describe("Kafka client id (default: the group id)."),
+    ssl: z.boolean().default(false).describe("TLS to the Kafka brokers with the system CA store."),
+    connectionTimeoutMs: z.number().int().positive().default(3_000),
+    requestTimeoutMs: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
+export const PipelineTopicsSchema = z
+  .object({
+    telemetry: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(`Telemetry topic to read (contract: ${DEFAULT_KAFKA_TOPICS.telemetry}).`),
+    events: z.string().min(1).optional().describe(`Events topic to read (contract: ${DEFAULT_KAFKA_TOPICS.events}).`),
+    status: z.string().min(1).optional().describe(`Status topic to read (contract: ${DEFAULT_KAFKA_TOPICS.status}).`),
+  })
+  .strict()
+  .refine((t) => t.telemetry ?? t.events ?? t.status, { message: "name at least one topic" });
+
+export const PipelineRuntimeConfigSchema = z
+  .object({
+    name: z.string().min(1).max(64).describe("The pipeline's name in logs and metric labels."),
+    groupId: z.string().min(1).describe("Consumer group id: one per pipeline, so each reads at its own pace."),
+    kafka: PipelineKafkaSchema,
+    topics: PipelineTopicsSchema,
+    fromBeginning: z
+      .boolean()
+      .default(false)
+      .describe("Where a group without committed offsets starts: true = earliest, false = latest."),
+    historyMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "On assignment, start telemetry/events partitions no later than the offset at now - historyMs (0 = off). " +
+          "A pipeline whose state lives in memory (the map) rebuilds it from this much recent history.",
+      ),
+    statusFromEarliest: z
+      .boolean()
+      .default(false)
+      .describe("On assignment, read the compacted status topic from its start (the latest state of every truck)."),
+    partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(1),
+    commitIntervalMs: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000)
+      .describe(
+        "How often handled offsets are committed (also on a rebalance and on stop). A crash repeats at most this " +
+          "long of handled batches (at least once); pipelines with an offset store are not affected.",
+      ),
+    maxBytesPerPartition: z
+      .number()
+      .int()
+      .positive()
+      .default(1_048_576)
+      .describe("Fetch size per partition: bounds one batch's memory (when full: the rest comes in the next fetch)."),
+    retry: z
+      .object({
+        initialMs: z.number().int().positive().default(200),
+        maxMs: z.number().int().positive().default(10_000),
+      })
+      .strict()
+      .prefault({})
+      .describe("Backoff between deliveries of a batch whose handler failed (nothing of it is committed)."),
+    inOrder: z
+      .object({ maxTrucks: z.number().int().positive().default(100_000) })
+      .strict()
+      .prefault({})
+      .describe("The protocol's in-order filter, one per topic and partition."),
+  })
+  .strict();
+
+export type PipelineRuntimeConfig = z.infer<typeof PipelineRuntimeConfigSchema>;
+export type PipelineRuntimeConfigInput = z.input<typeof PipelineRuntimeConfigSchema>;
+
+/** Validates without touching the caller's object; the error names the field and the source. */
+export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, source: string): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.map(String).join(".") || "(root)";
+  throw new FleetError("FLEET_CONFIG_INVALID", `${source}: ${field}: ${issue.message}`, {
+    details: { field, issues: parsed.error.issues.length },
+  });
+}
+
+export function parsePipelineRuntimeConfig(input: unknown, source = "pipeline configuration"): PipelineRuntimeConfig {
+  return parseConfig(PipelineRuntimeConfigSchema, input, source);
+}

@@ -1,0 +1,399 @@
+/**
+ * The consumer-group runner every pipeline stands on (the only place a pipeline touches the Kafka client):
+ * fetch -> validate (protocol/'s schemas) -> in-order filter (protocol/, per topic partition) -> handler(batch)
+ * -> commit. The design's rules for consumers, in one place:
+ * - offsets are committed only after the handler finished with the batch (finalize after delivery): a crash
+ *   repeats at most the batches in hand (at least once);
+ * - a pipeline that must apply each record once supplies an OffsetStore: on assignment the runner seeks to the
+ *   stored position and restores the filter from it, whatever Kafka's committed offset says (exactly once);
+ * - a rebalance resets every partition's filter (another member may have read it meanwhile) and tells the handler
+ *   which partitions it lost, so it can release their state;
+ * - a record that does not validate is counted, logged with topic/partition/offset and skipped: another producer's
+ *   mistake never stops a pipeline;
+ * - a handler that throws gets the same batch again after a bounded exponential backoff; nothing of it is
+ *   committed, and the partition's filter is rebuilt so the redelivered records are not taken for duplicates.
+ */
+import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel } from "kafkajs";
+import { FleetError, isFleetError } from "../../common/errors.ts";
+import { type Logger, silentLogger } from "../../common/log.ts";
+import { createInOrderFilter, type InOrderFilter } from "../../protocol/in-order.ts";
+import type { PipelineRuntimeConfig } from "./config.ts";
+import { decodeKafkaValue } from "./decode.ts";
+import { createPipelineMetrics, type PipelineMetrics } from "./metrics.ts";
+import type {
+  Delivered,
+  OffsetStore,
+  PipelineHandler,
+  RecordBatch,
+  RecordKind,
+  StoredPosition,
+  TopicPartition,
+} from "./types.ts";
+
+export interface PipelineRunnerDeps {
+  handler: PipelineHandler;
+  offsetStore?: OffsetStore;
+  logger?: Logger;
+  metrics?: PipelineMetrics;
+}
+
+export interface PipelineRunner {
+  readonly metrics: PipelineMetrics;
+  /** Connects, joins the group and starts consuming; resolves once consuming has begun. */
+  start(): Promise<void>;
+  /** Finishes the batch in hand (its commit included), leaves the group, disconnects. Idempotent. */
+  stop(): Promise<void>;
+  /** True once the consumer joined its group, until it crashes or stops. */
+  ready(): boolean;
+  /** The partitions this member holds now. */
+  assignment(): TopicPartition[];
+}
+
+interface PartitionState {
+  kind: RecordKind;
+  filter: InOrderFilter | undefined;
+  /** Resolves once the start position is chosen (and sought); the offset the first batch must start at. */
+  positioned: Promise<string | undefined>;
+  aligned: boolean;
+  failures: number;
+}
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+export function createPipelineRunner(config: PipelineRuntimeConfig, deps: PipelineRunnerDeps): PipelineRunner {
+  const logger = (deps.logger ?? silentLogger).child({ pipeline: config.name });
+  const metrics = deps.metrics ?? createPipelineMetrics(config.name);
+  const kindOf = new Map<string, RecordKind>();
+  for (const kind of ["telemetry", "events", "status"] as const) {
+    const topic = config.topics[kind];
+    if (topic !== undefined) kindOf.set(topic, kind);
+  }
+  const kafka = new Kafka({
+    clientId: config.kafka.clientId ?? config.groupId,
+    brokers: config.kafka.brokers,
+    ssl: config.kafka.ssl,
+    connectionTimeout: config.kafka.connectionTimeoutMs,
+    requestTimeout: config.kafka.requestTimeoutMs,
+    logLevel: logLevel.NOTHING,
+  });
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.groupId,
+    maxBytesPerPartition: config.maxBytesPerPartition,
+    maxWaitTimeInMs: 100,
+  });
+  const admin: Admin = kafka.admin();
+  let partitions = new Map<string, PartitionState>();
+  let joined = false;
+  let started = false;
+  let stopping: Promise<void> | undefined;
+  const sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  /** Batches being handled now, and who waits for them to finish (stop). */
+  let inFlight = 0;
+  let whenIdle: (() => void) | undefined;
+  /** The next offset of each partition's last handled batch, not committed yet. */
+  const handled = new Map<string, { topic: string; partition: number; offset: string }>();
+  let lastCommit = 0;
+  /** Commits what an idle pipeline handled last, once the interval has passed. */
+  let commitTimer: NodeJS.Timeout | undefined;
+  // A failed commit is not lost work: the records are read again after a restart (at least once).
+  const commitFailed = (error: unknown) => logger.warn({ err: error }, "offset commit failed");
+
+  const newFilter = (kind: RecordKind) =>
+    kind === "status" ? undefined : createInOrderFilter({ maxTrucks: config.inOrder.maxTrucks });
+
+  function count(error: FleetError): void {
+    metrics.errors.inc({ code: error.code });
+  }
+
+  /** The offset a partition starts at after an assignment, or undefined for Kafka's own (committed) position. */
+  async function startOffset(tp: TopicPartition, state: PartitionState): Promise<string | undefined> {
+    if (deps.offsetStore) return loadStored(deps.offsetStore, tp, state);
+    if (state.kind === "status" && config.statusFromEarliest) {
+      const offsets = await admin.fetchTopicOffsets(tp.topic);
+      return offsets.find((o) => o.partition === tp.partition)?.low;
+    }
+    if (state.kind !== "status" && config.historyMs > 0) {
+      const [byTime, committed] = await Promise.all([
+        admin.fetchTopicOffsetsByTimestamp(tp.topic, Date.now() - config.historyMs),
+        admin.fetchOffsets({ groupId: config.groupId, topics: [tp.topic] }),
+      ]);
+      const at = byTime.find((o) => o.partition === tp.partition)?.offset;
+      const mine = committed[0]?.partitions.find((p) => p.partition === tp.partition)?.offset;
+      if (at === undefined) return undefined;
+      // The earlier of the two: a restart rebuilds the recent past; a group rewound further (replay) keeps its rewind.
+      if (mine === undefined || BigInt(mine) < 0n) return at;
+      return BigInt(mine) < BigInt(at) ? mine : at;
+    }
+    return undefined;
+  }
+
+  async function loadStored(store: OffsetStore, tp: TopicPartition, state: PartitionState) {
+    const stored = await store.load(tp.topic, tp.partition);
+    if (stored === undefined) return undefined;
+    if (stored.filter && state.filter) state.filter.restore(stored.filter);
+    return stored.nextOffset;
+  }
+
+  function position(tp: TopicPartition, state: PartitionState): Promise<string | undefined> {
+    return startOffset(tp, state).then(
+      (offset) => {
+        if (offset !== undefined) consumer.seek({ ...tp, offset });
+        return offset;
+      },
+      (error: unknown) => {
+        // Without a chosen start the partition reads from its committed offset: logged, never silently different.
+        const err = new FleetError("FLEET_KAFKA", `cannot choose the start of ${tp.topic}/${tp.partition}`, {
+          cause: error,
+        });
+        count(err);
+        logger.error({ err, ...tp }, "start position lookup failed; reading from the committed offset");
+        return undefined;
+      },
+    );
+  }
+
+  function onAssignment(assignment: Record<string, number[]>): void {
+    metrics.rebalances.inc();
+    const next = new Map<string, PartitionState>();
+    const added: TopicPartition[] = [];
+    for (const [topic, list] of Object.entries(assignment)) {
+      const kind = kindOf.get(topic);
+      if (!kind) continue;
+      for (const partition of list) {
+        const state: PartitionState = {
+          kind,
+          filter: newFilter(kind),
+          positioned: Promise.resolve(undefined),
+          aligned: false,
+          failures: 0,
+        };
+        state.positioned = position({ topic, partition }, state);
+        next.set(key(topic, partition), state);
+        added.push({ topic, partition });
+      }
+    }
+    const revoked = [...partitions.keys()].filter((k) => !next.has(k)).map(parseKey);
+    for (const k of handled.keys()) if (!next.has(k)) handled.delete(k);
+    partitions = next;
+    joined = true;
+    logger.info({ assigned: added.length, revoked: revoked.length }, "partitions assigned");
+    if (revoked.length > 0) void Promise.resolve(deps.handler.revoked?.(revoked)).catch(hookFailed("revoked"));
+    void Promise.all([...next.values()].map((s) => s.positioned)).then(() =>
+      Promise.resolve(deps.handler.assigned?.(added)).catch(hookFailed("assigned")),
+    );
+  }
+
+  const hookFailed = (hook: string) => (error: unknown) => logger.error({ err: error, hook }, "handler hook failed");
+
+  function decodeBatch(batch: EachBatchPayload["batch"], state: PartitionState) {
+    const topic = batch.topic;
+    const records: Delivered<unknown>[] = [];
+    const tally = { kept: 0, duplicate: 0, "stale-stream": 0, invalid: 0, missing: 0 };
+    // kafkajs already leaves out messages below the fetched offset (a compressed batch can start earlier).
+    for (const message of batch.messages) {
+      const decoded = decodeKafkaValue(state.kind, message.value);
+      if (!decoded.ok) {
+        tally.invalid += 1;
+        count(decoded.error);
+        logger.warn(
+          { err: decoded.error, topic, partition: batch.partition, offset: message.offset },
+          "invalid record skipped",
+        );
+        continue;
+      }
+      const delivered: Delivered<unknown> = {
+        record: decoded.record,
+        offset: message.offset,
+        kafkaTimestamp: Number(message.timestamp),
+      };
+      if (state.filter) {
+        const verdict = state.filter.accept(decoded.record as { truckId: string; stream: string; seq: number });
+        if (!verdict.keep) {
+          tally[verdict.reason] += 1;
+          continue;
+        }
+        if (verdict.gap) {
+          delivered.gap = verdict.gap;
+          tally.missing += verdict.gap.count;
+        }
+      }
+      tally.kept += 1;
+      records.push(delivered);
+    }
+    for (const result of ["kept", "duplicate", "stale-stream", "invalid"] as const) {
+      if (tally[result] > 0) metrics.records.inc({ topic, result }, tally[result]);
+    }
+    if (tally.missing > 0) metrics.gaps.inc({ topic }, tally.missing);
+    return records;
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    // Stopping: leave the batch unread; it comes again after the restart (nothing of it was committed).
+    if (stopping !== undefined) return;
+    inFlight += 1;
+    try {
+      await handleBatch(payload);
+    } finally {
+      inFlight -= 1;
+      if (inFlight === 0) whenIdle?.();
+    }
+  }
+
+  async function handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const tp = { topic: batch.topic, partition: batch.partition };
+    const state = partitions.get(key(tp.topic, tp.partition));
+    if (!state) return; // not (or no longer) ours: the next assignment brings it back with a fresh state
+    const start = await state.positioned;
+    if (!payload.isRunning() || payload.isStale()) return;
+    const fetchedOffset = (batch as unknown as { fetchedOffset: string }).fetchedOffset;
+    if (!state.aligned) {
+      // The first batch after a seek must come from the sought offset; one fetched before the seek is dropped unread.
+      if (start !== undefined && fetchedOffset !== start) return;
+      state.aligned = true;
+    }
+    if (batch.isEmpty()) return;
+    const records = decodeBatch(batch, state);
+    const last = batch.lastOffset();
+    const nextOffset = (BigInt(last) + 1n).toString();
+    const filter = state.filter;
+    const typed = {
+      kind: state.kind,
+      ...tp,
+      records,
+      position: (): StoredPosition => (filter ? { nextOffset, filter: filter.snapshot() } : { nextOffset }),
+    } as RecordBatch;
+    const began = process.hrtime.bigint();
+    try {
+      if (records.length > 0) await deps.handler.handle(typed);
+    } catch (error) {
+      await handlerFailed(error, tp, state, fetchedOffset);
+      return;
+    }
+    metrics.handlerSeconds.observe(Number(process.hrtime.bigint() - began) / 1e9);
+    metrics.batches.inc({ result: "ok" });
+    state.failures = 0;
+    // Committed only now, after the handler; at most every commitIntervalMs (stop() commits the rest), because a
+    // commit per batch is a round trip that stalls the partition's next batch.
+    payload.resolveOffset(last);
+    handled.set(key(tp.topic, tp.partition), { ...tp, offset: nextOffset });
+    const wait = lastCommit + config.commitIntervalMs - Date.now();
+    if (wait <= 0) await commitHandled();
+    else commitTimer ??= setTimeout(() => void commitHandled().catch(commitFailed), wait).unref();
+    metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Number(batch.offsetLag()));
+  }
+
+  async function commitHandled(): Promise<void> {
+    clearTimeout(commitTimer);
+    commitTimer = undefined;
+    lastCommit = Date.now();
+    const offsets = [...handled.values()];
+    handled.clear();
+    if (offsets.length > 0) await consumer.commitOffsets(offsets);
+  }
+
+  async function handlerFailed(
+    error: unknown,
+    tp: TopicPartition,
+    state: PartitionState,
+    fetchedOffset: string,
+  ): Promise<void> {
+    const err = isFleetError(error)
+      ? error
+      : new FleetError("FLEET_PIPELINE_HANDLER", `the handler failed on ${tp.topic}/${tp.partition}`, {
+          cause: error,
+          details: { ...tp, offset: fetchedOffset },
+        });
+    count(err);
+    metrics.batches.inc({ result: "failed" });
+    state.failures += 1;
+    const delayMs = Math.min(config.retry.maxMs, config.retry.initialMs * 2 ** Math.min(state.failures - 1, 20));
+    logger.error({ err, ...tp, offset: fetchedOffset, retryInMs: delayMs }, "handler failed; the batch comes again");
+    // The filter saw this batch's records; rebuild it (from the store when there is one) so they are kept again.
+    // Without a store the fresh filter keeps each truck's first record again: at least once, as after a crash.
+    state.filter = newFilter(state.kind);
+    const stored = deps.offsetStore ? await loadStored(deps.offsetStore, tp, state).catch(() => undefined) : undefined;
+    const target = stored ?? fetchedOffset;
+    consumer.seek({ ...tp, offset: target });
+    state.positioned = Promise.resolve(target);
+    state.aligned = false;
+    await sleep(delayMs);
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          sleeps.delete(entry);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      sleeps.add(entry);
+    });
+  }
+
+  consumer.on(consumer.events.GROUP_JOIN, (event) => onAssignment(event.payload.memberAssignment));
+  consumer.on(consumer.events.CRASH, (event) => {
+    joined = false;
+    const err = new FleetError("FLEET_KAFKA", `the consumer crashed: ${event.payload.error.message}`, {
+      cause: event.payload.error,
+    });
+    count(err);
+    logger.error({ err, restart: event.payload.restart }, "consumer crashed");
+  });
+
+  return {
+    metrics,
+    async start() {
+      if (started) throw new FleetError("FLEET_CLOSED", "the pipeline runner was already started");
+      started = true;
+      try {
+        await admin.connect();
+        const existing = new Set(await admin.listTopics());
+        const missing = [...kindOf.keys()].filter((t) => !existing.has(t));
+        if (missing.length > 0) {
+          throw new FleetError("FLEET_KAFKA", `topic(s) ${missing.join(", ")} do not exist (the bridge creates them)`);
+        }
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...kindOf.keys()], fromBeginning: config.fromBeginning });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+          eachBatch,
+        });
+      } catch (error) {
+        await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
+        if (isFleetError(error)) throw error;
+        throw new FleetError("FLEET_KAFKA", `pipeline ${config.name} could not start: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      logger.info({ groupId: config.groupId, topics: [...kindOf.keys()] }, "pipeline started");
+    },
+    stop() {
+      stopping ??= (async () => {
+        joined = false;
+        for (const entry of sleeps) {
+          clearTimeout(entry.timer);
+          entry.resolve();
+        }
+        sleeps.clear();
+        if (inFlight > 0) await new Promise<void>((resolve) => (whenIdle = resolve));
+        await commitHandled().catch(commitFailed);
+        await consumer.disconnect();
+        await admin.disconnect();
+        logger.info("pipeline stopped");
+      })();
+      return stopping;
+    },
+    ready: () => joined && stopping === undefined,
+    assignment: () => [...partitions.keys()].map(parseKey),
+  };
+}
+
+function parseKey(k: string): TopicPartition {
+  const at = k.lastIndexOf("\u0000");
+  return { topic: k.slice(0, at), partition: Number(k.slice(at + 1)) };
+}

@@ -1,0 +1,64 @@
+/** What a pipeline sees: typed records from protocol/, in batches, one topic partition at a time. */
+import type { TruckPosition } from "../../protocol/in-order.ts";
+import type { EventRecord, StatusRecord, TelemetryRecord } from "../../protocol/records.ts";
+
+export type RecordKind = "telemetry" | "events" | "status";
+
+export interface RecordOf {
+  telemetry: TelemetryRecord;
+  events: EventRecord;
+  status: StatusRecord;
+}
+
+/** One Kafka record that passed validation and (telemetry, events) the in-order filter. */
+export interface Delivered<T> {
+  record: T;
+  offset: string;
+  /** The Kafka record's timestamp (ms since the epoch): when the bridge produced it. */
+  kafkaTimestamp: number;
+  /** Set when the in-order filter found records missing just before this one (real loss on the truck). */
+  gap?: { fromSeq: number; toSeq: number; count: number };
+}
+
+/** Where a pipeline with its own offset store resumes: store it atomically with the batch's output. */
+export interface StoredPosition {
+  /** The offset of the next record to read. */
+  nextOffset: string;
+  /** The in-order filter's state after this batch (absent for the status topic, which is not sequenced). */
+  filter?: Record<string, TruckPosition>;
+}
+
+interface BatchOf<K extends RecordKind> {
+  kind: K;
+  topic: string;
+  partition: number;
+  /** Kept records in partition order; may be empty when every record was filtered or invalid. */
+  records: Delivered<RecordOf[K]>[];
+  /** The position after this batch, for pipelines that store their own offsets (exactly once). */
+  position(): StoredPosition;
+}
+
+export type RecordBatch = BatchOf<"telemetry"> | BatchOf<"events"> | BatchOf<"status">;
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/**
+ * A pipeline's own offset store (exactly once): the handler writes its output and `batch.position()` in one
+ * transaction; on assignment the runner loads the position, seeks there and restores the in-order filter, so
+ * nothing is applied twice whatever Kafka's committed offset says.
+ */
+export interface OffsetStore {
+  load(topic: string, partition: number): Promise<StoredPosition | undefined>;
+}
+
+export interface PipelineHandler {
+  /** Called with each batch; the batch's offsets are committed only after this resolves. A throw retries it. */
+  handle(batch: RecordBatch): Promise<void> | void;
+  /** Partitions taken away by a rebalance: release their state (another member reads them now). */
+  revoked?(partitions: TopicPartition[]): Promise<void> | void;
+  /** Partitions given by a rebalance (after any seek). */
+  assigned?(partitions: TopicPartition[]): Promise<void> | void;
+}

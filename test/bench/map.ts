@@ -1,0 +1,321 @@
+/**
+ * The live map under a fleet's load: `npm run bench:map`. Real parts: Kafka (KAFKA_BROKERS or the local broker),
+ * `fleetsync map` as its own process, Debian's Chromium (playwright-core) with the page. Phases:
+ * 1. live: BENCH_TRUCKS (10,000) trucks at 1 record/s for BENCH_SECONDS (60): a WebSocket client measures each
+ *    truck update from the Kafka record's timestamp to its arrival (coalescing included; p99), the page measures
+ *    its frame rate and longest frame, and the map's peak RSS is read from /proc;
+ * 2. catch-up: a new map group reads everything phase 1 wrote, and a bare kafkajs consumer (eachBatch, nothing
+ *    else) reads the same topic: records/s of each, in the same run (the ratio is what compares across machines);
+ * 3. the same page with 100 trucks, for its frame rate beside phase 1's.
+ * Ends with one JSON line (the map.* keys of `npm run bench`).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Kafka, logLevel, type Producer } from "kafkajs";
+import type { Browser } from "playwright-core";
+import { WebSocket } from "ws";
+import type { TelemetryRecord } from "../../protocol/records.ts";
+import { type RunTopics, runTopics, startKafka } from "../e2e/kafka.ts";
+import { type MapProcess, spawnMap, writeMapConfig } from "../e2e/map.ts";
+import { launchBrowser } from "../support/browser.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const TRUCKS = Number(process.env.BENCH_TRUCKS ?? 10_000);
+const PARTITIONS = 12;
+const TICK_MS = 100;
+const FPS_WINDOW_MS = 10_000;
+const STREAM = "00000000000b3e7c";
+
+const log = (text: string) => process.stdout.write(`${text}\n`);
+
+function record(truck: number, seq: number): TelemetryRecord {
+  // Trucks spread over Europe, each driving a small circle, so positions and headings change every record.
+  const lat = 40 + (truck % 100) * 0.2 + 0.01 * Math.sin(seq / 20);
+  const lon = -5 + Math.floor(truck / 100) * 0.3 + 0.01 * Math.cos(seq / 20);
+  return {
+    truckId: `BENCH-${String(truck).padStart(5, "0")}`,
+    stream: STREAM,
+    seq,
+    ts: new Date().toISOString(),
+    timeSource: "gnss",
+    gps: {
+      fix: "3d",
+      lat: Math.round(lat * 1e7) / 1e7,
+      lon: Math.round(lon * 1e7) / 1e7,
+      altM: 100,
+      speedKmh: 60,
+      courseDeg: Math.round(((seq * 3) % 360) * 10) / 10,
+      sats: 10,
+      hdop: 0.9,
+    },
+    engine: { engineSpeedRpm: 1400, fuelLevelPct: 50, coolantTempC: 88 },
+  };
+}
+
+/** Sends `trucks` records a second (one per truck) in 100 ms slices until `stop()`; returns how many were sent. */
+function fleetLoad(producer: Producer, topic: string, trucks: number) {
+  let seq = 0;
+  let sent = 0;
+  let running = true;
+  const perTick = Math.max(1, Math.round((trucks * TICK_MS) / 1000));
+  const done = (async () => {
+    let next = Date.now();
+    let cursor = 0;
+    while (running) {
+      const messages = [];
+      for (let i = 0; i < perTick; i += 1) {
+        const truck = cursor;
+        cursor = (cursor + 1) % trucks;
+        if (cursor === 0) seq += 1;
+        const r = record(truck, seq);
+        messages.push({ key: r.truckId, value: JSON.stringify(r) });
+      }
+      await producer.send({ topic, acks: -1, messages });
+      sent += messages.length;
+      next += TICK_MS;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
+    }
+  })();
+  return {
+    sent: () => sent,
+    async stop() {
+      running = false;
+      await done;
+      return sent;
+    },
+  };
+}
+
+/** Collects, for every truck update a browser would get, the time from the Kafka record to its arrival. */
+function latencyProbe(pageUrl: string) {
+  const samples: number[] = [];
+  let measuring = false;
+  const socket = new WebSocket(new URL("ws", pageUrl.replace(/^http/, "ws")));
+  socket.on("message", (data) => {
+    const now = Date.now();
+    const message = JSON.parse(String(data)) as { type: string; trucks?: { kafkaTs: number | null }[] };
+    if (!measuring || message.type !== "delta") return;
+    for (const t of message.trucks ?? []) if (t.kafkaTs !== null) samples.push(now - t.kafkaTs);
+  });
+  return {
+    start: () => void (measuring = true),
+    stop() {
+      measuring = false;
+      socket.close();
+      return samples;
+    },
+  };
+}
+
+async function pageFrames(browser: Browser, url: string, expectTrucks: number) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(url);
+  await page.waitForFunction(`window.fleetsyncMap?.trucks.size >= ${expectTrucks}`, undefined, { timeout: 120_000 });
+  // Every animation frame's interval over the window: fps, and the longest frame (a stall the operator sees).
+  const intervals = await page.evaluate<number[]>(`new Promise((resolve) => {
+    const out = [];
+    let last = performance.now();
+    const end = last + ${FPS_WINDOW_MS};
+    const frame = (t) => { out.push(t - last); last = t; if (t < end) requestAnimationFrame(frame); else resolve(out); };
+    requestAnimationFrame(frame);
+  })`);
+  await page.close();
+  const total = intervals.reduce((a, b) => a + b, 0);
+  return { fps: (intervals.length * 1000) / total, longestMs: Math.max(...intervals) };
+}
+
+async function peakRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+async function keptCount(map: MapProcess): Promise<number> {
+  const text = await (await fetch(new URL("metrics", map.url))).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^fleetsync_pipeline_records_total\{[^}]*result="kept"[^}]*\} (\d+)/gm)) {
+    sum += Number(m[1]);
+  }
+  return sum;
+}
+
+async function createTopics(kafka: Kafka, topics: RunTopics): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic: topics.telemetry, numPartitions: PARTITIONS },
+      { topic: topics.events, numPartitions: PARTITIONS },
+      {
+        topic: topics.status,
+        numPartitions: PARTITIONS,
+        configEntries: [{ name: "cleanup.policy", value: "compact" }],
+      },
+    ],
+  });
+  await admin.disconnect();
+}
+
+async function startMap(
+  dir: string,
+  brokers: string[],
+  topics: RunTopics,
+  name: string,
+  groupId = `bench-map-${name}-${randomBytes(3).toString("hex")}`,
+): Promise<MapProcess> {
+  const file = await writeMapConfig(
+    dir,
+    {
+      groupId,
+      kafka: { brokers },
+      topics: { telemetry: topics.telemetry, events: topics.events, status: topics.status },
+      historyMs: 3_600_000,
+      http: { host: "127.0.0.1", port: 0 },
+    },
+    `${name}.json`,
+  );
+  return spawnMap(file);
+}
+
+async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A new map group reads everything: records/s from its first kept record to the last (its metrics, every 200 ms). */
+async function mapCatchUp(
+  dir: string,
+  brokers: string[],
+  topics: RunTopics,
+  total: number,
+  maps: MapProcess[],
+): Promise<number> {
+  const map = await startMap(dir, brokers, topics, `catchup-${maps.length}`);
+  maps.push(map);
+  let first = 0;
+  await waitUntil(
+    async () => {
+      const kept = await keptCount(map);
+      if (kept > 0 && first === 0) first = Date.now();
+      return kept >= total;
+    },
+    600_000,
+    "the map to read everything",
+    200,
+  );
+  const rate = total / ((Date.now() - first) / 1000);
+  await map.stop();
+  return rate;
+}
+
+/** The reference: a kafkajs consumer that only counts, new group, same topic; first batch to last. */
+async function bareCatchUp(kafka: Kafka, topic: string, total: number): Promise<number> {
+  const bare = kafka.consumer({ groupId: `bench-bare-${randomBytes(3).toString("hex")}` });
+  await bare.connect();
+  await bare.subscribe({ topic, fromBeginning: true });
+  let count = 0;
+  let first = 0;
+  let last = 0;
+  await bare.run({
+    eachBatch: async ({ batch }) => {
+      if (first === 0) first = Date.now();
+      count += batch.messages.length;
+      last = Date.now();
+    },
+  });
+  await waitUntil(() => count >= total, 600_000, "the bare consumer to read everything");
+  await bare.disconnect();
+  return total / (Math.max(1, last - first) / 1000);
+}
+
+async function main(): Promise<void> {
+  const kafkaRun = await startKafka();
+  const dir = await mkdtemp(join(tmpdir(), "fleetsync-bench-map-"));
+  const kafka = new Kafka({ brokers: kafkaRun.brokers, clientId: "bench-map", logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  const maps: MapProcess[] = [];
+  let browser: Browser | undefined;
+  try {
+    await producer.connect();
+    const big = runTopics("bench-map");
+    await createTopics(kafka, big);
+    const live = await startMap(dir, kafkaRun.brokers, big, "live");
+    maps.push(live);
+    browser = await launchBrowser();
+
+    log(`phase 1: ${TRUCKS} trucks at 1 record/s for ${SECONDS} s`);
+    const load = fleetLoad(producer, big.telemetry, TRUCKS);
+    const probe = latencyProbe(live.url);
+    await waitUntil(async () => (await keptCount(live)) >= TRUCKS, 60_000, "every truck on the map");
+    probe.start();
+    const began = Date.now();
+    const frames10k = await pageFrames(browser, live.url, TRUCKS);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, SECONDS * 1000 - (Date.now() - began))));
+    const samples = probe.stop().sort((a, b) => a - b);
+    const total = await load.stop();
+    const rssMb = await peakRssMb(live.child.pid!);
+    const p = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
+    log(
+      `  page with ${TRUCKS} trucks: ${frames10k.fps.toFixed(1)} fps, longest frame ${frames10k.longestMs.toFixed(0)} ms`,
+    );
+    log(`  Kafka record -> WebSocket client: p50 ${p(0.5)} ms, p99 ${p(0.99)} ms over ${samples.length} truck updates`);
+    log(`  map service peak RSS ${rssMb.toFixed(1)} MB; ${total} records produced`);
+    await live.stop();
+
+    log(`phase 2: catch-up over the ${total} records, the map vs a bare kafkajs consumer, alternating, best of 2`);
+    let mapRate = 0;
+    let bareRate = 0;
+    for (let round = 1; round <= 2; round += 1) {
+      const m = await mapCatchUp(dir, kafkaRun.brokers, big, total, maps);
+      const k = await bareCatchUp(kafka, big.telemetry, total);
+      log(`  round ${round}: map ${m.toFixed(0)} records/s, bare kafkajs ${k.toFixed(0)} records/s`);
+      mapRate = Math.max(mapRate, m);
+      bareRate = Math.max(bareRate, k);
+    }
+
+    log("phase 3: the page with 100 trucks");
+    const small = runTopics("bench-map-100");
+    await createTopics(kafka, small);
+    const smallMap = await startMap(dir, kafkaRun.brokers, small, "small");
+    maps.push(smallMap);
+    const smallLoad = fleetLoad(producer, small.telemetry, 100);
+    const frames100 = await pageFrames(browser, smallMap.url, 100);
+    await smallLoad.stop();
+    log(`  page with 100 trucks: ${frames100.fps.toFixed(1)} fps, longest frame ${frames100.longestMs.toFixed(0)} ms`);
+
+    const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+    log(
+      JSON.stringify({
+        "map.recordsPerSec": Math.round(mapRate),
+        "map.consumerRecordsPerSec": Math.round(bareRate),
+        "map.latencyMsP99": p(0.99),
+        "map.latencyMsP50": p(0.5),
+        "map.fps10k": round(frames10k.fps),
+        "map.longestFrameMs10k": Math.round(frames10k.longestMs),
+        "map.fps100": round(frames100.fps),
+        "map.longestFrameMs100": Math.round(frames100.longestMs),
+        "map.rssMb": round(rssMb),
+        "map.trucks": TRUCKS,
+        "map.seconds": SECONDS,
+      }),
+    );
+  } finally {
+    await browser?.close();
+    await Promise.allSettled(maps.map((m) => m.stop()));
+    await producer.disconnect().catch(() => undefined);
+    await kafkaRun.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

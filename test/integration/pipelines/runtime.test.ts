@@ -1,0 +1,244 @@
+/**
+ * The pipeline runtime against a real Kafka: typed, filtered batches; invalid records skipped and counted; offsets
+ * committed only after the handler finished; a failing handler gets its batch again; an offset store makes a
+ * restarted pipeline resume where its own output ends, whatever Kafka's committed offset says; rebalances release
+ * the revoked partitions.
+ */
+import { randomBytes } from "node:crypto";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import {
+  type OffsetStore,
+  parsePipelineRuntimeConfig,
+  type PipelineHandler,
+  type PipelineRunner,
+  type RecordBatch,
+  type StoredPosition,
+  type TopicPartition,
+} from "../../../pipelines/runtime/index.ts";
+import type { TelemetryRecord } from "../../../protocol/records.ts";
+import { createTopics, deleteTopics, testKafka, uniqueTopic } from "../../support/kafka.ts";
+import { waitFor } from "../../support/wait.ts";
+import { committed, gate, produce, seqs, telemetry, telemetryRunner } from "./support.ts";
+
+const kafka = testKafka("pipeline-runtime-test");
+const topics: string[] = [];
+const runners: PipelineRunner[] = [];
+
+async function newTopic(partitions = 1): Promise<string> {
+  const topic = uniqueTopic("pipeline");
+  await createTopics(kafka, [{ topic, partitions }]);
+  topics.push(topic);
+  return topic;
+}
+
+function runner(
+  topic: string,
+  groupId: string,
+  handler: PipelineHandler,
+  extra: Record<string, unknown> = {},
+  offsetStore?: OffsetStore,
+) {
+  const r = telemetryRunner(topic, groupId, { handler, ...(offsetStore ? { offsetStore } : {}) }, extra);
+  runners.push(r);
+  return r;
+}
+
+const group = () => `pipeline-test-${randomBytes(4).toString("hex")}`;
+
+afterEach(async () => {
+  await Promise.all(runners.splice(0).map((r) => r.stop()));
+});
+afterAll(() => deleteTopics(kafka, topics));
+
+describe("pipeline runtime", () => {
+  it("hands typed, in-order, de-duplicated batches; invalid records are counted and skipped", async () => {
+    const topic = await newTopic();
+    await produce(kafka, topic, [
+      telemetry("T1", 0),
+      telemetry("T1", 1),
+      "not json",
+      telemetry("T1", 1), // a retry's duplicate
+      { truckId: "T1", hello: "another producer" },
+      telemetry("T1", 2),
+      telemetry("T1", 5), // 3..4 lost on the truck: a gap
+    ]);
+    const seen: TelemetryRecord[] = [];
+    const gaps: unknown[] = [];
+    const r = runner(topic, group(), {
+      handle(batch) {
+        if (batch.kind !== "telemetry") throw new Error(`unexpected kind ${batch.kind}`);
+        for (const d of batch.records) {
+          seen.push(d.record);
+          if (d.gap) gaps.push(d.gap);
+        }
+      },
+    });
+    await r.start();
+    await waitFor(() => seen.length >= 4, "4 kept records");
+    expect(seqs(seen)).toEqual(["T1:0", "T1:1", "T1:2", "T1:5"]);
+    expect(gaps).toEqual([{ fromSeq: 3, toSeq: 4, count: 2 }]);
+    const metrics = await r.metrics.registry.getMetricsAsJSON();
+    const records = metrics.find((m) => m.name === "fleetsync_pipeline_records_total")!.values;
+    const byResult = Object.fromEntries(records.map((v) => [v.labels.result, v.value]));
+    expect(byResult).toMatchObject({ kept: 4, duplicate: 1, invalid: 2 });
+    expect(r.ready()).toBe(true);
+  });
+
+  it("commits a batch's offsets only after its handler finished", async () => {
+    const topic = await newTopic();
+    const groupId = group();
+    await produce(kafka, topic, [telemetry("T2", 0), telemetry("T2", 1)]);
+    const hold = gate();
+    let called = 0;
+    const r = runner(topic, groupId, {
+      async handle() {
+        called += 1;
+        await hold.promise;
+      },
+    });
+    await r.start();
+    await waitFor(() => called > 0, "the handler called");
+    expect(await committed(kafka, groupId, topic)).toEqual({ 0: "-1" });
+    hold.open();
+    await waitFor(async () => (await committed(kafka, groupId, topic))[0] === "2", "offset 2 committed");
+  });
+
+  it("commits everything handled when stopped, between two periodic commits", async () => {
+    const topic = await newTopic();
+    const groupId = group();
+    await produce(kafka, topic, [telemetry("T5", 0), telemetry("T5", 1), telemetry("T5", 2)]);
+    let seen = 0;
+    const r = runner(
+      topic,
+      groupId,
+      { handle: (batch) => void (seen += batch.records.length) },
+      {
+        commitIntervalMs: 600_000, // after the first commit, no periodic one during the test: only stop() can commit
+      },
+    );
+    await r.start();
+    await waitFor(async () => (await committed(kafka, groupId, topic))[0] === "3", "the first commit");
+    await produce(kafka, topic, [telemetry("T5", 3), telemetry("T5", 4)]);
+    await waitFor(() => seen === 5, "5 records handled");
+    expect((await committed(kafka, groupId, topic))[0]).toBe("3");
+    await r.stop();
+    expect(await committed(kafka, groupId, topic)).toEqual({ 0: "5" });
+  });
+
+  it("delivers a batch again when its handler throws, and commits nothing of it meanwhile", async () => {
+    const topic = await newTopic();
+    const groupId = group();
+    await produce(kafka, topic, [telemetry("T3", 0), telemetry("T3", 1), telemetry("T3", 2)]);
+    const attempts: string[][] = [];
+    const r = runner(topic, groupId, {
+      async handle(batch) {
+        attempts.push(seqs(batch.records.map((d) => d.record as TelemetryRecord)));
+        if (attempts.length < 3) {
+          // Nothing of the batch committed: no offset yet, or 0 (the retry's seek commits where the batch starts).
+          expect(["-1", "0"]).toContain((await committed(kafka, groupId, topic))[0]);
+          throw new Error("database down");
+        }
+      },
+    });
+    await r.start();
+    await waitFor(async () => (await committed(kafka, groupId, topic))[0] === "3", "offset 3 committed");
+    // Every attempt got the whole batch: the filter was rebuilt, so the redelivered records were not duplicates.
+    expect(attempts.length).toBe(3);
+    for (const attempt of attempts) expect(attempt).toEqual(["T3:0", "T3:1", "T3:2"]);
+    const failed = (await r.metrics.registry.getMetricsAsJSON())
+      .find((m) => m.name === "fleetsync_pipeline_batches_total")!
+      .values.find((v) => v.labels.result === "failed");
+    expect(failed?.value).toBe(2);
+  });
+
+  it("with an offset store, resumes at the stored position whatever Kafka's committed offset says", async () => {
+    const topic = await newTopic();
+    const groupId = group();
+    // The pipeline's "database": its output and its position, written together (one transaction in real life).
+    const db = { output: [] as string[], position: undefined as StoredPosition | undefined };
+    const offsetStore = { load: async () => db.position };
+    const handler: PipelineHandler = {
+      handle(batch: RecordBatch) {
+        db.output.push(...seqs(batch.records.map((d) => d.record as TelemetryRecord)));
+        db.position = batch.position();
+      },
+    };
+    await produce(kafka, topic, [telemetry("T4", 0), telemetry("T4", 1)]);
+    const first = runner(topic, groupId, handler, {}, offsetStore);
+    await first.start();
+    await waitFor(() => db.output.length === 2, "2 records in the store");
+    await first.stop();
+    // Someone rewinds the group in Kafka (or the commit after the transaction was lost in a crash).
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: "0" }] });
+    await admin.disconnect();
+    await produce(kafka, topic, [telemetry("T4", 1), telemetry("T4", 2)]); // a duplicate, then a new record
+
+    const second = runner(topic, groupId, handler, {}, offsetStore);
+    await second.start();
+    await waitFor(async () => (await committed(kafka, groupId, topic))[0] === "4", "offset 4 committed");
+    // Each record once: the seek skipped 0..1, the restored filter dropped the duplicate of seq 1.
+    expect(db.output).toEqual(["T4:0", "T4:1", "T4:2"]);
+  });
+
+  it("with historyMs, starts at the recent past, or at the committed offset when a replay put it earlier", async () => {
+    const topic = await newTopic();
+    const groupId = group();
+    const producer = kafka.producer();
+    await producer.connect();
+    const old = String(Date.now() - 3 * 3_600_000);
+    const recent = String(Date.now() - 60_000);
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        { key: "T6", value: JSON.stringify(telemetry("T6", 0)), timestamp: old },
+        { key: "T6", value: JSON.stringify(telemetry("T6", 1)), timestamp: recent },
+      ],
+    });
+    await producer.disconnect();
+    const seen: string[] = [];
+    const handler: PipelineHandler = {
+      handle: (batch) => void seen.push(...seqs(batch.records.map((d) => d.record as TelemetryRecord))),
+    };
+    const first = runner(topic, groupId, handler, { historyMs: 600_000 });
+    await first.start();
+    await waitFor(async () => (await committed(kafka, groupId, topic))[0] === "2", "offset 2 committed");
+    expect(seen).toEqual(["T6:1"]); // only the last 10 minutes
+    await first.stop();
+
+    // A replay moved the group back to the start: the earlier of the two wins, so the old record comes too.
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: "0" }] });
+    await admin.disconnect();
+    seen.length = 0;
+    const second = runner(topic, groupId, handler, { historyMs: 600_000 });
+    await second.start();
+    await waitFor(() => seen.length === 2, "both records after the rewind");
+    expect(seen).toEqual(["T6:0", "T6:1"]);
+  });
+
+  it("tells the handler which partitions a rebalance took away", async () => {
+    const topic = await newTopic(2);
+    const groupId = group();
+    const revoked: TopicPartition[] = [];
+    const a = runner(topic, groupId, { handle: () => undefined, revoked: (list) => void revoked.push(...list) });
+    await a.start();
+    await waitFor(() => a.assignment().length === 2, "member a holds both partitions");
+    const b = runner(topic, groupId, { handle: () => undefined });
+    await b.start();
+    await waitFor(() => revoked.length === 1 && b.assignment().length === 1, "one partition moved to member b", {
+      timeoutMs: 60_000,
+    });
+    expect(a.assignment()).toHaveLength(1);
+    expect(revoked[0]).toEqual(b.assignment()[0]);
+  });
+
+  it("names the field of a bad configuration", () => {
+    expect(() =>
+      parsePipelineRuntimeConfig({ name: "x", groupId: "g", kafka: { brokers: [] }, topics: { telemetry: "t" } }),
+    ).toThrow(/kafka\.brokers/);
+  });
+});
