@@ -5,8 +5,11 @@
  * /readyz and the pipeline catches up afterwards; a newer schema is refused; the reporting views and the query
  * reader give the figures computed here from the same records.
  */
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { isFleetError } from "../../../common/errors.ts";
@@ -21,6 +24,8 @@ import { createTestDatabase, type TestDatabase } from "../../support/postgres.ts
 import { waitFor } from "../../support/wait.ts";
 import { ignition, produce, telemetry } from "./support.ts";
 
+const run = promisify(execFile);
+const REPO = resolve(import.meta.dirname, "../../..");
 const kafka = testKafka("history-test");
 const topics: string[] = [];
 const services: HistoryService[] = [];
@@ -280,5 +285,29 @@ describe("fleetsync history", () => {
       got.push(Number(r.seq));
     }
     expect(got).toEqual(Array.from({ length: 100 }, (_, i) => 100 + i));
+
+    // The command line: CSV with a header, and JSON Lines of the events.
+    const cli = (args: string[]) =>
+      run(process.execPath, ["--import", "tsx", "cli/fleetsync.ts", "history", "query", "--truck", "S1", ...args], {
+        cwd: REPO,
+        env: { ...process.env, DATABASE_URL: s.db.url },
+      }).then((r) => r.stdout.trim().split("\n"));
+    const range = ["--from", new Date(day).toISOString(), "--to", new Date(day + 3_000).toISOString()];
+    const csv = await cli([...range, "--format", "csv"]);
+    expect(csv).toHaveLength(4);
+    const header = csv[0]!.split(",");
+    expect(header.slice(0, 3)).toEqual(["truck_id", "stream", "seq"]);
+    expect(csv.slice(1).map((l) => l.split(",")[header.indexOf("seq")])).toEqual(["0", "1", "2"]);
+    const jsonl = await cli([
+      "--from",
+      new Date(day).toISOString(),
+      "--to",
+      new Date(day + 601_000).toISOString(),
+      "--events",
+    ]);
+    expect(jsonl.map((l) => JSON.parse(l) as { kind: string; details: unknown })).toMatchObject([
+      { kind: "ignition", details: { on: true } },
+      { kind: "ignition", details: { on: false } },
+    ]);
   });
 });
