@@ -25,7 +25,7 @@ import { FLEETSYNC, REPO } from "../e2e/bridge.ts";
 import { childLifecycle } from "../e2e/child.ts";
 import { telemetry } from "../integration/pipelines/support.ts";
 import { createTopics, deleteTopics, kafkaBrokers, testKafka, uniqueTopic } from "../support/kafka.ts";
-import { createTestDatabase, type TestDatabase } from "../support/postgres.ts";
+import { createTestDatabase, sql, type TestDatabase } from "../support/postgres.ts";
 import { waitFor } from "../support/wait.ts";
 import { sleep } from "./support.ts";
 
@@ -120,16 +120,6 @@ async function produceTelemetry(k: Kafka, topic: string, trucks: string[], from:
     }
   } finally {
     await producer.disconnect();
-  }
-}
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
   }
 }
 
@@ -259,10 +249,18 @@ describe("fleetsync history faults", () => {
     const s = await setup(4);
     const trucks = Array.from({ length: 12 }, (_, i) => `R${i}`);
     const a = await spawnHistory(s);
-    await spawnHistory(s);
+    const b = await spawnHistory(s);
     await produceTelemetry(kafka, s.topics.telemetry, trucks, 0, 300);
     await waitRows(s.db.url, trucks.length * 300);
-    // Both members wrote: the rows of the first batch came from more than one process's connections.
+    // Both members wrote (the group split the partitions), so the kill below takes work away from a live writer.
+    const inserted = async (port: number) => {
+      const line = (await httpGet(port, "/metrics")).body
+        .split("\n")
+        .find((l) => l.startsWith("fleetsync_history_rows_total") && l.includes('result="inserted"'));
+      return line ? Number(line.split(" ").pop()) : 0;
+    };
+    expect(await inserted(a.port)).toBeGreaterThan(0);
+    expect(await inserted(b.port)).toBeGreaterThan(0);
     await a.kill("SIGKILL");
     await produceTelemetry(kafka, s.topics.telemetry, trucks, 300, 700);
     // The survivor gets the dead member's partitions once its session times out (kafkajs: 30 s).

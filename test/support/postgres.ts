@@ -44,3 +44,18 @@ export async function createTestDatabase(prefix: string, serverUrl = databaseUrl
       ),
   };
 }
+
+/** One statement on its own connection: for tests that look at the database from outside the service. */
+export async function sql<T extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}

@@ -10,7 +10,6 @@ import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
-import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { isFleetError } from "../../../common/errors.ts";
 import { startLocalPostgres } from "../../../deploy/postgres/local-postgres.ts";
@@ -20,7 +19,7 @@ import { replayGroup } from "../../../pipelines/runtime/replay.ts";
 import { KAFKA_HEADERS } from "../../../protocol/kafka.ts";
 import type { EventRecord, TelemetryRecord } from "../../../protocol/records.ts";
 import { createTopics, deleteTopics, kafkaBrokers, testKafka, uniqueTopic } from "../../support/kafka.ts";
-import { createTestDatabase, type TestDatabase } from "../../support/postgres.ts";
+import { createTestDatabase, sql, type TestDatabase } from "../../support/postgres.ts";
 import { waitFor } from "../../support/wait.ts";
 import { ignition, produce, telemetry } from "./support.ts";
 
@@ -56,16 +55,6 @@ function service(s: { topics: { telemetry: string; events: string }; db: { url: 
   const h = createHistoryService(config);
   services.push(h);
   return h;
-}
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 const count = async (url: string, table: string) =>
