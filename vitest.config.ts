@@ -5,7 +5,8 @@ import { defineConfig } from "vitest/config";
  * - unit: pure logic beside the code it tests (agent/, bridge/, protocol/, common/, cli/), no I/O doubles needed;
  * - integration: test/integration/, real parts (Kafka, Aedes over TCP, LevelDB on disk, pseudo-terminals), and
  *   test/e2e/, the whole path (simulated trucks on ptys → agents → bridge process → Kafka) and the demo.
- * The global setup starts one local Kafka for the run unless KAFKA_BROKERS points at one.
+ * The global setups start one local Kafka and one PostgreSQL for the run unless KAFKA_BROKERS / DATABASE_URL point
+ * at existing ones.
  * Fault and benchmark suites have their own configs and npm scripts.
  */
 export default defineConfig({
@@ -28,7 +29,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
-          globalSetup: ["test/support/kafka-global-setup.ts"],
+          globalSetup: ["test/support/kafka-global-setup.ts", "test/support/postgres-global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

@@ -8,7 +8,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/faults/**/*.test.ts"],
-    globalSetup: ["test/support/kafka-global-setup.ts"],
+    globalSetup: ["test/support/kafka-global-setup.ts", "test/support/postgres-global-setup.ts"],
     fileParallelism: false,
     testTimeout: 300_000,
     hookTimeout: 180_000,

@@ -25,6 +25,11 @@ export const commands: Command[] = [
     load: () => import("./bridge.ts"),
   },
   { name: "decode", summary: "decode an NMEA or CAN capture into JSON Lines", load: () => import("./decode.ts") },
+  {
+    name: "history",
+    summary: "write every record into PostgreSQL exactly once; query it",
+    load: () => import("./history.ts"),
+  },
   { name: "map", summary: "serve the live fleet map (Kafka -> browser)", load: () => import("./map.ts") },
   { name: "doctor", summary: "check a gateway's serial ports, GPS, CAN and broker", load: () => import("./doctor.ts") },
   { name: "provision", summary: "write a truck's configuration file", load: () => import("./provision.ts") },

@@ -41,6 +41,14 @@ export const ERROR_CODES = {
     retriable: true,
     doc: "A pipeline's handler failed on a batch; the batch is delivered again after a backoff (nothing committed).",
   },
+  FLEET_DATABASE: {
+    retriable: true,
+    doc: "PostgreSQL is unreachable or failed a statement (timeout included); the history pipeline retries the batch.",
+  },
+  FLEET_SCHEMA_NEWER: {
+    retriable: false,
+    doc: "The database's history schema is newer than this fleetsync knows; upgrade fleetsync, never downgrade data.",
+  },
   FLEET_GROUP_ACTIVE: {
     retriable: false,
     doc: "A consumer group cannot be rewound while it has live members (stop the pipeline first).",

@@ -11,6 +11,8 @@ import type { Logger } from "../../common/log.ts";
 export interface OpsDeps {
   registry: Registry;
   ready(): boolean;
+  /** Why the pipeline is not ready beyond the consumer (e.g. its database is down), for /readyz's body. */
+  notReadyReason?(): string | undefined;
   logger: Logger;
 }
 
@@ -21,8 +23,10 @@ export function opsRoute(deps: OpsDeps, path: string, res: ServerResponse): bool
     return true;
   }
   if (path === "/readyz") {
-    const ready = deps.ready();
-    res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(ready ? "ready\n" : "not ready\n");
+    const reason = deps.notReadyReason?.();
+    const ready = deps.ready() && reason === undefined;
+    const body = ready ? "ready\n" : `not ready${reason === undefined ? "" : `: ${reason}`}\n`;
+    res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(body);
     return true;
   }
   if (path === "/metrics") {

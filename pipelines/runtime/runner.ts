@@ -17,6 +17,7 @@ import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel } fro
 import { FleetError, isFleetError } from "../../common/errors.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
 import { createInOrderFilter, type InOrderFilter } from "../../protocol/in-order.ts";
+import { KAFKA_HEADERS } from "../../protocol/kafka.ts";
 import type { PipelineRuntimeConfig } from "./config.ts";
 import { decodeKafkaValue } from "./decode.ts";
 import { createPipelineMetrics, type PipelineMetrics } from "./metrics.ts";
@@ -206,6 +207,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         offset: message.offset,
         kafkaTimestamp: Number(message.timestamp),
       };
+      const receivedAt = message.headers?.[KAFKA_HEADERS.receivedAt];
+      if (receivedAt !== undefined) delivered.receivedAt = receivedAt.toString();
       if (state.filter) {
         const verdict = state.filter.accept(decoded.record as { truckId: string; stream: string; seq: number });
         if (!verdict.keep) {

@@ -16,6 +16,8 @@ export interface Delivered<T> {
   offset: string;
   /** The Kafka record's timestamp (ms since the epoch): when the bridge produced it. */
   kafkaTimestamp: number;
+  /** The bridge's `fleet-received-at` header (ISO 8601), when the record has it: when the broker got the payload. */
+  receivedAt?: string;
   /** Set when the in-order filter found records missing just before this one (real loss on the truck). */
   gap?: { fromSeq: number; toSeq: number; count: number };
 }
