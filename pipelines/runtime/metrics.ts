@@ -12,7 +12,7 @@ export function createPipelineMetrics(pipeline: string) {
     registry,
     records: new Counter({
       name: "fleetsync_pipeline_records_total",
-      help: "Kafka records read, by topic and result: kept, duplicate, stale-stream (in-order filter), invalid.",
+      help: "Kafka records read, by topic and result: kept, duplicate, late, stale-stream (in-order filter), invalid.",
       labelNames: ["topic", "result"] as const,
       registers: [registry],
     }),

@@ -189,7 +189,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   function decodeBatch(batch: EachBatchPayload["batch"], state: PartitionState) {
     const topic = batch.topic;
     const records: Delivered<unknown>[] = [];
-    const tally = { kept: 0, duplicate: 0, "stale-stream": 0, invalid: 0, missing: 0 };
+    const tally = { kept: 0, duplicate: 0, late: 0, "stale-stream": 0, invalid: 0, missing: 0 };
     // kafkajs already leaves out messages below the fetched offset (a compressed batch can start earlier).
     for (const message of batch.messages) {
       const decoded = decodeKafkaValue(state.kind, message.value);
@@ -223,7 +223,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
       tally.kept += 1;
       records.push(delivered);
     }
-    for (const result of ["kept", "duplicate", "stale-stream", "invalid"] as const) {
+    for (const result of ["kept", "duplicate", "late", "stale-stream", "invalid"] as const) {
       if (tally[result] > 0) metrics.records.inc({ topic, result }, tally[result]);
     }
     if (tally.missing > 0) metrics.gaps.inc({ topic }, tally.missing);

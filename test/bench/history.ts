@@ -25,7 +25,8 @@ import { type LocalPostgres, startLocalPostgres } from "../../deploy/postgres/lo
 import { migrate } from "../../pipelines/history/migrations.ts";
 import { TELEMETRY_COLUMNS, telemetryLine } from "../../pipelines/history/rows.ts";
 import { roundTo, type TelemetryRecord } from "../../protocol/records.ts";
-import { FLEETSYNC, REPO } from "../e2e/bridge.ts";
+import { REPO } from "../e2e/bridge.ts";
+import { fleetsyncCommand } from "../support/build.ts";
 import { startKafka } from "../e2e/kafka.ts";
 
 const N = Number(process.env.BENCH_HISTORY_N ?? 1_000_000);
@@ -151,7 +152,7 @@ async function rowsMetric(port: number, result: string): Promise<number> {
 }
 
 async function spawnHistory(configFile: string): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [...FLEETSYNC, "history", "--config", configFile], {
+  const child = spawn(process.execPath, [...fleetsyncCommand(), "history", "--config", configFile], {
     cwd: REPO,
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, FLEETSYNC_LOG_LEVEL: "warn" },
@@ -232,7 +233,7 @@ async function main(): Promise<void> {
     process.stdout.write(`fleetsync history: ${N} records in ${loadS.toFixed(1)} s, ${Math.round(recordsPerSec)}/s\n`);
     await h.stop();
 
-    await execRun(process.execPath, [...FLEETSYNC, "history", "replay", "--to", "earliest", "--config", configFile], {
+    await execRun(process.execPath, [...fleetsyncCommand(), "history", "replay", "--to", "earliest", "--config", configFile], {
       cwd: REPO,
     });
     t = process.hrtime.bigint();

@@ -6,7 +6,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { MapConfigInput } from "../../pipelines/map/config.ts";
-import { FLEETSYNC, REPO } from "./bridge.ts";
+import { REPO } from "./bridge.ts";
+import { fleetsyncCommand } from "../support/build.ts";
 import { childLifecycle, type Exit, readyLine } from "./child.ts";
 
 export interface MapProcess {
@@ -31,7 +32,7 @@ export async function spawnMap(
   configFile: string,
   options: { logLevel?: string; detached?: boolean } = {},
 ): Promise<MapProcess> {
-  const child = spawn(process.execPath, [...FLEETSYNC, "map", "--config", configFile], {
+  const child = spawn(process.execPath, [...fleetsyncCommand(), "map", "--config", configFile], {
     cwd: REPO,
     detached: options.detached ?? false,
     stdio: ["ignore", "pipe", "pipe"],

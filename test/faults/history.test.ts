@@ -21,7 +21,8 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startLocalPostgres } from "../../deploy/postgres/local-postgres.ts";
 import { migrate } from "../../pipelines/history/migrations.ts";
 import { roundTo } from "../../protocol/records.ts";
-import { FLEETSYNC, REPO } from "../e2e/bridge.ts";
+import { REPO } from "../e2e/bridge.ts";
+import { fleetsyncCommand } from "../support/build.ts";
 import { childLifecycle } from "../e2e/child.ts";
 import { telemetry } from "../integration/pipelines/support.ts";
 import { createTopics, deleteTopics, kafkaBrokers, testKafka, uniqueTopic } from "../support/kafka.ts";
@@ -77,7 +78,7 @@ interface HistoryChild {
 }
 
 async function spawnHistory(s: Setup): Promise<HistoryChild> {
-  const child = spawn(process.execPath, [...FLEETSYNC, "history", "--config", s.configFile], {
+  const child = spawn(process.execPath, [...fleetsyncCommand(), "history", "--config", s.configFile], {
     cwd: REPO,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, FLEETSYNC_LOG_LEVEL: "warn" },
@@ -278,7 +279,7 @@ describe("fleetsync history faults", () => {
     const positions = await sql<{ n: string }>(s.db.url, "SELECT count(*) AS n FROM consumer_positions");
     expect(Number(positions[0]!.n)).toBeGreaterThan(0);
 
-    await run(process.execPath, [...FLEETSYNC, "history", "replay", "--to", "earliest", "--config", s.configFile], {
+    await run(process.execPath, [...fleetsyncCommand(), "history", "replay", "--to", "earliest", "--config", s.configFile], {
       cwd: REPO,
       timeout: 60_000,
     });

@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { copyStaticAssets } from "../../deploy/static-assets.ts";
 
 export const BUILD_ENV = "FLEETSYNC_TEST_BUILD";
 const REPO = resolve(import.meta.dirname, "../..");
@@ -31,6 +32,7 @@ export async function buildFleetsync(): Promise<string> {
   const { dir, args } = prepare();
   try {
     await promisify(execFile)(process.execPath, args, { cwd: REPO, maxBuffer: 1 << 24 });
+    copyStaticAssets(join(dir, "dist"));
   } catch (error) {
     removeBuild(dir);
     const { stdout } = error as { stdout?: string };

@@ -8,7 +8,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { PipelineRunner } from "../../../pipelines/runtime/index.ts";
 import type { TelemetryRecord } from "../../../protocol/records.ts";
-import { FLEETSYNC, REPO } from "../../e2e/bridge.ts";
+import { REPO } from "../../e2e/bridge.ts";
+import { fleetsyncCommand } from "../../support/build.ts";
 import { createTopics, deleteTopics, kafkaBrokers, testKafka, uniqueTopic } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
 import { committed, seqs, telemetry, telemetryRunner } from "./support.ts";
@@ -22,7 +23,7 @@ function replay(...args: string[]): Promise<{ code: number; stdout: string; stde
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [...FLEETSYNC, "replay", "--brokers", kafkaBrokers().join(","), ...args],
+      [...fleetsyncCommand(), "replay", "--brokers", kafkaBrokers().join(","), ...args],
       { cwd: REPO },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
