@@ -57,13 +57,25 @@ describe("CAN source over a pseudo-terminal", () => {
         timeoutMs: 10_000,
       });
       expect(source.format()).toBeUndefined();
-      const lines = readFileSync(TRUCK, "utf8").split("\n").slice(0, 400).join("\n");
-      const streaming = setInterval(() => void adapter.write(`${lines}\n`).catch(() => {}), 50);
+      // The bus wakes up: 40 frames every 20 ms (about a truck's rate), each write waiting for the previous one.
+      const lines = readFileSync(TRUCK, "utf8").split("\n").slice(0, 4000);
+      let streaming = true;
+      const pump = (async () => {
+        for (let i = 0; streaming; i = (i + 40) % 4000) {
+          await adapter.write(`${lines.slice(i, i + 40).join("\n")}\n`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })().catch(() => {});
       try {
         await waitFor(() => source.format() === "candump", "candump detected", { timeoutMs: 10_000 });
-        await waitFor(() => (source.counters().frames ?? 0) > 100, "frames decoded", { timeoutMs: 10_000 });
+        await waitFor(() => (source.counters().frames ?? 0) > 100, "frames decoded", { timeoutMs: 10_000 }).catch(
+          (error: unknown) => {
+            throw new Error(`${(error as Error).message}; counters ${JSON.stringify(source.counters())}`);
+          },
+        );
       } finally {
-        clearInterval(streaming);
+        streaming = false;
+        await pump;
       }
       expect(source.counters().opens).toBe(1);
     } finally {
