@@ -233,9 +233,13 @@ async function main(): Promise<void> {
     process.stdout.write(`fleetsync history: ${N} records in ${loadS.toFixed(1)} s, ${Math.round(recordsPerSec)}/s\n`);
     await h.stop();
 
-    await execRun(process.execPath, [...fleetsyncCommand(), "history", "replay", "--to", "earliest", "--config", configFile], {
-      cwd: REPO,
-    });
+    await execRun(
+      process.execPath,
+      [...fleetsyncCommand(), "history", "replay", "--to", "earliest", "--config", configFile],
+      {
+        cwd: REPO,
+      },
+    );
     t = process.hrtime.bigint();
     h = await spawnHistory(configFile);
     const replayS = await until(async () => (await rowsMetric(h.port, "existing")) >= N, t, "replay");

@@ -279,10 +279,14 @@ describe("fleetsync history faults", () => {
     const positions = await sql<{ n: string }>(s.db.url, "SELECT count(*) AS n FROM consumer_positions");
     expect(Number(positions[0]!.n)).toBeGreaterThan(0);
 
-    await run(process.execPath, [...fleetsyncCommand(), "history", "replay", "--to", "earliest", "--config", s.configFile], {
-      cwd: REPO,
-      timeout: 60_000,
-    });
+    await run(
+      process.execPath,
+      [...fleetsyncCommand(), "history", "replay", "--to", "earliest", "--config", s.configFile],
+      {
+        cwd: REPO,
+        timeout: 60_000,
+      },
+    );
     const again = await spawnHistory(s);
     const existing = async () => {
       const metrics = (await httpGet(again.port, "/metrics")).body;
