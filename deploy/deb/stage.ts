@@ -53,7 +53,13 @@ export interface StageOptions {
   version: string;
 }
 
-/** The installed production dependencies, as `npm ls --omit=dev --all --parseable` lists them. */
+/**
+ * Dependencies only the cloud's live map uses (its page's assets: the map library, the world outline and its
+ * decoder, with what only they pull in). A truck never serves the map, and they would double the package's size.
+ */
+const CLOUD_ONLY_PACKAGES = new Set(["leaflet", "world-atlas", "topojson-client", "commander"]);
+
+/** The installed production dependencies, as `npm ls --omit=dev --all --parseable` lists them, less cloud-only ones. */
 export async function productionPackages(repoRoot: string): Promise<string[]> {
   // npm ls exits non-zero for problems such as an extraneous package, yet still lists the tree; check the list.
   const { stdout } = await run("npm", ["ls", "--omit=dev", "--all", "--parseable"], {
@@ -65,7 +71,8 @@ export async function productionPackages(repoRoot: string): Promise<string[]> {
     .map((line) => line.trim())
     .filter((line) => line.length > 0)
     .map((line) => relative(repoRoot, line))
-    .filter((dir) => dir.startsWith(`node_modules${sep}`));
+    .filter((dir) => dir.startsWith(`node_modules${sep}`))
+    .filter((dir) => !CLOUD_ONLY_PACKAGES.has(dir.split(sep).at(-1)!));
   if (dirs.length === 0) {
     throw new FleetError("FLEET_PACKAGE", "npm ls listed no production dependencies: run `npm ci` first");
   }

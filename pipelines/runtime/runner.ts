@@ -290,9 +290,17 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     clearTimeout(commitTimer);
     commitTimer = undefined;
     lastCommit = Date.now();
-    const offsets = [...handled.values()];
+    const pending = [...handled];
     handled.clear();
-    if (offsets.length > 0) await consumer.commitOffsets(offsets);
+    if (pending.length === 0) return;
+    try {
+      await consumer.commitOffsets(pending.map(([, offset]) => offset));
+    } catch (error) {
+      // Back into the pending set unless a newer batch of the partition was handled meanwhile: the next commit
+      // (or stop) tries again. A partition revoked meanwhile is dropped at the assignment (its new owner re-reads).
+      for (const [k, offset] of pending) if (!handled.has(k) && partitions.has(k)) handled.set(k, offset);
+      throw error;
+    }
   }
 
   async function handlerFailed(

@@ -244,10 +244,12 @@ async function main(): Promise<void> {
   const kafka = new Kafka({ brokers: kafkaRun.brokers, clientId: "bench-map", logLevel: logLevel.NOTHING });
   const producer = kafka.producer();
   const maps: MapProcess[] = [];
+  const made: RunTopics[] = [];
   let browser: Browser | undefined;
   try {
     await producer.connect();
     const big = runTopics("bench-map");
+    made.push(big);
     await createTopics(kafka, big);
     const live = await startMap(dir, kafkaRun.brokers, big, "live");
     maps.push(live);
@@ -285,6 +287,7 @@ async function main(): Promise<void> {
 
     log("phase 3: the page with 100 trucks");
     const small = runTopics("bench-map-100");
+    made.push(small);
     await createTopics(kafka, small);
     const smallMap = await startMap(dir, kafkaRun.brokers, small, "small");
     maps.push(smallMap);
@@ -313,6 +316,11 @@ async function main(): Promise<void> {
     await browser?.close();
     await Promise.allSettled(maps.map((m) => m.stop()));
     await producer.disconnect().catch(() => undefined);
+    // On a shared Kafka, the run's topics (hundreds of thousands of records) go with it.
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: made.flatMap((t) => Object.values(t)) }).catch(() => undefined);
+    await admin.disconnect();
     await kafkaRun.close();
     await rm(dir, { recursive: true, force: true });
   }
