@@ -126,6 +126,17 @@ const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
   return socket;
 };
 
+/** What kafkajs' DefaultPartitioner needs to know of a topic with `count` partitions: their ids. */
+export function partitionMetadata(count: number): PartitionMetadata[] {
+  return Array.from({ length: count }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 0,
+    replicas: [],
+    isr: [],
+  }));
+}
+
 interface Partitioning {
   count: number;
   metadata: PartitionMetadata[];
@@ -260,14 +271,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
       hooks.onPartitionsChanged?.(topic, known.count, count);
       producerStale = true;
     }
-    const metadata = Array.from({ length: count }, (_, partitionId) => ({
-      partitionErrorCode: 0,
-      partitionId,
-      leader: 0,
-      replicas: [],
-      isr: [],
-    }));
-    partitioning.set(topic, { count, metadata, byKey: new Map() });
+    partitioning.set(topic, { count, metadata: partitionMetadata(count), byKey: new Map() });
     hooks.onPartitions?.(topic, count);
   }
 
