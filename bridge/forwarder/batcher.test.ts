@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { FleetError } from "../../common/errors.ts";
+import { waitFor } from "../../test/support/wait.ts";
 import type { Delivery, OutMessage } from "../kafka-sink/sink.ts";
 import { Batcher, type BatcherOptions } from "./batcher.ts";
 
@@ -83,5 +85,50 @@ describe("Batcher", () => {
     await expect(pending).rejects.toMatchObject({ code: "FLEET_CLOSED" });
     await expect(batcher.submit([msg("k", 2)])).rejects.toMatchObject({ code: "FLEET_CLOSED" });
     await batcher.stop(20); // idempotent
+  });
+});
+
+describe("Batcher with a topic Kafka cannot take (FLEET_KAFKA_TOPIC)", () => {
+  /** A Kafka double on which `missing` topics do not exist: a batch holding one fails naming them. */
+  function topicSink() {
+    const missing = new Set<string>(["gone"]);
+    const accepted: OutMessage[] = [];
+    return {
+      missing,
+      accepted,
+      async send(messages: OutMessage[]): Promise<Delivery[]> {
+        const gone = [...new Set(messages.map((m) => m.topic))].filter((t) => missing.has(t));
+        if (gone.length > 0) throw new FleetError("FLEET_KAFKA_TOPIC", "missing", { details: { topics: gone } });
+        accepted.push(...messages);
+        return messages.map((m, i) => ({ topic: m.topic, partition: 0, offset: String(accepted.length + i) }));
+      },
+    };
+  }
+  const on = (topic: string, n: number): OutMessage => ({ topic, key: "k", value: String(n), headers: {} });
+
+  it("parks that topic's publishes in order while other topics flow; they land, in order, once it exists", async () => {
+    const sink = topicSink();
+    const batcher = new Batcher(sink, { ...OPTIONS, maxPendingRecords: 100 });
+    const parked = [1, 2, 3].map((n) => batcher.submit([on("gone", n)]));
+    const flowing = [4, 5, 6].map((n) => batcher.submit([on("ok", n)]));
+    await Promise.all(flowing);
+    expect(sink.accepted.map((m) => m.value)).toEqual(["4", "5", "6"]);
+    const later = batcher.submit([on("gone", 7)]);
+    sink.missing.clear();
+    await Promise.all([...parked, later]);
+    expect(sink.accepted.filter((m) => m.topic === "gone").map((m) => m.value)).toEqual(["1", "2", "3", "7"]);
+    expect(batcher.pendingRecords).toBe(0);
+  });
+
+  it("parked records take at most half the bound: the other topics keep room", async () => {
+    const sink = topicSink();
+    const batcher = new Batcher(sink, { ...OPTIONS, maxPendingRecords: 8 });
+    const parked = Array.from({ length: 10 }, (_, n) => batcher.submit([on("gone", n)]).catch(() => undefined));
+    await waitFor(() => batcher.waitingPublishes === 6, "the parked topic's excess back in the admission queue");
+    expect(batcher.pendingRecords).toBe(4);
+    await Promise.all([1, 2, 3, 4].map((n) => batcher.submit([on("ok", n)])));
+    expect(sink.accepted).toHaveLength(4);
+    await batcher.stop(0);
+    await Promise.all(parked);
   });
 });

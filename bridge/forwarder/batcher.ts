@@ -207,6 +207,28 @@ export class Batcher {
     this.parkedRecords += recordsOf(entries);
   }
 
+  /**
+   * Parked records above half the bound go back to the admission queue, newest first, ahead of what waits there
+   * (they are older than any later publish of their topic): publishes admitted before their topic was found
+   * missing must not take the room the other topics need. Still unacknowledged, so nothing is lost.
+   */
+  private unadmitExcessParked(): void {
+    const half = this.options.maxPendingRecords / 2;
+    if (this.parkedRecords <= half) return;
+    const back: Entry[] = [];
+    for (const parked of this.parked.values()) {
+      while (this.parkedRecords > half && parked.entries.length > 1) {
+        const entry = parked.entries.pop()!;
+        this.parkedRecords -= entry.messages.length;
+        this.admitted -= entry.messages.length;
+        back.unshift(entry);
+      }
+    }
+    if (back.length === 0) return;
+    const rest = this.waiting.drain();
+    for (const entry of [...back, ...rest]) this.waiting.push(entry);
+  }
+
   /** The parked topic whose retry is due first, if any is due now. */
   private dueParked(): [string, Parked] | undefined {
     let due: [string, Parked] | undefined;
@@ -302,6 +324,7 @@ export class Batcher {
     if (this.inFlight) return;
     const due = this.dueParked();
     let batch = due ? this.cutParked(due[1]) : this.queue.length > 0 ? this.cutBatch() : [];
+    this.unadmitExcessParked();
     if (batch.length === 0) {
       if (due) this.parked.delete(due[0]);
       return this.armProbe();
@@ -343,6 +366,7 @@ export class Batcher {
               const entries = batch.filter((entry) => entry.topic === topic);
               if (entries.length > 0 || this.parked.has(topic)) this.park(topic, entries);
             }
+            this.unadmitExcessParked();
             batch = stays;
             if (batch.length === 0) break;
             continue;

@@ -126,6 +126,17 @@ const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
   return socket;
 };
 
+/** What kafkajs' DefaultPartitioner needs to know of a topic with `count` partitions: their ids. */
+export function partitionMetadata(count: number): PartitionMetadata[] {
+  return Array.from({ length: count }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 0,
+    replicas: [],
+    isr: [],
+  }));
+}
+
 interface Partitioning {
   count: number;
   metadata: PartitionMetadata[];
@@ -174,14 +185,28 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
       allowAutoTopicCreation: false,
     });
 
-  async function renewProducer(why: string): Promise<void> {
-    logger.warn({ why }, "recreating the idempotent producer");
+  /**
+   * A connected producer whose metadata and sequence state can be trusted: a stale one is replaced. `producer` is
+   * set only once connected, so a connect that failed (Kafka down) is tried again on the next batch.
+   */
+  async function ensureProducer(): Promise<Producer> {
+    if (producer && !producerStale) return producer;
     const old = producer;
     producer = undefined;
     producerStale = false;
-    await old?.disconnect().catch(() => undefined);
-    producer = newProducer();
-    await producer.connect();
+    if (old) {
+      logger.warn("recreating the idempotent producer (topic metadata or sequence state changed)");
+      await old.disconnect().catch(() => undefined);
+    }
+    const fresh = newProducer();
+    try {
+      await fresh.connect();
+    } catch (error) {
+      await fresh.disconnect().catch(() => undefined);
+      throw error;
+    }
+    producer = fresh;
+    return fresh;
   }
 
   async function createTopics(client: Admin, topics: string[]): Promise<void> {
@@ -246,14 +271,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
       hooks.onPartitionsChanged?.(topic, known.count, count);
       producerStale = true;
     }
-    const metadata = Array.from({ length: count }, (_, partitionId) => ({
-      partitionErrorCode: 0,
-      partitionId,
-      leader: 0,
-      replicas: [],
-      isr: [],
-    }));
-    partitioning.set(topic, { count, metadata, byKey: new Map() });
+    partitioning.set(topic, { count, metadata: partitionMetadata(count), byKey: new Map() });
     hooks.onPartitions?.(topic, count);
   }
 
@@ -269,8 +287,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
         admin ??= kafka.admin();
         await admin.connect();
         await refreshAll(admin);
-        producer ??= newProducer();
-        await producer.connect();
+        await ensureProducer();
         lastOkAt = Date.now();
       } catch (error) {
         throw new FleetError("FLEET_KAFKA", `cannot reach Kafka: ${(error as Error).message}`, { cause: error });
@@ -343,7 +360,12 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
         lastError = topicError(gone).message;
         throw topicError(gone);
       }
-      if (producerStale || !producer) await renewProducer("topic metadata changed");
+      let writer: Producer;
+      try {
+        writer = await ensureProducer();
+      } catch (error) {
+        throw failed(`cannot reach Kafka: ${(error as Error).message}`, error);
+      }
       // Each message's place: its partition and its index among this batch's messages for that partition.
       const byTopic = new Map<string, { list: Message[]; counters: number[] }>();
       const places: { topic: string; partition: number; index: number }[] = new Array(messages.length);
@@ -363,7 +385,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
       }
       let result: Awaited<ReturnType<Producer["sendBatch"]>>;
       try {
-        result = await producer!.sendBatch({
+        result = await writer.sendBatch({
           acks: -1,
           timeout: config.ackTimeoutMs,
           topicMessages: [...byTopic].map(([topic, { list }]) => ({ topic, messages: list })),

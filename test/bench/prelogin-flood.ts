@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
 import { BUILD_ENV, buildFleetsync, fleetsyncCommand, removeBuild } from "../support/build.ts";
+import { connectHeader } from "../support/mqtt-bytes.ts";
 
 const ADDRESSES = Number(process.env.FLOOD_ADDRESSES ?? 45);
 const PER_ADDRESS = Number(process.env.FLOOD_PER_ADDRESS ?? 100);
@@ -23,19 +24,6 @@ async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return Math.round(kb / 1024);
-}
-
-/** A CONNECT fixed header announcing `length` bytes (MQTT 5 section 2.1.4, Variable Byte Integer). */
-function connectHeader(length: number): Buffer {
-  const bytes = [0x10];
-  let x = length;
-  do {
-    let byte = x % 128;
-    x = Math.floor(x / 128);
-    if (x > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (x > 0);
-  return Buffer.from(bytes);
 }
 
 function flood(port: number, address: string): Promise<Socket> {

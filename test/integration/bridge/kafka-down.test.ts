@@ -170,6 +170,7 @@ describe("bridge with Kafka stopped and started again (own Kafka)", () => {
     expect(dedupe(seqs("down-3"))).toEqual(Array.from({ length: 60 }, (_, i) => i));
     expect(bridge.forwarder.pendingRecords).toBe(0);
     const readyAgain = await fetch(`http://127.0.0.1:${bridge.address("http")!.port}/readyz`);
-    expect(readyAgain.status).toBe(200);
+    // The body says why when it is not ready.
+    expect([readyAgain.status, await readyAgain.text()]).toEqual([200, "ready\n"]);
   });
 });

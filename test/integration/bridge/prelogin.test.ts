@@ -25,21 +25,9 @@ import {
   type Workspace,
   workspace,
 } from "./harness.ts";
+import { connectHeader } from "../../support/mqtt-bytes.ts";
 
 const TRUCK = "prelogin-1";
-
-/** A CONNECT fixed header announcing `length` bytes (MQTT 5 section 2.1.4, Variable Byte Integer). */
-function connectHeader(length: number): Buffer {
-  const bytes = [0x10];
-  let x = length;
-  do {
-    let byte = x % 128;
-    x = Math.floor(x / 128);
-    if (x > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (x > 0);
-  return Buffer.from(bytes);
-}
 
 /** Opens a socket from `address` and sends a CONNECT header announcing `announced` bytes, then `sent` of them. */
 function partialConnect(port: number, address: string, announced: number, sent: number): Promise<Socket> {

@@ -7,6 +7,8 @@
  * - a topic deleted while the bridge may not create topics: /readyz says why it is not ready, the records for that
  *   topic wait unacknowledged, and another topic's records are not held behind them.
  */
+// First, as in the bridge: the sink must load its kafkajs record encoder before kafkajs itself is loaded.
+import { partitionMetadata } from "../../../bridge/kafka-sink/sink.ts";
 import type { Admin, Kafka } from "kafkajs";
 import { Partitioners } from "kafkajs";
 import type { MqttClient } from "mqtt";
@@ -33,13 +35,7 @@ import {
 /** A truck id whose records go to `partition` of a topic with `count` partitions (murmur2, as the bridge). */
 function truckOnPartition(prefix: string, partition: number, count: number): string {
   const partitioner = Partitioners.DefaultPartitioner()!;
-  const metadata = Array.from({ length: count }, (_, partitionId) => ({
-    partitionErrorCode: 0,
-    partitionId,
-    leader: 0,
-    replicas: [],
-    isr: [],
-  }));
+  const metadata = partitionMetadata(count);
   for (let i = 0; ; i += 1) {
     const id = `${prefix}-${i}`;
     if (partitioner({ topic: "t", partitionMetadata: metadata, message: { key: id, value: null } }) === partition)

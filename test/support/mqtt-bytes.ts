@@ -1,0 +1,14 @@
+/** Raw MQTT bytes for tests and benchmarks that play a misbehaving client on a plain socket. */
+
+/** A CONNECT fixed header announcing `length` bytes (MQTT 5 section 2.1.4, Remaining Length as a Variable Byte Integer). */
+export function connectHeader(length: number): Buffer {
+  const bytes = [0x10];
+  let x = length;
+  do {
+    let byte = x % 128;
+    x = Math.floor(x / 128);
+    if (x > 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (x > 0);
+  return Buffer.from(bytes);
+}
