@@ -1,9 +1,9 @@
 /**
- * `npm run bench [-- --quick]`: one report over the five benchmark scripts (wire, decode, agent, bridge, map). Each runs
- * as its own process, one after the other (a 2-core machine has no core to spare for two at once), and prints its
- * figures beside the reference it measured in the same run; their output is shown as it comes. Then a table of the
- * figures with their references and ratios (ratios are what compare across machines), the machine they ran on,
- * and as the last line one JSON object with exactly the report's twenty-three figures.
+ * `npm run bench [-- --quick]`: one report over the six benchmark scripts (wire, decode, agent, bridge, map,
+ * history). Each runs as its own process, one after the other (a 2-core machine has no core to spare for two at
+ * once), and prints its figures beside the reference it measured in the same run; their output is shown as it
+ * comes. Then a table of the figures with their references and ratios (ratios are what compare across machines),
+ * the machine they ran on, and as the last line one JSON object with exactly the report's twenty-seven figures.
  *
  * --quick: shorter runs and fewer connections (BENCH_* settings below), for a smoke check; figures are noisier.
  */
@@ -40,6 +40,10 @@ export const REPORT_FIELDS = [
   "map.longestFrameMs10k",
   "map.fps100",
   "map.rssMb",
+  "history.recordsPerSec",
+  "history.copyRowsPerSec",
+  "history.replayMillionSec",
+  "history.rssMbDatabaseDown",
 ] as const;
 
 interface Script {
@@ -54,6 +58,7 @@ const SCRIPTS: Script[] = [
   { name: "agent", file: "test/bench/agent.ts", quickEnv: { BENCH_APPEND_N: "20000", BENCH_DRAIN_N: "10000" } },
   { name: "bridge", file: "test/bench/bridge.ts", quickEnv: { BENCH_SECONDS: "3", BENCH_CONNECTIONS: "2000" } },
   { name: "map", file: "test/bench/map.ts", quickEnv: { BENCH_SECONDS: "15" } },
+  { name: "history", file: "test/bench/history.ts", quickEnv: { BENCH_HISTORY_N: "50000" } },
 ];
 
 interface ScriptResult {
@@ -250,6 +255,18 @@ export function buildReport(results: ScriptResult[]): { rows: Row[]; json: Recor
       figure: "bridge: RSS per idle connection, KB",
       value: fmt(json["bridge.rssKbPerConnection"]!, 1),
       reference: `with ${fmt(json["bridge.connectionsHeld"]!)} connections held`,
+      ratio: "",
+    },
+    {
+      figure: "history: records/s Kafka -> PostgreSQL",
+      value: fmt(json["history.recordsPerSec"]!),
+      reference: `plain COPY of the same rows: ${fmt(json["history.copyRowsPerSec"]!)}/s`,
+      ratio: r(json["history.recordsPerSec"]!, json["history.copyRowsPerSec"]!),
+    },
+    {
+      figure: "history: replay 1M records from earliest, s",
+      value: fmt(json["history.replayMillionSec"]!, 1),
+      reference: `RSS with the database down: ${fmt(json["history.rssMbDatabaseDown"]!, 1)} MB`,
       ratio: "",
     },
   ];
