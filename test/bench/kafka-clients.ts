@@ -17,6 +17,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startLocalKafka, type LocalKafka } from "../../deploy/kafka/local-kafka.ts";
+import { type BridgeRecord, bridgeRecords } from "./bridge-records.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BATCH = 2_000;
@@ -28,38 +29,11 @@ const CACHE = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "fle
 const SELF = fileURLToPath(import.meta.url);
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 
-export interface Message {
-  key: string;
-  value: string;
-  headers: Record<string, string>;
-}
-
-function batch(): Message[] {
-  const headers = {
-    "fleet-schema": "fleetsync.telemetry",
-    "fleet-schema-version": "1",
-    "content-type": "application/json",
-    "fleet-mqtt-topic": "fleetsync/v1/truck-00007/telemetry",
-    "fleet-received-at": new Date().toISOString(),
-  };
-  return Array.from({ length: BATCH }, (_, i) => {
-    const truckId = `truck-${String(i % TRUCKS).padStart(5, "0")}`;
-    const record = {
-      truckId,
-      stream: "3f9c2a7d",
-      seq: 100_000 + i,
-      ts: new Date(1_790_000_000_000 + i * 1000).toISOString(),
-      timeSource: "gnss",
-      gps: { lat: 52.520008, lon: 13.404954, altM: 34.2, speedKmh: 81.4, courseDeg: 181.3, fix: "3d", sats: 11 },
-      engine: { rpm: 1450, coolantC: 88, fuelLevelPct: 54.3, fuelRateLph: 23.1, odometerKm: 183_204.5 },
-    };
-    return { key: truckId, value: JSON.stringify(record), headers };
-  });
-}
+type Message = BridgeRecord;
 
 /** Sends batches one after another for SECONDS; returns records per second. */
 async function timed(send: (messages: Message[]) => Promise<void>): Promise<number> {
-  const messages = batch();
+  const messages = bridgeRecords(BATCH, TRUCKS);
   for (let i = 0; i < 10; i += 1) await send(messages); // warm-up: connections, metadata, the JIT
   let records = 0;
   const began = process.hrtime.bigint();

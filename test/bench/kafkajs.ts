@@ -11,6 +11,7 @@
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { bridgeRecords } from "./bridge-records.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const BATCH = 2_000;
@@ -24,27 +25,13 @@ interface Message {
   partition: number;
 }
 
+/** kafkajs takes header values as Buffers; the partition is the one the bridge's partitioner would choose. */
 function batch(): Message[] {
-  const headers = {
-    "fleet-schema": Buffer.from("fleetsync.telemetry"),
-    "fleet-schema-version": Buffer.from("1"),
-    "content-type": Buffer.from("application/json"),
-    "fleet-mqtt-topic": Buffer.from("fleetsync/v1/truck-00007/telemetry"),
-    "fleet-received-at": Buffer.from(new Date().toISOString()),
-  };
-  return Array.from({ length: BATCH }, (_, i) => {
-    const truckId = `truck-${String(i % TRUCKS).padStart(5, "0")}`;
-    const record = {
-      truckId,
-      stream: "3f9c2a7d",
-      seq: 100_000 + i,
-      ts: new Date(1_790_000_000_000 + i * 1000).toISOString(),
-      timeSource: "gnss",
-      gps: { lat: 52.520008, lon: 13.404954, altM: 34.2, speedKmh: 81.4, courseDeg: 181.3, fix: "3d", sats: 11 },
-      engine: { rpm: 1450, coolantC: 88, fuelLevelPct: 54.3, fuelRateLph: 23.1, odometerKm: 183_204.5 },
-    };
-    return { key: truckId, value: JSON.stringify(record), headers, partition: (i % TRUCKS) % PARTITIONS };
-  });
+  return bridgeRecords(BATCH, TRUCKS).map((r, i) => ({
+    ...r,
+    headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Buffer.from(v)])),
+    partition: (i % TRUCKS) % PARTITIONS,
+  }));
 }
 
 async function side(fast: boolean): Promise<void> {

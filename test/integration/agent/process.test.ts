@@ -6,7 +6,15 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { createOutbox, OutboxConfigSchema } from "../../../agent/outbox/index.ts";
 import { waitFor } from "../../support/wait.ts";
-import { type AgentProcess, nmeaEpoch, ptyPair, spawnAgent, waitStarted, writeConfig } from "./process.ts";
+import {
+  type AgentProcess,
+  killAtCleanup,
+  nmeaEpoch,
+  ptyPair,
+  spawnAgent,
+  waitStarted,
+  writeConfig,
+} from "./process.ts";
 import { dedupeSeqs, prefillOutbox, range, startBroker, tempDir } from "./support.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -14,15 +22,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function track(agent: AgentProcess): AgentProcess {
-  cleanups.push(async () => {
-    if (agent.child.exitCode === null && agent.child.signalCode === null) {
-      agent.child.kill("SIGKILL");
-      await agent.exited;
-    }
-  });
-  return agent;
-}
+const track = (agent: AgentProcess) => killAtCleanup(agent, cleanups);
 
 function baseConfig(truckId: string, dir: string, port: number, extra: Record<string, unknown> = {}) {
   return {

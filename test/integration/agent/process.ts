@@ -69,6 +69,17 @@ export function spawnAgent(
   };
 }
 
+/** Registers a SIGKILL of `agent` (unless it already exited) with a test file's cleanups; returns the agent. */
+export function killAtCleanup(agent: AgentProcess, cleanups: Array<() => Promise<void>>): AgentProcess {
+  cleanups.push(async () => {
+    if (agent.child.exitCode === null && agent.child.signalCode === null) {
+      agent.child.kill("SIGKILL");
+      await agent.exited;
+    }
+  });
+  return agent;
+}
+
 export async function waitStarted(agent: AgentProcess): Promise<void> {
   await waitFor(
     () => {

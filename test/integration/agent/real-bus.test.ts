@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { EventRecord, TelemetryRecord } from "../../../protocol/index.ts";
 import { createDeviceFleet } from "../../../sim/devices/device-fleet.ts";
 import { waitFor } from "../../support/wait.ts";
-import { type AgentProcess, ptyPair, REPO, spawnAgent, waitStarted, writeConfig } from "./process.ts";
+import { type AgentProcess, killAtCleanup, ptyPair, REPO, spawnAgent, waitStarted, writeConfig } from "./process.ts";
 import { startBroker, tempDir } from "./support.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -28,15 +28,7 @@ const FAULTS = [
 ];
 const START = Date.UTC(2026, 10, 30, 6, 0, 0);
 
-function track(agent: AgentProcess): AgentProcess {
-  cleanups.push(async () => {
-    if (agent.child.exitCode === null && agent.child.signalCode === null) {
-      agent.child.kill("SIGKILL");
-      await agent.exited;
-    }
-  });
-  return agent;
-}
+const track = (agent: AgentProcess) => killAtCleanup(agent, cleanups);
 
 describe("the agent on a real truck's bus (simulated as the chips print it)", () => {
   it.each([
