@@ -3,6 +3,7 @@
  * Stateless apart from in-flight work (design, "Scale-out"): any number of bridges can share one Kafka cluster.
  */
 import type { AddressInfo } from "node:net";
+import { within } from "../common/within.ts";
 import { Aedes, type Client } from "aedes";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { createAuth } from "./auth/auth.ts";
@@ -32,15 +33,6 @@ export interface Bridge {
 const STATUS_RESERVE_MS = 2_000;
 /** Disconnecting from a Kafka that does not answer must not hold the stop past its deadline. */
 const SINK_STOP_MIN_MS = 200;
-
-function within(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    timer.unref();
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridge {
   installMqtt5Writer();

@@ -23,6 +23,7 @@
  * most `stopTimeoutMs`.
  */
 import { randomBytes } from "node:crypto";
+import { within } from "../../common/within.ts";
 import { readBootId } from "../../common/boot-id.ts";
 import { FleetError } from "../../common/errors.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
@@ -190,15 +191,6 @@ function pause(ms: number): { done: Promise<void>; cut(): void } {
     };
   });
   return { done, cut };
-}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 function systemNow(): { ts: string; timeSource: TimeSource } {
