@@ -5,11 +5,11 @@
  * a database of its own through DATABASE_URL (the demo with its own Kafka and PostgreSQL runs in the fault suite).
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
 import { kafkaBrokers } from "../support/kafka.ts";
 import { createTestDatabase, sql, type TestDatabase } from "../support/postgres.ts";
 import { waitFor } from "../support/wait.ts";
 import { type DemoRun, leftovers, runDemo } from "./demo-run.ts";
+import { mapSnapshot } from "./map.ts";
 
 describe("npm run demo", () => {
   let demo: DemoRun | undefined;
@@ -95,22 +95,3 @@ describe("npm run demo", () => {
     expect(leftovers(ready)).toEqual([]);
   }, 240_000);
 });
-
-interface MapTruck {
-  id: string;
-  lat: number | null;
-  lon: number | null;
-}
-
-/** The trucks of the map's WebSocket snapshot (what the page gets first). */
-function mapSnapshot(pageUrl: string): Promise<MapTruck[]> {
-  const url = new URL("ws", pageUrl.replace(/^http/, "ws"));
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
-    socket.once("message", (data) => {
-      socket.close();
-      resolve((JSON.parse(String(data)) as { trucks: MapTruck[] }).trucks);
-    });
-    socket.once("error", reject);
-  });
-}
