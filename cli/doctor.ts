@@ -17,12 +17,15 @@ const HELP = `Usage: fleetsync doctor [--config FILE] [--port PATH ...] [--json]
 
 Checks a gateway step by step and says in plain words what passed and what did not:
 the configured ports (present? and, while the agent runs, open? bytes? errors? from its metrics),
-serial ports (which is the GPS, which the CAN adapter, found by listening), GPS fix and satellites,
+serial ports (which is the GPS, which the CAN adapter: found by listening, then by asking silent ports
+whether they are an ELM327/STN or SLCAN adapter, with questions that never reach the vehicle bus;
+docs/installer-guide.md lists the exact bytes), GPS fix and satellites,
 CAN traffic (format, bitrate, frames/s, engine speed), broker reachable, credentials accepted,
 and a test record end to end (with the bridge's confirmation over MQTT 5).
   -c, --config FILE    the agent's configuration (default ${DEFAULT_CONFIG} when present)
   -p, --port PATH      probe only these serial ports (repeatable); default: every serial device found
       --listen-ms N    how long to listen at each baud rate (default 1500)
+      --reply-ms N     how long to wait for an adapter's answer to each question (default 1000)
       --timeout-ms N   network timeout per step (default 10000)
       --confirm-ms N   how long to wait for the bridge's confirmation (default 5000)
       --json           one JSON object on stdout instead of lines
@@ -51,19 +54,49 @@ function configMismatch(configured: string | undefined, found: string, flag: "--
 
 type Probe = Awaited<ReturnType<typeof import("../agent/sources/index.ts").probeSerialPort>>;
 
-function portSteps(results: Probe[], config: AgentConfig | undefined): Step[] {
+/** One port in the "serial ports" line: what it is, or that it answered nothing when asked. */
+function portKind(r: Probe): string {
+  if (r.kind === "nmea") return "GPS";
+  if (r.kind === "can" || r.kind === "adapter")
+    return r.adapter ? `CAN (${r.adapter.kind === "slcan" ? "SLCAN" : r.adapter.version})` : "CAN";
+  if (r.kind === "nothing")
+    return r.asked?.length
+      ? `silent (no answer to ELM327/STN or SLCAN questions at ${r.asked.join(", ")} baud)`
+      : "silent";
+  return r.kind;
+}
+
+/** The note when the configured speed cannot work with the ELM327/STN found ("" when it can). */
+function baudMismatch(config: AgentConfig | undefined, c: Probe): string {
+  const configured = config?.can?.baudRate;
+  // A USB CDC SLCAN adapter works at any speed; an ELM327/STN UART only at its own.
+  if (!c.adapter || c.adapter.kind === "slcan" || configured === undefined || configured === c.baudRate) return "";
+  return `; but the configuration says ${configured} baud: run provision again with --can-baud ${c.baudRate}`;
+}
+
+function portSteps(results: Probe[], config: AgentConfig | undefined, describe: (p: Probe) => string): Step[] {
   const steps: Step[] = [];
   const gps = results.filter((r) => r.kind === "nmea");
-  const can = results.filter((r) => r.kind === "can");
+  // Ports with frames first, then adapters that answered without frames (the bus asleep).
+  const can = [...results.filter((r) => r.kind === "can"), ...results.filter((r) => r.kind === "adapter")];
   steps.push({
     step: "serial ports",
     status: results.some((r) => r.kind !== "unreadable") ? "pass" : "fail",
     detail:
       results.length > 0
-        ? results.map((r) => `${r.path}: ${r.kind === "nmea" ? "GPS" : r.kind === "can" ? "CAN" : r.kind}`).join(", ")
+        ? results.map((r) => `${r.path}: ${portKind(r)}`).join(", ")
         : "no serial device found (is the USB adapter plugged in?)",
     // (a list of only unreadable ports fails too: permissions, or the agent still holds them)
-    data: { ports: results.map((r) => ({ path: r.path, kind: r.kind, baudRate: r.baudRate, error: r.error })) },
+    data: {
+      ports: results.map((r) => ({
+        path: r.path,
+        kind: r.kind,
+        baudRate: r.baudRate,
+        error: r.error,
+        adapter: r.adapter,
+        asked: r.asked,
+      })),
+    },
   });
   const g = gps[0];
   if (!g?.nmea) {
@@ -110,21 +143,36 @@ function portSteps(results: Probe[], config: AgentConfig | undefined): Step[] {
     }
   }
   const c = can[0];
-  if (!c?.can) {
+  if (!c) {
     steps.push({
       step: "CAN port",
       status: "fail",
-      detail: "no port carries CAN frames: check the adapter and that the ignition is on",
+      detail:
+        "no port carries CAN frames or answers as an ELM327/STN or SLCAN adapter: check the adapter's cable (an OBD " +
+        "adapter also needs the truck's power on its connector) and that the ignition is on",
     });
     steps.push({ step: "CAN traffic", status: "skip", detail: "no CAN port" });
   } else {
-    const mismatch = configMismatch(config?.can?.path, c.path, "--can");
+    const mismatch = configMismatch(config?.can?.path, c.path, "--can") + baudMismatch(config, c);
+    const format = c.can?.format ?? (c.adapter?.kind === "slcan" ? "slcan" : "elm327");
     steps.push({
       step: "CAN port",
       status: mismatch ? "fail" : "pass",
-      detail: `${c.path} at ${c.baudRate} baud: ${c.can.format} frames` + mismatch,
-      data: { path: c.path, baudRate: c.baudRate, format: c.can.format },
+      detail:
+        `${c.path} at ${c.baudRate} baud: ` +
+        (c.adapter ? `${describe(c)}, ` : "") +
+        (c.can ? `${c.can.format} frames` : "no frames yet") +
+        mismatch,
+      data: { path: c.path, baudRate: c.baudRate, format, adapter: c.adapter },
     });
+  }
+  if (c && !c.can) {
+    steps.push({
+      step: "CAN traffic",
+      status: "fail",
+      detail: `the adapter answers but no frame came while listening: is the ignition on, and is the bus at ${(config?.can?.bitrate ?? 250_000) / 1000} kbit/s (--can-bitrate)?`,
+    });
+  } else if (c?.can) {
     const bitrate = config?.can?.bitrate ?? 250_000;
     const rpm = c.can.engineSpeedRpm;
     steps.push({
@@ -167,6 +215,7 @@ export async function run(argv: string[]): Promise<number> {
       config: { type: "string", short: "c" },
       port: { type: "string", short: "p", multiple: true },
       "listen-ms": { type: "string" },
+      "reply-ms": { type: "string" },
       "timeout-ms": { type: "string" },
       "confirm-ms": { type: "string" },
       json: { type: "boolean" },
@@ -200,7 +249,7 @@ export async function run(argv: string[]): Promise<number> {
 
   if (config) steps.push(...(await configuredPortSteps(config, timeoutMs)));
 
-  const { listSerialCandidates, probeSerialPort } = await import("../agent/sources/index.ts");
+  const { describeAdapter, listSerialCandidates, probeSerialPort } = await import("../agent/sources/index.ts");
   const explicit = values.port ?? [];
   const candidates =
     explicit.length > 0
@@ -213,8 +262,9 @@ export async function run(argv: string[]): Promise<number> {
           ]),
         ];
   const canBitrate = config?.can?.bitrate ?? 250_000;
-  const results = await Promise.all(candidates.map((path) => probeSerialPort(path, { listenMs, canBitrate })));
-  steps.push(...portSteps(results, config));
+  const replyMs = int("--reply-ms", values["reply-ms"], 1000);
+  const results = await Promise.all(candidates.map((path) => probeSerialPort(path, { listenMs, replyMs, canBitrate })));
+  steps.push(...portSteps(results, config, (p) => (p.adapter ? describeAdapter(p.adapter) : "")));
 
   if (config) {
     const fix = results.find((r) => r.kind === "nmea")?.nmea?.fix;
