@@ -84,7 +84,11 @@ interface Device {
   /** The speed the reader last set on its end, as read from the pty (undefined before the first check). */
   readerBaud: number | undefined;
   speedCheckedAt: number;
-  speedCheck: Promise<void> | null;
+  /** A periodic check is under way (at most one at a time). */
+  speedPolling: boolean;
+  /** Checks started / the latest whose answer was kept: a slow older answer never overwrites a newer one. */
+  speedChecks: number;
+  speedApplied: number;
   received: ReceivedChunk[];
   receivedChars: number;
   /** Reader bytes not understood because of a speed mismatch. */
@@ -138,7 +142,9 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
       baudRate: kind === "can" ? t.canBaudRate : undefined,
       readerBaud: undefined,
       speedCheckedAt: 0,
-      speedCheck: null,
+      speedPolling: false,
+      speedChecks: 0,
+      speedApplied: 0,
       received: [],
       receivedChars: 0,
       misread: 0,
@@ -188,13 +194,26 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
     });
   }
 
+  /**
+   * Reads the reader's speed afresh. The reader's bytes each wait for a check started after they arrived (a check
+   * already under way may predate a reopen at another speed); the output path polls.
+   */
   function checkSpeed(d: Device): Promise<void> {
-    d.speedCheck ??= readSpeed(d.agentPath).then((baud) => {
+    const check = ++d.speedChecks;
+    d.speedCheckedAt = Date.now();
+    return readSpeed(d.agentPath).then((baud) => {
+      if (check < d.speedApplied) return;
+      d.speedApplied = check;
       d.readerBaud = baud;
-      d.speedCheckedAt = Date.now();
-      d.speedCheck = null;
     });
-    return d.speedCheck;
+  }
+
+  function pollSpeed(d: Device): void {
+    if (d.speedPolling || Date.now() - d.speedCheckedAt < SPEED_CHECK_MS) return;
+    d.speedPolling = true;
+    void checkSpeed(d).finally(() => {
+      d.speedPolling = false;
+    });
   }
 
   function record(d: Device, text: string): void {
@@ -221,7 +240,7 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
     if (!d.port || !d.adapter) return;
     const text = d.adapter.output(frames);
     if (d.baudRate === undefined) return d.port.write(text);
-    if (Date.now() - d.speedCheckedAt > SPEED_CHECK_MS) void checkSpeed(d);
+    pollSpeed(d);
     d.port.write(d.readerBaud === d.baudRate ? text : garbled(text));
   }
 

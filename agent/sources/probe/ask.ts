@@ -8,6 +8,9 @@
  * - ELM327/STN: `AT I` (version), `AT @1` (device description), `ST I` (STN firmware; a plain ELM327 answers `?`),
  *   `ST DI` (STN device) only when `ST I` was answered, then the agent's monitor init (elmInitCommands: a reset,
  *   formatting, `AT CSM1` silent monitoring, a fixed protocol so no protocol search polls the bus, `AT MA`).
+ * - At the end, the adapter is left idle as it was found, so a second doctor run (or the agent) finds it the same way:
+ *   SLCAN `C` CR (close); ELM327 `AT Z` CR, which resets an idle chip and, to a monitoring one, arrives as `T Z`
+ *   (the character that stops monitoring is discarded, ELM327 data sheet on AT MA) and is answered `?`.
  * Never a lone CR: an ELM327 repeats its previous command on one, which may have been an OBD request.
  */
 import { elmInitCommands } from "../../decoders/can/elm327.ts";
@@ -18,6 +21,11 @@ export const SLCAN_VERSION_QUERY = "V\r";
 export const SLCAN_SERIAL_QUERY = "N\r";
 export const ELM_IDENTITY_QUERIES = ["AT I\r", "AT @1\r", "ST I\r"] as const;
 export const STN_DEVICE_QUERY = "ST DI\r";
+export const SLCAN_CLOSE = "C\r";
+export const ELM_IDLE = "AT Z\r";
+
+/** Lawicel `V` + hardware and software version (`V1013`), or CANable's `<git hash> <remote>`. */
+const SLCAN_VERSION = /^(V[0-9A-Fa-f]{4}|[0-9a-f]{7,40} [\x21-\x7e]+)$/;
 
 export interface AdapterIdentity {
   kind: "slcan" | "elm327" | "stn";
@@ -136,20 +144,23 @@ export async function askAdapter(path: string, baudRate: number, options: AskOpt
         if (c.startsWith("AT MA")) await source.write(c);
         else await ask(c, prompted);
       }
-      return { opened, identity, lines: await listen() };
+      const lines = await listen();
+      await ask(ELM_IDLE, prompted);
+      return { opened, identity, lines };
     }
-    const version = answers(first, SLCAN_VERSION_QUERY)[0]!;
+    // Anything else that answered is taken for SLCAN only by the shape of a version: a reader at the wrong speed sees
+    // line noise, and an adapter someone left streaming answers with frames.
+    const version = answers(first, SLCAN_VERSION_QUERY).find((l) => SLCAN_VERSION.test(l));
+    if (!version) return { opened, lines: [] };
     const serial = answers(
       await ask(SLCAN_SERIAL_QUERY, (r) => r.some((l) => /^N\w+/.test(l.trim()))),
       SLCAN_SERIAL_QUERY,
     ).find((l) => /^N\w+/.test(l));
     // SLCAN acknowledges with a bare CR (no line) and runs commands in order: written in turn, as the agent does.
     for (const c of slcanInitCommands(options.canBitrate)) await source.write(c);
-    return {
-      opened,
-      identity: { kind: "slcan", version, ...optional("serial", serial?.slice(1)) },
-      lines: await listen(),
-    };
+    const lines = await listen();
+    await source.write(SLCAN_CLOSE);
+    return { opened, identity: { kind: "slcan", version, ...optional("serial", serial?.slice(1)) }, lines };
   } catch {
     // The port went away mid-conversation: whatever was learnt is not worth a wrong answer.
     return { opened, lines: [] };

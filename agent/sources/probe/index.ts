@@ -9,6 +9,8 @@ export {
 export {
   type AdapterIdentity,
   ELM_IDENTITY_QUERIES,
+  ELM_IDLE,
+  SLCAN_CLOSE,
   SLCAN_SERIAL_QUERY,
   SLCAN_VERSION_QUERY,
   STN_DEVICE_QUERY,

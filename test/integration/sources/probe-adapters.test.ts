@@ -14,6 +14,8 @@ import { elmInitCommands, slcanInitCommands } from "../../../agent/decoders/inde
 import {
   ADAPTER_BAUD_RATES,
   ELM_IDENTITY_QUERIES,
+  ELM_IDLE,
+  SLCAN_CLOSE,
   probeSerialPort,
   SLCAN_SERIAL_QUERY,
   SLCAN_VERSION_QUERY,
@@ -23,10 +25,11 @@ import { createDeviceFleet, type DeviceFleet, type ReceivedChunk } from "../../.
 import type { ElmStatus } from "../../../sim/devices/elm327-adapter.ts";
 import type { SlcanStatus } from "../../../sim/devices/slcan-adapter.ts";
 import { openPtyPeer } from "../../support/pty-peer.ts";
+import { waitFor } from "../../support/wait.ts";
 import { createPty } from "./pty.ts";
 
 const PROBE = { baudRates: [9600], listenMs: 600, replyMs: 1500, canBitrate: 250_000 };
-const ELM_EXPECTED = [SLCAN_VERSION_QUERY, ...ELM_IDENTITY_QUERIES, ...elmInitCommands("A")].join("");
+const ELM_EXPECTED = [SLCAN_VERSION_QUERY, ...ELM_IDENTITY_QUERIES, ...elmInitCommands("A"), ELM_IDLE].join("");
 
 /** Every command in the bytes an ELM327 received, checked against what could reach the bus. */
 function elmTransmitting(text: string): string[] {
@@ -83,7 +86,7 @@ describe("probeSerialPort asks adapters that only answer when asked (simulated c
     const results = await Promise.all(elmTrucks.map((t) => probeSerialPort(join(dir, `${t.truckId}.can`), PROBE)));
     for (const [i, t] of elmTrucks.entries()) {
       const r = results[i]!;
-      expect(r, t.truckId).toMatchObject({
+      expect(r, `${t.truckId}: ${JSON.stringify({ ...r, lines: undefined })}`).toMatchObject({
         kind: "can",
         baudRate: t.baud,
         adapter: { kind: "elm327", version: "ELM327 v1.5", description: "OBDII to RS232 Interpreter" },
@@ -105,8 +108,9 @@ describe("probeSerialPort asks adapters that only answer when asked (simulated c
       expect(adapterStatus(t.truckId) as ElmStatus).toMatchObject({
         transmitRefused: 0,
         repeats: 0,
-        protocol: "A",
-        monitoring: true,
+        // Left idle, as found: the AT Z that ended the conversation stopped monitoring.
+        monitoring: false,
+        framesShown: expect.any(Number),
       });
     }
   });
@@ -123,7 +127,7 @@ describe("probeSerialPort asks adapters that only answer when asked (simulated c
       .map((c) => c.text)
       .join("");
     expect(text).toBe(
-      `${SLCAN_VERSION_QUERY.repeat(2)}${[SLCAN_VERSION_QUERY, ...ELM_IDENTITY_QUERIES, STN_DEVICE_QUERY, ...elmInitCommands("A")].join("")}`,
+      `${SLCAN_VERSION_QUERY.repeat(2)}${[SLCAN_VERSION_QUERY, ...ELM_IDENTITY_QUERIES, STN_DEVICE_QUERY, ...elmInitCommands("A"), ELM_IDLE].join("")}`,
     );
     expect(elmTransmitting(text)).toEqual([]);
     expect(adapterStatus("stn") as ElmStatus).toMatchObject({ transmitRefused: 0, repeats: 0 });
@@ -137,14 +141,18 @@ describe("probeSerialPort asks adapters that only answer when asked (simulated c
       adapter: { kind: "slcan", version: "V1013", serial: "SIM1" },
       can: { format: "slcan" },
     });
-    const text = fleet
-      .received("slcan", "can")
-      .map((c) => c.text)
-      .join("");
-    expect(text).toBe([SLCAN_VERSION_QUERY, SLCAN_SERIAL_QUERY, ...slcanInitCommands(250_000)].join(""));
+    const received = () =>
+      fleet
+        .received("slcan", "can")
+        .map((c) => c.text)
+        .join("");
+    // The closing C has left when the probe returns, but reaches the device a moment later.
+    await waitFor(() => received().endsWith(SLCAN_CLOSE), "the closing C at the adapter");
+    const text = received();
+    expect(text).toBe([SLCAN_VERSION_QUERY, SLCAN_SERIAL_QUERY, ...slcanInitCommands(250_000), SLCAN_CLOSE].join(""));
     expect(slcanTransmitting(text)).toEqual([]);
     expect(adapterStatus("slcan") as SlcanStatus).toMatchObject({
-      state: "listen",
+      state: "closed",
       activeOpenRefused: 0,
       transmitRefused: 0,
     });
