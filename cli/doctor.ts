@@ -9,6 +9,7 @@ import { toGps } from "../agent/state/rounding.ts";
 import { FleetError } from "../common/errors.ts";
 import { parseCommandArgs } from "./commands.ts";
 import { configuredPortSteps } from "./doctor-agent-ports.ts";
+import { type InterfaceProbe, interfaceCanSteps, interfaceForCan, interfacesStep, trafficSteps } from "./doctor-can.ts";
 import { checkBroker, type Step } from "./doctor-broker.ts";
 
 const DEFAULT_CONFIG = "/etc/fleetsync/agent.json";
@@ -74,7 +75,12 @@ function baudMismatch(config: AgentConfig | undefined, c: Probe): string {
   return `; but the configuration says ${configured} baud: run provision again with --can-baud ${c.baudRate}`;
 }
 
-function portSteps(results: Probe[], config: AgentConfig | undefined, describe: (p: Probe) => string): Step[] {
+function portSteps(
+  results: Probe[],
+  interfaces: InterfaceProbe[] | Error,
+  config: AgentConfig | undefined,
+  describe: (p: Probe) => string,
+): Step[] {
   const steps: Step[] = [];
   const gps = results.filter((r) => r.kind === "nmea");
   // Ports with frames first, then adapters that answered without frames (the bus asleep).
@@ -143,7 +149,13 @@ function portSteps(results: Probe[], config: AgentConfig | undefined, describe: 
     }
   }
   const c = can[0];
-  if (!c) {
+  const socketcan = config?.can?.format === "socketcan";
+  steps.push(interfacesStep(interfaces, socketcan));
+  // A configured interface, or none configured and no serial adapter while an interface carries frames.
+  const iface = socketcan || (!c && !config?.can) ? interfaceForCan(interfaces, config) : undefined;
+  if (socketcan || iface?.can) {
+    steps.push(...interfaceCanSteps(iface, config));
+  } else if (!c) {
     steps.push({
       step: "CAN port",
       status: "fail",
@@ -165,46 +177,19 @@ function portSteps(results: Probe[], config: AgentConfig | undefined, describe: 
         mismatch,
       data: { path: c.path, baudRate: c.baudRate, format, adapter: c.adapter },
     });
-  }
-  if (c && !c.can) {
-    steps.push({
-      step: "CAN traffic",
-      status: "fail",
-      detail: `the adapter answers but no frame came while listening: is the ignition on, and is the bus at ${(config?.can?.bitrate ?? 250_000) / 1000} kbit/s (--can-bitrate)?`,
-    });
-  } else if (c?.can) {
-    const bitrate = config?.can?.bitrate ?? 250_000;
-    const rpm = c.can.engineSpeedRpm;
-    steps.push({
-      step: "CAN traffic",
-      status: c.can.framesPerSec > 0 ? "pass" : "fail",
-      detail:
-        `${c.can.framesPerSec} frames/s at ${bitrate / 1000} kbit/s, ${c.can.pgns.length} J1939 PGNs` +
-        (rpm !== null ? `, engine speed ${Math.round(rpm)} rpm` : ", no engine speed (engine off?)"),
-      data: { ...c.can, bitrate },
-    });
-    steps.push(canSourcesStep(c.can.sources));
+    steps.push(
+      ...(c.can
+        ? trafficSteps(c.can, config)
+        : [
+            {
+              step: "CAN traffic",
+              status: "fail" as const,
+              detail: `the adapter answers but no frame came while listening: is the ignition on, and is the bus at ${(config?.can?.bitrate ?? 250_000) / 1000} kbit/s (--can-bitrate)?`,
+            },
+          ]),
+    );
   }
   return steps;
-}
-
-/**
- * Which ECU (source address) sends which decoded PGN. Several ECUs often send the same one (the engine and the
- * cluster both send VD, each ECU its own DM1): the installer sees here what `state.sources` can choose from.
- */
-function canSourcesStep(sources: Record<string, number[]>): Step {
-  const names = Object.keys(sources);
-  const shared = names.filter((n) => sources[n]!.length > 1 && n !== "DM1");
-  return {
-    step: "CAN sources",
-    status: names.length === 0 ? "skip" : "pass",
-    detail:
-      names.length === 0
-        ? "no decoded J1939 PGN heard"
-        : names.map((n) => `${n} from SA ${sources[n]!.join(", ")}`).join("; ") +
-          (shared.length > 0 ? ` (several ECUs send ${shared.join(", ")}: see state.sources)` : ""),
-    data: { sources },
-  };
 }
 
 const MARK: Record<Step["status"], string> = { pass: "PASS", fail: "FAIL", warn: "WARN", skip: "SKIP" };
@@ -257,14 +242,21 @@ export async function run(argv: string[]): Promise<number> {
       : [
           ...new Set([
             ...(config?.gps ? [config.gps.path] : []),
-            ...(config?.can ? [config.can.path] : []),
+            ...(config?.can?.path ? [config.can.path] : []),
             ...(await listSerialCandidates()),
           ]),
         ];
   const canBitrate = config?.can?.bitrate ?? 250_000;
   const replyMs = int("--reply-ms", values["reply-ms"], 1000);
-  const results = await Promise.all(candidates.map((path) => probeSerialPort(path, { listenMs, replyMs, canBitrate })));
-  steps.push(...portSteps(results, config, (p) => (p.adapter ? describeAdapter(p.adapter) : "")));
+  const { probeCanInterfaces } = await import("../agent/sources/probe/interfaces.ts");
+  const [results, interfaces] = await Promise.all([
+    Promise.all(candidates.map((path) => probeSerialPort(path, { listenMs, replyMs, canBitrate }))),
+    probeCanInterfaces({
+      listenMs,
+      ...(config?.can ? { candumpPath: config.can.candumpPath, ipPath: config.can.ipPath } : {}),
+    }).catch((error: Error) => error),
+  ]);
+  steps.push(...portSteps(results, interfaces, config, (p) => (p.adapter ? describeAdapter(p.adapter) : "")));
 
   if (config) {
     const fix = results.find((r) => r.kind === "nmea")?.nmea?.fix;

@@ -133,7 +133,7 @@ function asNmea(lines: string[]): ProbeResult["nmea"] | undefined {
   };
 }
 
-function asCan(lines: string[], listenMs: number): ProbeResult["can"] | undefined {
+export function asCan(lines: string[], listenMs: number): ProbeResult["can"] | undefined {
   const format = detectCanFormat(lines.slice(0, 64));
   if (!format) return undefined;
   const decoder = createCanDecoder(format);
