@@ -77,7 +77,7 @@ export function interfaceCanSteps(p: InterfaceProbe | undefined, config: AgentCo
   const steps: Step[] = [
     {
       step: "CAN port",
-      status: hint || rateNote ? "fail" : "pass",
+      status: rateNote ? "fail" : "pass",
       detail: `${name} (SocketCAN ${i.kind}, ${i.state ?? "no controller state"}, ${i.listenOnly ? "listen-only" : "NOT listen-only, allowed by can.allowActiveInterface"}): read with candump -L${hint}${rateNote}`,
       data: { interface: name, format: "socketcan", ...i },
     },
