@@ -74,6 +74,22 @@ describe("fleetsync doctor with the simulator's serial CAN adapters, the bridge 
     await rm(dir, { recursive: true, force: true });
   });
 
+  it("a mixed fleet's ports all at once, no configuration: every GPS and every CAN adapter found, at its speed", async () => {
+    const ports = TRUCKS.flatMap((t) => [join(dir, "dev", `${t.truckId}.can`), join(dir, "dev", `${t.truckId}.gps`)]);
+    const run = await fleetsync(["doctor", ...ports.flatMap((p) => ["--port", p]), "--json", "--listen-ms", "1200"]);
+    const found = (
+      JSON.parse(run.stdout) as {
+        steps: Array<{ step: string; data?: { ports?: Array<{ path: string; kind: string; baudRate: number }> } }>;
+      }
+    ).steps.find((s) => s.step === "serial ports")!.data!.ports!;
+    for (const t of TRUCKS) {
+      expect(found.find((p) => p.path.endsWith(`${t.truckId}.gps`))).toMatchObject({ kind: "nmea" });
+      const can = found.find((p) => p.path.endsWith(`${t.truckId}.can`));
+      expect(can, t.truckId).toMatchObject({ kind: "can" });
+      if (t.canBaudRate !== undefined) expect(can!.baudRate).toBe(t.canBaudRate);
+    }
+  });
+
   for (const t of TRUCKS) {
     it(`${t.truckId}: doctor finds the ${t.chip === "stn" ? "STN" : t.can} adapter, provision writes it, every check passes`, async () => {
       const gps = join(dir, "dev", `${t.truckId}.gps`);
