@@ -15,7 +15,9 @@ const USAGE = `Usage:
       --trucks N          number of trucks (default 3)
       --prefix P          truck ids P-001, P-002, ... (default truck)
       --dir DIR           folder for the device links (default /tmp/fleetsync-sim)
-      --can KIND          slcan | elm327 | mixed (alternate) | none (default slcan)
+      --can KIND          slcan | elm327 | stn | mixed (alternate slcan, elm327) | none (default slcan)
+      --can-baud N        the CAN adapter's UART speed; a reader at another speed reads garbage
+                          (default 38400 for elm327 and stn, as the chips ship; any speed for slcan)
       --nmea-hz N         GNSS epochs per second, 1-10 (default 1)
       --faults N          trouble codes active on every truck (2+ makes DM1 multi-packet; default 0)
       --ecus KIND         engine (one ECU) | multi (also cluster SA 23 with its own odometer, transmission SA 3)
@@ -85,15 +87,17 @@ async function runDevices(argv: string[]): Promise<number> {
       faults: { type: "string" },
       ecus: { type: "string" },
       "elm-ignore": { type: "string" },
+      "can-baud": { type: "string" },
       duration: { type: "string" },
       json: { type: "boolean" },
     },
   });
   const count = positiveInt(values.trucks, "--trucks", 3);
   const can = values.can ?? "slcan";
-  if (!["slcan", "elm327", "mixed", "none"].includes(can)) {
-    throw new FleetError("FLEET_USAGE", `--can must be slcan, elm327, mixed or none, got ${can}`);
+  if (!["slcan", "elm327", "stn", "mixed", "none"].includes(can)) {
+    throw new FleetError("FLEET_USAGE", `--can must be slcan, elm327, stn, mixed or none, got ${can}`);
   }
+  const canBaud = values["can-baud"] === undefined ? undefined : positiveInt(values["can-baud"], "--can-baud", 1);
   const ecus = values.ecus ?? "engine";
   if (ecus !== "engine" && ecus !== "multi")
     throw new FleetError("FLEET_USAGE", `--ecus must be engine or multi, got ${ecus}`);
@@ -106,14 +110,19 @@ async function runDevices(argv: string[]): Promise<number> {
   const fleet = createDeviceFleet(
     {
       dir: values.dir ?? "/tmp/fleetsync-sim",
-      trucks: truckIds(values.prefix ?? "truck", count, 3).map((truckId, i) => ({
-        truckId,
-        can: (can === "mixed" ? (i % 2 === 0 ? "slcan" : "elm327") : can) as "slcan" | "elm327" | "none",
-        nmeaHz: positiveInt(values["nmea-hz"], "--nmea-hz", 1),
-        faults,
-        ecus: ecus as "engine" | "multi",
-        elm: { ignore: elmIgnore, rxErrorEvery: 1000 },
-      })),
+      trucks: truckIds(values.prefix ?? "truck", count, 3).map((truckId, i) => {
+        const kind = can === "mixed" ? (i % 2 === 0 ? "slcan" : "elm327") : can === "stn" ? "elm327" : can;
+        const canBaudRate = canBaud ?? (kind === "elm327" ? 38400 : undefined);
+        return {
+          truckId,
+          can: kind as "slcan" | "elm327" | "none",
+          ...(canBaudRate === undefined ? {} : { canBaudRate }),
+          nmeaHz: positiveInt(values["nmea-hz"], "--nmea-hz", 1),
+          faults,
+          ecus: ecus as "engine" | "multi",
+          elm: { chip: can === "stn" ? ("stn" as const) : ("elm327" as const), ignore: elmIgnore, rxErrorEvery: 1000 },
+        };
+      }),
     },
     { logger: createLogger("sim") },
   );
