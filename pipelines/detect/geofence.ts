@@ -1,0 +1,77 @@
+/**
+ * Detector 5, geofences: entering and leaving a fence are momentary alerts; staying inside longer than the
+ * fence's dwell limit (event time) opens a dwell alert that closes on exit. The subject of each is the fence id,
+ * so one record that crosses two fences gives two alerts with different ids.
+ */
+import type { Alert } from "../../protocol/alerts.ts";
+import { changeAlert, isoTime, momentaryAlert, type OpenAlert, openAlert } from "./alert.ts";
+import { contains, type Geofence } from "./geo.ts";
+import type { Reading } from "./reading.ts";
+
+/** Per fence the truck is inside now: when it entered, and its open dwell alert. */
+export type GeofenceState = Record<string, { enteredMs: number; dwell?: OpenAlert }>;
+
+export function detectGeofences(state: GeofenceState, r: Reading, fences: readonly Geofence[], out: Alert[]): void {
+  const at = r.position;
+  if (at === undefined) return;
+  for (const fence of fences) {
+    const inside = contains(fence, at);
+    const was = state[fence.id];
+    const thresholds = { dwellMinutes: fence.dwellMs === undefined ? null : fence.dwellMs / 60_000 };
+    if (inside && !was) {
+      state[fence.id] = { enteredMs: r.tsMs };
+      out.push(
+        momentaryAlert(
+          r,
+          "geofence-enter",
+          { message: `entered ${fence.name}`, evidence: { fence: fence.name }, thresholds },
+          fence.id,
+        ),
+      );
+    } else if (!inside && was) {
+      const dwellMs = r.tsMs - was.enteredMs;
+      if (was.dwell) {
+        out.push(
+          changeAlert(was.dwell, r, "closed", {
+            message: `left ${fence.name} after ${Math.round(dwellMs / 60_000)} min`,
+            evidence: { fence: fence.name, dwellMs },
+            thresholds,
+          }),
+        );
+      }
+      delete state[fence.id];
+      out.push(
+        momentaryAlert(
+          r,
+          "geofence-exit",
+          {
+            message: `left ${fence.name}`,
+            evidence: { fence: fence.name, enteredTs: isoTime(was.enteredMs), dwellMs },
+            thresholds,
+          },
+          fence.id,
+        ),
+      );
+    } else if (inside && was && !was.dwell && fence.dwellMs !== undefined && r.timed) {
+      const dwellMs = r.tsMs - was.enteredMs;
+      if (dwellMs < fence.dwellMs) continue;
+      const opened = openAlert(
+        r,
+        "geofence-dwell",
+        {
+          message: `in ${fence.name} for ${Math.round(dwellMs / 60_000)} min`,
+          evidence: { fence: fence.name, enteredTs: isoTime(was.enteredMs), dwellMs },
+          thresholds,
+        },
+        { subject: fence.id, sinceMs: was.enteredMs },
+      );
+      was.dwell = opened.open;
+      out.push(opened.alert);
+    }
+  }
+}
+
+/** True when `at` is inside a fence where idling is allowed (a depot). */
+export function idlingAllowed(fences: readonly Geofence[], at: { lat: number; lon: number }): boolean {
+  return fences.some((f) => f.idlingAllowed && contains(f, at));
+}
