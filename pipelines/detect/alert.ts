@@ -70,14 +70,23 @@ export function openAlert(
   options: { subject?: string; sinceMs?: number; atMs?: number; at?: LatLon } = {},
 ): { open: OpenAlert; alert: Alert } {
   const open: OpenAlert = {
-    id: alertId({ truckId: moment.truckId, detector, stream: moment.stream, seq: moment.seq, subject: options.subject }),
+    id: alertId({
+      truckId: moment.truckId,
+      detector,
+      stream: moment.stream,
+      seq: moment.seq,
+      subject: options.subject,
+    }),
     detector,
     version: 0,
     openedMs: options.sinceMs ?? moment.tsMs,
     trigger: { stream: moment.stream, seq: moment.seq, tsMs: moment.tsMs, timeSource: moment.timeSource },
     ...(options.subject === undefined ? {} : { subject: options.subject }),
   };
-  return { open, alert: build(open, moment.truckId, "opened", options.atMs ?? moment.tsMs, text, options.at ?? moment.position) };
+  return {
+    open,
+    alert: build(open, moment.truckId, "opened", options.atMs ?? moment.tsMs, text, options.at ?? moment.position),
+  };
 }
 
 /** The next change (updated or closed) of an open alert, at `moment`. */

@@ -104,7 +104,11 @@ describe("idling", () => {
   const idle25 = Array.from({ length: 26 }, (_, m): Step => ({ min: m }));
 
   it("opens after 20 minutes of engine on and standing still, and closes when the truck moves", () => {
-    const alerts = run(engine(), "telemetry", telemetry([...idle25, { min: 26, kmh: 30, at: { lat: 51.91, lon: 4.45 } }]));
+    const alerts = run(
+      engine(),
+      "telemetry",
+      telemetry([...idle25, { min: 26, kmh: 30, at: { lat: 51.91, lon: 4.45 } }]),
+    );
     expect(brief(alerts)).toEqual(["idling:opened:0", "idling:closed:1"]);
     const [opened, closed] = alerts;
     expect(opened).toMatchObject({ openedAt: "2026-11-30T06:00:00.000Z", at: "2026-11-30T06:20:00.000Z" });
@@ -163,7 +167,12 @@ describe("fuel", () => {
 });
 
 describe("trouble codes", () => {
-  const dtc = (seq: number, change: "raised" | "cleared", spn = 110, sa = 0): { record: EventRecord; arrivalMs: number } => ({
+  const dtc = (
+    seq: number,
+    change: "raised" | "cleared",
+    spn = 110,
+    sa = 0,
+  ): { record: EventRecord; arrivalMs: number } => ({
     arrivalMs: T0 + seq * MIN,
     record: {
       truckId: "T1",
@@ -178,7 +187,12 @@ describe("trouble codes", () => {
   });
 
   it("alerts a new code once, with its description, and closes it when cleared", () => {
-    const alerts = run(engine(), "events", [dtc(0, "raised"), dtc(1, "raised"), dtc(2, "raised", 110, 23), dtc(3, "cleared")]);
+    const alerts = run(engine(), "events", [
+      dtc(0, "raised"),
+      dtc(1, "raised"),
+      dtc(2, "raised", 110, 23),
+      dtc(3, "cleared"),
+    ]);
     expect(brief(alerts)).toEqual(["dtc:opened:0", "dtc:opened:0", "dtc:closed:1"]);
     expect(alerts[0]!.evidence.description).toBe("engine coolant temperature: above normal (most severe)");
     expect(alerts[0]!.subject).toBe("j1939/0/110/0");

@@ -82,7 +82,10 @@ export interface DetectEngine {
   restore(kind: RecordKind, partition: number, nextOffset: string, trucks: Map<string, TruckEntry>): void;
   drop(kind: RecordKind, partition: number): void;
   /** The position and filter of a partition held in memory, or undefined. */
-  position(kind: RecordKind, partition: number): { nextOffset: string; filter: Record<string, TruckPosition> } | undefined;
+  position(
+    kind: RecordKind,
+    partition: number,
+  ): { nextOffset: string; filter: Record<string, TruckPosition> } | undefined;
   /** The next offset of a partition held in memory. */
   nextOffset(kind: RecordKind, partition: number): string | undefined;
   partitions(kind: RecordKind): number[];
@@ -158,7 +161,10 @@ export function createDetectEngine(options: EngineOptions): DetectEngine {
         for (const d of batch.records) {
           const entry = working(plan, p, d.record.truckId, d.kafkaTimestamp);
           entry.seenMs = Math.max(entry.seenMs, d.kafkaTimestamp);
-          entry.status = { state: d.record.state, ...(d.record.reason === undefined ? {} : { reason: d.record.reason }) };
+          entry.status = {
+            state: d.record.state,
+            ...(d.record.reason === undefined ? {} : { reason: d.record.reason }),
+          };
         }
         break;
     }

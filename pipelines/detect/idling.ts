@@ -29,7 +29,8 @@ export function detectIdling(
   const stopped = r.engineOn === true && r.speedKmh !== undefined && r.speedKmh < t.speedKmh;
   if (!stopped) {
     // Engine off (or unknown) or moving: a fact whatever the record's clock.
-    if (r.engineOn !== undefined || r.speedKmh !== undefined) end(state, r, t, r.engineOn === false ? "engine off" : "moving", out);
+    if (r.engineOn !== undefined || r.speedKmh !== undefined)
+      end(state, r, t, r.engineOn === false ? "engine off" : "moving", out);
     return;
   }
   if (r.position === undefined || !r.timed) return;

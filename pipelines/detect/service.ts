@@ -154,8 +154,7 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
     runner,
     async start() {
       const file = config.detectors.geofence.file;
-      const fences =
-        deps.fences ?? (file ? await loadGeofences(file, config.detectors.geofence.dwellMinutes) : []);
+      const fences = deps.fences ?? (file ? await loadGeofences(file, config.detectors.geofence.dwellMinutes) : []);
       engine = createDetectEngine({
         detectors: config.detectors,
         fences,
