@@ -104,6 +104,12 @@ export const DetectConfigSchema = z
       .boolean()
       .default(true)
       .describe("Where a group with no committed position starts: true = the topics' earliest record."),
+    fetchBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1_048_576)
+      .describe("Bytes fetched per partition: the cap on one batch, and so on one checkpoint transaction."),
     detectors: DetectorThresholdsSchema.prefault({}),
     maxTrucksPerPartition: z
       .number()

@@ -104,6 +104,7 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
       kafka: config.kafka,
       topics: { telemetry: config.topics.telemetry, events: config.topics.events, status: config.topics.status },
       fromBeginning: config.fromBeginning,
+      maxBytesPerPartition: config.fetchBytes,
       // One transactional producer commits the batches one after another anyway.
       partitionsConsumedConcurrently: 1,
     }),
