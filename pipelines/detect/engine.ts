@@ -17,7 +17,7 @@ import type { DetectorThresholds } from "./config.ts";
 import { detectDtc, type DtcState } from "./dtc.ts";
 import { detectFuel, type FuelState } from "./fuel.ts";
 import { detectGeofences, type GeofenceState, idlingAllowed } from "./geofence.ts";
-import type { Geofence } from "./geo.ts";
+import { type Geofence, indexFences } from "./geo.ts";
 import { detectIdling, type IdlingState } from "./idling.ts";
 import { readTelemetry } from "./reading.ts";
 import { CLEAN_DISCONNECT_REASON, type SilentState, sweepSilence, trackSilence } from "./silent.ts";
@@ -99,7 +99,8 @@ const pkey = (kind: RecordKind, partition: number) => `${kind}/${partition}`;
 const freshTelemetry = (): TelemetryTruck => ({ idling: {}, fuel: { samples: [] }, fences: {}, silent: {} });
 
 export function createDetectEngine(options: EngineOptions): DetectEngine {
-  const { detectors: t, fences } = options;
+  const { detectors: t } = options;
+  const fences = indexFences(options.fences);
   const held = new Map<string, PartitionState>();
   const allowedAt = (at: { lat: number; lon: number }) => idlingAllowed(fences, at);
 

@@ -49,12 +49,19 @@ export function detectFuel(state: FuelState, r: Reading, t: Limits, stillKmh: nu
     return;
   }
   const windowMs = t.windowMinutes * 60_000;
-  state.samples = state.samples.filter(([ts]) => ts <= r.tsMs && r.tsMs - ts <= windowMs);
-  const levels = state.samples.map(([, pct]) => pct);
-  const low = Math.min(...levels);
-  const high = Math.max(...levels);
+  // Samples are in time order: drop those that left the window (or lie after this record: a new stream's clock).
+  const samples = state.samples;
+  while (samples.length > 0 && r.tsMs - samples[0]![0] > windowMs) samples.shift();
+  while (samples.length > 0 && samples[samples.length - 1]![0] > r.tsMs) samples.pop();
+  let low = Infinity;
+  let high = -Infinity;
+  for (const [, pct] of samples) {
+    if (pct < low) low = pct;
+    if (pct > high) high = pct;
+  }
+  const levels = samples;
   if (levels.length > 0 && r.fuelPct - low > t.refuelPct && !state.refuelled) {
-    const from = state.samples.find(([, pct]) => pct === low)!;
+    const from = samples.find(([, pct]) => pct === low)!;
     out.push(
       momentaryAlert(r, "refuel", {
         message: `refuelled: ${round1(low)} % -> ${round1(r.fuelPct)} %`,
@@ -65,7 +72,7 @@ export function detectFuel(state: FuelState, r: Reading, t: Limits, stillKmh: nu
     state.samples = [];
     state.refuelled = true;
   } else if (parked && !state.drop && levels.length > 0 && high - r.fuelPct > t.dropPct) {
-    const from = state.samples.find(([, pct]) => pct === high)!;
+    const from = samples.find(([, pct]) => pct === high)!;
     const opened = openAlert(
       r,
       "fuel-drop",
