@@ -1,7 +1,7 @@
 /**
  * The detect pipeline's checkpoint, in Kafka (the one file of pipelines/detect that knows the Kafka client).
  *
- * Each batch commits in ONE Kafka transaction: its alerts to fleet.alerts, the new state of every truck it
+ * Each batch commits in ONE Kafka transaction (batches of several partitions that arrive together share one): its alerts to fleet.alerts, the new state of every truck it
  * touched (and the in-order filter's position for it) to a compacted changelog topic, the partition's position to
  * the same changelog, and the consumer group's offset (sendOffsets). Either all of it is visible to read_committed
  * readers or none of it, so after a crash the pipeline resumes from a state and a position that belong together:
@@ -10,8 +10,8 @@
  *
  * Resuming: on assignment the runtime asks `load` where to start. A partition this process already holds answers
  * from memory; otherwise the changelog is read to its end (read_committed) once per assignment. When the group's
- * committed offset differs from the changelog's position, someone moved the group (`fleetsync replay`): the
- * partition's stored state is dropped (tombstones) and reading starts at the group's offset with fresh state.
+ * committed offset is before the changelog's position (or gone), someone moved the group back (`fleetsync
+ * replay`): the partition's stored state is dropped (tombstones) and reading starts there with fresh state.
  */
 import { randomUUID } from "node:crypto";
 import { type Admin, Kafka, logLevel, type Message, type Producer, type Transaction } from "kafkajs";
@@ -38,8 +38,8 @@ export interface Restored {
 
 export interface Checkpoint {
   start(): Promise<void>;
-  /** Alerts + states (+ consumer offset) in one transaction. */
-  commit(alerts: Alert[], write: StateWrite): Promise<void>;
+  /** The alerts and state writes (with their consumer offsets) of several batches in one transaction. */
+  commit(writes: (StateWrite & { alerts: Alert[] })[]): Promise<void>;
   /** The stored state of a partition, or undefined to start it afresh (none stored, or the group was moved). */
   restore(kind: RecordKind, partition: number): Promise<Restored | undefined>;
   /** Forget the changelog read for the last assignment (the next assignment reads it again). */
@@ -196,33 +196,37 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
       }
     },
 
-    async commit(alerts, write) {
-      const messages: Message[] = [];
-      for (const [truckId, entry] of write.updates) {
-        messages.push({
-          key: truckKey(write.kind, write.partition, truckId),
-          value: entry === null ? null : JSON.stringify({ v: VERSION, ...entry }),
-        });
-      }
-      if (write.nextOffset !== undefined) {
-        messages.push({
+    async commit(writes) {
+      const changelog: Message[] = [];
+      const alerts: Message[] = [];
+      const offsets = new Map<string, { partition: number; offset: string }[]>();
+      for (const write of writes) {
+        for (const [truckId, entry] of write.updates) {
+          changelog.push({
+            key: truckKey(write.kind, write.partition, truckId),
+            value: entry === null ? null : JSON.stringify({ v: VERSION, ...entry }),
+          });
+        }
+        for (const alert of write.alerts) alerts.push(toAlertMessage(alert));
+        if (write.nextOffset === undefined) continue;
+        changelog.push({
           key: positionKey(write.kind, write.partition),
           value: JSON.stringify({ v: VERSION, nextOffset: write.nextOffset }),
         });
+        const topic = topicOf[write.kind];
+        const list = offsets.get(topic) ?? [];
+        list.push({ partition: write.partition, offset: write.nextOffset });
+        offsets.set(topic, list);
       }
       await exclusive(() =>
         inTransaction(async (transaction) => {
-          const topicMessages = [{ topic: config.topics.changelog, messages }];
-          if (alerts.length > 0) {
-            topicMessages.push({ topic: config.topics.alerts, messages: alerts.map(toAlertMessage) });
-          }
+          const topicMessages = [{ topic: config.topics.changelog, messages: changelog }];
+          if (alerts.length > 0) topicMessages.push({ topic: config.topics.alerts, messages: alerts });
           await transaction.sendBatch({ topicMessages, acks: -1 });
-          if (write.nextOffset === undefined) return;
+          if (offsets.size === 0) return;
           await transaction.sendOffsets({
             consumerGroupId: config.groupId,
-            topics: [
-              { topic: topicOf[write.kind], partitions: [{ partition: write.partition, offset: write.nextOffset }] },
-            ],
+            topics: [...offsets].map(([topic, partitions]) => ({ topic, partitions })),
           });
         }),
       );
@@ -236,18 +240,22 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
       const keys = [...values.keys()].filter((k) => k.startsWith(prefix));
       const stored = raw === undefined ? undefined : (JSON.parse(raw) as { nextOffset: string }).nextOffset;
       const committed = await committedOffset(kind, partition);
-      if (stored !== undefined && stored === committed) {
+      // The group's offset can be ahead of the checkpoint without a replay: the runtime commits a batch whose
+      // records were all filtered (duplicates, invalid) without calling the handler. Nothing of those records
+      // changes state, so the state holds and reading resumes at the group's offset. Only a group moved back (a
+      // replay) or forgotten makes the state wrong for where reading starts.
+      if (stored !== undefined && committed !== undefined && BigInt(committed) >= BigInt(stored)) {
         const trucks = new Map<string, TruckEntry>();
         for (const k of keys) {
           const { v: _v, ...entry } = JSON.parse(values.get(k)!) as TruckEntry & { v: number };
           trucks.set(k.slice(prefix.length), entry);
         }
-        return { nextOffset: stored, trucks };
+        return { nextOffset: committed, trucks };
       }
       if (stored !== undefined || keys.length > 0) {
         logger.warn(
           { topic: topicOf[kind], partition, stored, committed: committed ?? null },
-          "the group's offset is not the checkpoint's (a replay moved it): this partition's detector state starts afresh",
+          "the group's offset is before the checkpoint's (a replay moved it back): this partition's detector state starts afresh",
         );
         const messages: Message[] = keys.map((k) => ({ key: k, value: null }));
         messages.push({ key: positionKey(kind, partition), value: null });

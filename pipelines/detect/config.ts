@@ -110,6 +110,13 @@ export const DetectConfigSchema = z
       .positive()
       .default(1_048_576)
       .describe("Bytes fetched per partition: the cap on one batch, and so on one checkpoint transaction."),
+    partitionsConsumedConcurrently: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(8)
+      .describe("Partitions handled side by side; their batches share one checkpoint transaction (group commit)."),
     detectors: DetectorThresholdsSchema.prefault({}),
     maxTrucksPerPartition: z
       .number()

@@ -2,7 +2,7 @@
  * `fleetsync detect`: the "intelligence" pipeline (group fleetsync-detect). Reads fleet.telemetry, fleet.events
  * and fleet.status through the pipeline runtime (validation, in-order filter), runs the five detectors on each
  * truck's records in event time, and writes alert changes to fleet.alerts. Every batch commits its alerts, the
- * touched trucks' state and the consumer position in one Kafka transaction (checkpoint.ts), which the runtime's
+ * touched trucks' state and the consumer position in a Kafka transaction (checkpoint.ts), which the runtime's
  * offset store hook reads back on assignment: a crash, a restart or a rebalance resumes exactly at a checkpoint.
  * The silent-truck detector is a wall-clock sweep (silent.ts says why).
  */
@@ -13,10 +13,10 @@ import type { Alert } from "../../protocol/alerts.ts";
 import { parsePipelineRuntimeConfig } from "../runtime/config.ts";
 import { createOpsServer, type OpsServer } from "../runtime/http.ts";
 import { createPipelineRunner, type PipelineRunner } from "../runtime/runner.ts";
-import type { OffsetStore, PipelineHandler, RecordKind, StoredPosition } from "../runtime/types.ts";
+import type { OffsetStore, PipelineHandler, RecordBatch, RecordKind, StoredPosition } from "../runtime/types.ts";
 import { type Checkpoint, createCheckpoint } from "./checkpoint.ts";
 import type { DetectConfig } from "./config.ts";
-import { createDetectEngine, type DetectEngine, type Plan } from "./engine.ts";
+import { createDetectEngine, type DetectEngine } from "./engine.ts";
 import { type Geofence, loadGeofences } from "./geo.ts";
 
 export interface DetectService {
@@ -50,24 +50,63 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
     [config.topics.status, "status"],
   ]);
   let engine: DetectEngine | undefined;
-  // Batches and sweeps change the same trucks' state: one at a time, in arrival order.
-  let chain: Promise<unknown> = Promise.resolve();
-  function serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = chain.then(work, work);
-    chain = next.catch(() => undefined);
-    return next;
+  /**
+   * Group commit: batches of different partitions that arrive while a transaction is in flight are planned and
+   * committed together in the next one (a transaction is several round trips; one per batch made Kafka's latency
+   * the pipeline's pace). Planning happens here, one group at a time, so a plan always starts from the state the
+   * previous group left. The silent sweep is a group of its own: its plans and a batch's may touch the same truck.
+   */
+  type Item = { batch: RecordBatch } | { sweep: (partition: number) => boolean };
+  const queue: { item: Item; done: () => void; failed: (error: unknown) => void }[] = [];
+  let flushing: Promise<void> | undefined;
+
+  function enqueue(item: Item): Promise<void> {
+    return new Promise<void>((done, failed) => {
+      queue.push({ item, done, failed });
+      flushing ??= flush();
+    });
   }
 
-  async function commit(plan: Plan): Promise<void> {
-    await checkpoint.commit(plan.alerts, plan);
-    engine!.apply(plan);
-    for (const alert of plan.alerts) alerts.inc({ detector: alert.detector, state: alert.state });
-    if (plan.droppedDtcs > 0) droppedDtcs.inc(plan.droppedDtcs);
-    if (plan.alerts.length > 0) deps.onAlerts?.(plan.alerts);
+  async function flush(): Promise<void> {
+    // Yield once, so `flushing` is set before this can finish (and clear it).
+    await Promise.resolve();
+    try {
+      await flushQueue();
+    } finally {
+      flushing = undefined;
+    }
+  }
+
+  async function flushQueue(): Promise<void> {
+    while (queue.length > 0) {
+      const first = queue[0]!;
+      const group = "sweep" in first.item ? queue.splice(0, 1) : takeBatches();
+      try {
+        const plans = group.flatMap(({ item }) =>
+          "batch" in item ? [engine!.plan(item.batch)] : engine!.sweep(now(), item.sweep),
+        );
+        if (plans.length > 0) await checkpoint.commit(plans);
+        for (const plan of plans) {
+          engine!.apply(plan);
+          for (const alert of plan.alerts) alerts.inc({ detector: alert.detector, state: alert.state });
+          if (plan.droppedDtcs > 0) droppedDtcs.inc(plan.droppedDtcs);
+          if (plan.alerts.length > 0) deps.onAlerts?.(plan.alerts);
+        }
+        for (const g of group) g.done();
+      } catch (error) {
+        // Nothing was applied: every batch of the group is delivered again by the runtime.
+        for (const g of group) g.failed(error);
+      }
+    }
+  }
+
+  function takeBatches() {
+    const end = queue.findIndex((q) => "sweep" in q.item);
+    return queue.splice(0, end < 0 ? queue.length : end);
   }
 
   const handler: PipelineHandler = {
-    handle: (batch) => serial(() => commit(engine!.plan(batch))),
+    handle: (batch) => enqueue({ batch }),
     revoked(partitions) {
       for (const { topic, partition } of partitions) {
         const kind = kindOf.get(topic);
@@ -105,8 +144,8 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
       topics: { telemetry: config.topics.telemetry, events: config.topics.events, status: config.topics.status },
       fromBeginning: config.fromBeginning,
       maxBytesPerPartition: config.fetchBytes,
-      // One transactional producer commits the batches one after another anyway.
-      partitionsConsumedConcurrently: 1,
+      // Partitions side by side: their batches share transactions (group commit above).
+      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
     }),
     { handler, offsetStore, logger },
   );
@@ -138,13 +177,12 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
   async function sweep(): Promise<void> {
     if (!engine || !runner.ready()) return;
     const ends = await checkpoint.endOffsets(config.topics.telemetry);
-    await serial(async () => {
-      const caughtUp = (partition: number) => {
+    await enqueue({
+      sweep(partition) {
         const next = engine!.nextOffset("telemetry", partition);
         const end = ends.get(partition);
         return next !== undefined && end !== undefined && BigInt(next) >= end;
-      };
-      for (const plan of engine!.sweep(now(), caughtUp)) await commit(plan);
+      },
     });
   }
 
@@ -186,7 +224,7 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
       stopping ??= (async () => {
         clearInterval(timer);
         await runner.stop();
-        await chain;
+        await flushing;
         await Promise.allSettled([ops.stop(), checkpoint.stop()]);
       })();
       return stopping;

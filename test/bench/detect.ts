@@ -164,7 +164,9 @@ async function main(): Promise<void> {
         http: { port: 0 },
       }),
     );
-    child = spawn(process.execPath, [...fleetsyncCommand(), "detect", "--config", configFile], {
+    // BENCH_DETECT_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to look inside the service.
+    const nodeArgs = (process.env.BENCH_DETECT_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    child = spawn(process.execPath, [...nodeArgs, ...fleetsyncCommand(), "detect", "--config", configFile], {
       cwd: REPO,
       stdio: ["ignore", "pipe", "inherit"],
       env: { ...process.env, FLEETSYNC_LOG_LEVEL: "warn" },

@@ -187,6 +187,40 @@ describe("fleetsync detect", () => {
     expect([...copies.values()].every((n) => n === 2)).toBe(true);
   });
 
+  it("keeps its state when the group's offset is ahead of the checkpoint (a batch of duplicates only)", async () => {
+    const s = await setup();
+    const records = idle("KEEP-1");
+    const offsetsAtEnd = async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const ends = await admin.fetchTopicOffsets(s.topics.telemetry);
+        const [mine] = await admin.fetchOffsets({ groupId: s.groupId, topics: [s.topics.telemetry] });
+        return ends.every(
+          (e) => e.high === e.low || mine?.partitions.find((p) => p.partition === e.partition)?.offset === e.high,
+        );
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    // 19 minutes of idling: no alert yet, the stop's start is in the checkpoint.
+    await produce(kafka, s.topics.telemetry, records.slice(0, 20));
+    let service = await start(s);
+    await waitFor(offsetsAtEnd, "the first run to read everything");
+    await service.stop();
+    // The same records again (a producer's retry): the runtime drops them all and commits past them itself.
+    await produce(kafka, s.topics.telemetry, records.slice(0, 20));
+    service = await start(s);
+    await waitFor(offsetsAtEnd, "the duplicates to be skipped");
+    await service.stop();
+    // The stop goes on: the idling alert opens at 20 minutes from its start, which only the kept state knows.
+    await produce(kafka, s.topics.telemetry, records.slice(20));
+    await start(s);
+    const alerts = await readAlerts(s.topics.alerts, (a) => a.length >= 1, "the idling alert");
+    expect(brief(alerts)).toEqual(["KEEP-1 idling opened v0"]);
+    expect(alerts[0]!.openedAt).toBe(records[0]!.ts);
+  });
+
   it("gives a backlog that arrives two hours late the alerts it gives live", async () => {
     const s = await setup();
     // The same records, once written as they happen (Kafka time = event time + 1 s) and once from a truck whose
