@@ -22,7 +22,7 @@ import { planScenarioFleet, scenarioFleetFences } from "../../sim/scenarios/flee
 import { REPO } from "../e2e/bridge.ts";
 import { childLifecycle, readyLine } from "../e2e/child.ts";
 import { fleetsyncCommand } from "../support/build.ts";
-import { createTopics, deleteTopics, kafkaBrokers, testKafka, uniqueTopic } from "../support/kafka.ts";
+import { createTopics, deleteTopics, kafkaBrokers, readToEnd, testKafka, uniqueTopic } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
 import { sleep } from "./support.ts";
 
@@ -145,33 +145,7 @@ async function caughtUp(k: Kafka, groupId: string, source: Source): Promise<bool
 
 /** Every committed alert of a topic (read_committed), read to the topic's end. */
 async function readAll(topic: string): Promise<Alert[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const pending = new Map(
-    ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]),
-  );
-  const alerts: Alert[] = [];
-  if (pending.size === 0) return alerts;
-  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString("hex")}`, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      const end = pending.get(e.payload.partition);
-      if (end !== undefined && BigInt(e.payload.lastOffset) >= end) pending.delete(e.payload.partition);
-    });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        alerts.push(AlertSchema.parse(JSON.parse(message.value!.toString())));
-      },
-    });
-    await waitFor(() => pending.size === 0, `the end of ${topic}`, { timeoutMs: 60_000 });
-  } finally {
-    await consumer.disconnect();
-  }
-  return alerts;
+  return (await readToEnd(kafka, topic)).map((r) => AlertSchema.parse(JSON.parse(r.value!)));
 }
 
 /** id -> the alert's last change (highest version). */
