@@ -1,13 +1,18 @@
 /**
  * `fleetsync sim devices`: simulated trucks on pseudo-terminals that real agents read (GPS NMEA + SLCAN/ELM327).
  * `fleetsync sim load`: many light MQTT connections publishing protocol payloads directly, for scale tests.
+ * `fleetsync sim scenario`: scripted trucks (idling, silence, siphoning, trouble codes, geofences) for the detectors,
+ * published through the bridge on a faster-than-real-time clock.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { FleetError } from "../common/errors.ts";
 import { createLogger } from "../common/log.ts";
 import { createDeviceFleet } from "../sim/devices/device-fleet.ts";
 import { createLoadRun } from "../sim/load/load-run.ts";
 import { FAULT_CATALOG } from "../sim/model/faults.ts";
+import { planScenarioFleet, scenarioFleetFences } from "../sim/scenarios/fleet.ts";
+import { runScenarios } from "../sim/scenarios/scenario-run.ts";
+import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from "../sim/scenarios/scenarios.ts";
 import { parseCommandArgs } from "./commands.ts";
 
 const USAGE = `Usage:
@@ -35,6 +40,14 @@ const USAGE = `Usage:
       --password X | --password-file F   (file: one password, or JSON {"truckId": "password"})
       --format F          binary | json (default binary)
       --json              progress as JSON lines on stderr
+  fleetsync sim scenario [options]  scripted trucks for the detectors, faster than real time, through the bridge
+      --name NAME         idle | silent | siphon | dtc | geofence | all (default all: one truck each)
+      --trucks N          trucks (default: one per scenario); truck i follows scenario i mod the chosen ones
+      --speed X           simulated seconds per wall second (default 60)
+      --url URL           broker (default mqtt://127.0.0.1:1883)
+      --prefix P          truck ids P-<scenario>-N (default scn)
+      --password X | --password-file F
+      --fences FILE       write the geofence scenario's fences (GeoJSON) here, for fleetsync detect --geofences
 `;
 
 function positiveInt(value: string | undefined, flag: string, fallback: number): number {
@@ -213,6 +226,50 @@ async function runLoad(argv: string[]): Promise<number> {
   return summary.complete ? 0 : 1;
 }
 
+async function runScenario(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    options: {
+      name: { type: "string" },
+      trucks: { type: "string" },
+      speed: { type: "string" },
+      url: { type: "string" },
+      prefix: { type: "string" },
+      password: { type: "string" },
+      "password-file": { type: "string" },
+      fences: { type: "string" },
+    },
+  });
+  const name = values.name ?? "all";
+  if (name !== "all" && !(SCENARIO_NAMES as readonly string[]).includes(name)) {
+    throw new FleetError("FLEET_USAGE", `--name must be all or one of ${SCENARIO_NAMES.join(", ")}, got ${name}`);
+  }
+  const names = name === "all" ? SCENARIO_NAMES : [name as ScenarioName];
+  const trucks = planScenarioFleet({
+    trucks: positiveInt(values.trucks, "--trucks", names.length),
+    names,
+    prefix: values.prefix ?? "scn",
+    startTimeMs: Math.floor(Date.now() / 1000) * 1000,
+  });
+  if (values.fences) await writeFile(values.fences, `${JSON.stringify(scenarioFleetFences(trucks), null, 2)}\n`);
+  const password = await passwords(values);
+  const speed = positive(values.speed, "--speed") ?? 60;
+  for (const t of trucks) {
+    const { description, expected } = SCENARIOS[t.scenario];
+    process.stdout.write(`${JSON.stringify({ truckId: t.truckId, scenario: t.scenario, description, expected })}\n`);
+  }
+  const summary = await runScenarios(
+    {
+      url: values.url ?? "mqtt://127.0.0.1:1883",
+      trucks,
+      speed,
+      ...(password === undefined ? {} : { password: typeof password === "string" ? () => password : password }),
+    },
+    { logger: createLogger("sim") },
+  );
+  process.stdout.write(`${JSON.stringify({ done: true, ...summary })}\n`);
+  return 0;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const [mode, ...rest] = argv;
   if (mode === undefined || mode === "-h" || mode === "--help") {
@@ -221,5 +278,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (mode === "devices") return runDevices(rest);
   if (mode === "load") return runLoad(rest);
-  throw new FleetError("FLEET_USAGE", `unknown mode '${mode}': use 'devices' or 'load' (see fleetsync sim --help)`);
+  if (mode === "scenario") return runScenario(rest);
+  throw new FleetError(
+    "FLEET_USAGE",
+    `unknown mode '${mode}': use 'devices', 'load' or 'scenario' (see fleetsync sim --help)`,
+  );
 }

@@ -1,9 +1,9 @@
 /**
- * `npm run bench [-- --quick]`: one report over the six benchmark scripts (wire, decode, agent, bridge, map,
- * history). Each runs as its own process, one after the other (a 2-core machine has no core to spare for two at
+ * `npm run bench [-- --quick]`: one report over the seven benchmark scripts (wire, decode, agent, bridge, map,
+ * history, detect). Each runs as its own process, one after the other (a 2-core machine has no core to spare for two at
  * once), and prints its figures beside the reference it measured in the same run; their output is shown as it
  * comes. Then a table of the figures with their references and ratios (ratios are what compare across machines),
- * the machine they ran on, and as the last line one JSON object with exactly the report's twenty-seven figures.
+ * the machine they ran on, and as the last line one JSON object with exactly the report's thirty-one figures.
  *
  * --quick: shorter runs and fewer connections (BENCH_* settings below), for a smoke check; figures are noisier.
  */
@@ -44,6 +44,10 @@ export const REPORT_FIELDS = [
   "history.copyRowsPerSec",
   "history.replayMillionSec",
   "history.rssMbDatabaseDown",
+  "detect.recordsPerSec",
+  "detect.consumerRecordsPerSec",
+  "detect.stateBytesPerTruck",
+  "detect.alertLatencyMsP99",
 ] as const;
 
 interface Script {
@@ -59,6 +63,7 @@ const SCRIPTS: Script[] = [
   { name: "bridge", file: "test/bench/bridge.ts", quickEnv: { BENCH_SECONDS: "3", BENCH_CONNECTIONS: "2000" } },
   { name: "map", file: "test/bench/map.ts", quickEnv: { BENCH_SECONDS: "15" } },
   { name: "history", file: "test/bench/history.ts", quickEnv: { BENCH_HISTORY_N: "50000" } },
+  { name: "detect", file: "test/bench/detect.ts", quickEnv: { BENCH_DETECT_TRUCKS: "800", BENCH_DETECT_LIVE: "100" } },
 ];
 
 interface ScriptResult {
@@ -267,6 +272,18 @@ export function buildReport(results: ScriptResult[]): { rows: Row[]; json: Recor
       figure: "history: replay 1M records from earliest, s",
       value: fmt(json["history.replayMillionSec"]!, 1),
       reference: `RSS with the database down: ${fmt(json["history.rssMbDatabaseDown"]!, 1)} MB`,
+      ratio: "",
+    },
+    {
+      figure: "detect: records/s through five detectors",
+      value: fmt(json["detect.recordsPerSec"]!),
+      reference: `bare kafkajs consumer: ${fmt(json["detect.consumerRecordsPerSec"]!)}/s`,
+      ratio: r(json["detect.recordsPerSec"]!, json["detect.consumerRecordsPerSec"]!),
+    },
+    {
+      figure: "detect: Kafka record -> alert readable p99 ms",
+      value: fmt(json["detect.alertLatencyMsP99"]!),
+      reference: `state per truck: ${fmt(json["detect.stateBytesPerTruck"]!)} bytes`,
       ratio: "",
     },
   ];
