@@ -33,6 +33,7 @@ import {
 import { FleetError } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
 import type { KafkaSinkConfig } from "./config.ts";
+import { replicationPlan } from "./replication.ts";
 
 export interface OutMessage {
   topic: string;
@@ -68,6 +69,8 @@ export interface SinkHealth {
 export interface KafkaSinkHooks {
   /** A topic's partition count, whenever it is learned. */
   onPartitions?(topic: string, count: number): void;
+  /** A topic's replication factor (its partitions' fewest replicas), whenever it is learned. */
+  onReplicas?(topic: string, replicas: number): void;
   onPartitionsChanged?(topic: string, from: number, to: number): void;
 }
 
@@ -210,25 +213,32 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
   }
 
   async function createTopics(client: Admin, topics: string[]): Promise<void> {
+    const plan = replicationPlan(config.replicationFactor, (await client.describeCluster()).brokers.length);
+    if (plan.reduced) logger.warn({ topics }, plan.reduced);
     const wanted: ITopicConfig[] = topics.map((topic) => ({
       topic,
       numPartitions: config.partitions,
-      replicationFactor: config.replicationFactor,
-      // The status topic keeps only the latest state per truck: log compaction.
-      configEntries: topic === config.topics.status ? [{ name: "cleanup.policy", value: "compact" }] : [],
+      replicationFactor: plan.replicationFactor,
+      configEntries: [
+        // The status topic keeps only the latest state per truck: log compaction.
+        ...(topic === config.topics.status ? [{ name: "cleanup.policy", value: "compact" }] : []),
+        ...(plan.minInsyncReplicas ? [{ name: "min.insync.replicas", value: String(plan.minInsyncReplicas) }] : []),
+      ],
     }));
     await client.createTopics({ topics: wanted, waitForLeaders: true }).catch((error: unknown) => {
       // Another bridge may have created them a moment ago (TOPIC_ALREADY_EXISTS): fine.
       if (!String((error as Error).message).includes("already exists")) throw error;
     });
-    logger.info({ topics }, "created Kafka topics");
+    logger.info({ topics, replicationFactor: plan.replicationFactor }, "created Kafka topics");
   }
 
   /** A topic's partition count, or undefined when the topic does not exist. */
   async function partitionCount(client: Admin, topic: string): Promise<number | undefined> {
     try {
       const metadata = await client.fetchTopicMetadata({ topics: [topic] });
-      return metadata.topics[0]?.partitions.length || undefined;
+      const partitions = metadata.topics[0]?.partitions ?? [];
+      if (partitions.length > 0) hooks.onReplicas?.(topic, Math.min(...partitions.map((p) => p.replicas.length)));
+      return partitions.length || undefined;
     } catch (error) {
       if (errorTypes(error).includes("UNKNOWN_TOPIC_OR_PARTITION")) return undefined;
       throw error;
