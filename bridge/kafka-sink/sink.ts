@@ -88,6 +88,8 @@ export interface KafkaSink {
 }
 
 const READY_FRESH_MS = 5_000;
+/** How long a topic just created (by us or by another bridge) may take to appear in a broker's metadata. */
+const CREATED_METADATA_WAIT_MS = 10_000;
 const MAX_CACHED_KEYS = 200_000;
 const MAX_NOTES = 10;
 /** kafkajs error types after which the idempotent producer's sequence state cannot be trusted: start a new one. */
@@ -227,7 +229,11 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
     }));
     await client.createTopics({ topics: wanted, waitForLeaders: true }).catch((error: unknown) => {
       // Another bridge may have created them a moment ago (TOPIC_ALREADY_EXISTS): fine.
-      if (!String((error as Error).message).includes("already exists")) throw error;
+      if (String((error as Error).message).includes("already exists")) return;
+      // Created, but the broker asked while waiting for leaders has not learned of it yet: on a cluster the
+      // controller spreads topic metadata to the brokers asynchronously. refreshTopic waits for it.
+      if (errorTypes(error).includes("UNKNOWN_TOPIC_OR_PARTITION")) return;
+      throw error;
     });
     logger.info({ topics, replicationFactor: plan.replicationFactor }, "created Kafka topics");
   }
@@ -245,6 +251,16 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
     }
   }
 
+  /** A just-created topic's partition count, once every broker we ask knows it (bounded: then undefined). */
+  async function createdPartitionCount(client: Admin, topic: string): Promise<number | undefined> {
+    const deadline = Date.now() + CREATED_METADATA_WAIT_MS;
+    for (;;) {
+      const count = await partitionCount(client, topic);
+      if (count !== undefined || Date.now() > deadline) return count;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
   /**
    * Learns a topic's partition count again: re-creates a vanished topic when configured to, marks it missing
    * otherwise, and reports a changed count (the policy: follow it; keys move, docs/bridge.md).
@@ -256,7 +272,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
       if (partitioning.has(topic))
         logger.error({ topic }, "a topic the bridge writes to had vanished; created it again");
       producerStale = true;
-      count = await partitionCount(client, topic);
+      count = await createdPartitionCount(client, topic);
     }
     if (count === undefined) {
       const reason = `topic ${topic} does not exist (kafka.createTopics is off)`;
