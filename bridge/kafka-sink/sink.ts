@@ -131,6 +131,22 @@ const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
   return socket;
 };
 
+/** Whether two sends carry the same records in the same order (a batch retried unchanged). */
+export function sameBatch(a: readonly OutMessage[], b: readonly OutMessage[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    if (x.topic !== y.topic || x.key !== y.key) return false;
+    const same =
+      typeof x.value === "string" || typeof y.value === "string" ? x.value === y.value : x.value.equals(y.value);
+    if (!same) return false;
+  }
+  return true;
+}
+
 /** What kafkajs' DefaultPartitioner needs to know of a topic with `count` partitions: their ids. */
 export function partitionMetadata(count: number): PartitionMetadata[] {
   return Array.from({ length: count }, (_, partitionId) => ({
@@ -173,6 +189,14 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
   let producer: Producer | undefined;
   /** The producer's own metadata (leaders, partitions) may be out of date: start a new producer before sending. */
   let producerStale = false;
+  /**
+   * The messages of the last send that failed. Kafka may have written them without our hearing so, and kafkajs then
+   * rolled the partitions' sequence numbers back: the next batch on this producer reuses them. Only the same batch
+   * may go next (the broker recognises it and answers with the first write's offsets); a different one of the same
+   * size would be taken for that duplicate, answered with the old offsets and never written (docs/bridge.md, "The
+   * idempotent producer's sequence numbers"). So anything else gets a new producer (new id, sequences from 0).
+   */
+  let unsettled: readonly OutMessage[] | undefined;
   let admin: Admin | undefined;
   let connecting: Promise<void> | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
@@ -203,6 +227,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
       logger.warn("recreating the idempotent producer (topic metadata or sequence state changed)");
       await old.disconnect().catch(() => undefined);
     }
+    unsettled = undefined;
     const fresh = newProducer();
     try {
       await fresh.connect();
@@ -386,6 +411,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
         lastError = topicError(gone).message;
         throw topicError(gone);
       }
+      if (unsettled && !sameBatch(unsettled, messages)) producerStale = true;
       let writer: Producer;
       try {
         writer = await ensureProducer();
@@ -417,6 +443,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
           topicMessages: [...byTopic].map(([topic, { list }]) => ({ topic, messages: list })),
         });
       } catch (error) {
+        unsettled = messages;
         const types = errorTypes(error);
         if (types.some((type) => PRODUCER_FATAL.has(type))) producerStale = true;
         if (types.some((type) => METADATA_SUSPECT.has(type))) {
@@ -430,6 +457,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
         }
         throw failed(`Kafka did not take a batch: ${(error as Error).message}`, error);
       }
+      unsettled = undefined;
       const base = new Map<string, bigint>();
       for (const entry of result) {
         const offset = entry.errorCode === 0 ? (entry.baseOffset ?? entry.offset) : undefined;

@@ -5,7 +5,7 @@
  * bridge can be killed, stopped and started again on the same ports, and HAProxy's own view of the bridges (its
  * admin socket's `show stat`) tells which ones it sends new trucks to.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -67,7 +67,6 @@ export async function startBridgeFarm(options: BridgeFarmOptions): Promise<Bridg
   if (count !== 3) throw new RangeError("the shipped haproxy.cfg names three bridges");
   const base = JSON.parse(await readFile(options.baseConfigFile, "utf8")) as Record<string, Record<string, unknown>>;
   const bridges: FarmBridge[] = [];
-  let haproxy: ChildProcess | undefined;
   let haproxyStop: (() => Promise<void>) | undefined;
   let closing: Promise<void> | undefined;
   const socket = join(options.dir, "haproxy.sock");
@@ -148,7 +147,6 @@ export async function startBridgeFarm(options: BridgeFarmOptions): Promise<Bridg
     }
     // -db: foreground, no daemon; the log (stderr) is kept for failure messages.
     const child = spawn("haproxy", ["-db", "-f", HAPROXY_CONFIG], { env, stdio: ["ignore", "ignore", "pipe"] });
-    haproxy = child;
     let tail = "";
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (chunk: string) => {
