@@ -32,13 +32,19 @@ const USAGE = `Usage:
   fleetsync sim load [options]      MQTT load: one connection per truck, protocol payloads, QoS 1
       --url URL           broker (default mqtt://127.0.0.1:1883)
       --trucks N          connections (default 100)       --prefix P   truck ids (default sim)
-      --rate R            records per second per truck (default 1)
+      --rate R            records per second per truck (default 1)   --period P   or one record every P seconds
       --batch B           records per publish (default 1)
       --records N         records per truck, then stop    --duration S  or stop after S seconds
       --ramp R            new connections per second (default 50)
       --inflight W        unacknowledged publishes per truck (default 1)
       --password X | --password-file F   (file: one password, or JSON {"truckId": "password"})
       --format F          binary | json (default binary)
+      --sources N|LIST    connect from N loopback addresses (127.0.1.1, 127.0.1.2, ...) or from the listed
+                          addresses, round robin: each has its own ephemeral ports (mqtt:// only)
+      --no-spread         publish on each truck's connect time instead of evenly over the period
+      --storm-at S        reconnect storm: at S seconds every truck drops and reconnects at once, then drains
+      --storm-backlog S   a backlog of S seconds of records each (default 600)
+      --storm-batch B     records per publish while draining (default 100)
       --json              progress as JSON lines on stderr
   fleetsync sim scenario [options]  scripted trucks for the detectors, faster than real time, through the bridge
       --name NAME         idle | silent | siphon | dtc | geofence | all (default all: one truck each)
@@ -152,6 +158,16 @@ async function runDevices(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `--sources 8` → 127.0.1.1 … 127.0.1.8 (all of 127.0.0.0/8 answers on loopback); or a comma-separated list. */
+export function sourceAddresses(value: string): string[] {
+  if (/^\d+$/.test(value)) {
+    const n = Number(value);
+    if (n < 1 || n > 250) throw new FleetError("FLEET_USAGE", `--sources must be 1..250 addresses, got ${value}`);
+    return Array.from({ length: n }, (_, i) => `127.0.1.${i + 1}`);
+  }
+  return value.split(",").map((a) => a.trim());
+}
+
 async function passwords(values: { password?: string; "password-file"?: string }) {
   if (values.password !== undefined) return values.password;
   const file = values["password-file"];
@@ -181,9 +197,19 @@ async function runLoad(argv: string[]): Promise<number> {
       password: { type: "string" },
       "password-file": { type: "string" },
       format: { type: "string" },
+      period: { type: "string" },
+      sources: { type: "string" },
+      "no-spread": { type: "boolean" },
+      "storm-at": { type: "string" },
+      "storm-backlog": { type: "string" },
+      "storm-batch": { type: "string" },
       json: { type: "boolean" },
     },
   });
+  const period = positive(values.period, "--period");
+  if (period !== undefined && values.rate !== undefined)
+    throw new FleetError("FLEET_USAGE", "give --rate or --period, not both");
+  const stormAt = positive(values["storm-at"], "--storm-at");
   const format = values.format ?? "binary";
   if (format !== "binary" && format !== "json") throw new FleetError("FLEET_USAGE", "--format must be binary or json");
   const records = values.records === undefined ? undefined : positiveInt(values.records, "--records", 1);
@@ -196,13 +222,24 @@ async function runLoad(argv: string[]): Promise<number> {
       url: values.url ?? "mqtt://127.0.0.1:1883",
       truckIds: truckIds(values.prefix ?? "sim", positiveInt(values.trucks, "--trucks", 100), 5),
       ...(password === undefined ? {} : { password }),
-      ratePerTruck: positive(values.rate, "--rate") ?? 1,
+      ratePerTruck: period !== undefined ? 1 / period : (positive(values.rate, "--rate") ?? 1),
       batchSize: positiveInt(values.batch, "--batch", 1),
       ...(records === undefined ? {} : { recordsPerTruck: records }),
       ...(durationS === undefined ? {} : { durationS }),
       rampPerSec: positive(values.ramp, "--ramp") ?? 50,
       inflight: positiveInt(values.inflight, "--inflight", 1),
       format,
+      spread: !values["no-spread"],
+      ...(values.sources === undefined ? {} : { sourceAddresses: sourceAddresses(values.sources) }),
+      ...(stormAt === undefined
+        ? {}
+        : {
+            storm: {
+              atS: stormAt,
+              backlogS: positive(values["storm-backlog"], "--storm-backlog") ?? 600,
+              batchSize: positiveInt(values["storm-batch"], "--storm-batch", 100),
+            },
+          }),
     },
     { logger: createLogger("sim") },
   );
