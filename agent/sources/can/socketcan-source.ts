@@ -47,6 +47,7 @@ export function createSocketCanSource(
     refusedNotListenOnly: 0,
     interfaceMissing: 0,
     lines: 0,
+    bytes: 0,
     tooLong: 0,
   };
   let stopped = true;
@@ -131,7 +132,10 @@ export function createSocketCanSource(
     let stderr = "";
     const c = spawn(settings.candumpPath, ["-L", name], { stdio: ["ignore", "pipe", "pipe"] });
     child = c;
-    c.stdout!.on("data", (chunk: Buffer) => splitter.push(chunk));
+    c.stdout!.on("data", (chunk: Buffer) => {
+      counters.bytes += chunk.length;
+      splitter.push(chunk);
+    });
     c.stderr!.setEncoding("utf8");
     c.stderr!.on("data", (text: string) => {
       stderr = (stderr + text).slice(-MAX_STDERR_CHARS);
@@ -192,6 +196,13 @@ export function createSocketCanSource(
     format: () => "candump",
     interfaceState: () => lastInterface,
     isOpen: () => child !== undefined && child.exitCode === null,
-    counters: (): SourceCounters => ({ ...counters, ...decoderCounters(decoder) }),
+    // opens/lost/errors under the serial ports' names, so the agent's port metrics and doctor read them alike.
+    counters: (): SourceCounters => ({
+      ...counters,
+      opens: counters.starts,
+      lost: counters.exits,
+      errors: counters.interfaceMissing + counters.refusedNotListenOnly,
+      ...decoderCounters(decoder),
+    }),
   };
 }
