@@ -12,6 +12,9 @@
  * fleet size (see TRUCKS for why the default is what it is).
  */
 import { Kafka, logLevel } from "kafkajs";
+import mqtt from "mqtt";
+import { setTruckSecret } from "../../bridge/auth/credentials.ts";
+import { TEST_SCRYPT } from "../e2e/bridge.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BridgeFarm, startBridgeFarm } from "../e2e/bridge-farm.ts";
 import { type FleetRun, type FleetRunOptions, startFleetRun } from "../e2e/fleet.ts";
@@ -199,8 +202,10 @@ describe("faults: three Kafka brokers, three bridges behind HAProxy", () => {
     const stranded = await cut.connections();
     for (const p of proxies) p.partition();
     await farm.waitStatus(["UP", "UP", "DOWN"], 60_000);
-    // Its trucks stay connected to it (HAProxy does not cut them), keep recording, and are not acknowledged; the
-    // trucks on the two other bridges are.
+    // HAProxy does not cut its trucks: those still on it keep recording and are not acknowledged; the trucks on the
+    // two other bridges are. Some stranded trucks leave by themselves meanwhile (seen: 10 → 7 within a minute),
+    // reconnecting through HAProxy to a bridge that delivers; most likely their keepalive lapses because Aedes
+    // reads nothing more from a connection whose publish waits for Kafka. So the counts below are upper bounds.
     const at = ackedNow(run);
     await waitFor(
       () => run.agents.filter((a, i) => a.acked().telemetry >= at[i]! + 30).length >= TRUCKS - stranded,
@@ -208,8 +213,28 @@ describe("faults: three Kafka brokers, three bridges behind HAProxy", () => {
       { timeoutMs: 60_000, intervalMs: 200 },
     );
     const stuck = run.agents.filter((a, i) => a.acked().telemetry === at[i]!);
-    expect(stuck.length, "trucks whose records wait on the cut-off bridge").toBe(stranded);
-    expect(await cut.connections(), "trucks on the cut-off bridge").toBe(stranded);
+    expect(stuck.length, "trucks whose records wait on the cut-off bridge").toBeLessThanOrEqual(stranded);
+    // New trucks arriving now are all sent to the two bridges that can deliver.
+    const newcomers = ["c-kafkacut-new-1", "c-kafkacut-new-2", "c-kafkacut-new-3", "c-kafkacut-new-4"];
+    for (const id of newcomers) await setTruckSecret(run.bridgeFiles.credentialsFile, id, `pw-${id}`, TEST_SCRYPT);
+    const clients = await Promise.all(
+      newcomers.map((id) =>
+        // The bridges re-read the credentials file within a second: retry until the login is accepted.
+        waitFor(
+          () =>
+            mqtt
+              .connectAsync(farm.url, { clientId: id, username: id, password: `pw-${id}`, reconnectPeriod: 0 })
+              .catch(() => undefined),
+          `${id} logged in through HAProxy`,
+          { timeoutMs: 30_000, intervalMs: 500 },
+        ),
+      ),
+    );
+    cleanups.push(() => Promise.all(clients.map((c) => c.endAsync(true))));
+    // The cut-off bridge can only have lost trucks, never gained one.
+    expect(await cut.connections(), "trucks on the cut-off bridge (none of the newcomers)").toBeLessThanOrEqual(
+      stranded,
+    );
     for (const a of stuck) expect(a.depth(), a.truckId).toBeGreaterThan(0);
     for (const p of proxies) p.heal();
     await farm.waitStatus(["UP", "UP", "UP"], 60_000);
