@@ -27,26 +27,13 @@ import { within } from "../../common/within.ts";
 import { readBootId } from "../../common/boot-id.ts";
 import { FleetError } from "../../common/errors.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
-import type { Channel, EventRecord, TelemetryRecord, TimeSource } from "../../protocol/index.ts";
+import type { Channel, ChannelBody, ChannelRecord, EventBody, TimeSource } from "../../protocol/index.ts";
 import type { OutboxConfig } from "./config.ts";
 import { channelRange, floorKey, META_CREATED, META_STREAM, recordKey, seqOfKey } from "./keys.ts";
 import { createLevelStore } from "./level-store.ts";
 import type { SeqMark } from "./seq-mark.ts";
 import { MAX_RECORD_BYTES, SizeQueue } from "./size-queue.ts";
 import type { OutboxStore, StoreOp } from "./store.ts";
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-type EnvelopeKey = "truckId" | "stream" | "seq";
-export type TelemetryBody = Omit<TelemetryRecord, EnvelopeKey>;
-export type EventBody = DistributiveOmit<EventRecord, EnvelopeKey>;
-export interface ChannelBody {
-  telemetry: TelemetryBody;
-  events: EventBody;
-}
-export interface ChannelRecord {
-  telemetry: TelemetryRecord;
-  events: EventRecord;
-}
 
 export type GapReason = "outbox-full" | "disk-full" | "recovery";
 

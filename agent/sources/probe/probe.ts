@@ -12,7 +12,7 @@ import { createNmeaAssembler } from "../../decoders/nmea/epoch.ts";
 import { parseSentence } from "../../decoders/nmea/sentence.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
 import { AGENT_NOT_BEFORE_MS, createGnssClock, type GnssTimeCounters } from "../../state/gnss-time.ts";
-import type { GpsFix } from "../types.ts";
+import type { GpsFix } from "../../decoders/types.ts";
 
 export interface ProbeOptions {
   /** Tried in order; the first at which something is recognised wins. */
