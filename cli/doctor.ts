@@ -4,8 +4,8 @@
  * Run it with the agent stopped: it opens the same serial ports and connects with the truck's MQTT identity.
  */
 import { existsSync, realpathSync } from "node:fs";
-import { type AgentConfig, loadAgentConfig } from "../agent/config.ts";
-import { toGps } from "../agent/state/rounding.ts";
+import { type AgentConfig, loadAgentConfig } from "../agent/index.ts";
+import { toGps } from "../agent/state/index.ts";
 import { FleetError } from "../common/errors.ts";
 import { parseCommandArgs } from "./commands.ts";
 import { configuredPortSteps } from "./doctor-agent-ports.ts";

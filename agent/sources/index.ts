@@ -6,6 +6,7 @@ export { type CanSource, type CanSourceConfig, CanSourceConfigSchema, createCanS
 export { createGpsSource, type GpsSource, type GpsSourceConfig, GpsSourceConfigSchema } from "./gps/index.ts";
 export { listSerialCandidates, type ProbeOptions, type ProbeResult, probeSerialPort } from "./probe/index.ts";
 export { SerialLineConfigSchema } from "./serial/config.ts";
+export { createLineSplitter } from "./serial/line-splitter.ts";
 export {
   createSerialLineSource,
   type OpenPort,
