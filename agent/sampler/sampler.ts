@@ -5,8 +5,7 @@
  * engine on the parked period.
  */
 import type { TelemetryBody } from "../../protocol/index.ts";
-import type { Clock } from "../state/clock.ts";
-import type { VehicleState } from "../state/state.ts";
+import type { Clock, VehicleState } from "../state/index.ts";
 import type { SamplerConfig } from "./config.ts";
 
 export interface Sampler {
