@@ -2,7 +2,8 @@
  * The gateway: serial line → source (with its decoder) → state → sampler → outbox → uplink. This file only wires the
  * components, each through its folder's index.ts, so a record can be followed by its imports: sources/gps (NMEA →
  * GpsFix) and sources/can (CAN lines → CanMessage) → state (VehicleState) → sampler (TelemetryBody, protocol/) →
- * outbox (seq, disk) → uplink (MQTT publish). Each component keeps its own lifecycle. Stop order is the pipeline's: stop taking records, stop the sources, let the uplink finish what
+ * outbox (seq, disk) → uplink (MQTT publish); docs/architecture.md names every file on the way. Each component keeps
+ * its own lifecycle. Stop order is the pipeline's: stop taking records, stop the sources, let the uplink finish what
  * is in flight, then commit the outbox and close it, so a SIGTERM loses nothing.
  */
 import { readBootId } from "../common/boot-id.ts";
