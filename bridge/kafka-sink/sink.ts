@@ -33,6 +33,7 @@ import {
 import { FleetError } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
 import type { KafkaSinkConfig } from "./config.ts";
+import { replicationPlan } from "./replication.ts";
 
 export interface OutMessage {
   topic: string;
@@ -68,6 +69,8 @@ export interface SinkHealth {
 export interface KafkaSinkHooks {
   /** A topic's partition count, whenever it is learned. */
   onPartitions?(topic: string, count: number): void;
+  /** A topic's replication factor (its partitions' fewest replicas), whenever it is learned. */
+  onReplicas?(topic: string, replicas: number): void;
   onPartitionsChanged?(topic: string, from: number, to: number): void;
 }
 
@@ -85,6 +88,8 @@ export interface KafkaSink {
 }
 
 const READY_FRESH_MS = 5_000;
+/** How long a topic just created (by us or by another bridge) may take to appear in a broker's metadata. */
+const CREATED_METADATA_WAIT_MS = 10_000;
 const MAX_CACHED_KEYS = 200_000;
 const MAX_NOTES = 10;
 /** kafkajs error types after which the idempotent producer's sequence state cannot be trusted: start a new one. */
@@ -125,6 +130,22 @@ const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
   socket.setNoDelay(true);
   return socket;
 };
+
+/** Whether two sends carry the same records in the same order (a batch retried unchanged). */
+export function sameBatch(a: readonly OutMessage[], b: readonly OutMessage[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    if (x.topic !== y.topic || x.key !== y.key) return false;
+    const same =
+      typeof x.value === "string" || typeof y.value === "string" ? x.value === y.value : x.value.equals(y.value);
+    if (!same) return false;
+  }
+  return true;
+}
 
 /** What kafkajs' DefaultPartitioner needs to know of a topic with `count` partitions: their ids. */
 export function partitionMetadata(count: number): PartitionMetadata[] {
@@ -168,6 +189,14 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
   let producer: Producer | undefined;
   /** The producer's own metadata (leaders, partitions) may be out of date: start a new producer before sending. */
   let producerStale = false;
+  /**
+   * The messages of the last send that failed. Kafka may have written them without our hearing so, and kafkajs then
+   * rolled the partitions' sequence numbers back: the next batch on this producer reuses them. Only the same batch
+   * may go next (the broker recognises it and answers with the first write's offsets); a different one of the same
+   * size would be taken for that duplicate, answered with the old offsets and never written (docs/bridge.md, "The
+   * idempotent producer's sequence numbers"). So anything else gets a new producer (new id, sequences from 0).
+   */
+  let unsettled: readonly OutMessage[] | undefined;
   let admin: Admin | undefined;
   let connecting: Promise<void> | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
@@ -198,6 +227,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
       logger.warn("recreating the idempotent producer (topic metadata or sequence state changed)");
       await old.disconnect().catch(() => undefined);
     }
+    unsettled = undefined;
     const fresh = newProducer();
     try {
       await fresh.connect();
@@ -210,28 +240,49 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
   }
 
   async function createTopics(client: Admin, topics: string[]): Promise<void> {
+    const plan = replicationPlan(config.replicationFactor, (await client.describeCluster()).brokers.length);
+    if (plan.reduced) logger.warn({ topics }, plan.reduced);
     const wanted: ITopicConfig[] = topics.map((topic) => ({
       topic,
       numPartitions: config.partitions,
-      replicationFactor: config.replicationFactor,
-      // The status topic keeps only the latest state per truck: log compaction.
-      configEntries: topic === config.topics.status ? [{ name: "cleanup.policy", value: "compact" }] : [],
+      replicationFactor: plan.replicationFactor,
+      configEntries: [
+        // The status topic keeps only the latest state per truck: log compaction.
+        ...(topic === config.topics.status ? [{ name: "cleanup.policy", value: "compact" }] : []),
+        ...(plan.minInsyncReplicas ? [{ name: "min.insync.replicas", value: String(plan.minInsyncReplicas) }] : []),
+      ],
     }));
     await client.createTopics({ topics: wanted, waitForLeaders: true }).catch((error: unknown) => {
       // Another bridge may have created them a moment ago (TOPIC_ALREADY_EXISTS): fine.
-      if (!String((error as Error).message).includes("already exists")) throw error;
+      if (String((error as Error).message).includes("already exists")) return;
+      // Created, but the broker asked while waiting for leaders has not learned of it yet: on a cluster the
+      // controller spreads topic metadata to the brokers asynchronously. refreshTopic waits for it.
+      if (errorTypes(error).includes("UNKNOWN_TOPIC_OR_PARTITION")) return;
+      throw error;
     });
-    logger.info({ topics }, "created Kafka topics");
+    logger.info({ topics, replicationFactor: plan.replicationFactor }, "created Kafka topics");
   }
 
   /** A topic's partition count, or undefined when the topic does not exist. */
   async function partitionCount(client: Admin, topic: string): Promise<number | undefined> {
     try {
       const metadata = await client.fetchTopicMetadata({ topics: [topic] });
-      return metadata.topics[0]?.partitions.length || undefined;
+      const partitions = metadata.topics[0]?.partitions ?? [];
+      if (partitions.length > 0) hooks.onReplicas?.(topic, Math.min(...partitions.map((p) => p.replicas.length)));
+      return partitions.length || undefined;
     } catch (error) {
       if (errorTypes(error).includes("UNKNOWN_TOPIC_OR_PARTITION")) return undefined;
       throw error;
+    }
+  }
+
+  /** A just-created topic's partition count, once every broker we ask knows it (bounded: then undefined). */
+  async function createdPartitionCount(client: Admin, topic: string): Promise<number | undefined> {
+    const deadline = Date.now() + CREATED_METADATA_WAIT_MS;
+    for (;;) {
+      const count = await partitionCount(client, topic);
+      if (count !== undefined || Date.now() > deadline) return count;
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
 
@@ -246,7 +297,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
       if (partitioning.has(topic))
         logger.error({ topic }, "a topic the bridge writes to had vanished; created it again");
       producerStale = true;
-      count = await partitionCount(client, topic);
+      count = await createdPartitionCount(client, topic);
     }
     if (count === undefined) {
       const reason = `topic ${topic} does not exist (kafka.createTopics is off)`;
@@ -360,6 +411,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
         lastError = topicError(gone).message;
         throw topicError(gone);
       }
+      if (unsettled && !sameBatch(unsettled, messages)) producerStale = true;
       let writer: Producer;
       try {
         writer = await ensureProducer();
@@ -391,6 +443,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
           topicMessages: [...byTopic].map(([topic, { list }]) => ({ topic, messages: list })),
         });
       } catch (error) {
+        unsettled = messages;
         const types = errorTypes(error);
         if (types.some((type) => PRODUCER_FATAL.has(type))) producerStale = true;
         if (types.some((type) => METADATA_SUSPECT.has(type))) {
@@ -404,6 +457,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
         }
         throw failed(`Kafka did not take a batch: ${(error as Error).message}`, error);
       }
+      unsettled = undefined;
       const base = new Map<string, bigint>();
       for (const entry of result) {
         const offset = entry.errorCode === 0 ? (entry.baseOffset ?? entry.offset) : undefined;

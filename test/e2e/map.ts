@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { WebSocket } from "ws";
 import type { MapConfigInput } from "../../pipelines/map/config.ts";
 import { REPO } from "./bridge.ts";
 import { fleetsyncCommand } from "../support/build.ts";
@@ -46,4 +47,25 @@ export async function spawnMap(
   const { exited, stop } = childLifecycle(child, 20_000);
   const ready = await readyLine<{ url: string; http: number }>(child, exited, "the map", () => tail, READY_TIMEOUT_MS);
   return { child, url: ready.url, port: ready.http, exited, logTail: () => tail, stop };
+}
+
+export interface SnapshotTruck {
+  id: string;
+  lat: number | null;
+  lon: number | null;
+  seq: number | null;
+  condition: string;
+}
+
+/** The trucks of the map's WebSocket snapshot: what a page gets first when it connects. */
+export function mapSnapshot(pageUrl: string): Promise<SnapshotTruck[]> {
+  const url = new URL("ws", pageUrl.replace(/^http/, "ws"));
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.once("message", (data) => {
+      socket.close();
+      resolve((JSON.parse(String(data)) as { trucks: SnapshotTruck[] }).trucks);
+    });
+    socket.once("error", reject);
+  });
 }
