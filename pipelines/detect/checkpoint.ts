@@ -50,6 +50,24 @@ export interface Checkpoint {
 }
 
 const VERSION = 1;
+/** Bytes of keys and values per produce request: well under the broker's default message.max.bytes (1 MB). */
+const SLICE_BYTES = 512 * 1024;
+
+function* slices(messages: Message[]): Generator<Message[]> {
+  let slice: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = String(m.key ?? "").length + (m.value === null ? 0 : String(m.value).length);
+    if (slice.length > 0 && bytes + size > SLICE_BYTES) {
+      yield slice;
+      slice = [];
+      bytes = 0;
+    }
+    slice.push(m);
+    bytes += size;
+  }
+  if (slice.length > 0) yield slice;
+}
 /** Bounds reading the changelog at start; a changelog that does not end in this time is an error, not a hang. */
 const RESTORE_DEADLINE_MS = 120_000;
 
@@ -220,9 +238,14 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
       }
       await exclusive(() =>
         inTransaction(async (transaction) => {
-          const topicMessages = [{ topic: config.topics.changelog, messages: changelog }];
-          if (alerts.length > 0) topicMessages.push({ topic: config.topics.alerts, messages: alerts });
-          await transaction.sendBatch({ topicMessages, acks: -1 });
+          // In slices: a group of batches can touch thousands of trucks, and one produce request per partition
+          // above the broker's message.max.bytes (1 MB by default) would be refused every time it is retried.
+          for (const slice of slices(changelog)) {
+            await transaction.send({ topic: config.topics.changelog, messages: slice, acks: -1 });
+          }
+          for (const slice of slices(alerts)) {
+            await transaction.send({ topic: config.topics.alerts, messages: slice, acks: -1 });
+          }
           if (offsets.size === 0) return;
           await transaction.sendOffsets({
             consumerGroupId: config.groupId,

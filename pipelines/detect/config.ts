@@ -2,12 +2,10 @@
  * The detect pipeline's configuration (`fleetsync detect --config FILE`, or flags). Validated once at start; the
  * error names the field. The field docs are the configuration reference (docs/pipelines.md, "detect").
  */
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import { FleetError } from "../../common/errors.ts";
 import { ALERTS_TOPIC } from "../../protocol/alerts.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
-import { parseConfig, PipelineKafkaSchema } from "../runtime/config.ts";
+import { parseConfig, PipelineKafkaSchema, readConfigJson } from "../runtime/config.ts";
 
 const minutes = (doc: string, fallback: number) => z.number().positive().max(10_080).default(fallback).describe(doc);
 
@@ -149,11 +147,5 @@ export function parseDetectConfig(input: unknown, source = "detect configuration
 }
 
 export async function loadDetectConfig(file: string): Promise<DetectConfig> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    throw new FleetError("FLEET_CONFIG_INVALID", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  return parseDetectConfig(json, file);
+  return parseDetectConfig(await readConfigJson(file), file);
 }

@@ -3,9 +3,9 @@
  * Polygon or MultiPolygon features; a point is inside when it is inside an outer ring and outside that polygon's
  * holes (even-odd rule on lon/lat, fine at fence scale: a depot, a city, not a hemisphere).
  */
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { FleetError } from "../../common/errors.ts";
+import { readConfigJson } from "../runtime/config.ts";
 
 const EARTH_RADIUS_M = 6_371_000;
 
@@ -105,13 +105,7 @@ export function parseGeofences(json: unknown, source: string, defaultDwellMinute
 }
 
 export async function loadGeofences(file: string, defaultDwellMinutes?: number): Promise<Geofence[]> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    throw new FleetError("FLEET_CONFIG_INVALID", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  return parseGeofences(json, file, defaultDwellMinutes);
+  return parseGeofences(await readConfigJson(file), file, defaultDwellMinutes);
 }
 
 function inRing(point: LatLon, ring: Ring): boolean {

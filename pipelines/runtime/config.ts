@@ -2,6 +2,7 @@
  * A pipeline's runtime configuration: which topics its consumer group reads, where it starts, how it retries a
  * failing handler, and its operations endpoint. Validated once at start; the error names the field.
  */
+import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { FleetError } from "../../common/errors.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
@@ -100,4 +101,13 @@ export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, sour
 
 export function parsePipelineRuntimeConfig(input: unknown, source = "pipeline configuration"): PipelineRuntimeConfig {
   return parseConfig(PipelineRuntimeConfigSchema, input, source);
+}
+
+/** Reads a JSON configuration file; a missing or unparsable file is FLEET_CONFIG_INVALID naming the file. */
+export async function readConfigJson(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new FleetError("FLEET_CONFIG_INVALID", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
 }

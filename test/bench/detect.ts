@@ -10,7 +10,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -19,20 +18,11 @@ import { planScenarioFleet, scenarioFleetFences } from "../../sim/scenarios/flee
 import { REPO } from "../e2e/bridge.ts";
 import { startKafka } from "../e2e/kafka.ts";
 import { fleetsyncCommand } from "../support/build.ts";
+import { httpGet } from "./http.ts";
 
 const TRUCKS = Number(process.env.BENCH_DETECT_TRUCKS ?? 4_000);
 const LIVE_ALERTS = Number(process.env.BENCH_DETECT_LIVE ?? 300);
 const PARTITIONS = 4;
-
-function httpGet(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: "127.0.0.1", port, path }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => resolve(body));
-    }).on("error", reject);
-  });
-}
 
 async function keptRecords(port: number): Promise<number> {
   return (await httpGet(port, "/metrics"))
@@ -124,9 +114,9 @@ async function main(): Promise<void> {
     const producer = kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
     let total = 0;
-    for (let i = 0; i < fleet.length; i += 200) {
+    for (let i = 0; i < fleet.length; i += 40) {
       const messages = { telemetry: [] as { key: string; value: string; timestamp: string }[], events: [] as never[] };
-      for (const truck of fleet.slice(i, i + 200)) {
+      for (const truck of fleet.slice(i, i + 40)) {
         for (const { atMs, record } of truck.plan.records) {
           (messages[record.kind] as { key: string; value: string; timestamp: string }[]).push({
             key: truck.truckId,

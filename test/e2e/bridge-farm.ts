@@ -146,6 +146,8 @@ export async function startBridgeFarm(options: BridgeFarmOptions): Promise<Bridg
       env[`FLEETSYNC_BRIDGE${b.index + 1}_HTTP`] = String(b.httpPort);
     }
     // -db: foreground, no daemon; the log (stderr) is kept for failure messages.
+    // Debian installs it in /usr/sbin, which is not on every user's PATH.
+    env.PATH = `${env.PATH ?? ""}:/usr/sbin`;
     const child = spawn("haproxy", ["-db", "-f", HAPROXY_CONFIG], { env, stdio: ["ignore", "ignore", "pipe"] });
     let tail = "";
     child.stderr!.setEncoding("utf8");

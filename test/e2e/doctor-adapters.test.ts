@@ -5,33 +5,14 @@
  * Kafka: every check passes, down to the test record written to Kafka. The doctor lines are printed (the closing
  * note of issue 22 quotes them).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDeviceFleet, type DeviceFleet } from "../../sim/devices/device-fleet.ts";
-import { fleetsyncCommand } from "../support/build.ts";
-import { REPO, spawnBridge, type BridgeProcess, writeBridgeFiles } from "./bridge.ts";
+import { runFleetsync } from "../support/cli.ts";
+import { spawnBridge, type BridgeProcess, writeBridgeFiles } from "./bridge.ts";
 import { type E2eKafka, runTopics, startKafka } from "./kafka.ts";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function fleetsync(args: string[]): Promise<Run> {
-  const child: ChildProcess = spawn(process.execPath, [...fleetsyncCommand(), ...args], {
-    cwd: REPO,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (c) => (stdout += c));
-  child.stderr!.on("data", (c) => (stderr += c));
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
-}
 
 const TRUCKS = [
   { truckId: "DOC-ELM", can: "elm327" as const, canBaudRate: 38400, chip: "elm327" as const, format: "elm327" },
@@ -76,7 +57,7 @@ describe("fleetsync doctor with the simulator's serial CAN adapters, the bridge 
 
   it("a mixed fleet's ports all at once, no configuration: every GPS and every CAN adapter found, at its speed", async () => {
     const ports = TRUCKS.flatMap((t) => [join(dir, "dev", `${t.truckId}.can`), join(dir, "dev", `${t.truckId}.gps`)]);
-    const run = await fleetsync(["doctor", ...ports.flatMap((p) => ["--port", p]), "--json", "--listen-ms", "1200"]);
+    const run = await runFleetsync(["doctor", ...ports.flatMap((p) => ["--port", p]), "--json", "--listen-ms", "1200"]);
     const found = (
       JSON.parse(run.stdout) as {
         steps: Array<{ step: string; data?: { ports?: Array<{ path: string; kind: string; baudRate: number }> } }>;
@@ -95,7 +76,7 @@ describe("fleetsync doctor with the simulator's serial CAN adapters, the bridge 
       const gps = join(dir, "dev", `${t.truckId}.gps`);
       const can = join(dir, "dev", `${t.truckId}.can`);
       // First pass, no configuration: which port is which, at which speed.
-      const found = await fleetsync(["doctor", "--port", can, "--port", gps, "--json", "--listen-ms", "1200"]);
+      const found = await runFleetsync(["doctor", "--port", can, "--port", gps, "--json", "--listen-ms", "1200"]);
       const ports = (
         JSON.parse(found.stdout) as {
           steps: Array<{ step: string; data?: { path?: string; baudRate?: number; format?: string } }>;
@@ -105,7 +86,7 @@ describe("fleetsync doctor with the simulator's serial CAN adapters, the bridge 
       if (t.canBaudRate !== undefined) expect(ports.baudRate).toBe(t.canBaudRate);
 
       const config = join(dir, `${t.truckId}.json`);
-      const provision = await fleetsync([
+      const provision = await runFleetsync([
         "provision",
         "--truck-id",
         t.truckId,
@@ -128,7 +109,17 @@ describe("fleetsync doctor with the simulator's serial CAN adapters, the bridge 
       ]);
       expect(provision.code, provision.stderr).toBe(0);
 
-      const run = await fleetsync(["doctor", "--config", config, "--port", can, "--port", gps, "--listen-ms", "1200"]);
+      const run = await runFleetsync([
+        "doctor",
+        "--config",
+        config,
+        "--port",
+        can,
+        "--port",
+        gps,
+        "--listen-ms",
+        "1200",
+      ]);
       process.stdout.write(`\n$ fleetsync doctor (${t.truckId})\n${run.stdout}`);
       expect(run.stdout).not.toMatch(/^FAIL/m);
       expect(run.stdout).toMatch(/^PASS {2}CAN port +.*(ELM327 v1\.5|STN1100 v1\.2\.3|SLCAN adapter V1013)/m);

@@ -2,13 +2,10 @@
  * `fleetsync history --config FILE` as its own process (what operators run), for the demo. Ready when it prints its
  * ready line with the ops port (/metrics, /readyz).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import type { HistoryConfigInput } from "../../pipelines/history/config.ts";
-import { fleetsyncCommand } from "../support/build.ts";
-import { REPO } from "./bridge.ts";
-import { childLifecycle, type Exit, readyLine } from "./child.ts";
+import type { Exit } from "./child.ts";
+import { type ServerOptions, spawnServer, writeConfigFile } from "./server-process.ts";
 
 export interface HistoryProcess {
   readonly child: ChildProcess;
@@ -20,30 +17,11 @@ export interface HistoryProcess {
   stop(): Promise<void>;
 }
 
-const READY_TIMEOUT_MS = 60_000;
-
-export async function writeHistoryConfig(dir: string, config: HistoryConfigInput): Promise<string> {
-  const file = join(dir, "history.json");
-  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
-  return file;
+export function writeHistoryConfig(dir: string, config: HistoryConfigInput): Promise<string> {
+  return writeConfigFile(dir, "history.json", config);
 }
 
-export async function spawnHistory(
-  configFile: string,
-  options: { logLevel?: string; detached?: boolean } = {},
-): Promise<HistoryProcess> {
-  const child = spawn(process.execPath, [...fleetsyncCommand(), "history", "--config", configFile], {
-    cwd: REPO,
-    detached: options.detached ?? false,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, FLEETSYNC_LOG_LEVEL: options.logLevel ?? "warn" },
-  });
-  let tail = "";
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => {
-    tail = (tail + chunk).slice(-4000);
-  });
-  const { exited, stop } = childLifecycle(child, 20_000);
-  const ready = await readyLine<{ http: number }>(child, exited, "fleetsync history", () => tail, READY_TIMEOUT_MS);
-  return { child, port: ready.http, exited, logTail: () => tail, stop };
+export async function spawnHistory(configFile: string, options: ServerOptions = {}): Promise<HistoryProcess> {
+  const server = await spawnServer<{ http: number }>("history", configFile, options);
+  return { ...server, port: server.ready.http };
 }

@@ -1,6 +1,6 @@
 /** Kafka helpers for integration tests: the run's brokers, per-test topic names, and reading a topic back. */
 import { randomBytes } from "node:crypto";
-import { type IHeaders, Kafka, logLevel } from "kafkajs";
+import { type IHeaders, Kafka, type KafkaMessage, logLevel } from "kafkajs";
 import { inject } from "vitest";
 import { waitFor } from "./wait.ts";
 
@@ -51,6 +51,16 @@ export interface ReadRecord {
   headers: Record<string, string>;
 }
 
+function toReadRecord(partition: number, message: KafkaMessage): ReadRecord {
+  return {
+    partition,
+    offset: message.offset,
+    key: message.key?.toString("utf8") ?? null,
+    value: message.value?.toString("utf8") ?? null,
+    headers: headersToStrings(message.headers),
+  };
+}
+
 function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
@@ -77,13 +87,7 @@ export async function readUntil(
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        records.push({
-          partition,
-          offset: message.offset,
-          key: message.key?.toString("utf8") ?? null,
-          value: message.value?.toString("utf8") ?? null,
-          headers: headersToStrings(message.headers),
-        });
+        records.push(toReadRecord(partition, message));
       },
     });
     await waitFor(() => enough(records), `${what} on ${topic}`, { timeoutMs });
@@ -122,13 +126,7 @@ export async function readToEnd(kafka: Kafka, topic: string, timeoutMs = 60_000)
     });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        records.push({
-          partition,
-          offset: message.offset,
-          key: message.key?.toString("utf8") ?? null,
-          value: message.value?.toString("utf8") ?? null,
-          headers: headersToStrings(message.headers),
-        });
+        records.push(toReadRecord(partition, message));
       },
     });
     await waitFor(() => pending.size === 0, `the end of ${topic}`, { timeoutMs });

@@ -16,6 +16,7 @@ import { parseConfig } from "../serial/config.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
 import type { CanSourceDeps, PortSource, SourceCounters } from "../types.ts";
 import { type CanSourceConfig, CanSourceConfigSchema, type CanSourceSettings } from "./config.ts";
+import { decoderCounters } from "./counters.ts";
 import { createSocketCanSource } from "./socketcan-source.ts";
 
 export interface CanSource extends PortSource {
@@ -191,23 +192,8 @@ export function createCanSource(
     format: () => decoder?.format,
     isOpen: () => serial.isOpen(),
     counters(): SourceCounters {
-      const d = decoder?.counters();
       const flat: Record<string, number> = { ...serial.counters(), initRuns, detectRounds, restartsAfterBufferFull };
-      if (d) {
-        Object.assign(flat, {
-          frames: d.frames,
-          invalid: d.invalid,
-          adapterErrors: d.adapterErrors,
-          ignored: d.ignored,
-          skipped: d.skipped,
-          j1939Messages: d.j1939.messages,
-          j1939OtherPgn: d.j1939.otherPgn,
-          bamCompleted: d.j1939.transport.completed,
-          bamTimeouts: d.j1939.transport.timeouts,
-          bamSequenceErrors: d.j1939.transport.sequenceErrors,
-          obdMessages: d.obd2.messages,
-        });
-      }
+      if (decoder) Object.assign(flat, decoderCounters(decoder));
       return flat;
     },
   };

@@ -18,6 +18,7 @@ import { createCanDecoder } from "../../decoders/can-decoder.ts";
 import { createLineSplitter } from "../serial/line-splitter.ts";
 import type { CanSourceDeps, PortSource, SourceCounters } from "../types.ts";
 import type { CanSourceSettings } from "./config.ts";
+import { decoderCounters } from "./counters.ts";
 import { type CanInterface, listenOnlyCommand, readCanInterface } from "./interfaces.ts";
 
 export interface SocketCanSource extends PortSource {
@@ -191,20 +192,6 @@ export function createSocketCanSource(
     format: () => "candump",
     interfaceState: () => lastInterface,
     isOpen: () => child !== undefined && child.exitCode === null,
-    counters(): SourceCounters {
-      const d = decoder.counters();
-      return {
-        ...counters,
-        frames: d.frames,
-        invalid: d.invalid,
-        ignored: d.ignored,
-        skipped: d.skipped,
-        j1939Messages: d.j1939.messages,
-        j1939OtherPgn: d.j1939.otherPgn,
-        bamCompleted: d.j1939.transport.completed,
-        bamTimeouts: d.j1939.transport.timeouts,
-        obdMessages: d.obd2.messages,
-      };
-    },
+    counters: (): SourceCounters => ({ ...counters, ...decoderCounters(decoder) }),
   };
 }

@@ -4,10 +4,10 @@
  * bitrate, listen-only flag and frames/s; a configured one is checked (present, up, listen-only) with the command
  * that fixes it; with no configuration, an interface that carries frames is offered to provision.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { runFleetsync } from "../../support/cli.ts";
 import { createPty } from "../sources/pty.ts";
 import { REPO } from "./process.ts";
 import { tempDir } from "./support.ts";
@@ -31,41 +31,14 @@ async function doctor(dir: string, args: string[]): Promise<{ code: number | nul
   const pty = await createPty();
   await pty.start();
   cleanups.push(() => pty.dispose());
-  const run = async (json: boolean) => {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "cli/fleetsync.ts",
-        "doctor",
-        "--port",
-        pty.device,
-        "--listen-ms",
-        "1000",
-        "--reply-ms",
-        "200",
-        "--timeout-ms",
-        "500",
-        ...(json ? ["--json"] : []),
-        ...args,
-      ],
-      {
-        cwd: REPO,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          PATH: `${STANDIN}:${process.env.PATH}`,
-          FLEETSYNC_STANDIN_STATE: join(dir, "interfaces.json"),
-          FLEETSYNC_STANDIN_FIXTURE: FIXTURE,
-        },
-      },
-    );
-    let stdout = "";
-    child.stdout!.on("data", (c) => (stdout += c));
-    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-    return { code, stdout };
+  const env = {
+    ...process.env,
+    PATH: `${STANDIN}:${process.env.PATH}`,
+    FLEETSYNC_STANDIN_STATE: join(dir, "interfaces.json"),
+    FLEETSYNC_STANDIN_FIXTURE: FIXTURE,
   };
+  const common = ["doctor", "--port", pty.device, "--listen-ms", "1000", "--reply-ms", "200", "--timeout-ms", "500"];
+  const run = (json: boolean) => runFleetsync([...common, ...(json ? ["--json"] : []), ...args], env);
   const [json, text] = [await run(true), await run(false)];
   process.stdout.write(`\n$ fleetsync doctor ${args.join(" ")}\n${text.stdout}`);
   return { code: json.code, text: text.stdout, steps: (JSON.parse(json.stdout) as { steps: Step[] }).steps };

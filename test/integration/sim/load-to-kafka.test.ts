@@ -26,27 +26,32 @@ async function sourceRecorder(targetPort: number): Promise<{ port: number; sourc
   return { port: (server.address() as { port: number }).port, sources, server };
 }
 
-describe("sim load mode -> bridge -> Kafka -> verify", () => {
-  const topics = testTopics("sim-load");
-  let ws: Workspace;
-  let bridge: Bridge;
-  let url: string;
-
+/** A bridge of the test's own (own topics, these trucks' credentials) for the describe block it is called in. */
+function bridgeForBlock(prefix: string, ids: string[]) {
+  const topics = testTopics(prefix);
+  const ctx = { topics, url: "" };
+  let ws: Workspace | undefined;
+  let bridge: Bridge | undefined;
   beforeAll(async () => {
-    ws = await workspace(trucks);
-    ({ bridge, url } = await startBridge(
+    ws = await workspace(ids);
+    ({ bridge, url: ctx.url } = await startBridge(
       bridgeConfig({ brokers: kafkaBrokers(), topics, credentialsFile: ws.credentialsFile }),
     ));
   });
-
   afterAll(async () => {
     await bridge?.stop();
     await ws?.remove();
   });
+  return ctx;
+}
+
+describe("sim load mode -> bridge -> Kafka -> verify", () => {
+  const ctx = bridgeForBlock("sim-load", trucks);
+  const { topics } = ctx;
 
   it("publishes every record once acknowledged, and verify finds them complete and in order", async () => {
     const run = createLoadRun({
-      url,
+      url: ctx.url,
       truckIds: trucks,
       password: PASSWORD,
       ratePerTruck: 100,
@@ -75,25 +80,11 @@ describe("sim load mode -> bridge -> Kafka -> verify", () => {
 });
 
 describe("sim load mode, the fleet's shape (issue 21)", () => {
-  const topics = testTopics("sim-fleet");
-  let ws: Workspace;
-  let bridge: Bridge;
-  let url: string;
-
-  beforeAll(async () => {
-    ws = await workspace(fleet);
-    ({ bridge, url } = await startBridge(
-      bridgeConfig({ brokers: kafkaBrokers(), topics, credentialsFile: ws.credentialsFile }),
-    ));
-  });
-
-  afterAll(async () => {
-    await bridge?.stop();
-    await ws?.remove();
-  });
+  const ctx = bridgeForBlock("sim-fleet", fleet);
+  const { topics } = ctx;
 
   it("several source addresses, a reconnect storm with a backlog, all drained in order", async () => {
-    const relay = await sourceRecorder(Number(new URL(url).port));
+    const relay = await sourceRecorder(Number(new URL(ctx.url).port));
     try {
       const run = createLoadRun({
         url: `mqtt://127.0.0.1:${relay.port}`,
