@@ -70,6 +70,29 @@ function headersToStrings(headers: IHeaders | undefined): Record<string, string>
 }
 
 /**
+ * Waits until every broker answers metadata for `topic` with a leader for each partition. A topic a bridge or
+ * pipeline has just created is known to the controller before the brokers' metadata caches have it, and kafkajs'
+ * `subscribe` fails at once (UNKNOWN_TOPIC_OR_PARTITION) instead of retrying: seen on a busy machine.
+ */
+export async function waitForTopic(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      async () => {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = topics[0]?.partitions ?? [];
+        return partitions.length > 0 && partitions.every((p) => p.leader >= 0);
+      },
+      `metadata of ${topic}`,
+      { timeoutMs, intervalMs: 100 },
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
  * Reads a topic from the beginning until `enough(records)` holds (or the deadline passes), then stops. Tests that
  * share a topic wait for the records they care about. Returns the records in per-partition offset order.
  */
@@ -80,6 +103,7 @@ export async function readUntil(
   what: string,
   timeoutMs = 60_000,
 ): Promise<ReadRecord[]> {
+  await waitForTopic(kafka, topic, timeoutMs);
   const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString("hex")}`, maxWaitTimeInMs: 100 });
   const records: ReadRecord[] = [];
   await consumer.connect();
