@@ -1,6 +1,9 @@
 /**
- * The gateway: sources → state → sampler → outbox → uplink. This file only wires the components; each keeps its
- * own lifecycle. Stop order is the pipeline's: stop taking records, stop the sources, let the uplink finish what
+ * The gateway: serial line → source (with its decoder) → state → sampler → outbox → uplink. This file only wires the
+ * components, each through its folder's index.ts, so a record can be followed by its imports: sources/gps (NMEA →
+ * GpsFix) and sources/can (CAN lines → CanMessage) → state (VehicleState) → sampler (TelemetryBody, protocol/) →
+ * outbox (seq, disk) → uplink (MQTT publish); docs/architecture.md names every file on the way. Each component keeps
+ * its own lifecycle. Stop order is the pipeline's: stop taking records, stop the sources, let the uplink finish what
  * is in flight, then commit the outbox and close it, so a SIGTERM loses nothing.
  */
 import { readBootId } from "../common/boot-id.ts";
@@ -11,22 +14,35 @@ import type { AgentConfig } from "./config.ts";
 import { type AgentMetrics, createAgentMetrics, type SerialPortView } from "./metrics.ts";
 import { type ChannelBody, createOutbox, type Outbox } from "./outbox/index.ts";
 import { createSampler, type Sampler } from "./sampler/index.ts";
-import type { CanSourceDeps, GpsSourceDeps, PortSource } from "./sources/types.ts";
+import {
+  type CanSource,
+  type CanSourceConfig,
+  type CanSourceDeps,
+  createCanSource,
+  createGpsSource,
+  type GpsSource,
+  type GpsSourceConfig,
+  type GpsSourceDeps,
+  type PortSource,
+} from "./sources/index.ts";
 import { type Clock, createVehicleState, systemClock, type VehicleState } from "./state/index.ts";
 import { createUplink, type Uplink } from "./uplink/index.ts";
 
-/** How the agent builds its sources; the CLI passes agent/sources' factories, tests may pass none. */
+/** How the agent builds its sources: agent/sources' serial sources unless a caller passes its own. */
 export interface SourceFactories {
-  createGpsSource?(config: unknown, deps: GpsSourceDeps & { logger?: Logger }): PortSource;
-  createCanSource?(config: unknown, deps: CanSourceDeps & { logger?: Logger }): PortSource;
+  createGpsSource(config: GpsSourceConfig, deps: GpsSourceDeps & { logger?: Logger }): GpsSource;
+  createCanSource(config: CanSourceConfig, deps: CanSourceDeps & { logger?: Logger }): CanSource;
 }
+
+const SERIAL_SOURCES: SourceFactories = { createGpsSource, createCanSource };
 
 export interface AgentDeps {
   version: string;
   logger?: Logger;
   clock?: Clock;
   bootId?: string;
-  sources?: SourceFactories;
+  /** Replaces a source factory (a test that wants a handle on the source, or a double of its port). */
+  sources?: Partial<SourceFactories>;
 }
 
 export interface Agent {
@@ -87,10 +103,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
   state = createVehicleState(config.state, { clock, onEvent: (event) => record("events", event) });
   const sampler = createSampler(config.sampler, { state, clock, onRecord: (r) => record("telemetry", r) });
   const sources: PortSource[] = [];
+  const factories: SourceFactories = { ...SERIAL_SOURCES, ...deps.sources };
   if (config.gps) {
-    const make = deps.sources?.createGpsSource;
-    if (!make) throw new FleetError("FLEET_CONFIG_INVALID", "gps: this build has no GPS source");
-    const gps = make(config.gps, {
+    const gps = factories.createGpsSource(config.gps, {
       logger: log.child({ component: "gps" }),
       onFix: (fix) => {
         state.applyFix(fix);
@@ -101,9 +116,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
     ports.push({ source: "gps", path: config.gps.path, port: gps });
   }
   if (config.can) {
-    const make = deps.sources?.createCanSource;
-    if (!make) throw new FleetError("FLEET_CONFIG_INVALID", "can: this build has no CAN source");
-    const can = make(config.can, {
+    const can = factories.createCanSource(config.can, {
       logger: log.child({ component: "can" }),
       onMessage: (m) => state.applyMessage(m),
     });

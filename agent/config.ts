@@ -6,12 +6,11 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { FleetError } from "../common/errors.ts";
 import { TruckIdSchema } from "../protocol/index.ts";
-import { OutboxConfigSchema } from "./outbox/config.ts";
-import { SamplerConfigSchema } from "./sampler/config.ts";
-import { CanSourceConfigSchema } from "./sources/can/config.ts";
-import { GpsSourceConfigSchema } from "./sources/gps/config.ts";
-import { StateConfigSchema } from "./state/config.ts";
-import { UplinkConfigSchema } from "./uplink/config.ts";
+import { OutboxConfigSchema } from "./outbox/index.ts";
+import { SamplerConfigSchema } from "./sampler/index.ts";
+import { CanSourceConfigSchema, GpsSourceConfigSchema } from "./sources/index.ts";
+import { StateConfigSchema } from "./state/index.ts";
+import { UplinkConfigSchema } from "./uplink/index.ts";
 
 export const AgentConfigSchema = z
   .object({

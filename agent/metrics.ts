@@ -13,8 +13,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getHeapSpaceStatistics } from "node:v8";
 import type { Outbox } from "./outbox/index.ts";
-import type { PortSource } from "./sources/types.ts";
-import type { GnssTimeCounters } from "./state/gnss-time.ts";
+import type { PortSource } from "./sources/index.ts";
+import type { GnssTimeCounters } from "./state/index.ts";
 import type { Uplink } from "./uplink/index.ts";
 
 const PREFIX = "fleetsync_agent_";

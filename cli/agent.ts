@@ -1,8 +1,6 @@
 /** `fleetsync agent [--config FILE]`: runs the truck gateway until SIGTERM or SIGINT. */
 import { createRequire } from "node:module";
-import { createAgent, loadAgentConfig, type SourceFactories } from "../agent/index.ts";
-import type { CanSourceConfig } from "../agent/sources/can/index.ts";
-import type { GpsSourceConfig } from "../agent/sources/gps/index.ts";
+import { createAgent, loadAgentConfig } from "../agent/index.ts";
 import { createLogger } from "../common/log.ts";
 import { parseCommandArgs } from "./commands.ts";
 
@@ -28,18 +26,6 @@ export function agentVersion(): string {
   return "unknown";
 }
 
-/** The sources engineer's factories, loaded lazily so `agent` without serial ports never loads serialport. */
-async function loadSources(): Promise<SourceFactories> {
-  const [gps, can] = await Promise.all([
-    import("../agent/sources/gps/index.ts"),
-    import("../agent/sources/can/index.ts"),
-  ]);
-  return {
-    createGpsSource: (config, deps) => gps.createGpsSource(config as GpsSourceConfig, deps),
-    createCanSource: (config, deps) => can.createCanSource(config as CanSourceConfig, deps),
-  };
-}
-
 const STOP_DEADLINE_MS = 15_000;
 const EXIT_GRACE_MS = 2_000;
 
@@ -54,8 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const file = values.config ?? DEFAULT_CONFIG;
   const config = await loadAgentConfig(file);
   const log = createLogger("agent");
-  const sources = config.gps || config.can ? await loadSources() : {};
-  const agent = createAgent(config, { version: agentVersion(), logger: log, sources });
+  const agent = createAgent(config, { version: agentVersion(), logger: log });
   let signalled: NodeJS.Signals | undefined;
   let code = 0;
   const stopped = new Promise<void>((resolve) => {

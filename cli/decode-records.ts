@@ -10,18 +10,13 @@
  * captures are rarely from the same drive, so no finer alignment is attempted.
  */
 import { readFile } from "node:fs/promises";
-import type { CanFormat } from "../agent/decoders/can/frame.ts";
-import { createNmeaAssembler } from "../agent/decoders/nmea/index.ts";
-import type { EventBody, TelemetryBody } from "../agent/outbox/index.ts";
-import { SamplerConfigSchema } from "../agent/sampler/config.ts";
-import { createSampler } from "../agent/sampler/index.ts";
-import type { CanMessage, GpsFix } from "../agent/sources/types.ts";
-import { StateConfigSchema } from "../agent/state/config.ts";
-import { createVehicleState } from "../agent/state/index.ts";
+import { type CanFormat, type CanMessage, createNmeaAssembler, type GpsFix } from "../agent/decoders/index.ts";
+import { createSampler, SamplerConfigSchema } from "../agent/sampler/index.ts";
+import { createVehicleState, StateConfigSchema } from "../agent/state/index.ts";
 import { FleetError } from "../common/errors.ts";
-import { EventRecordSchema, TelemetryRecordSchema } from "../protocol/index.ts";
+import { type EventBody, EventRecordSchema, type TelemetryBody, TelemetryRecordSchema } from "../protocol/index.ts";
 import { parseCommandArgs } from "./commands.ts";
-import { createCanLineFeed, createWriter, eachLine, openInput } from "./decode.ts";
+import { createCanLineFeed, createWriter, eachLine, openInput } from "./decode-io.ts";
 
 export const RECORDS_USAGE = `Usage:
   fleetsync decode records [--can FILE] [--gps FILE] [--format slcan|elm327|candump] [--config FILE] [--truck-id ID]

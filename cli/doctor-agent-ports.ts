@@ -3,7 +3,7 @@
  * its own metrics say about each port (open, bytes, errors). A wrong path otherwise shows up only as "no data".
  */
 import { stat } from "node:fs/promises";
-import type { AgentConfig } from "../agent/config.ts";
+import type { AgentConfig } from "../agent/index.ts";
 import type { Step } from "./doctor-broker.ts";
 
 interface PortState {

@@ -3,10 +3,8 @@
  * sticks) with state, bitrate, listen-only flag and frames/s, the configured interface's own check (present, up,
  * listen-only, the fix when not), and the traffic lines shared with the serial adapters.
  */
-import type { AgentConfig } from "../agent/config.ts";
-import { listenOnlyCommand } from "../agent/sources/can/interfaces.ts";
-import type { InterfaceProbe } from "../agent/sources/probe/interfaces.ts";
-import type { ProbeResult } from "../agent/sources/probe/probe.ts";
+import type { AgentConfig } from "../agent/index.ts";
+import { type InterfaceProbe, listenOnlyCommand, type ProbeResult } from "../agent/sources/index.ts";
 import type { Step } from "./doctor-broker.ts";
 
 export type { InterfaceProbe };

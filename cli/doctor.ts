@@ -4,8 +4,8 @@
  * Run it with the agent stopped: it opens the same serial ports and connects with the truck's MQTT identity.
  */
 import { existsSync, realpathSync } from "node:fs";
-import { type AgentConfig, loadAgentConfig } from "../agent/config.ts";
-import { toGps } from "../agent/state/rounding.ts";
+import { type AgentConfig, loadAgentConfig } from "../agent/index.ts";
+import { toGps } from "../agent/state/index.ts";
 import { FleetError } from "../common/errors.ts";
 import { parseCommandArgs } from "./commands.ts";
 import { configuredPortSteps } from "./doctor-agent-ports.ts";
@@ -248,7 +248,7 @@ export async function run(argv: string[]): Promise<number> {
         ];
   const canBitrate = config?.can?.bitrate ?? 250_000;
   const replyMs = int("--reply-ms", values["reply-ms"], 1000);
-  const { probeCanInterfaces } = await import("../agent/sources/probe/interfaces.ts");
+  const { probeCanInterfaces } = await import("../agent/sources/index.ts");
   const [results, interfaces] = await Promise.all([
     Promise.all(candidates.map((path) => probeSerialPort(path, { listenMs, replyMs, canBitrate }))),
     probeCanInterfaces({

@@ -4,7 +4,7 @@
  */
 import { access, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { AgentConfigSchema } from "../agent/config.ts";
+import { AgentConfigSchema } from "../agent/index.ts";
 import { FleetError } from "../common/errors.ts";
 import { parseCommandArgs } from "./commands.ts";
 

@@ -1,5 +1,6 @@
 /** protocol/: the one place FleetSync's contracts are written down. Agent, bridge and tools import from here. */
 
+export * from "./bodies.ts";
 export * from "./codec.ts";
 export * from "./confirm.ts";
 export * from "./in-order.ts";

@@ -2,7 +2,7 @@
  * Line → CanMessage, the whole CAN path without I/O: the line format's parser, then J1939 for 29-bit frames and
  * OBD-II for 11-bit replies. The serial CAN source, `fleetsync decode can` and the benchmark all run this.
  */
-import type { CanMessage } from "../sources/types.ts";
+import type { CanMessage } from "./types.ts";
 import { CAN_LINE_PARSERS } from "./can/detect.ts";
 import type { CanFormat, CanFrame } from "./can/frame.ts";
 import { createJ1939Decoder } from "./j1939/decoder.ts";

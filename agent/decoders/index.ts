@@ -4,3 +4,4 @@ export { type CanDecoder, createCanDecoder } from "./can-decoder.ts";
 export * from "./j1939/index.ts";
 export * from "./nmea/index.ts";
 export * from "./obd2/index.ts";
+export type { CanMessage, EngineSignals, GpsFix, J1939Message, ObdMessage } from "./types.ts";

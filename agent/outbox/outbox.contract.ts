@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { isFleetError } from "../../common/errors.ts";
-import { EventRecordSchema, StreamIdSchema, TelemetryRecordSchema } from "../../protocol/index.ts";
+import { EventRecordSchema, StreamIdSchema, type TelemetryBody, TelemetryRecordSchema } from "../../protocol/index.ts";
 import { type OutboxConfigInput, OutboxConfigSchema } from "./config.ts";
-import { createOutbox, type Outbox, type TelemetryBody } from "./outbox.ts";
+import { createOutbox } from "./outbox.ts";
+import type { Outbox } from "./types.ts";
 import type { OutboxStore } from "./store.ts";
 
 export interface StoreEnv {

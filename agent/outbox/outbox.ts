@@ -2,18 +2,15 @@
  * The outbox: every record the agent takes waits here, on disk, until the broker's PUBACK (design promise 1).
  * One ordered queue per channel (telemetry, events), each with its own `seq` within the store's `stream`.
  *
+ * This file is the group commit; the outbox's other jobs each have a module: recovery.ts (what is on disk at open,
+ * and the seq mark), budget.ts (drop-oldest when the byte budget or the disk is full), gaps.ts (the event that
+ * announces a loss), envelope.ts (records read back with their envelope), types.ts (the interface).
+ *
  * Writes are group commits: append() gives the record the next seq at once and resolves when the batch holding
  * it is committed; only committed records are readable (so only they are ever sent). Acknowledgements and drops
  * ride in the same batches: deleting records and raising the channel's floor (the highest seq that ever left) is
  * one atomic write, so after a crash the next seq is above both the highest stored key and the floor, and a seq is
- * never reused by a crash. The seq mark (seq-mark.ts), a bound above every committed seq kept outside LevelDB's
- * files, covers what a crash can take with it: when recovery cannot prove the store whole (LevelDB dropped a log
- * block it could not read, or a power cut may have cut the tail off unsynced writes), the next seqs start at the
- * mark and a `recovery` gap event names the seqs that were not brought back.
- *
- * Per channel the store is contiguous in seq (records only ever leave from the head), which lets deletes be computed
- * from seq without reading. A seq that holds no record (one recovery could not bring back) keeps a zero-byte place
- * in the size queue, so that counting by seq stays counting by place.
+ * never reused by a crash. Before a commit writes a seq at or above the seq mark, the mark is raised (reserve()).
  *
  * The disk: before each commit the file system's free space is read (statfs). A commit that would leave less than
  * `diskReserveBytes` free drops the oldest records with a `disk-full` gap event and compacts the store so the space
@@ -22,147 +19,22 @@
  * refuses every write after a failed sync until it is reopened; opening may release the ballast). stop() waits at
  * most `stopTimeoutMs`.
  */
-import { randomBytes } from "node:crypto";
 import { within } from "../../common/within.ts";
 import { readBootId } from "../../common/boot-id.ts";
 import { FleetError } from "../../common/errors.ts";
-import { type Logger, silentLogger } from "../../common/log.ts";
-import type { Channel, EventRecord, TelemetryRecord, TimeSource } from "../../protocol/index.ts";
+import { silentLogger } from "../../common/log.ts";
+import type { Channel, ChannelBody, ChannelRecord, TimeSource } from "../../protocol/index.ts";
+import { applyCommit, newChannelState, type PreparedCommit, prepareCommit } from "./commit-batch.ts";
 import type { OutboxConfig } from "./config.ts";
-import { channelRange, floorKey, META_CREATED, META_STREAM, recordKey, seqOfKey } from "./keys.ts";
+import { envelopeReader } from "./envelope.ts";
+import { gapEvent } from "./gaps.ts";
+import { recordKey } from "./keys.ts";
 import { createLevelStore } from "./level-store.ts";
+import { CHANNEL_LIST, type RecoveryLoss, recoverStore } from "./recovery.ts";
 import type { SeqMark } from "./seq-mark.ts";
-import { MAX_RECORD_BYTES, SizeQueue } from "./size-queue.ts";
-import type { OutboxStore, StoreOp } from "./store.ts";
+import { MAX_RECORD_BYTES } from "./size-queue.ts";
+import type { ChannelStats, Outbox, OutboxDeps, OutboxStats } from "./types.ts";
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-type EnvelopeKey = "truckId" | "stream" | "seq";
-export type TelemetryBody = Omit<TelemetryRecord, EnvelopeKey>;
-export type EventBody = DistributiveOmit<EventRecord, EnvelopeKey>;
-export interface ChannelBody {
-  telemetry: TelemetryBody;
-  events: EventBody;
-}
-export interface ChannelRecord {
-  telemetry: TelemetryRecord;
-  events: EventRecord;
-}
-
-export type GapReason = "outbox-full" | "disk-full" | "recovery";
-
-export interface GapInfo {
-  channel: Channel;
-  reason: GapReason;
-  fromSeq: number;
-  toSeq: number;
-  count: number;
-  bytes: number;
-  /** seq of the gap event on the events channel. */
-  eventSeq: number;
-}
-
-/** Recovery's account of seqs it could not bring back, announced with a gap event once the outbox is open. */
-interface RecoveryLoss {
-  channel: Channel;
-  fromSeq: number;
-  toSeq: number;
-}
-
-export interface OutboxDeps {
-  truckId: string;
-  /** Defaults to LevelDB in config.dir. */
-  store?: OutboxStore;
-  logger?: Logger;
-  /** Linux boot id (/proc/sys/kernel/random/boot_id): a crash within one boot cannot have lost unsynced writes. */
-  bootId?: string;
-  /** The time for records the outbox makes itself (gap events): GNSS time when the agent has it. */
-  now?: () => { ts: string; timeSource: TimeSource };
-  onGap?: (gap: GapInfo) => void;
-}
-
-export interface ChannelStats {
-  /** Records stored and committed, not yet acknowledged. */
-  stored: number;
-  /** Records appended, not yet committed. */
-  pending: number;
-  bytes: number;
-  firstSeq: number;
-  nextSeq: number;
-  appended: number;
-  acked: number;
-  dropped: number;
-  refused: number;
-  /** seqs announced as not brought back by recovery (an upper bound: some may never have held a record). */
-  lost: number;
-}
-
-export interface OutboxStats {
-  stream: string;
-  commits: number;
-  commitErrors: number;
-  /** Times the store was closed and opened again after failed commits. */
-  reopens: number;
-  /** Records still waiting to be written when stop() gave up (never sent, so no seq of theirs was seen). */
-  lostAtStop: number;
-  /** Free bytes on the store's file system at the last commit (Infinity: no disk, or not measured yet). */
-  diskFreeBytes: number;
-  channels: Record<Channel, ChannelStats>;
-}
-
-export interface Outbox {
-  start(): Promise<void>;
-  /** Commits what is pending, then closes the store. Idempotent. */
-  stop(): Promise<void>;
-  readonly stream: string;
-  /** Appends with the channel's next seq; resolves with that seq once the record is committed. */
-  append<C extends Channel>(channel: C, body: ChannelBody[C]): Promise<number>;
-  /** Committed records with seq >= fromSeq, oldest first, at most `limit`. */
-  read<C extends Channel>(channel: C, fromSeq: number, limit: number): Promise<ChannelRecord[C][]>;
-  /** Everything up to and including `seq` was acknowledged: it leaves with the next commit. */
-  ack(channel: Channel, seq: number): Promise<void>;
-  /** Writes everything appended or acknowledged so far. */
-  flush(): Promise<void>;
-  /** The seq the next committed record would have to be read from (the head of the queue). */
-  firstSeq(channel: Channel): number;
-  /** One past the newest committed seq. */
-  committedNext(channel: Channel): number;
-  /** Records not yet acknowledged (stored + pending), all channels. */
-  depth(): number;
-  /** Called after every commit that made new records readable. Returns an unsubscribe function. */
-  onCommit(listener: () => void): () => void;
-  stats(): OutboxStats;
-}
-
-interface Pending {
-  seq: number;
-  key: string;
-  value: string;
-  resolve(seq: number): void;
-  reject(error: unknown): void;
-}
-
-interface ChannelState {
-  first: number;
-  committedNext: number;
-  next: number;
-  floor: number;
-  sizes: SizeQueue;
-  pending: Pending[];
-  ackUpTo: number;
-  counters: { appended: number; acked: number; dropped: number; refused: number; lost: number };
-}
-
-/** A prepared batch: kept as-is and retried when the write fails, so seqs given out inside it stay valid. */
-interface PreparedCommit {
-  ops: StoreOp[];
-  taken: Record<Channel, Pending[]>;
-  removed: Record<Channel, { count: number; acked: number; newFirst: number; floor: number }>;
-  gap: GapInfo | undefined;
-  gapValue: string | undefined;
-  ackWaiters: Array<() => void>;
-}
-
-const CHANNEL_LIST: Channel[] = ["telemetry", "events"];
 const RETRY_MS = 1000;
 const RETRY_MAX_MS = 10_000;
 /** Failed commits in a row after which the store is reopened (LevelDB's error after a failed sync is sticky). */
@@ -203,19 +75,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
   const log = deps.logger ?? silentLogger;
   const now = deps.now ?? systemNow;
   const bootId = deps.bootId ?? readBootId();
-  const channels = {} as Record<Channel, ChannelState>;
-  for (const c of CHANNEL_LIST) {
-    channels[c] = {
-      first: 0,
-      committedNext: 0,
-      next: 0,
-      floor: -1,
-      sizes: new SizeQueue(),
-      pending: [],
-      ackUpTo: -1,
-      counters: { appended: 0, acked: 0, dropped: 0, refused: 0, lost: 0 },
-    };
-  }
+  const channels = { telemetry: newChannelState(), events: newChannelState() };
   const listeners = new Set<() => void>();
   let stream = "";
   let state: "new" | "open" | "stopping" | "closed" = "new";
@@ -252,109 +112,37 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     );
   }
 
-  /** Opens the store and sets every channel's positions from what is on disk and the seq mark. */
+  /** Opens the store and sets every channel's positions from what is on disk and the seq mark (recovery.ts). */
   async function openAndRecover(): Promise<RecoveryLoss[]> {
     await store.open();
     storeOpen = true;
-    const existing = await store.get(META_STREAM);
-    if (existing === undefined) {
-      stream = randomBytes(8).toString("hex");
-      await store.batch([
-        { type: "put", key: META_STREAM, value: stream },
-        { type: "put", key: META_CREATED, value: new Date().toISOString() },
-      ]);
-      log.info({ stream }, "outbox created with a new stream");
-    } else {
-      stream = existing;
+    const found = await recoverStore(store, { sync: config.sync, bootId, log });
+    stream = found.stream;
+    for (const c of CHANNEL_LIST) {
+      const ch = channels[c];
+      const r = found.channels[c];
+      ch.sizes = r.sizes;
+      ch.floor = r.floor;
+      ch.first = r.first;
+      ch.committedNext = r.next;
+      ch.next = r.next;
     }
-    for (const c of CHANNEL_LIST) await recover(c);
     await measureDisk();
-    const losses = settle(store.readMark());
     // Running from here on: the mark is unclean and reserves the next block of seqs.
     await writeMark(false, {
       telemetry: channels.telemetry.next + SEQ_BLOCK,
       events: channels.events.next + SEQ_BLOCK,
     });
-    return losses;
-  }
-
-  async function recover(channel: Channel): Promise<void> {
-    const ch = channels[channel];
-    ch.sizes = new SizeQueue();
-    const floorValue = await store.get(floorKey(channel));
-    ch.floor = floorValue === undefined ? -1 : Number(floorValue);
-    let first = -1;
-    let last = -1;
-    const stale: StoreOp[] = [];
-    for await (const [key, value] of store.entries(channelRange(channel))) {
-      const seq = seqOfKey(key);
-      // Cannot happen with atomic batches; if an older build left such keys, they already left the outbox.
-      if (seq <= ch.floor) {
-        stale.push({ type: "del", key });
-        continue;
-      }
-      if (first < 0) first = seq;
-      if (last >= 0 && seq !== last + 1) {
-        log.warn({ channel, after: last, seq }, "outbox: hole in stored seqs");
-        for (let s = last + 1; s < seq; s++) ch.sizes.push(0);
-      }
-      last = seq;
-      ch.sizes.push(key.length + value.length);
-    }
-    if (stale.length > 0) await store.batch(stale);
-    const next = Math.max(last + 1, ch.floor + 1);
-    ch.first = first < 0 ? next : first;
-    ch.committedNext = next;
-    ch.next = next;
-  }
-
-  /**
-   * Decides whether recovery may continue from the seqs it found. It may when LevelDB reported no loss and either
-   * the last stop was clean and left exactly these seqs, or it was a crash within this boot with every batch synced
-   * (the OS had every write). Otherwise the mark bounds what may have been committed: the channels continue from it,
-   * and the seqs in between are announced as lost.
-   */
-  function settle(found: SeqMark | undefined): RecoveryLoss[] {
-    if (!found || found.stream !== stream) {
-      if (store.recoveryLost()) {
-        log.error({ stream }, "outbox: recovery lost data and no seq mark bounds it; seqs may be reused");
-      }
-      return [];
-    }
-    const cleanAndExact = found.clean && CHANNEL_LIST.every((c) => channels[c].next >= found.next[c]);
-    const crashedSafely = !found.clean && (config.sync || found.bootId === bootId);
-    const whole = !store.recoveryLost() && (cleanAndExact || crashedSafely);
-    if (whole) return [];
-    const losses: RecoveryLoss[] = [];
-    for (const c of CHANNEL_LIST) {
-      const ch = channels[c];
-      if (found.next[c] <= ch.next) continue;
-      losses.push({ channel: c, fromSeq: ch.next, toSeq: found.next[c] - 1 });
-      for (let s = ch.committedNext; s < found.next[c]; s++) ch.sizes.push(0);
-      ch.committedNext = found.next[c];
-      ch.next = found.next[c];
-    }
-    log.error(
-      { stream, losses, leveldbDropped: store.recoveryLost(), lastStopClean: found.clean },
-      "outbox: recovery could not prove the store whole; continuing above every seq that may have been used",
-    );
-    return losses;
+    return found.losses;
   }
 
   /** Queues a gap event per loss recovery found (written with the next commit, like any event). */
   function announce(losses: RecoveryLoss[]): void {
     for (const l of losses) {
       channels[l.channel].counters.lost += l.toSeq - l.fromSeq + 1;
-      const body: EventBody = {
-        ...now(),
-        type: "gap",
-        channel: l.channel,
-        fromSeq: l.fromSeq,
-        toSeq: l.toSeq,
-        count: l.toSeq - l.fromSeq + 1,
-        reason: "recovery",
-      };
-      append("events", body).catch((error: unknown) => log.error({ err: error }, "outbox: recovery gap not written"));
+      append("events", gapEvent(now(), { ...l, reason: "recovery" })).catch((error: unknown) =>
+        log.error({ err: error }, "outbox: recovery gap not written"),
+      );
     }
   }
 
@@ -551,138 +339,21 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     for (const l of listeners) l();
   }
 
+  /** The next batch (commit-batch.ts), with the ack() calls it fully settles. */
   function prepare(free: number): PreparedCommit {
-    const ops: StoreOp[] = [];
-    const taken = {} as PreparedCommit["taken"];
-    const removed = {} as PreparedCommit["removed"];
-    let bytesAfter = 0;
-    let bytesNow = 0;
-    const ackCounts = {} as Record<Channel, number>;
-    for (const c of CHANNEL_LIST) {
-      const ch = channels[c];
-      taken[c] = ch.pending;
-      ch.pending = [];
-      const ackEnd = Math.min(ch.ackUpTo, ch.committedNext - 1);
-      const ackCount = ackEnd >= ch.first ? ackEnd - ch.first + 1 : 0;
-      ackCounts[c] = ackCount;
-      const pendingBytes = taken[c].reduce((n, p) => n + p.key.length + p.value.length, 0);
-      bytesNow += ch.sizes.bytes;
-      bytesAfter += ch.sizes.bytes - ch.sizes.countBytes(ackCount) + pendingBytes;
-    }
-    // The budget: maxBytes, or what the file system has free above the reserve if that is less (a record takes
-    // about its own size on disk, and compaction shrinks it; each commit measures again, so the estimate corrects
-    // itself).
-    let limit = config.maxBytes;
-    let reason: GapReason = "outbox-full";
-    const diskLimit = bytesNow + free - config.diskReserveBytes;
-    if (diskLimit < limit) {
-      limit = Math.max(0, Math.floor(diskLimit));
-      reason = "disk-full";
-    }
-    // Disk budget: drop the oldest committed telemetry first, then the oldest events (design promise 4).
-    let gap: GapInfo | undefined;
-    let gapValue: string | undefined;
-    const dropCounts: Record<Channel, number> = { telemetry: 0, events: 0 };
-    if (bytesAfter > limit) {
-      let need = bytesAfter - Math.floor(limit * config.dropToFraction);
-      for (const c of CHANNEL_LIST) {
-        if (need <= 0) break;
-        const ch = channels[c];
-        const ackBytes = ch.sizes.countBytes(ackCounts[c]);
-        const upTo = ch.sizes.countFor(ackBytes + need);
-        const drop = Math.max(0, upTo - ackCounts[c]);
-        dropCounts[c] = drop;
-        need -= ch.sizes.countBytes(ackCounts[c] + drop) - ackBytes;
-      }
-      if (need > 0) log.warn({ need, limit, reason }, "outbox: budget smaller than one commit");
-      const c: Channel = dropCounts.telemetry > 0 ? "telemetry" : "events";
-      if (dropCounts[c] > 0) {
-        const ch = channels[c];
-        const fromSeq = ch.first + ackCounts[c];
-        const count = dropCounts[c];
-        const events = channels.events;
-        const eventSeq = events.next++;
-        events.counters.appended++;
-        gap = {
-          channel: c,
-          reason,
-          fromSeq,
-          toSeq: fromSeq + count - 1,
-          count,
-          bytes: ch.sizes.countBytes(ackCounts[c] + count) - ch.sizes.countBytes(ackCounts[c]),
-          eventSeq,
-        };
-        const { ts, timeSource } = now();
-        const body: EventBody = {
-          ts,
-          timeSource,
-          type: "gap",
-          channel: c,
-          fromSeq: gap.fromSeq,
-          toSeq: gap.toSeq,
-          count,
-          reason,
-        };
-        gapValue = JSON.stringify(body);
-        ops.push({ type: "put", key: recordKey("events", eventSeq), value: gapValue });
-        // Both channels dropping in one commit would need two gap events; the next commit handles the rest.
-        if (c === "telemetry") dropCounts.events = 0;
-      }
-    }
-    // At most commitMaxRecords deletes per channel per commit, when nothing is being dropped: a backlog drains at
-    // tens of thousands of records a second, so one 200 ms commit could carry 10,000+ deletes, each an op object,
-    // its key, level's encoded copy of both and LevelDB's write batch: several MB alive at once, which V8 then
-    // keeps as heap (measured: the agent's heap rose from ~15 to ~30 MB during a 20,000-record drain). The rest
-    // follows in the next commit, started at once. Acknowledged records still in the store are only re-sent after
-    // a crash, which the bridge deduplicates by seq; the floor always matches what was deleted.
-    acksLeft = false;
-    if (dropCounts.telemetry === 0 && dropCounts.events === 0) {
-      for (const c of CHANNEL_LIST) {
-        if (ackCounts[c] > config.commitMaxRecords) {
-          ackCounts[c] = config.commitMaxRecords;
-          acksLeft = true;
-        }
-      }
-    }
-    for (const c of CHANNEL_LIST) {
-      const ch = channels[c];
-      const count = ackCounts[c] + dropCounts[c];
-      for (let i = 0; i < count; i++) ops.push({ type: "del", key: recordKey(c, ch.first + i) });
-      const newFirst = ch.first + count;
-      const floor = count > 0 ? Math.max(ch.floor, newFirst - 1) : ch.floor;
-      if (floor !== ch.floor) ops.push({ type: "put", key: floorKey(c), value: String(floor) });
-      for (const p of taken[c]) ops.push({ type: "put", key: p.key, value: p.value });
-      removed[c] = { count, acked: ackCounts[c], newFirst, floor };
-    }
+    const { batch, shortBy, acksLeft: left } = prepareCommit(channels, free, config, now);
+    if (shortBy > 0)
+      log.warn({ need: shortBy, limit: batch.limit, reason: batch.reason }, "outbox: budget smaller than one commit");
+    acksLeft = left;
     // ack() resolves once everything it acknowledged is deleted: with acks left over, its waiters wait on.
     const waiters = acksLeft ? [] : ackWaiters;
     if (!acksLeft) ackWaiters = [];
-    return { ops, taken, removed, gap, gapValue, ackWaiters: waiters };
+    return { ...batch, ackWaiters: waiters };
   }
 
   function apply(prepared: PreparedCommit): void {
-    let readable = false;
-    for (const c of CHANNEL_LIST) {
-      const ch = channels[c];
-      const r = prepared.removed[c];
-      ch.sizes.shift(r.count);
-      ch.first = r.newFirst;
-      ch.floor = r.floor;
-      ch.counters.acked += r.acked;
-      ch.counters.dropped += r.count - r.acked;
-      for (const p of prepared.taken[c]) ch.sizes.push(p.key.length + p.value.length);
-      const lastTaken = prepared.taken[c].at(-1);
-      if (lastTaken) {
-        ch.committedNext = lastTaken.seq + 1;
-        readable = true;
-      }
-    }
-    if (prepared.gap && prepared.gapValue !== undefined) {
-      const events = channels.events;
-      // The gap event's seq was taken after every pending event of this batch, so it is the newest committed.
-      events.sizes.push(recordKey("events", prepared.gap.eventSeq).length + prepared.gapValue.length);
-      events.committedNext = Math.max(events.committedNext, prepared.gap.eventSeq + 1);
-      readable = true;
+    const readable = applyCommit(channels, prepared);
+    if (prepared.gap) {
       log.warn(
         { ...prepared.gap, diskFreeBytes: diskFree },
         prepared.gap.reason === "disk-full"
@@ -708,14 +379,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     const end = ch.committedNext;
     if (from >= end || limit <= 0 || !storeOpen) return [];
     const rows = await store.list({ gte: recordKey(channel, from), lt: recordKey(channel, end), limit });
-    // The envelope is spliced into the stored JSON text and parsed once: one object per record, in the same key
-    // order as spreading the body behind it, without a second copy of every record to collect (a backlog drains
-    // 1000-record batches back to back, and each short-lived copy pushes V8's heap and the agent's RSS up).
-    const head = `{"truckId":${JSON.stringify(deps.truckId)},"stream":${JSON.stringify(stream)},"seq":`;
-    return rows.map(
-      ([key, value]) =>
-        JSON.parse(`${head}${seqOfKey(key)}${value.length > 2 ? "," : ""}${value.slice(1)}`) as ChannelRecord[C],
-    );
+    return envelopeReader(deps.truckId, stream)<C>(rows);
   }
 
   function ack(channel: Channel, seq: number): Promise<void> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { TelemetryRecordSchema } from "../../protocol/index.ts";
-import type { EventBody, TelemetryBody } from "../outbox/index.ts";
-import type { GpsFix } from "../sources/types.ts";
+import type { EventBody, TelemetryBody } from "../../protocol/index.ts";
+import type { GpsFix } from "../decoders/types.ts";
 import { StateConfigSchema } from "../state/config.ts";
 import { createVehicleState } from "../state/state.ts";
 import { SamplerConfigSchema } from "./config.ts";

@@ -4,9 +4,8 @@
  * It is evaluated on every GPS fix and on a tick, so a truck with no GPS (or a dead receiver) still reports its
  * engine on the parked period.
  */
-import type { TelemetryBody } from "../outbox/index.ts";
-import type { Clock } from "../state/clock.ts";
-import type { VehicleState } from "../state/state.ts";
+import type { TelemetryBody } from "../../protocol/index.ts";
+import type { Clock, VehicleState } from "../state/index.ts";
 import type { SamplerConfig } from "./config.ts";
 
 export interface Sampler {

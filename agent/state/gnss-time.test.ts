@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { GpsFix } from "../sources/types.ts";
+import type { GpsFix } from "../decoders/types.ts";
 import { StateConfigSchema } from "./config.ts";
 import { AGENT_NOT_BEFORE_MS, createGnssClock, GPS_WEEK_ROLLOVER_MS } from "./gnss-time.ts";
 import { createVehicleState } from "./state.ts";

@@ -11,7 +11,7 @@
  *   clock did, within AGREE_MS): one bad epoch cannot move the clock;
  * - every refusal is counted by reason, for the metrics and `doctor`.
  */
-import type { GpsFix } from "../sources/types.ts";
+import type { GpsFix } from "../decoders/types.ts";
 
 export const GPS_WEEK_ROLLOVER_MS = 1024 * 7 * 86_400_000;
 const MAX_ROLLOVERS = 2;

@@ -5,7 +5,7 @@
  * so the two cannot drift silently.
  */
 import { type Engine, type Gps, roundTo } from "../../protocol/index.ts";
-import type { GpsFix } from "../sources/types.ts";
+import type { GpsFix } from "../decoders/types.ts";
 
 interface NumberSpec {
   decimals: number;

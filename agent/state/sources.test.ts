@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { EventRecordSchema, TelemetryRecordSchema } from "../../protocol/index.ts";
 import { createJ1939Decoder } from "../decoders/j1939/decoder.ts";
-import type { EventBody, TelemetryBody } from "../outbox/index.ts";
+import type { EventBody, TelemetryBody } from "../../protocol/index.ts";
 import { SamplerConfigSchema } from "../sampler/config.ts";
 import { createSampler } from "../sampler/sampler.ts";
 import { StateConfigSchema } from "./config.ts";

@@ -12,8 +12,8 @@
  * source (sources.ts); trouble codes are tracked per (source address, SPN, FMI) (dtcs.ts).
  */
 import type { Engine, Gps, J1939Dtc, TimeSource } from "../../protocol/index.ts";
-import type { EventBody } from "../outbox/index.ts";
-import type { CanMessage, EngineSignals, GpsFix } from "../sources/types.ts";
+import type { EventBody } from "../../protocol/index.ts";
+import type { CanMessage, EngineSignals, GpsFix } from "../decoders/types.ts";
 import type { Clock } from "./clock.ts";
 import type { StateConfig } from "./config.ts";
 import { createDtcTracker } from "./dtcs.ts";

@@ -1,3 +1,5 @@
 export { backoffDelay } from "./backoff.ts";
 export { type UplinkConfig, UplinkConfigSchema } from "./config.ts";
-export { createUplink, type Uplink, type UplinkDeps, type UplinkStats } from "./uplink.ts";
+export type { ConnectMqtt, MqttPort } from "./mqtt-port.ts";
+export { createUplink } from "./uplink.ts";
+export type { Uplink, UplinkDeps, UplinkStats } from "./types.ts";

@@ -13,6 +13,7 @@ import { createConnection, isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { createRequire } from "node:module";
 import type { IClientOptions, MqttClient } from "mqtt";
+import type { ConnectMqtt } from "./mqtt-port.ts";
 
 // mqtt/lib/client is CommonJS with an `exports.default` class. Node's ESM loader and vitest disagree on what a
 // default import of such a module is; require() means the same everywhere.
@@ -20,7 +21,7 @@ const { default: Client } = createRequire(import.meta.url)("mqtt/lib/client") as
 
 const SECURE = new Set(["mqtts:", "tls:", "ssl:"]);
 
-export function connectMqtt(url: string, options: IClientOptions): MqttClient {
+export const connectMqtt: ConnectMqtt = (url: string, options: IClientOptions): MqttClient => {
   const parsed = new URL(url);
   const secure = SECURE.has(parsed.protocol);
   // URL keeps the brackets of an IPv6 literal; sockets want the bare address.
@@ -37,4 +38,4 @@ export function connectMqtt(url: string, options: IClientOptions): MqttClient {
         })
       : createConnection({ host, port });
   return new Client(build, { ...options, protocol: secure ? "mqtts" : "mqtt", host, port });
-}
+};

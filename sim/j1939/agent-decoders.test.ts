@@ -3,8 +3,7 @@
  * every signal comes back as the simulated value within the bus resolution, and multi-packet DM1 reassembles.
  */
 import { describe, expect, it } from "vitest";
-import { createCanDecoder } from "../../agent/decoders/index.ts";
-import type { EngineSignals, J1939Message } from "../../agent/sources/types.ts";
+import { createCanDecoder, type EngineSignals, type J1939Message } from "../../agent/decoders/index.ts";
 import { candumpLine, elmMonitorLine, slcanLine } from "../lines/encoders.ts";
 import type { TruckState } from "../model/state.ts";
 import { createTruckSim } from "../truck-sim.ts";

@@ -1,7 +1,7 @@
 import { parseNmeaSentence } from "nmea-simple";
 import { describe, expect, it } from "vitest";
 import { createNmeaAssembler } from "../../agent/decoders/nmea/index.ts";
-import type { GpsFix } from "../../agent/sources/types.ts";
+import type { GpsFix } from "../../agent/decoders/index.ts";
 import { createTruckSim } from "../truck-sim.ts";
 import { nmeaChecksum, nmeaSentences } from "./writer.ts";
 

@@ -12,14 +12,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pino } from "pino";
 import { type Agent, type AgentConfigInput, createAgent, parseAgentConfig } from "../../agent/index.ts";
-import {
-  type CanSource,
-  type CanSourceConfig,
-  createCanSource,
-  createGpsSource,
-  type GpsSource,
-  type GpsSourceConfig,
-} from "../../agent/sources/index.ts";
+import { type CanSource, createCanSource, createGpsSource, type GpsSource } from "../../agent/sources/index.ts";
 import type { Logger } from "../../common/log.ts";
 import type { DeviceInfo } from "../../sim/index.ts";
 import { fleetsyncCommand } from "../support/build.ts";
@@ -119,8 +112,8 @@ export async function startInProcessAgent(plan: AgentPlan, version = "e2e"): Pro
     version,
     logger: fileLogger(join(plan.dir, "agent.log")),
     sources: {
-      createGpsSource: (c, deps) => (gps = createGpsSource(c as GpsSourceConfig, deps)),
-      createCanSource: (c, deps) => (can = createCanSource(c as CanSourceConfig, deps)),
+      createGpsSource: (c, deps) => (gps = createGpsSource(c, deps)),
+      createCanSource: (c, deps) => (can = createCanSource(c, deps)),
     },
   });
   await agent.start();

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import type { CanMessage } from "../../sources/types.ts";
+import type { CanMessage } from "../types.ts";
 import { createCanDecoder } from "../can-decoder.ts";
 import type { CanFormat, CanFrame } from "./frame.ts";
 import { encodeCandumpLine, encodeElmLine, encodeSlcanLine, parseCandumpLine } from "./index.ts";

@@ -2,7 +2,7 @@
  * CAN frame → J1939Message: the 29-bit id gives PGN, priority and source address; transport sessions are reassembled
  * first, so a DM1 of many trouble codes arrives as one message. PGNs without decoded signals are counted, not emitted.
  */
-import type { J1939Message } from "../../sources/types.ts";
+import type { J1939Message } from "../types.ts";
 import type { CanFrame } from "../can/frame.ts";
 import { parseJ1939Id } from "./id.ts";
 import { PGN, PGN_DEFS } from "./signals.ts";

@@ -3,7 +3,7 @@
  * counts from 1). Raw values in the "error" or "not available" ranges become null, never a number (J1939-71 §5.1.4:
  * for 1 byte 0xFB..0xFF, 2 bytes above 0xFAFF, 4 bytes above 0xFAFFFFFF, 2-bit states 10 = error, 11 = n/a).
  */
-import type { EngineSignals } from "../../sources/types.ts";
+import type { EngineSignals } from "../types.ts";
 
 function u8(d: Uint8Array, i: number): number | null {
   const v = d[i];

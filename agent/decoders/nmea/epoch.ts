@@ -9,7 +9,7 @@
  * as gpsd calls it): once two epochs in a row ended on the same sentence, that sentence closes the epoch at once.
  */
 import { DefaultPacketFactory, type Packet } from "nmea-simple";
-import type { GpsFix } from "../../sources/types.ts";
+import type { GpsFix } from "../types.ts";
 import { parseSentence } from "./sentence.ts";
 
 export interface NmeaCounters {

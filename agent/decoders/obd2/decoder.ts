@@ -5,7 +5,7 @@
  * dropped on a sequence gap or after `timeoutMs`). Services decoded (SAE J1979): 01 current data for the PIDs below,
  * 03 stored trouble codes. Everything else (VIN, freeze frames, other PIDs) is counted, not emitted.
  */
-import type { EngineSignals, ObdMessage } from "../../sources/types.ts";
+import type { EngineSignals, ObdMessage } from "../types.ts";
 import type { CanFrame } from "../can/frame.ts";
 
 type PidDecoder = (b: Uint8Array) => EngineSignals;

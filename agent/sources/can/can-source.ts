@@ -7,11 +7,14 @@
  */
 import { type Logger, silentLogger } from "../../../common/log.ts";
 import { repeatedLog } from "../../../common/log-limit.ts";
-import { detectCanFormat } from "../../decoders/can/detect.ts";
-import { elmInitCommands } from "../../decoders/can/elm327.ts";
-import type { CanFormat } from "../../decoders/can/frame.ts";
-import { slcanInitCommands } from "../../decoders/can/slcan.ts";
-import { type CanDecoder, createCanDecoder } from "../../decoders/can-decoder.ts";
+import {
+  type CanDecoder,
+  type CanFormat,
+  createCanDecoder,
+  detectCanFormat,
+  elmInitCommands,
+  slcanInitCommands,
+} from "../../decoders/index.ts";
 import { parseConfig } from "../serial/config.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
 import type { CanSourceDeps, PortSource, SourceCounters } from "../types.ts";

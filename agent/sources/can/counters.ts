@@ -1,4 +1,4 @@
-import type { CanDecoder } from "../../decoders/can-decoder.ts";
+import type { CanDecoder } from "../../decoders/index.ts";
 
 /** The decoder's counters, flat, as every CAN source (serial or SocketCAN) reports them. */
 export function decoderCounters(decoder: CanDecoder): Record<string, number> {

@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { FleetError } from "../../../common/errors.ts";
 import { type Logger, silentLogger } from "../../../common/log.ts";
 import { repeatedLog } from "../../../common/log-limit.ts";
-import { createCanDecoder } from "../../decoders/can-decoder.ts";
+import { createCanDecoder } from "../../decoders/index.ts";
 import { createLineSplitter } from "../serial/line-splitter.ts";
 import type { CanSourceDeps, PortSource, SourceCounters } from "../types.ts";
 import type { CanSourceSettings } from "./config.ts";

@@ -3,7 +3,7 @@
  * found). A receiver that goes quiet (end of its burst, unplugged) has its open epoch flushed after `epochIdleMs`.
  */
 import type { Logger } from "../../../common/log.ts";
-import { createNmeaAssembler, type NmeaCounters } from "../../decoders/nmea/index.ts";
+import { createNmeaAssembler, type NmeaCounters } from "../../decoders/index.ts";
 import { parseConfig } from "../serial/config.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
 import type { GpsFix, GpsSourceDeps, PortSource, SourceCounters } from "../types.ts";

@@ -15,3 +15,4 @@ export {
   SLCAN_VERSION_QUERY,
   STN_DEVICE_QUERY,
 } from "./ask.ts";
+export { type InterfaceProbe, probeCanInterfaces } from "./interfaces.ts";

@@ -16,7 +16,7 @@ import { createNmeaAssembler } from "../../decoders/nmea/epoch.ts";
 import { parseSentence } from "../../decoders/nmea/sentence.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
 import { AGENT_NOT_BEFORE_MS, createGnssClock, type GnssTimeCounters } from "../../state/gnss-time.ts";
-import type { GpsFix } from "../types.ts";
+import type { GpsFix } from "../../decoders/types.ts";
 
 /** Where ELM327 clones and STN chips ship (38400), and the speeds installers and OBDLink adapters are set to. */
 export const ADAPTER_BAUD_RATES = [38400, 9600, 115200, 230400, 500000];

@@ -11,16 +11,24 @@
  * is a disconnect, which @serialport/stream turns into a close with `disconnected: true`.
  */
 import { read } from "node:fs";
+import { createRequire } from "node:module";
 import { promisify } from "node:util";
-import {
-  autoDetect,
-  type BindingInterface,
-  type BindingPortInterface,
-  type DarwinPortBinding,
-  type LinuxPortBinding,
-  type OpenOptions,
+import type {
+  BindingInterface,
+  BindingPortInterface,
+  DarwinPortBinding,
+  LinuxPortBinding,
+  OpenOptions,
 } from "@serialport/bindings-cpp";
-import { unixRead } from "@serialport/bindings-cpp/dist/unix-read.js";
+
+// Loaded on the first port opened, not at import: bindings-cpp loads its native addon as it is imported, and an agent
+// configured without serial ports (or `fleetsync decode`, which shares the line splitter) should never load it. The
+// agent imports its sources statically (agent.ts), so the laziness lives here, in the one file that knows the binding.
+const require = createRequire(import.meta.url);
+const loadBindings = () => require("@serialport/bindings-cpp") as typeof import("@serialport/bindings-cpp");
+const loadUnixRead = () =>
+  (require("@serialport/bindings-cpp/dist/unix-read.js") as typeof import("@serialport/bindings-cpp/dist/unix-read.js"))
+    .unixRead;
 
 const fsRead = promisify(read);
 
@@ -51,7 +59,8 @@ let binding: BindingInterface | undefined;
 /** The platform's binding, with reads that end at a hangup on Linux and macOS. */
 export function serialBinding(): BindingInterface {
   if (binding) return binding;
-  const base = autoDetect() as BindingInterface;
+  const base = loadBindings().autoDetect() as BindingInterface;
+  const unixRead = loadUnixRead();
   binding = {
     list: () => base.list(),
     async open(options: OpenOptions) {

@@ -6,7 +6,8 @@
 // The two parts `serialport` is made of, without the meta-package: it also loads eleven parsers and a mock binding
 // the agent never uses (about 0.4 MB of live heap, measured with process.memoryUsage() after a full GC).
 import { stat } from "node:fs/promises";
-import { SerialPortStream } from "@serialport/stream";
+import { createRequire } from "node:module";
+import type { SerialPortStream as SerialPortStreamClass } from "@serialport/stream";
 import { FleetError } from "../../../common/errors.ts";
 import { type Logger, silentLogger } from "../../../common/log.ts";
 import { repeatedLog } from "../../../common/log-limit.ts";
@@ -31,9 +32,12 @@ export interface PortLike {
 export type OpenPort = (options: { path: string; baudRate: number }) => PortLike;
 
 // What `new SerialPort(...)` does: the platform's binding (LinuxBinding on a Pi) under the stream, with reads that
-// end at a hangup (binding.ts).
-const realPort: OpenPort = ({ path, baudRate }) =>
-  new SerialPortStream({ binding: serialBinding(), path, baudRate, autoOpen: false });
+// end at a hangup (binding.ts). Required on first use, like the binding, so importing the sources loads neither.
+const require = createRequire(import.meta.url);
+const realPort: OpenPort = ({ path, baudRate }) => {
+  const { SerialPortStream } = require("@serialport/stream") as { SerialPortStream: typeof SerialPortStreamClass };
+  return new SerialPortStream({ binding: serialBinding(), path, baudRate, autoOpen: false });
+};
 
 /** What identifies the device a path names: a replugged adapter or a new pty gets a new inode or device number. */
 async function identify(path: string): Promise<string | undefined> {

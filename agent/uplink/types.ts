@@ -1,0 +1,37 @@
+/** The uplink's face to the agent, its metrics and tools. */
+import type { Logger } from "../../common/log.ts";
+import type { Outbox } from "../outbox/index.ts";
+import type { ConnectMqtt } from "./mqtt-port.ts";
+
+export interface UplinkDeps {
+  truckId: string;
+  outbox: Outbox;
+  logger?: Logger;
+  /** Agent details for the status topic. */
+  status: () => { agentVersion: string; bootId: string };
+  /** Opens an MQTT client; MQTT.js over TCP or TLS (mqtt-connect.ts) unless a test passes a double. */
+  connect?: ConnectMqtt;
+  /** The reconnect jitter's random source (backoff.ts); Math.random unless a test fixes it. */
+  random?: () => number;
+}
+
+export interface UplinkStats {
+  connected: boolean;
+  connects: number;
+  disconnects: number;
+  batchesPublished: number;
+  recordsPublished: number;
+  recordsAcked: number;
+  publishErrors: number;
+  /** Records sent as raw JSON because the codec refused them (the bridge dead-letters them). */
+  recordsUnencodable: number;
+  bytesPublished: number;
+}
+
+export interface Uplink {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): UplinkStats;
+  /** Resolves when connected (for tools and tests). */
+  whenConnected(): Promise<void>;
+}
