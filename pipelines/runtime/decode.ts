@@ -25,6 +25,7 @@ const FILES: Record<RecordKind, PublishedSchemaFile> = {
   telemetry: "telemetry.v1.schema.json",
   events: "event.v1.schema.json",
   status: "status.v1.schema.json",
+  alerts: "alert.v1.schema.json",
 };
 
 // validateFormats off: the schema's own `pattern` already pins the timestamp format (ISO 8601 UTC, milliseconds).
