@@ -90,7 +90,7 @@ async function stopAll(r: Running, say: (text: string) => void): Promise<void> {
   }
   if (r.dir) await rm(r.dir, { recursive: true, force: true });
   say(
-    `stopped in ${((Date.now() - began) / 1000).toFixed(1)} s: agents, map, history, bridge, simulated devices` +
+    `stopped in ${((Date.now() - began) / 1000).toFixed(1)} s: agents, map, detectors, history, bridge, simulated devices` +
       `${r.postgres ? ", PostgreSQL" : ""}${r.kafka?.local ? " and Kafka" : ""}`,
   );
 }

@@ -105,7 +105,7 @@ export function renderTable(header: ViewHeader, rows: TruckRow[]): string {
       : []),
     "speed, engine and position: the newest record in Kafka; last seq: the agent's; lag = last seq - last seq in Kafka;",
     "in DB: the truck's rows in the history table telemetry (psql: SELECT * FROM truck_daily_summary)",
-    "Ctrl-C stops everything (agents, map, history, bridge, simulated devices, PostgreSQL, Kafka).",
+    "Ctrl-C stops everything (agents, map, detectors, history, bridge, simulated devices, PostgreSQL, Kafka).",
   ].join("\n");
 }
 
