@@ -377,7 +377,10 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         const alertsTopic = config.topics.alerts;
         if (alertsTopic !== undefined && !existing.has(alertsTopic)) {
           kindOf.delete(alertsTopic);
-          logger.warn({ topic: alertsTopic }, "alerts topic does not exist yet (start detect first): reading without it");
+          logger.warn(
+            { topic: alertsTopic },
+            "alerts topic does not exist yet (start detect first): reading without it",
+          );
         }
         const missing = [...kindOf.keys()].filter((t) => !existing.has(t));
         if (missing.length > 0) {

@@ -101,7 +101,10 @@ describe("npm run demo", () => {
       { timeoutMs: 90_000, intervalMs: 500 },
     );
     expect(alertLines().map((m) => / (OPENED|UPDATED|CLOSED) /.exec(m)?.[1])).toEqual(["OPENED", "CLOSED"]);
-    expect(alertLines().every((m) => /DEMO-idle-1\s+idling\s/.test(m)), alertLines().join("\n")).toBe(true);
+    expect(
+      alertLines().every((m) => /DEMO-idle-1\s+idling\s/.test(m)),
+      alertLines().join("\n"),
+    ).toBe(true);
 
     d.child.kill("SIGINT");
     const exit = await d.exited;
