@@ -76,6 +76,8 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
     telemetry: config.topics.telemetry,
     events: config.topics.events,
     status: config.topics.status,
+    // Never read by detect (it writes alerts); here only so the map covers every kind the runtime knows.
+    alerts: config.topics.alerts,
   };
   const kafka = new Kafka({
     clientId: `${config.groupId}-checkpoint`,

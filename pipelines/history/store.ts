@@ -142,8 +142,8 @@ export function createHistoryStore(config: HistoryConfig["database"], groupId: s
     migrate: () => withClient("migrate", (client) => migrate(client)),
 
     write(batch) {
-      if (batch.kind === "status") {
-        throw new FleetError("FLEET_PIPELINE_HANDLER", "the history pipeline does not read the status topic");
+      if (batch.kind === "status" || batch.kind === "alerts") {
+        throw new FleetError("FLEET_PIPELINE_HANDLER", `the history pipeline does not read the ${batch.kind} topic`);
       }
       const position = batch.position();
       const text = copyText(batch);

@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { FleetError } from "../../common/errors.ts";
+import { ALERTS_TOPIC } from "../../protocol/alerts.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 import { parseConfig, PipelineKafkaSchema } from "../runtime/config.ts";
 
@@ -19,6 +20,11 @@ export const MapConfigSchema = z
         telemetry: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.telemetry),
         events: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.events),
         status: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.status),
+        alerts: z
+          .string()
+          .min(1)
+          .default(ALERTS_TOPIC)
+          .describe("The detect pipeline's alerts, shown in the event feed (read only when the topic exists)."),
       })
       .strict()
       .prefault({}),

@@ -48,6 +48,9 @@ export function createMapService(config: MapConfig, deps: MapServiceDeps = {}): 
         case "status":
           for (const d of batch.records) state.applyStatus(d.record);
           break;
+        case "alerts":
+          for (const d of batch.records) state.applyAlert(d.record);
+          break;
       }
     },
     revoked(partitions: TopicPartition[]) {

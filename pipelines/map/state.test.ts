@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { type Alert, alertId } from "../../protocol/alerts.ts";
 import type { EventRecord, TelemetryRecord } from "../../protocol/records.ts";
 import { createClientQueue, snapshotOf } from "./coalesce.ts";
 import { createFleetState, type FleetState } from "./state.ts";
@@ -26,7 +27,51 @@ function fleet(over: Partial<Parameters<typeof createFleetState>[0]> = {}): Flee
   return createFleetState({ trailPoints: 3, feedSize: 4, maxTrucks: 100, movingKmh: 3, now: () => 1_000, ...over });
 }
 
+function alert(state: Alert["state"], version: number, at: string): Alert {
+  return {
+    id: alertId({ truckId: "A", detector: "idling", stream: STREAM, seq: 7 }),
+    truckId: "A",
+    detector: "idling",
+    state,
+    version,
+    trigger: { stream: STREAM, seq: 7, ts: "2026-11-30T06:00:00.000Z", timeSource: "gnss" },
+    openedAt: "2026-11-30T06:20:00.000Z",
+    at,
+    message: state === "closed" ? "idling ended: moved" : "engine running, not moving for 20 min",
+    evidence: {},
+    thresholds: { minIdleMs: 1_200_000 },
+  };
+}
+
 describe("fleet state", () => {
+  it("puts opened and closed alerts into the feed with their detector and state, not the updates", () => {
+    const state = fleet({ feedSize: 10 });
+    state.applyTelemetry(rec("A", 1), 0);
+    const seen: string[] = [];
+    state.subscribe({ truck: () => {}, removed: () => {}, event: (e) => seen.push(e.text) });
+    state.applyAlert(alert("opened", 0, "2026-11-30T06:20:00.000Z"));
+    state.applyAlert(alert("updated", 1, "2026-11-30T06:21:00.000Z"));
+    state.applyAlert(alert("closed", 2, "2026-11-30T06:25:00.000Z"));
+    const id = alert("opened", 0, "").id;
+    expect(state.feed().map(({ truckId, ts, kind, text, alert }) => ({ truckId, ts, kind, text, alert }))).toEqual([
+      {
+        truckId: "A",
+        ts: "2026-11-30T06:20:00.000Z",
+        kind: "alert",
+        text: "idling alert opened: engine running, not moving for 20 min",
+        alert: { id, detector: "idling", state: "opened" },
+      },
+      {
+        truckId: "A",
+        ts: "2026-11-30T06:25:00.000Z",
+        kind: "alert",
+        text: "idling alert closed: idling ended: moved",
+        alert: { id, detector: "idling", state: "closed" },
+      },
+    ]);
+    expect(seen).toHaveLength(2);
+  });
+
   it("keeps the newest record's values and never moves a truck back to an older one", () => {
     const state = fleet();
     state.applyTelemetry(rec("A", 5), 900);

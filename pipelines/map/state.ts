@@ -6,6 +6,7 @@
  * - every change bumps the truck's version and is reported to `onChange`, which the per-client coalescers use.
  */
 import { LruMap } from "../../common/lru.ts";
+import type { Alert } from "../../protocol/alerts.ts";
 import type { EventRecord, StatusRecord, TelemetryRecord } from "../../protocol/records.ts";
 
 export type TruckCondition = "moving" | "idling" | "parked" | "offline" | "nofix";
@@ -43,8 +44,10 @@ export interface FeedEntry {
   id: number;
   truckId: string;
   ts: string;
-  kind: "ignition" | "dtc" | "gap" | "start" | "online" | "offline";
+  kind: "ignition" | "dtc" | "gap" | "start" | "online" | "offline" | "alert";
   text: string;
+  /** Alerts only: which detector and the alert's state, so the page can mark them. */
+  alert?: { id: string; detector: string; state: "opened" | "updated" | "closed" };
 }
 
 export interface FleetStateOptions {
@@ -63,6 +66,12 @@ export interface FleetState {
   applyTelemetry(record: TelemetryRecord, kafkaTs: number): void;
   applyEvent(record: EventRecord): void;
   applyStatus(record: StatusRecord): void;
+  /**
+   * An alert change from fleet.alerts (the detect pipeline) -> a feed entry. Only opened and closed: an "updated"
+   * (the same alert with new evidence) would fill the feed without news. Does not create a truck the map has not
+   * seen: an alert refers to a truck whose records the map reads anyway.
+   */
+  applyAlert(alert: Alert): void;
   /** Forgets trucks (their partitions were revoked). */
   remove(truckIds: Iterable<string>): void;
   get(truckId: string): TruckView | undefined;
@@ -195,8 +204,9 @@ export function createFleetState(options: FleetStateOptions): FleetState {
     for (const l of listeners) l.truck(truck.view.id);
   }
 
-  function addFeed(truckId: string, ts: string, kind: FeedEntry["kind"], text: string): void {
-    const entry = { id: nextFeedId++, truckId, ts, kind, text };
+  function addFeed(truckId: string, ts: string, kind: FeedEntry["kind"], text: string, alert?: FeedEntry["alert"]) {
+    const entry: FeedEntry = { id: nextFeedId++, truckId, ts, kind, text };
+    if (alert) entry.alert = alert;
     feed.push(entry);
     if (feed.length > options.feedSize) feed.shift();
     for (const l of listeners) l.event(entry);
@@ -285,6 +295,12 @@ export function createFleetState(options: FleetStateOptions): FleetState {
       const why = !online && record.reason ? ` (${record.reason})` : "";
       addFeed(record.truckId, record.ts, record.state, `${record.state}${why}`);
       changed(truck);
+    },
+
+    applyAlert(alert) {
+      if (alert.state === "updated") return;
+      const text = `${alert.detector} alert ${alert.state}: ${alert.message}`;
+      addFeed(alert.truckId, alert.at, "alert", text, { id: alert.id, detector: alert.detector, state: alert.state });
     },
 
     remove(truckIds) {

@@ -26,6 +26,14 @@ export const PipelineTopicsSchema = z
       .describe(`Telemetry topic to read (contract: ${DEFAULT_KAFKA_TOPICS.telemetry}).`),
     events: z.string().min(1).optional().describe(`Events topic to read (contract: ${DEFAULT_KAFKA_TOPICS.events}).`),
     status: z.string().min(1).optional().describe(`Status topic to read (contract: ${DEFAULT_KAFKA_TOPICS.status}).`),
+    alerts: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Alerts topic to read (contract: fleet.alerts). Optional at start: the detect pipeline creates it, so when it " +
+          "does not exist yet the pipeline runs without it (a warning says so).",
+      ),
   })
   .strict()
   .refine((t) => t.telemetry ?? t.events ?? t.status, { message: "name at least one topic" });

@@ -2,6 +2,7 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isFleetError } from "../../common/errors.ts";
+import { buildSamples } from "../../protocol/examples/samples.ts";
 import { buildJsonSchema } from "../../protocol/schema.ts";
 import { eventBatchArb, telemetryBatchArb } from "../../protocol/testing/arbitraries.ts";
 import { decodeKafkaValue } from "./decode.ts";
@@ -56,7 +57,7 @@ const junk = fc.oneof(
   fc.constant({}),
 );
 
-function agrees(kind: Exclude<RecordKind, "status">, value: unknown): void {
+function agrees(kind: Exclude<RecordKind, "status" | "alerts">, value: unknown): void {
   const outcome = decodeKafkaValue(kind, Buffer.from(JSON.stringify(value)));
   expect(outcome.ok, JSON.stringify(value)).toBe(referenceOf[kind](value));
   if (!outcome.ok) expect(isFleetError(outcome.error, "FLEET_RECORD_INVALID")).toBe(true);
@@ -88,5 +89,17 @@ describe("decodeKafkaValue", () => {
     expect(!text.ok && text.error.message).toMatch(/not JSON/);
     const shape = decodeKafkaValue("telemetry", Buffer.from(JSON.stringify({ truckId: "T1" })));
     expect(!shape.ok && shape.error.message).toMatch(/not a valid telemetry record: .*stream/);
+  });
+
+  it("decodes the alerts the detect pipeline writes, and names what is wrong with a bad one", () => {
+    // The alert schema has union-typed evidence values, which Ajv's strict mode refused to compile (the map crashed).
+    const sample = buildSamples().find((s) => s.name === "alerts")!;
+    const good = decodeKafkaValue("alerts", Buffer.from(sample.message.value as string));
+    expect(good.ok && good.record.detector).toBe("idling");
+    const bad = decodeKafkaValue(
+      "alerts",
+      Buffer.from(JSON.stringify({ ...JSON.parse(sample.message.value as string), state: "x" })),
+    );
+    expect(!bad.ok && bad.error.message).toMatch(/not a valid alerts record: \/state/);
   });
 });

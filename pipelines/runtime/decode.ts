@@ -25,11 +25,14 @@ const FILES: Record<RecordKind, PublishedSchemaFile> = {
   telemetry: "telemetry.v1.schema.json",
   events: "event.v1.schema.json",
   status: "status.v1.schema.json",
+  alerts: "alert.v1.schema.json",
 };
 
 // validateFormats off: the schema's own `pattern` already pins the timestamp format (ISO 8601 UTC, milliseconds).
 // validateSchema off: this class does not carry the 2020-12 meta-schema the schema names in `$schema`.
-const ajv = new Ajv({ strict: true, validateFormats: false, validateSchema: false });
+// allowUnionTypes: the alert schema's evidence values are `type: [number, string, boolean, null]`, which strict mode
+// otherwise refuses to compile.
+const ajv = new Ajv({ strict: true, allowUnionTypes: true, validateFormats: false, validateSchema: false });
 const validators = new Map<RecordKind, ValidateFunction>();
 
 function validatorFor(kind: RecordKind): ValidateFunction {

@@ -65,7 +65,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   const logger = (deps.logger ?? silentLogger).child({ pipeline: config.name });
   const metrics = deps.metrics ?? createPipelineMetrics(config.name);
   const kindOf = new Map<string, RecordKind>();
-  for (const kind of ["telemetry", "events", "status"] as const) {
+  for (const kind of ["telemetry", "events", "status", "alerts"] as const) {
     const topic = config.topics[kind];
     if (topic !== undefined) kindOf.set(topic, kind);
   }
@@ -102,7 +102,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   let committing: Promise<void> = Promise.resolve();
 
   const newFilter = (kind: RecordKind) =>
-    kind === "status" ? undefined : createInOrderFilter({ maxTrucks: config.inOrder.maxTrucks });
+    kind === "status" || kind === "alerts" ? undefined : createInOrderFilter({ maxTrucks: config.inOrder.maxTrucks });
 
   function count(error: FleetError): void {
     metrics.errors.inc({ code: error.code });
@@ -373,6 +373,15 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
       try {
         await admin.connect();
         const existing = new Set(await admin.listTopics());
+        // The alerts topic is the detect pipeline's output: a reader (the map) must work before detect ever ran.
+        const alertsTopic = config.topics.alerts;
+        if (alertsTopic !== undefined && !existing.has(alertsTopic)) {
+          kindOf.delete(alertsTopic);
+          logger.warn(
+            { topic: alertsTopic },
+            "alerts topic does not exist yet (start detect first): reading without it",
+          );
+        }
         const missing = [...kindOf.keys()].filter((t) => !existing.has(t));
         if (missing.length > 0) {
           throw new FleetError("FLEET_KAFKA", `topic(s) ${missing.join(", ")} do not exist (the bridge creates them)`);

@@ -1,13 +1,16 @@
 /** What a pipeline sees: typed records from protocol/, in batches, one topic partition at a time. */
 import type { TruckPosition } from "../../protocol/in-order.ts";
+import type { Alert } from "../../protocol/alerts.ts";
 import type { EventRecord, StatusRecord, TelemetryRecord } from "../../protocol/records.ts";
 
-export type RecordKind = "telemetry" | "events" | "status";
+/** alerts: fleet.alerts, written by the detect pipeline (not sequenced per truck, like status). */
+export type RecordKind = "telemetry" | "events" | "status" | "alerts";
 
 export interface RecordOf {
   telemetry: TelemetryRecord;
   events: EventRecord;
   status: StatusRecord;
+  alerts: Alert;
 }
 
 /** One Kafka record that passed validation and (telemetry, events) the in-order filter. */
@@ -40,7 +43,7 @@ interface BatchOf<K extends RecordKind> {
   position(): StoredPosition;
 }
 
-export type RecordBatch = BatchOf<"telemetry"> | BatchOf<"events"> | BatchOf<"status">;
+export type RecordBatch = BatchOf<"telemetry"> | BatchOf<"events"> | BatchOf<"status"> | BatchOf<"alerts">;
 
 export interface TopicPartition {
   topic: string;

@@ -10,7 +10,7 @@
  *   npm run demo [-- --duration S] [-- --plain] [-- --map-port N]
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -24,6 +24,10 @@ import { type BridgeProcess, REPO, spawnBridge, writeBridgeFiles } from "../e2e/
 import { type HistoryProcess, spawnHistory, writeHistoryConfig } from "../e2e/history-process.ts";
 import { brokersFromEnv, type E2eKafka, startKafka } from "../e2e/kafka.ts";
 import { type MapProcess, spawnMap, writeMapConfig } from "../e2e/map.ts";
+import { type DetectProcess, describeAlert, spawnDetect } from "../e2e/detect-process.ts";
+import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
+import { runScenarios } from "../../sim/scenarios/scenario-run.ts";
+import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
 import { type TopicWatch, watchTopic } from "../e2e/watch.ts";
 import { checkPrerequisites, describeMissing, installDebianPackages } from "./prereqs.ts";
 import { createView, type TruckRow, type View } from "./view.ts";
@@ -34,6 +38,9 @@ const TRUCKS = [
   { truckId: "DEMO-3", can: "elm327" },
 ] as const;
 const TOPIC = "fleet.telemetry";
+/** The scripted truck of the demo: it idles parked for 25 simulated minutes (60x: 25 s), so the detector alerts. */
+const SCENARIO_TRUCK = "DEMO-idle-1"; // as planScenarioFleet names it (prefix DEMO)
+const SCENARIO_SPEED = 60;
 const REFRESH_MS = 1_000;
 
 const HELP = `Usage: npm run demo [-- options]
@@ -48,6 +55,7 @@ interface Running {
   kafka?: E2eKafka;
   bridge?: BridgeProcess;
   map?: MapProcess;
+  detect?: DetectProcess;
   postgres?: LocalPostgres;
   history?: HistoryProcess;
   /** The view's connection to the history database (rows per truck). */
@@ -66,6 +74,7 @@ async function stopAll(r: Running, say: (text: string) => void): Promise<void> {
   const began = Date.now();
   await Promise.allSettled(r.agents.map((a) => a.stop()));
   await r.map?.stop();
+  await r.detect?.stop();
   await r.history?.stop();
   await r.db?.end().catch(() => undefined);
   await r.bridge?.stop();
@@ -81,7 +90,7 @@ async function stopAll(r: Running, say: (text: string) => void): Promise<void> {
   }
   if (r.dir) await rm(r.dir, { recursive: true, force: true });
   say(
-    `stopped in ${((Date.now() - began) / 1000).toFixed(1)} s: agents, map, history, bridge, simulated devices` +
+    `stopped in ${((Date.now() - began) / 1000).toFixed(1)} s: agents, map, detectors, history, bridge, simulated devices` +
       `${r.postgres ? ", PostgreSQL" : ""}${r.kafka?.local ? " and Kafka" : ""}`,
   );
 }
@@ -90,7 +99,13 @@ async function stopAll(r: Running, say: (text: string) => void): Promise<void> {
 function killOnExit(r: Running): void {
   process.on("exit", () => {
     // PostgreSQL needs nothing here: its server watches this process and stops when it is gone.
-    for (const p of [...r.agents.map((a) => a.child), r.bridge?.child, r.map?.child, r.history?.child]) {
+    for (const p of [
+      ...r.agents.map((a) => a.child),
+      r.bridge?.child,
+      r.map?.child,
+      r.detect?.child,
+      r.history?.child,
+    ]) {
       if (p && p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
     }
   });
@@ -179,6 +194,8 @@ async function main(): Promise<number> {
   }
 
   const r: Running = { agents: [] };
+  /** The newest alert changes of fleetsync detect, for the view. */
+  const alerts: string[] = [];
   killOnExit(r);
   let stopRequested = false;
   let wake: () => void = () => {};
@@ -201,7 +218,9 @@ async function main(): Promise<number> {
     r.kafka = await startKafka();
     if (stopRequested) return 0;
 
-    const passwords = Object.fromEntries(TRUCKS.map((t) => [t.truckId, randomBytes(18).toString("base64url")]));
+    const passwords = Object.fromEntries(
+      [...TRUCKS.map((t) => t.truckId), SCENARIO_TRUCK].map((id) => [id, randomBytes(18).toString("base64url")]),
+    );
     const files = await writeBridgeFiles({
       dir: r.dir,
       brokers: r.kafka.brokers,
@@ -212,6 +231,30 @@ async function main(): Promise<number> {
     });
     say("starting the bridge...");
     r.bridge = await spawnBridge(files.configFile, { detached: true });
+    if (stopRequested) return 0;
+
+    // The detectors, before the map: detect creates fleet.alerts, which the map then reads into its event feed.
+    // A new group per run, starting at the topics' end: on a shared Kafka, older runs' records are not this demo's.
+    const detectConfig = join(r.dir, "detect.json");
+    await writeFile(
+      detectConfig,
+      JSON.stringify({
+        groupId: `fleetsync-detect-demo-${randomBytes(3).toString("hex")}`,
+        kafka: { brokers: r.kafka.brokers },
+        fromBeginning: false,
+        http: { host: "127.0.0.1", port: 0 },
+      }),
+    );
+    say("starting the detectors (fleetsync detect)...");
+    r.detect = await spawnDetect(detectConfig, {
+      detached: true,
+      onAlert(alert) {
+        const line = describeAlert(alert);
+        alerts.push(line);
+        if (alerts.length > 5) alerts.shift();
+        if (!tty) view.message(`alert: ${line}`);
+      },
+    });
     if (stopRequested) return 0;
 
     // The map's group is new per run: it starts from the last 10 minutes of records and the compacted status.
@@ -311,6 +354,21 @@ async function main(): Promise<number> {
       );
     } else say(`ready in ${(startupMs / 1000).toFixed(1)} s`);
 
+    // One scripted truck (fleetsync sim scenario) at 60x real time: the idling detector alerts after its 20 minutes.
+    const scenario = planScenarioFleet({
+      trucks: 1,
+      names: ["idle"],
+      prefix: "DEMO",
+      startTimeMs: Math.floor(Date.now() / 1000) * 1000,
+    });
+    view.message(`scripted truck ${SCENARIO_TRUCK}: ${SCENARIOS.idle.description} (${SCENARIO_SPEED}x real time)`);
+    const scripted = runScenarios({
+      url: bridgeUrl,
+      trucks: scenario,
+      speed: SCENARIO_SPEED,
+      password: (truckId) => passwords[truckId]!,
+    }).catch((error: unknown) => view.message(`the scripted truck failed: ${(error as Error).message}`));
+
     const viewStart = Date.now();
     const endAt = durationS === undefined ? Number.POSITIVE_INFINITY : viewStart + durationS * 1000;
     while (!stopRequested && Date.now() < endAt) {
@@ -327,6 +385,7 @@ async function main(): Promise<number> {
           topic: TOPIC,
           mapUrl: r.map.url,
           databaseUrl,
+          alerts,
         },
         rows,
       );
@@ -335,6 +394,7 @@ async function main(): Promise<number> {
       }
       if (r.bridge.child.exitCode !== null) throw new Error(`the bridge exited: ${r.bridge.logTail()}`);
       if (r.map.child.exitCode !== null) throw new Error(`the map exited: ${r.map.logTail()}`);
+      if (r.detect.child.exitCode !== null) throw new Error(`the detectors exited: ${r.detect.logTail()}`);
       if (r.history.child.exitCode !== null) throw new Error(`the history exited: ${r.history.logTail()}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, Math.min(REFRESH_MS, endAt - Date.now())));
@@ -344,6 +404,7 @@ async function main(): Promise<number> {
         };
       });
     }
+    await scripted;
     const inKafka = TRUCKS.map((t, i) => r.watch!.view(t.truckId, r.agents[i]!.stream()).records);
     view.close();
     // With --duration (a test, CI): fail when a truck never reached Kafka, so a broken path cannot look like a demo.

@@ -5,20 +5,16 @@
  * 60x real time, and prints every alert change the detector writes to fleet.alerts as it comes. Exits 0 when every
  * scenario gave the alerts it should, 1 otherwise (so CI can run it), and stops everything it started.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import type { Alert } from "../../protocol/alerts.ts";
 import { planScenarioFleet, scenarioFleetFences } from "../../sim/scenarios/fleet.ts";
 import { runScenarios } from "../../sim/scenarios/scenario-run.ts";
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from "../../sim/scenarios/scenarios.ts";
-import { REPO, spawnBridge, writeBridgeFiles } from "../e2e/bridge.ts";
-import { childLifecycle, readyLine } from "../e2e/child.ts";
+import { spawnBridge, writeBridgeFiles } from "../e2e/bridge.ts";
+import { type DetectProcess, describeAlert, spawnDetect } from "../e2e/detect-process.ts";
 import { runTopics, startKafka } from "../e2e/kafka.ts";
-import { fleetsyncCommand } from "../support/build.ts";
 
 const HELP = `Usage: npm run demo:detect [-- options]
   --scenario NAME   ${SCENARIO_NAMES.join(" | ")} | all (default all)
@@ -27,12 +23,6 @@ Environment: KAFKA_BROKERS=host:port,... uses an existing Kafka instead of start
 `;
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
-const clock = () => new Date().toISOString().slice(11, 19);
-
-function describe(a: Alert): string {
-  const subject = a.subject ? ` [${a.subject}]` : "";
-  return `${clock()}  ${a.truckId.padEnd(18)} ${`${a.detector}${subject}`.padEnd(34)} ${a.state.toUpperCase().padEnd(7)} ${a.message}  (event time ${a.at.slice(11, 19)}, id ${a.id.slice(0, 8)})`;
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -63,7 +53,7 @@ async function main(): Promise<number> {
 
   const dir = await mkdtemp(join(tmpdir(), "fleetsync-demo-detect-"));
   const kafka = await startKafka();
-  let detect: { child: ChildProcess; stop(): Promise<void> } | undefined;
+  let detect: DetectProcess | undefined;
   let bridge: Awaited<ReturnType<typeof spawnBridge>> | undefined;
   try {
     // Topics of this run (a shared Kafka may hold other runs' records, which a new group would read too).
@@ -99,25 +89,15 @@ async function main(): Promise<number> {
       }),
     );
     say("starting fleetsync detect...");
-    const child = spawn(process.execPath, [...fleetsyncCommand(), "detect", "--config", config], {
-      cwd: REPO,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, FLEETSYNC_LOG_LEVEL: "warn" },
-    });
-    let tail = "";
-    child.stderr!.on("data", (c: Buffer) => (tail = (tail + c.toString()).slice(-4_000)));
-    const life = childLifecycle(child, 10_000);
-    detect = { child, stop: life.stop };
     const seen: string[] = [];
     let allSeen: () => void = () => {};
     const complete = new Promise<void>((resolve) => (allSeen = resolve));
-    await readyLine(child, life.exited, "fleetsync detect", () => tail, 60_000);
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      if (!line.startsWith('{"alert"')) return;
-      const alert = (JSON.parse(line) as { alert: Alert }).alert;
-      say(describe(alert));
-      seen.push(`${alert.truckId} ${alert.detector}:${alert.state}`);
-      if (seen.length >= want.length) allSeen();
+    detect = await spawnDetect(config, {
+      onAlert(alert) {
+        say(describeAlert(alert));
+        seen.push(`${alert.truckId} ${alert.detector}:${alert.state}`);
+        if (seen.length >= want.length) allSeen();
+      },
     });
 
     say(`\ndriving ${trucks.length} scripted truck(s) through the bridge at ${speed}x real time:`);

@@ -36,6 +36,8 @@ export interface ViewHeader {
   mapUrl?: string;
   /** The history database the demo fills. */
   databaseUrl?: string;
+  /** The newest alert changes of the detectors (fleet.alerts), one line each. */
+  alerts?: string[];
 }
 
 const COLUMNS = [
@@ -98,9 +100,12 @@ export function renderTable(header: ViewHeader, rows: TruckRow[]): string {
     "-".repeat(head.length),
     ...lines,
     "",
+    ...(header.alerts
+      ? ["", "alerts (fleetsync detect -> fleet.alerts, also in the live map's event feed):", ...header.alerts, ""]
+      : []),
     "speed, engine and position: the newest record in Kafka; last seq: the agent's; lag = last seq - last seq in Kafka;",
     "in DB: the truck's rows in the history table telemetry (psql: SELECT * FROM truck_daily_summary)",
-    "Ctrl-C stops everything (agents, map, history, bridge, simulated devices, PostgreSQL, Kafka).",
+    "Ctrl-C stops everything (agents, map, detectors, history, bridge, simulated devices, PostgreSQL, Kafka).",
   ].join("\n");
 }
 

@@ -11,6 +11,9 @@ import { waitFor } from "../support/wait.ts";
 import { type DemoRun, leftovers, runDemo } from "./demo-run.ts";
 import { mapSnapshot } from "./map.ts";
 
+/** The demo's scripted truck (test/demo/demo.ts): not an agent, so not in the agent rows. */
+const SCRIPTED = "DEMO-idle-1";
+
 describe("npm run demo", () => {
   let demo: DemoRun | undefined;
   let db: TestDatabase | undefined;
@@ -62,7 +65,8 @@ describe("npm run demo", () => {
     // The live map runs too and shows the three trucks (its URL came first among the demo's messages), moving: each
     // one's position on the map changes while the demo runs.
     expect(d.messages.find((m) => m.startsWith("live map:"))).toBe(`live map: ${ready.map.url}`);
-    const first = await mapSnapshot(ready.map.url);
+    // (The demo's scripted truck, DEMO-idle-1, is on the map too once its records arrive; it stands still.)
+    const first = (await mapSnapshot(ready.map.url)).filter((t) => t.id !== SCRIPTED);
     expect(first.map((t) => t.id).sort()).toEqual(["DEMO-1", "DEMO-2", "DEMO-3"]);
     await waitFor(
       async () => {
@@ -86,7 +90,21 @@ describe("npm run demo", () => {
       db.url,
       "SELECT truck_id, count(*) AS n FROM truck_daily_summary GROUP BY truck_id ORDER BY truck_id",
     );
-    expect(rows.map((r) => r.truck_id)).toEqual(["DEMO-1", "DEMO-2", "DEMO-3"]);
+    expect(rows.map((r) => r.truck_id).filter((id) => id !== SCRIPTED)).toEqual(["DEMO-1", "DEMO-2", "DEMO-3"]);
+
+    // The detectors run too: the scripted truck idles for 25 simulated minutes at 60x, so after its 20 minutes the
+    // idling alert opens (then closes when it drives off), and nothing else alerts.
+    const alertLines = () => d.messages.filter((m) => m.startsWith("alert: "));
+    await waitFor(
+      () => alertLines().some((m) => /DEMO-idle-1\s+idling\s+CLOSED/.test(m)),
+      "the scripted truck's idling alert to open and close",
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+    expect(alertLines().map((m) => / (OPENED|UPDATED|CLOSED) /.exec(m)?.[1])).toEqual(["OPENED", "CLOSED"]);
+    expect(
+      alertLines().every((m) => /DEMO-idle-1\s+idling\s/.test(m)),
+      alertLines().join("\n"),
+    ).toBe(true);
 
     d.child.kill("SIGINT");
     const exit = await d.exited;

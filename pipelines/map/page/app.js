@@ -340,6 +340,10 @@ function addEvents(entries) {
     li.dataset.kind = entry.kind;
     li.dataset.id = String(entry.id);
     li.dataset.ts = entry.ts;
+    if (entry.alert) {
+      li.dataset.alert = entry.alert.state;
+      li.dataset.detector = entry.alert.detector;
+    }
     const time = document.createElement("time");
     time.textContent = entry.ts.slice(11, 19);
     const who = document.createElement("b");

@@ -2,18 +2,20 @@
  * The live map in a real browser, on the real path: simulated trucks on ptys -> agents -> bridge process -> Kafka
  * -> `fleetsync map` process -> WebSocket -> Chromium. Every truck's marker appears; a clicked truck's details are
  * its newest record in Kafka; an event reaches the feed; a stopped agent goes offline; a restarted map shows the
- * fleet at once (recent history and the compacted status topic); a screenshot is saved.
+ * fleet at once (recent history and the compacted status topic); an alert written to the alerts topic (as the
+ * detect pipeline writes it) reaches the feed and jumps to its truck; a screenshot is saved.
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Alert, alertId, toAlertMessage } from "../../../protocol/alerts.ts";
 import type { TelemetryRecord } from "../../../protocol/records.ts";
 import { REPO } from "../../e2e/bridge.ts";
 import { type FleetRun, startFleetRun } from "../../e2e/fleet.ts";
 import { type MapProcess, spawnMap, writeMapConfig } from "../../e2e/map.ts";
 import { launchBrowser } from "../../support/browser.ts";
-import { kafkaBrokers, readUntil, testKafka } from "../../support/kafka.ts";
+import { createTopics, deleteTopics, kafkaBrokers, readUntil, testKafka, uniqueTopic } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const TRUCKS = 3;
@@ -23,6 +25,8 @@ let map: MapProcess | undefined;
 let browser: Browser;
 let page: Page;
 let configFile: string;
+// The map reads the alerts topic only when it exists at start (the detect pipeline creates it): made here first.
+const alertsTopic = uniqueTopic("map-alerts");
 
 interface PageTruck {
   id: string;
@@ -39,10 +43,16 @@ const drawnIds = () => page.evaluate<string[]>("fleetsyncMap.drawnIds()");
 
 beforeAll(async () => {
   run = await startFleetRun({ name: "map", brokers: kafkaBrokers(), trucks: TRUCKS, nmeaHz: 5 });
+  await createTopics(testKafka(), [{ topic: alertsTopic, partitions: 2 }]);
   configFile = await writeMapConfig(run.dir, {
     groupId: `fleetsync-map-test-${Date.now()}`,
     kafka: { brokers: kafkaBrokers() },
-    topics: { telemetry: run.topics.telemetry, events: run.topics.events, status: run.topics.status },
+    topics: {
+      telemetry: run.topics.telemetry,
+      events: run.topics.events,
+      status: run.topics.status,
+      alerts: alertsTopic,
+    },
     http: { host: "127.0.0.1", port: 0 },
     deltaIntervalMs: 100,
   });
@@ -56,7 +66,33 @@ afterAll(async () => {
   await browser?.close();
   await map?.stop();
   await run?.close();
+  await deleteTopics(testKafka(), [alertsTopic]);
 });
+
+async function produceAlert(truckId: string): Promise<void> {
+  const stream = "0123456789abcdef";
+  const now = new Date().toISOString();
+  const alert: Alert = {
+    id: alertId({ truckId, detector: "idling", stream, seq: 1 }),
+    truckId,
+    detector: "idling",
+    state: "opened",
+    version: 0,
+    trigger: { stream, seq: 1, ts: now, timeSource: "gnss" },
+    openedAt: now,
+    at: now,
+    message: "engine running, not moving for 20 min",
+    evidence: {},
+    thresholds: {},
+  };
+  const producer = testKafka().producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic: alertsTopic, messages: [toAlertMessage(alert)] });
+  } finally {
+    await producer.disconnect();
+  }
+}
 
 describe("the live map in Chromium", () => {
   it("shows every truck, its newest record, the event feed, offline trucks, and the fleet again after a restart", async () => {
@@ -74,6 +110,15 @@ describe("the live map in Chromium", () => {
 
     // An event from the trucks reaches the feed (each agent announces its start on fleet.events).
     await page.waitForSelector(`#feed li[data-kind="start"][data-truck="${ids[0]}"]`, { timeout: 30_000 });
+
+    // An alert as the detect pipeline writes it reaches the feed, marked open, and a click jumps to its truck.
+    const alerted = ids[2]!;
+    await produceAlert(alerted);
+    const alertEntry = `#feed li[data-kind="alert"][data-alert="opened"][data-detector="idling"][data-truck="${alerted}"]`;
+    await page.waitForSelector(alertEntry, { timeout: 30_000 });
+    expect(await page.textContent(alertEntry)).toContain("idling alert opened: engine running");
+    await page.click(alertEntry);
+    await page.waitForSelector(`#details[data-truck="${alerted}"]:not([hidden])`);
 
     // Freeze truck 1 (no new records), so its newest record in Kafka is final, then click it on the map.
     const target = run.agents[0]!;
