@@ -4,14 +4,14 @@
  */
 import type { AddressInfo } from "node:net";
 import { within } from "../common/within.ts";
-import { Aedes, type Client } from "aedes";
+import type { Client } from "aedes";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { createAuth } from "./auth/auth.ts";
+import { type Broker, createBroker } from "./broker/broker.ts";
 import type { BridgeConfig } from "./config.ts";
 import { createForwarder, type Forwarder } from "./forwarder/forwarder.ts";
 import { createKafkaSink, type KafkaSink } from "./kafka-sink/sink.ts";
 import { createListener } from "./listener/listener.ts";
-import { acceptMqtt5, installMqtt5Writer } from "./listener/mqtt5.ts";
 import { createHttpServer } from "./metrics/http.ts";
 import { type BridgeMetrics, createMetrics } from "./metrics/metrics.ts";
 
@@ -35,7 +35,6 @@ const STATUS_RESERVE_MS = 2_000;
 const SINK_STOP_MIN_MS = 200;
 
 export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridge {
-  installMqtt5Writer();
   const logger = deps.logger ?? silentLogger;
   const metrics = createMetrics();
   const sink =
@@ -51,12 +50,12 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
     logger: logger.child({ part: "auth" }),
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason }),
   });
-  let broker: Aedes | undefined;
+  let broker: Broker | undefined;
   const forwarder = createForwarder(config.forwarder, {
     sink,
     topics: config.kafka.topics,
     logger: logger.child({ part: "forwarder" }),
-    publish: (packet) => broker?.publish({ cmd: "publish", dup: false, ...packet }, () => undefined),
+    publish: (packet) => broker?.publish(packet),
     hooks: {
       onPublish: (kind, records) => {
         metrics.publishes.inc({ kind });
@@ -80,19 +79,15 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
       onStatusDropped: () => metrics.statusDropped.inc(),
     },
   });
-  const aedes = new Aedes({
+  const aedes = createBroker({
     ...(config.id ? { id: config.id } : {}),
-    connectTimeout: config.listener.connectTimeoutMs,
-    preConnect(client, packet, callback) {
-      acceptMqtt5(client, packet, {
-        maximumPacketSize: config.listener.maxPacketBytes,
-        receiveMaximum: config.listener.receiveMaximum,
-      });
-      callback(null, true);
+    connectTimeoutMs: config.listener.connectTimeoutMs,
+    mqtt5: { maximumPacketSize: config.listener.maxPacketBytes, receiveMaximum: config.listener.receiveMaximum },
+    hooks: {
+      authenticate: auth.authenticate,
+      authorizePublish: forwarder.authorizePublish,
+      authorizeSubscribe: auth.authorizeSubscribe,
     },
-    authenticate: auth.authenticate,
-    authorizePublish: forwarder.authorizePublish,
-    authorizeSubscribe: auth.authorizeSubscribe,
   });
   broker = aedes;
   const listener = createListener(config.listener, {
@@ -152,7 +147,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
         await forwarder.drain(deadline - Math.min(STATUS_RESERVE_MS, timeoutMs / 4));
         // Let the last PUBACKs reach the sockets (mqtt-packet uncorks on the next tick) before closing them.
         await new Promise((resolve) => setImmediate(resolve));
-        await new Promise<void>((resolve) => aedes.close(() => resolve()));
+        await aedes.close();
         await forwarder.stop(deadline);
         await within(sink.stop(), Math.max(SINK_STOP_MIN_MS, deadline - Date.now()));
         await http?.stop();

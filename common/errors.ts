@@ -53,6 +53,10 @@ export const ERROR_CODES = {
     retriable: false,
     doc: "A consumer group cannot be rewound while it has live members (stop the pipeline first).",
   },
+  FLEET_ENGINE_UNSUPPORTED: {
+    retriable: false,
+    doc: "A third-party engine (Aedes, mqtt-packet) is not the version, or lacks the internals, its port was written for.",
+  },
   FLEET_PACKAGE: {
     retriable: false,
     doc: "Building a .deb failed: the build output is missing, or native code for another architecture got in.",

@@ -6,16 +6,16 @@
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
-import type { Aedes, Client } from "aedes";
 import type { Logger } from "../../common/log.ts";
 import { type SourceLimiter, sourceKey } from "../auth/limiter.ts";
+import type { Broker, BrokerConnection } from "../broker/broker.ts";
+import { PacketSizeScanner } from "../broker/packet-size.ts";
 import type { ListenerConfig } from "./config.ts";
-import { PacketSizeScanner } from "./packet-size.ts";
 
 export type ConnectionRefusal = "rate" | "capacity" | "packet-size" | "pre-login-bytes" | "pre-login-budget";
 
 export interface ListenerDeps {
-  broker: Pick<Aedes, "handle">;
+  broker: Pick<Broker, "handle">;
   limiter: SourceLimiter;
   logger: Logger;
   onRefused?(reason: ConnectionRefusal): void;
@@ -29,10 +29,6 @@ export interface Listener {
   /** Stops accepting; existing connections stay (the bridge drains and closes them). */
   stop(): Promise<void>;
   address(kind: "tcp" | "tls"): AddressInfo | undefined;
-}
-
-interface ParserLike {
-  parse(buf: Buffer): number;
 }
 
 /**
@@ -77,11 +73,9 @@ interface ReadGuards {
 /**
  * Every read passes the pre-login limits and the packet-size scanner before the parser (packet-size.ts says why it
  * cannot be after): a too-large packet, or too many bytes before login, close the connection before any of it is
- * parsed, so it is never forwarded, acknowledged or buffered.
+ * parsed, so it is never forwarded, acknowledged or buffered. Returns the guard the broker runs on each read.
  */
-function guardReads(client: Client, socket: Socket, guards: ReadGuards): void {
-  const parser = (client as unknown as { _parser: ParserLike })._parser;
-  const parse = parser.parse.bind(parser);
+function readGuard(socket: Socket, guards: ReadGuards): { guard: (buf: Buffer) => boolean; release(): void } {
   const scanner = new PacketSizeScanner(guards.maxPacketBytes);
   let held = 0;
   let loggedIn = false;
@@ -90,27 +84,27 @@ function guardReads(client: Client, socket: Socket, guards: ReadGuards): void {
     guards.budget.give(held);
     held = 0;
   };
-  client.once("connected", release);
   socket.once("close", release);
   const refuse = (reason: "packet-size" | "pre-login-bytes" | "pre-login-budget") => {
     if (!socket.destroyed) {
       guards.onRefused(reason);
       socket.destroy();
     }
-    return 0;
+    return false;
   };
-  parser.parse = (buf: Buffer) => {
+  const guard = (buf: Buffer) => {
     if (!loggedIn) {
       if (held + buf.length > guards.maxPreLoginBytes) return refuse("pre-login-bytes");
       if (!guards.budget.take(buf.length)) return refuse("pre-login-budget");
       held += buf.length;
     }
     const verdict = scanner.scan(buf);
-    if (verdict === "ok") return parse(buf);
+    if (verdict === "ok") return true;
     if (verdict === "too-large") return refuse("packet-size");
     socket.destroy();
-    return 0;
+    return false;
   };
+  return { guard, release };
 }
 
 export function createListener(config: ListenerConfig, deps: ListenerDeps): Listener {
@@ -143,8 +137,8 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
   function serve(kind: "tcp" | "tls", socket: Socket): void {
     socket.setNoDelay(true);
     deps.onConnection?.(kind);
-    const client = deps.broker.handle(socket);
-    guardReads(client, socket, {
+    let connection: BrokerConnection | undefined;
+    const { guard, release } = readGuard(socket, {
       maxPacketBytes: config.maxPacketBytes,
       maxPreLoginBytes: config.maxPreLoginBytes,
       budget,
@@ -152,10 +146,15 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
         deps.onRefused?.(reason);
         const source = socket.remoteAddress;
         if (reason === "packet-size") {
-          deps.logger.warn({ source, truckId: client.id, maxBytes: config.maxPacketBytes }, "packet too large");
+          deps.logger.warn(
+            { source, truckId: connection?.clientId, maxBytes: config.maxPacketBytes },
+            "packet too large",
+          );
         } else deps.logger.debug({ source, reason }, "connection closed before login");
       },
     });
+    connection = deps.broker.handle(socket, guard);
+    connection.onLogin(release);
   }
 
   async function listen(kind: "tcp" | "tls", server: Server, host: string, port: number): Promise<void> {
