@@ -9,7 +9,7 @@ import { type BridgeConfig, loadBridgeConfig, parseBridgeConfig } from "../bridg
 import { FleetError } from "../common/errors.ts";
 import { createLogger } from "../common/log.ts";
 import { assertTruckId } from "../protocol/truck-id.ts";
-import { fastPath } from "../bridge/kafka-sink/kafkajs-fast-path.ts";
+import { fastPath } from "../common/kafka/kafkajs-fast-path.ts";
 import { parseCommandArgs } from "./commands.ts";
 import { stopOnSignals } from "./stop-signals.ts";
 

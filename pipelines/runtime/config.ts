@@ -4,15 +4,13 @@
  */
 import { z } from "zod";
 import { FleetError } from "../../common/errors.ts";
+import { KafkaConnectionFields } from "../../common/kafka/connection.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 
 export const PipelineKafkaSchema = z
   .object({
-    brokers: z.array(z.string().min(1)).min(1).describe("Bootstrap brokers, host:port."),
+    ...KafkaConnectionFields,
     clientId: z.string().min(1).optional().describe("Kafka client id (default: the group id)."),
-    ssl: z.boolean().default(false).describe("TLS to the Kafka brokers with the system CA store."),
-    connectionTimeoutMs: z.number().int().positive().default(3_000),
-    requestTimeoutMs: z.number().int().positive().default(30_000),
   })
   .strict();
 

@@ -13,8 +13,9 @@
  * - a handler that throws gets the same batch again after a bounded exponential backoff; nothing of it is
  *   committed, and the partition's filter is rebuilt so the redelivered records are not taken for duplicates.
  */
-import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel } from "kafkajs";
+import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
 import { FleetError, isFleetError } from "../../common/errors.ts";
+import { createKafkaClient } from "../../common/kafka/connection.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
 import { createInOrderFilter, type InOrderFilter } from "../../protocol/in-order.ts";
 import { KAFKA_HEADERS } from "../../protocol/kafka.ts";
@@ -69,14 +70,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const topic = config.topics[kind];
     if (topic !== undefined) kindOf.set(topic, kind);
   }
-  const kafka = new Kafka({
-    clientId: config.kafka.clientId ?? config.groupId,
-    brokers: config.kafka.brokers,
-    ssl: config.kafka.ssl,
-    connectionTimeout: config.kafka.connectionTimeoutMs,
-    requestTimeout: config.kafka.requestTimeoutMs,
-    logLevel: logLevel.NOTHING,
-  });
+  const kafka = createKafkaClient({ ...config.kafka, clientId: config.kafka.clientId ?? config.groupId });
   const consumer: Consumer = kafka.consumer({
     groupId: config.groupId,
     maxBytesPerPartition: config.maxBytesPerPartition,
