@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
+import { parseConfig } from "../common/config.ts";
 import { FleetError } from "../common/errors.ts";
 import { AuthConfigSchema } from "./auth/config.ts";
 import { ForwarderConfigSchema } from "./forwarder/config.ts";
@@ -28,13 +29,7 @@ export type BridgeConfig = z.infer<typeof BridgeConfigSchema>;
 export type BridgeConfigInput = z.input<typeof BridgeConfigSchema>;
 
 export function parseBridgeConfig(input: unknown, source = "bridge configuration"): BridgeConfig {
-  const parsed = BridgeConfigSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const field = issue.path.map(String).join(".") || "(root)";
-  throw new FleetError("FLEET_CONFIG_INVALID", `${source}: ${field}: ${issue.message}`, {
-    details: { field, issues: parsed.error.issues.length },
-  });
+  return parseConfig(BridgeConfigSchema, input, source);
 }
 
 export async function loadBridgeConfig(file: string): Promise<BridgeConfig> {

@@ -3,7 +3,7 @@
  * failing handler, and its operations endpoint. Validated once at start; the error names the field.
  */
 import { z } from "zod";
-import { FleetError } from "../../common/errors.ts";
+import { parseConfig } from "../../common/config.ts";
 import { KafkaConnectionFields } from "../../common/kafka/connection.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 
@@ -84,17 +84,6 @@ export const PipelineRuntimeConfigSchema = z
 
 export type PipelineRuntimeConfig = z.infer<typeof PipelineRuntimeConfigSchema>;
 export type PipelineRuntimeConfigInput = z.input<typeof PipelineRuntimeConfigSchema>;
-
-/** Validates without touching the caller's object; the error names the field and the source. */
-export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, source: string): z.infer<S> {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const field = issue.path.map(String).join(".") || "(root)";
-  throw new FleetError("FLEET_CONFIG_INVALID", `${source}: ${field}: ${issue.message}`, {
-    details: { field, issues: parsed.error.issues.length },
-  });
-}
 
 export function parsePipelineRuntimeConfig(input: unknown, source = "pipeline configuration"): PipelineRuntimeConfig {
   return parseConfig(PipelineRuntimeConfigSchema, input, source);
