@@ -14,6 +14,7 @@ import { createKafkaSink, type KafkaSink } from "./kafka-sink/sink.ts";
 import { createListener } from "./listener/listener.ts";
 import { createHttpServer } from "./metrics/http.ts";
 import { type BridgeMetrics, createMetrics } from "./metrics/metrics.ts";
+import { type Lifecycle, LifecycleGuard } from "../common/lifecycle.ts";
 
 export interface BridgeDeps {
   logger?: Logger;
@@ -21,7 +22,7 @@ export interface BridgeDeps {
   sink?: KafkaSink;
 }
 
-export interface Bridge {
+export interface Bridge extends Lifecycle {
   readonly metrics: BridgeMetrics;
   readonly forwarder: Forwarder;
   start(): Promise<void>;
@@ -119,24 +120,25 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
   });
   aedes.on("connectionError", (_client, error) => logger.debug({ err: error }, "connection error"));
 
-  let stopping: Promise<void> | undefined;
+  const life = new LifecycleGuard("the bridge");
 
   return {
     metrics,
     forwarder,
-    async start() {
-      await http?.start();
-      await auth.start();
-      await sink.start().catch((error: unknown) => {
-        // Kafka down at start is survivable: trucks connect, records wait unacknowledged until Kafka answers.
-        logger.warn({ err: error }, "Kafka not reachable at start; will keep trying");
-      });
-      await aedes.listen();
-      await listener.start();
-      logger.info({ id: aedes.id }, "bridge started");
-    },
-    stop() {
-      stopping ??= (async () => {
+    start: () =>
+      life.start(async () => {
+        await http?.start();
+        await auth.start();
+        await sink.start().catch((error: unknown) => {
+          // Kafka down at start is survivable: trucks connect, records wait unacknowledged until Kafka answers.
+          logger.warn({ err: error }, "Kafka not reachable at start; will keep trying");
+        });
+        await aedes.listen();
+        await listener.start();
+        logger.info({ id: aedes.id }, "bridge started");
+      }),
+    stop: () =>
+      life.stop(async () => {
         // One deadline for the whole stop (issue 13.6): a process manager kills the process after its grace period,
         // and everything not finished by then (offline status records included) would be lost mid-way.
         const timeoutMs = config.forwarder.drainTimeoutMs;
@@ -151,10 +153,9 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
         await forwarder.stop(deadline);
         await within(sink.stop(), Math.max(SINK_STOP_MIN_MS, deadline - Date.now()));
         await http?.stop();
+        await auth.stop();
         logger.info({ ms: timeoutMs - (deadline - Date.now()) }, "bridge stopped");
-      })();
-      return stopping;
-    },
+      }),
     address(kind) {
       return kind === "http" ? http?.address() : listener.address(kind);
     },

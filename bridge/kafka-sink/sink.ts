@@ -21,6 +21,7 @@ import type { KafkaSinkConfig } from "./config.ts";
 import { createProducerSlot } from "./producer.ts";
 import { createReadiness, type SinkHealth } from "./readiness.ts";
 import { createTopicAdmin, type KafkaSinkHooks } from "./topics.ts";
+import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
 
 export { type Delivery, deliveredEach } from "../../common/kafka/offsets.ts";
 export { partitionMetadata } from "../../common/kafka/partitions.ts";
@@ -35,7 +36,7 @@ export interface OutMessage {
 }
 
 /** What the forwarder needs from Kafka; unit tests swap in a double. */
-export interface KafkaSink {
+export interface KafkaSink extends Lifecycle {
   start(): Promise<void>;
   /**
    * Writes the messages in order (acks=all) and resolves with each one's place, or rejects: FLEET_KAFKA_TOPIC
@@ -66,10 +67,10 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
   let admin: Admin | undefined;
   let connecting: Promise<void> | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
-  let stopped = false;
+  const life = new LifecycleGuard("the Kafka sink");
 
   async function connect(): Promise<void> {
-    if (stopped) throw new FleetError("FLEET_CLOSED", "the Kafka sink is stopped");
+    life.ensureOpen("a Kafka request");
     if (producer.connected && admin && topics.known) return;
     connecting ??= (async () => {
       try {
@@ -112,14 +113,15 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
   }
 
   return {
-    async start() {
-      await connect();
-      refreshTimer = setInterval(() => {
-        if (!admin || stopped) return;
-        topics.refreshAll(admin).catch((error: unknown) => logger.debug({ err: error }, "metadata refresh failed"));
-      }, config.metadataRefreshMs);
-      refreshTimer.unref();
-    },
+    start: () =>
+      life.start(async () => {
+        await connect();
+        refreshTimer = setInterval(() => {
+          if (!admin || life.closed) return;
+          topics.refreshAll(admin).catch((error: unknown) => logger.debug({ err: error }, "metadata refresh failed"));
+        }, config.metadataRefreshMs);
+        refreshTimer.unref();
+      }),
 
     async send(messages) {
       await connect();
@@ -192,13 +194,12 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
       });
     },
 
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      clearInterval(refreshTimer);
-      await connecting?.catch(() => undefined);
-      await Promise.all([producer.close(), admin?.disconnect().catch(() => undefined)]);
-      admin = undefined;
-    },
+    stop: () =>
+      life.stop(async () => {
+        clearInterval(refreshTimer);
+        await connecting?.catch(() => undefined);
+        await Promise.all([producer.close(), admin?.disconnect().catch(() => undefined)]);
+        admin = undefined;
+      }),
   };
 }

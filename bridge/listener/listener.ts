@@ -11,6 +11,7 @@ import { type SourceLimiter, sourceKey } from "../auth/limiter.ts";
 import type { Broker, BrokerConnection } from "../broker/broker.ts";
 import { PacketSizeScanner } from "../broker/packet-size.ts";
 import type { ListenerConfig } from "./config.ts";
+import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
 
 export type ConnectionRefusal = "rate" | "capacity" | "packet-size" | "pre-login-bytes" | "pre-login-budget";
 
@@ -24,7 +25,7 @@ export interface ListenerDeps {
   onPreLoginBytes?(bytes: number): void;
 }
 
-export interface Listener {
+export interface Listener extends Lifecycle {
   start(): Promise<void>;
   /** Stops accepting; existing connections stay (the bridge drains and closes them). */
   stop(): Promise<void>;
@@ -169,49 +170,52 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
     deps.logger.info({ listener: kind, address: server.address() }, "listening");
   }
 
+  const life = new LifecycleGuard("the MQTT listener");
   return {
-    async start() {
-      if (config.tcp) {
-        const server = createServer((socket) => {
-          if (admit(socket)) serve("tcp", socket);
-        });
-        await listen("tcp", server, config.tcp.host, config.tcp.port);
-      }
-      if (config.tls) {
-        const tls = config.tls;
-        const [cert, key, ca] = await Promise.all([
-          readFile(tls.certFile),
-          readFile(tls.keyFile),
-          tls.caFile ? readFile(tls.caFile) : undefined,
-        ]);
-        const server = createTlsServer(
-          {
-            cert,
-            key,
-            ca,
-            requestCert: ca !== undefined,
-            rejectUnauthorized: tls.requireClientCertificate,
-            // A handshake that never finishes holds a connection slot no longer than a missing CONNECT would.
-            handshakeTimeout: config.connectTimeoutMs,
-          },
-          (socket) => serve("tls", socket),
-        );
-        // Runs after tls.Server's own "connection" listener has wrapped the socket; destroying the raw socket here
-        // ends the connection before any handshake byte is answered.
-        server.on("connection", (socket: Socket) => void admit(socket));
-        server.on("tlsClientError", (error) => deps.logger.debug({ err: error }, "TLS handshake failed"));
-        await listen("tls", server, tls.host, tls.port);
-      }
-    },
+    start: () =>
+      life.start(async () => {
+        if (config.tcp) {
+          const server = createServer((socket) => {
+            if (admit(socket)) serve("tcp", socket);
+          });
+          await listen("tcp", server, config.tcp.host, config.tcp.port);
+        }
+        if (config.tls) {
+          const tls = config.tls;
+          const [cert, key, ca] = await Promise.all([
+            readFile(tls.certFile),
+            readFile(tls.keyFile),
+            tls.caFile ? readFile(tls.caFile) : undefined,
+          ]);
+          const server = createTlsServer(
+            {
+              cert,
+              key,
+              ca,
+              requestCert: ca !== undefined,
+              rejectUnauthorized: tls.requireClientCertificate,
+              // A handshake that never finishes holds a connection slot no longer than a missing CONNECT would.
+              handshakeTimeout: config.connectTimeoutMs,
+            },
+            (socket) => serve("tls", socket),
+          );
+          // Runs after tls.Server's own "connection" listener has wrapped the socket; destroying the raw socket here
+          // ends the connection before any handshake byte is answered.
+          server.on("connection", (socket: Socket) => void admit(socket));
+          server.on("tlsClientError", (error) => deps.logger.debug({ err: error }, "TLS handshake failed"));
+          await listen("tls", server, tls.host, tls.port);
+        }
+      }),
 
-    async stop() {
-      const closing = [...servers.values()].map(
-        (server) => new Promise<void>((resolve) => server.close(() => resolve())),
-      );
-      servers.clear();
-      // server.close() resolves only when every connection has ended; the bridge closes those after draining.
-      void Promise.all(closing);
-    },
+    stop: () =>
+      life.stop(async () => {
+        const closing = [...servers.values()].map(
+          (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+        );
+        servers.clear();
+        // server.close() resolves only when every connection has ended; the bridge closes those after draining.
+        void Promise.all(closing);
+      }),
 
     address(kind) {
       const address = servers.get(kind)?.address();
