@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "../../common/log.ts";
 import type { HttpConfig } from "./config.ts";
-import { LifecycleGuard } from "../../common/lifecycle.ts";
+import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
 
 export interface HttpDeps {
   registry: Registry;
@@ -15,7 +15,7 @@ export interface HttpDeps {
   logger: Logger;
 }
 
-export interface HttpServer {
+export interface HttpServer extends Lifecycle {
   start(): Promise<void>;
   stop(): Promise<void>;
   address(): AddressInfo | undefined;
