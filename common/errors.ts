@@ -27,7 +27,10 @@ export const ERROR_CODES = {
     doc: "A Kafka topic the bridge writes to does not exist (and the bridge may not create it); details.topics names it.",
   },
   FLEET_AUTH: { retriable: false, doc: "A client's credentials were refused." },
-  FLEET_CLOSED: { retriable: false, doc: "A component was used after stop()." },
+  FLEET_CLOSED: {
+    retriable: false,
+    doc: "A component was started twice, or used after stop() (common/lifecycle.ts: one behaviour for all).",
+  },
   FLEET_TIMEOUT: { retriable: true, doc: "An operation did not finish before its deadline." },
   FLEET_OUTBOX_BUSY: {
     retriable: true,
@@ -67,6 +70,10 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class FleetError extends Error {
   readonly code: ErrorCode;
+  /**
+   * Whether trying the same operation again can succeed. Read where retry decisions are made: the bridge's batcher
+   * fails a batch at once on a non-retriable error instead of retrying it (bridge/forwarder/batcher.ts).
+   */
   readonly retriable: boolean;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 

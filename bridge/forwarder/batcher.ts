@@ -357,6 +357,14 @@ export class Batcher {
         break;
       } catch (error) {
         this.hooks.onBatch?.(messages.length, (performance.now() - began) / 1000, false, error);
+        if (!this.aborted && isFleetError(error) && !error.retriable) {
+          // Retrying cannot help (FleetError.retriable: e.g. the sink was stopped): the publishes fail now and stay
+          // unacknowledged, so their trucks send them again, instead of this loop retrying until the drain deadline.
+          for (const entry of batch) entry.reject(error);
+          finished += recordsOf(batch);
+          if (due && due[1].entries.length === 0) this.parked.delete(due[0]);
+          break;
+        }
         if (!this.aborted) {
           const topics = failedTopics(error);
           if (topics.length > 0) {

@@ -189,7 +189,9 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger;
         await connect();
         await Promise.race([
           admin!.describeCluster(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), PROBE_TIMEOUT_MS).unref()),
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new FleetError("FLEET_TIMEOUT", "timeout")), PROBE_TIMEOUT_MS).unref(),
+          ),
         ]);
       });
     },
