@@ -6,14 +6,13 @@ import type { AddressInfo } from "node:net";
 import { within } from "../common/within.ts";
 import type { Client } from "aedes";
 import { type Logger, silentLogger } from "../common/log.ts";
-import { createAuth } from "./auth/auth.ts";
-import { type Broker, createBroker } from "./broker/broker.ts";
+import { createAuth } from "./auth/index.ts";
+import { type Broker, createBroker } from "./broker/index.ts";
 import type { BridgeConfig } from "./config.ts";
-import { createForwarder, type Forwarder } from "./forwarder/forwarder.ts";
-import { createKafkaSink, type KafkaSink } from "./kafka-sink/sink.ts";
-import { createListener } from "./listener/listener.ts";
-import { createHttpServer } from "./metrics/http.ts";
-import { type BridgeMetrics, createMetrics } from "./metrics/metrics.ts";
+import { createForwarder, type Forwarder } from "./forwarder/index.ts";
+import { createKafkaSink, type KafkaSink } from "./kafka-sink/index.ts";
+import { createListener } from "./listener/index.ts";
+import { type BridgeMetrics, createHttpServer, createMetrics } from "./metrics/index.ts";
 import { type Lifecycle, LifecycleGuard } from "../common/lifecycle.ts";
 
 export interface BridgeDeps {

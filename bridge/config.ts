@@ -8,11 +8,11 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { parseConfig } from "../common/config.ts";
 import { FleetError } from "../common/errors.ts";
-import { AuthConfigSchema } from "./auth/config.ts";
-import { ForwarderConfigSchema } from "./forwarder/config.ts";
-import { KafkaSinkConfigSchema } from "./kafka-sink/config.ts";
-import { ListenerConfigSchema } from "./listener/config.ts";
-import { HttpConfigSchema } from "./metrics/config.ts";
+import { AuthConfigSchema } from "./auth/index.ts";
+import { ForwarderConfigSchema } from "./forwarder/index.ts";
+import { KafkaSinkConfigSchema } from "./kafka-sink/index.ts";
+import { ListenerConfigSchema } from "./listener/index.ts";
+import { HttpConfigSchema } from "./metrics/index.ts";
 
 export const BridgeConfigSchema = z
   .object({

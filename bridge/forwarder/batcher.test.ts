@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FleetError } from "../../common/errors.ts";
 import { waitFor } from "../../test/support/wait.ts";
-import type { Delivery, OutMessage } from "../kafka-sink/sink.ts";
+import type { Delivery, OutMessage } from "../kafka-sink/index.ts";
 import { Batcher, type BatcherOptions } from "./batcher.ts";
 
 const OPTIONS: BatcherOptions = {

@@ -25,7 +25,8 @@
  * other topics pass it in the admission queue (order across topics is no promise: each topic is its own log).
  */
 import { FleetError, isFleetError } from "../../common/errors.ts";
-import { type Delivery, deliveredEach, type KafkaSink, type OutMessage } from "../kafka-sink/sink.ts";
+import { deliveredEach } from "../../common/kafka/offsets.ts";
+import type { Delivery, KafkaSink, OutMessage } from "../kafka-sink/index.ts";
 import { Fifo } from "./fifo.ts";
 
 export interface BatcherOptions {

@@ -24,8 +24,8 @@ import { type ConfirmReply, encodeConfirmReply } from "../../protocol/confirm.ts
 import { toStatusMessage } from "../../protocol/kafka.ts";
 import { confirmTopic } from "../../protocol/topics.ts";
 import { checkPublish, type PublishKind } from "../auth/acl.ts";
-import type { KafkaTopics } from "../kafka-sink/config.ts";
-import { type Delivery, deliveredEach, type KafkaSink, type OutMessage } from "../kafka-sink/sink.ts";
+import { deliveredEach } from "../../common/kafka/offsets.ts";
+import type { Delivery, KafkaSink, KafkaTopics, OutMessage } from "../kafka-sink/index.ts";
 import { Batcher, type BatcherHooks } from "./batcher.ts";
 import type { ForwarderConfig } from "./config.ts";
 import { decodePublish } from "./decode.ts";

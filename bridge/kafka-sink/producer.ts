@@ -2,7 +2,8 @@
  * The sink's one idempotent producer (acks=all, maxInFlightRequests=1, Java-compatible partitioner), replaced by a
  * new one whenever its topic metadata or sequence state cannot be trusted any more.
  */
-import { type Kafka, Partitioners, type Producer } from "kafkajs";
+import type { Kafka, Producer } from "kafkajs";
+import { javaCompatiblePartitioner } from "../../common/kafka/partitions.ts";
 import type { Logger } from "../../common/log.ts";
 
 export interface ProducerSlot {
@@ -27,7 +28,7 @@ export function createProducerSlot(kafka: Kafka, logger: Logger): ProducerSlot {
     kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: javaCompatiblePartitioner,
       allowAutoTopicCreation: false,
     });
 

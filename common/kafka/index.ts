@@ -13,4 +13,4 @@ export {
 export { classifyKafkaError, type KafkaErrorKind, kafkaErrorTypes } from "./errors.ts";
 export { type FastPathState, fastPath } from "./kafkajs-fast-path.ts";
 export { type Delivery, deliveredEach, OffsetBook } from "./offsets.ts";
-export { KeyPartitioner, partitionMetadata } from "./partitions.ts";
+export { javaCompatiblePartitioner, KeyPartitioner, partitionMetadata } from "./partitions.ts";

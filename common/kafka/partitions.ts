@@ -3,7 +3,12 @@
  * (design, promise 2: Java, Go and Kafka Streams consumers agree; test/integration/partitioner.test.ts checks it
  * against the Java client).
  */
+// First, as everywhere in this folder: the fast path must replace kafkajs' modules before kafkajs loads them.
+import "./kafkajs-fast-path.ts";
 import { type PartitionMetadata, Partitioners } from "kafkajs";
+
+/** The producer's partitioner factory (kafkajs' `createPartitioner` option): the Java client's murmur2. */
+export const javaCompatiblePartitioner = Partitioners.DefaultPartitioner;
 
 /** What kafkajs' DefaultPartitioner needs to know of a topic with `count` partitions: their ids. */
 export function partitionMetadata(count: number): PartitionMetadata[] {
