@@ -161,7 +161,7 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
     authorizePublish(client, packet, callback) {
       // client === null: a will left by a broker that is gone (memory persistence has none). client.closed: this
       // client's own will. The bridge writes its own offline status on disconnect, so wills are not forwarded.
-      if (!client || client.closed) return callback(new Error("wills are not forwarded"));
+      if (!client || client.closed) return callback(new FleetError("FLEET_AUTH", "wills are not forwarded"));
       const truckId = client.id;
       const decision = checkPublish(truckId, packet.topic);
       if (!decision.ok) {
