@@ -20,7 +20,7 @@ export interface ProducerSlot {
   close(): Promise<void>;
 }
 
-export function createProducerSlot(kafka: Kafka, logger: Logger): ProducerSlot {
+export function createProducerSlot(kafka: Pick<Kafka, "producer">, logger: Logger): ProducerSlot {
   let producer: Producer | undefined;
   let stale = false;
 

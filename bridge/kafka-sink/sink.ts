@@ -11,7 +11,7 @@
  * names a real offset for every partition it wrote, and otherwise refreshes the metadata and fails the batch (the
  * batcher retries it). Counts are refreshed on such errors and every `metadataRefreshMs` (topics.ts).
  */
-import type { Admin, Message, Producer } from "kafkajs";
+import type { Admin, Kafka, Message, Producer } from "kafkajs";
 import { FleetError } from "../../common/errors.ts";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
 import { classifyKafkaError } from "../../common/kafka/errors.ts";
@@ -50,13 +50,22 @@ export interface KafkaSink extends Lifecycle {
 
 const PROBE_TIMEOUT_MS = 2_000;
 
-export function createKafkaSink(config: KafkaSinkConfig, deps: { logger: Logger; hooks?: KafkaSinkHooks }): KafkaSink {
+export interface KafkaSinkDeps {
+  logger: Logger;
+  hooks?: KafkaSinkHooks;
+  /** The Kafka client (admin and producer); unit tests pass a double. Default: common/kafka's client. */
+  kafka?: Pick<Kafka, "admin" | "producer">;
+}
+
+export function createKafkaSink(config: KafkaSinkConfig, deps: KafkaSinkDeps): KafkaSink {
   const logger = deps.logger;
-  const kafka = createKafkaClient(config, {
-    logger,
-    // Our own batcher retries failed batches forever with backoff; kafkajs' retries cover short blips only.
-    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
-  });
+  const kafka =
+    deps.kafka ??
+    createKafkaClient(config, {
+      logger,
+      // Our own batcher retries failed batches forever with backoff; kafkajs' retries cover short blips only.
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2_000 },
+    });
   const producer = createProducerSlot(kafka, logger);
   const topics = createTopicAdmin(config, {
     logger,
