@@ -91,7 +91,18 @@ async function credentials(dir: string, trucks: string[]): Promise<string> {
   return file;
 }
 
-async function kafkaPerfTest(brokers: string[], topic: string, size: number): Promise<number> {
+async function kafkaPerfTest(brokers: string[], topic: string, size: number, partitions: number): Promise<number> {
+  // Our Kafka does not create topics on first use (auto.create.topics.enable=false, as in production), so the
+  // reference gets its topic the way the bridge gets its own: created up front, with the same partition count.
+  const admin = new Kafka({ brokers, clientId: "bench-perf-admin", logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }],
+    // kafkajs' wait for leaders gives up on the first UNKNOWN_TOPIC_OR_PARTITION of a just-created topic; the Java
+    // producer below waits for the topic's metadata on its own (max.block.ms).
+    waitForLeaders: false,
+  });
+  await admin.disconnect();
   const cp = await kafkaClasspath();
   const { stdout } = await run(
     "java",
@@ -409,18 +420,19 @@ async function main(): Promise<void> {
   try {
     const size = kafkaRecordSize();
     const trucks = Array.from({ length: CLIENTS }, (_, i) => `truck-${String(i).padStart(5, "0")}`);
-    const bridge = createBridge(
-      parseBridgeConfig({
-        listener: { tcp: { host: "127.0.0.1", port: 0 } },
-        auth: { credentialsFile: await credentials(dir, trucks), maxConnectionsPerSecondPerSource: 100_000 },
-        kafka: { brokers, topics, replicationFactor: 1 },
-      }),
-    );
+    const config = parseBridgeConfig({
+      listener: { tcp: { host: "127.0.0.1", port: 0 } },
+      auth: { credentialsFile: await credentials(dir, trucks), maxConnectionsPerSecondPerSource: 100_000 },
+      kafka: { brokers, topics, replicationFactor: 1 },
+    });
+    const bridge = createBridge(config);
     await bridge.start();
     const url = `mqtt://127.0.0.1:${bridge.address("tcp")!.port}`;
 
     const perfTopic = `bench.perf.${suffix}`;
-    const kafkaRef = PHASES.has("kafka") ? await kafkaPerfTest(brokers, perfTopic, size) : Number.NaN;
+    const kafkaRef = PHASES.has("kafka")
+      ? await kafkaPerfTest(brokers, perfTopic, size, config.kafka.partitions)
+      : Number.NaN;
     const aedesRef = PHASES.has("aedes") ? await aedesReference() : Number.NaN;
 
     const throughput = (recordsPerPublish: number) =>
