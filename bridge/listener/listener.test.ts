@@ -8,6 +8,7 @@ import type { Duplex } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../common/log.ts";
 import { lifecycleContract } from "../../test/support/lifecycle-contract.ts";
+import { fixedHeader } from "../../test/support/mqtt-bytes.ts";
 import { waitFor } from "../../test/support/wait.ts";
 import { SourceLimiter } from "../auth/limiter.ts";
 import type { Broker, ReadGuard } from "../broker/broker.ts";
@@ -74,17 +75,8 @@ async function open(listener: Listener): Promise<Socket> {
 const closed = (socket: Socket) =>
   new Promise<void>((resolve) => (socket.closed ? resolve() : socket.once("close", () => resolve())));
 
-/** A PUBLISH fixed header announcing `remaining` bytes (MQTT 3.1.1 section 2.2.3: Remaining Length, 7 bits a byte). */
-function publishHeader(remaining: number): Buffer {
-  const bytes = [0x32];
-  do {
-    let byte = remaining % 128;
-    remaining = Math.floor(remaining / 128);
-    if (remaining > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (remaining > 0);
-  return Buffer.from(bytes);
-}
+/** A QoS 1 PUBLISH fixed header announcing `remaining` bytes. */
+const publishHeader = (remaining: number) => fixedHeader(0x32, remaining);
 
 describe("listener (broker double)", () => {
   lifecycleContract(() => ({ component: listenerWith().listener }));

@@ -88,3 +88,6 @@ export type PipelineRuntimeConfigInput = z.input<typeof PipelineRuntimeConfigSch
 export function parsePipelineRuntimeConfig(input: unknown, source = "pipeline configuration"): PipelineRuntimeConfig {
   return parseConfig(PipelineRuntimeConfigSchema, input, source);
 }
+
+/** The one config formatter (common/config.ts), re-exported for the pipelines that import it from here. */
+export { parseConfig };
