@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Client } from "aedes";
 import { describe, expect, it } from "vitest";
 import { isFleetError } from "../../common/errors.ts";
@@ -5,6 +8,7 @@ import { silentLogger } from "../../common/log.ts";
 import { lifecycleContract } from "../../test/support/lifecycle-contract.ts";
 import { createAuth } from "./auth.ts";
 import { AuthConfigSchema } from "./config.ts";
+import { setTruckSecret } from "./credentials.ts";
 
 /** What authenticate reads of an Aedes client: its id and its socket's address. */
 const client = (id: string) => ({ id, conn: { remoteAddress: "127.0.0.1" } }) as unknown as Client;
@@ -16,9 +20,18 @@ function authenticate(auth: ReturnType<typeof createAuth>, id: string): Promise<
 }
 
 describe("auth", () => {
-  lifecycleContract(() => {
-    const auth = createAuth(AuthConfigSchema.parse({}), { logger: silentLogger });
-    return { component: auth, call: () => authenticate(auth, "truck-1") };
+  lifecycleContract(async () => {
+    const dir = await mkdtemp(join(tmpdir(), "fleetsync-auth-"));
+    const credentialsFile = join(dir, "credentials.json");
+    await setTruckSecret(credentialsFile, "truck-1", "secret", { N: 1024, r: 8, p: 1 });
+    const auth = createAuth(AuthConfigSchema.parse({ credentialsFile }), { logger: silentLogger });
+    return {
+      component: auth,
+      call: () => authenticate(auth, "truck-1"),
+      // A login whose password check (scrypt) is running when auth stops: it still gets its answer.
+      busy: async () => ({ settled: authenticate(auth, "truck-1") }),
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
   });
 
   it("refuses a login after stop with FLEET_CLOSED and CONNACK 3 (server unavailable), not a credential check", async () => {

@@ -79,7 +79,22 @@ const closed = (socket: Socket) =>
 const publishHeader = (remaining: number) => fixedHeader(0x32, remaining);
 
 describe("listener (broker double)", () => {
-  lifecycleContract(() => ({ component: listenerWith().listener }));
+  lifecycleContract(
+    () => {
+      const { listener, served } = listenerWith();
+      return {
+        component: listener,
+        // A connection in the middle of its CONNECT when the listener stops: stop() ends; the bridge closes it.
+        busy: async () => {
+          const socket = await open(listener);
+          socket.write(publishHeader(100).subarray(0, 1));
+          await waitFor(() => served.length === 1, "the connection to be served");
+          return { settled: new Promise<void>((resolve) => socket.end(resolve)) };
+        },
+      };
+    },
+    { busy: true },
+  );
 
   it("hands an admitted socket to the broker with a guard, and passes packets within maxPacketBytes", async () => {
     const { listener, served } = listenerWith({ maxPacketBytes: 1_024 });

@@ -7,33 +7,36 @@ import { HttpConfigSchema } from "./config.ts";
 import { createHttpServer } from "./http.ts";
 
 describe("metrics and health endpoint", () => {
-  lifecycleContract(() => {
-    let answered: (() => void) | undefined;
-    const asked = new Promise<void>((resolve) => (answered = resolve));
-    const http = createHttpServer(HttpConfigSchema.parse({ host: "127.0.0.1", port: 0 }), {
-      registry: new Registry(),
-      // A readiness probe still waiting on Kafka when the server stops.
-      ready: async () => {
-        answered?.();
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        return { ready: true, reasons: [], notes: [] };
-      },
-      logger: silentLogger,
-    });
-    return {
-      component: http,
-      busy: async () => {
-        const settled = new Promise<void>((resolve, reject) => {
-          const req = request({ host: "127.0.0.1", port: http.address()!.port, path: "/readyz" }, (res) => {
-            res.resume();
-            res.on("end", resolve).on("error", reject);
+  lifecycleContract(
+    () => {
+      let answered: (() => void) | undefined;
+      const asked = new Promise<void>((resolve) => (answered = resolve));
+      const http = createHttpServer(HttpConfigSchema.parse({ host: "127.0.0.1", port: 0 }), {
+        registry: new Registry(),
+        // A readiness probe still waiting on Kafka when the server stops.
+        ready: async () => {
+          answered?.();
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return { ready: true, reasons: [], notes: [] };
+        },
+        logger: silentLogger,
+      });
+      return {
+        component: http,
+        busy: async () => {
+          const settled = new Promise<void>((resolve, reject) => {
+            const req = request({ host: "127.0.0.1", port: http.address()!.port, path: "/readyz" }, (res) => {
+              res.resume();
+              res.on("end", resolve).on("error", reject);
+            });
+            req.on("error", reject);
+            req.end();
           });
-          req.on("error", reject);
-          req.end();
-        });
-        await asked;
-        return { settled };
-      },
-    };
-  });
+          await asked;
+          return { settled };
+        },
+      };
+    },
+    { busy: true },
+  );
 });

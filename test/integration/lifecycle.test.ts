@@ -41,24 +41,27 @@ afterAll(async () => {
 });
 
 describe("the bridge", () => {
-  lifecycleContract(() => {
-    const bridge = createBridge(
-      bridgeConfig({ brokers: kafkaBrokers(), topics, credentialsFile: space.credentialsFile }),
-    );
-    return {
-      component: bridge,
-      busy: async () => {
-        const truck = await connectTruck(bridge.address("tcp")!.port, "life-1");
-        // The bridge closes the connection as it stops; ending the client then settles its unacknowledged publish.
-        truck.on("close", () => truck.end(true));
-        return {
-          settled: truck.publishAsync(topicFor("life-1", "telemetry"), encodeTelemetry([telemetry("life-1", 1)]), {
-            qos: 1,
-          }),
-        };
-      },
-    };
-  });
+  lifecycleContract(
+    () => {
+      const bridge = createBridge(
+        bridgeConfig({ brokers: kafkaBrokers(), topics, credentialsFile: space.credentialsFile }),
+      );
+      return {
+        component: bridge,
+        busy: async () => {
+          const truck = await connectTruck(bridge.address("tcp")!.port, "life-1");
+          // The bridge closes the connection as it stops; ending the client then settles its unacknowledged publish.
+          truck.on("close", () => truck.end(true));
+          return {
+            settled: truck.publishAsync(topicFor("life-1", "telemetry"), encodeTelemetry([telemetry("life-1", 1)]), {
+              qos: 1,
+            }),
+          };
+        },
+      };
+    },
+    { busy: true },
+  );
 });
 
 describe("the bridge's Kafka sink", () => {
@@ -80,28 +83,31 @@ describe("the bridge's Kafka sink", () => {
 
 describe("the pipelines' runner", () => {
   let group = 0;
-  lifecycleContract(() => {
-    let entered: (() => void) | undefined;
-    let left: (() => void) | undefined;
-    const runner = telemetryRunner(pipelineTopic, `life-group-${(group += 1)}-${Date.now()}`, {
-      handler: {
-        async handle() {
-          entered?.();
-          // A handler still at work when stop() comes: stop waits for it (finalize after delivery).
-          await new Promise((resolve) => setTimeout(resolve, 300));
-          left?.();
+  lifecycleContract(
+    () => {
+      let entered: (() => void) | undefined;
+      let left: (() => void) | undefined;
+      const runner = telemetryRunner(pipelineTopic, `life-group-${(group += 1)}-${Date.now()}`, {
+        handler: {
+          async handle() {
+            entered?.();
+            // A handler still at work when stop() comes: stop waits for it (finalize after delivery).
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            left?.();
+          },
         },
-      },
-    });
-    return {
-      component: runner,
-      busy: async () => {
-        const inHandler = new Promise<void>((resolve) => (entered = resolve));
-        const handled = new Promise<void>((resolve) => (left = resolve));
-        await produce(kafka, pipelineTopic, [record("life-1", 1)]);
-        await inHandler;
-        return { settled: handled };
-      },
-    };
-  });
+      });
+      return {
+        component: runner,
+        busy: async () => {
+          const inHandler = new Promise<void>((resolve) => (entered = resolve));
+          const handled = new Promise<void>((resolve) => (left = resolve));
+          await produce(kafka, pipelineTopic, [record("life-1", 1)]);
+          await inHandler;
+          return { settled: handled };
+        },
+      };
+    },
+    { busy: true },
+  );
 });

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe } from "vitest";
 import { createGpsSource } from "../../../agent/sources/gps/gps-source.ts";
 import { createSerialLineSource } from "../../../agent/sources/serial/serial-line-source.ts";
+import { nmeaSentence } from "../../../sim/nmea/writer.ts";
 import { lifecycleContract } from "../../support/lifecycle-contract.ts";
 import { waitFor } from "../../support/wait.ts";
 import { createPty, type Pty } from "./pty.ts";
@@ -17,6 +18,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await pty.dispose();
 });
+
+/** Many one-second epochs of a valid fix (GGA + RMC with checksums), as a receiver prints them. */
+const EPOCHS = Array.from({ length: 500 }, (_, i) => {
+  const t = `12${String(Math.floor(i / 60) % 60).padStart(2, "0")}${String(i % 60).padStart(2, "0")}.00`;
+  return (
+    `${nmeaSentence(`GPGGA,${t},5231.2000,N,01324.3000,E,1,09,0.9,34.5,M,46.9,M,,`)}\r\n` +
+    `${nmeaSentence(`GPRMC,${t},A,5231.2000,N,01324.3000,E,33.0,90.5,301126,,,A`)}\r\n`
+  );
+}).join("");
 
 const lines = (n: number) => Array.from({ length: n }, (_, i) => `$LINE,${i},${"x".repeat(40)}\r\n`).join("");
 
@@ -31,9 +41,11 @@ describe("serial line source", () => {
       component: source,
       busy: async () => {
         await waitFor(() => source.isOpen(), "the port to open", { timeoutMs: 10_000 });
-        const writing = pty.write(lines(2_000));
+        // Not awaited: once the source stops, nobody reads the pty, and the rest of the write waits for the dispose.
+        void pty.write(lines(2_000)).catch(() => undefined);
         await waitFor(() => received > 0, "lines to stream in", { timeoutMs: 10_000 });
-        return { settled: writing };
+        // The source holds no caller's work: reading is its own, and stop() ends it.
+        return { settled: Promise.resolve() };
       },
       call: () => source.write("x\r"),
     };
@@ -41,7 +53,21 @@ describe("serial line source", () => {
 });
 
 describe("GPS source", () => {
-  lifecycleContract(() => ({
-    component: createGpsSource({ path: pty.device, baudRate: 9600 }, { onFix: () => undefined }),
-  }));
+  lifecycleContract(
+    () => {
+      let fixes = 0;
+      const source = createGpsSource({ path: pty.device, baudRate: 9600 }, { onFix: () => (fixes += 1) });
+      return {
+        component: source,
+        // Stopped while NMEA sentences stream in (the same GGA+RMC epoch, many times).
+        busy: async () => {
+          await waitFor(() => source.isOpen(), "the port to open", { timeoutMs: 10_000 });
+          void pty.write(EPOCHS).catch(() => undefined);
+          await waitFor(() => fixes > 0, "a fix", { timeoutMs: 10_000 });
+          return { settled: Promise.resolve() };
+        },
+      };
+    },
+    { busy: true },
+  );
 });
