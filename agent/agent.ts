@@ -108,7 +108,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
       onMessage: (m) => state.applyMessage(m),
     });
     sources.push(can);
-    ports.push({ source: "can", path: config.can.path, port: can });
+    // A SocketCAN interface has no device path: its name stands in for it in metrics and doctor.
+    ports.push({ source: "can", path: config.can.path ?? config.can.interface!, port: can });
   }
 
   let port: number | undefined;

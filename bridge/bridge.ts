@@ -28,6 +28,8 @@ export interface Bridge extends Lifecycle {
   /** Graceful: stop accepting, finish in-flight batches (their PUBACKs go out), close clients, then Kafka. */
   stop(): Promise<void>;
   address(kind: "tcp" | "tls" | "http"): AddressInfo | undefined;
+  /** The fewest copies any of the bridge's topics has (null until Kafka described them): the ready line shows it. */
+  replicationFactor(): number | null;
 }
 
 const STATUS_RESERVE_MS = 2_000;
@@ -37,12 +39,15 @@ const SINK_STOP_MIN_MS = 200;
 export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridge {
   const logger = deps.logger ?? silentLogger;
   const metrics = createMetrics();
+  /** Each topic's replication factor as Kafka last described it. */
+  const replication = new Map<string, number>();
   const sink =
     deps.sink ??
     createKafkaSink(config.kafka, {
       logger: logger.child({ part: "kafka" }),
       hooks: {
         onPartitions: (topic, count) => metrics.kafkaPartitions.set({ topic }, count),
+        onReplicas: (topic, replicas) => replication.set(topic, replicas),
         onPartitionsChanged: (topic) => metrics.kafkaPartitionChanges.inc({ topic }),
       },
     });
@@ -157,6 +162,11 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
       }),
     address(kind) {
       return kind === "http" ? http?.address() : listener.address(kind);
+    },
+    replicationFactor() {
+      const topics = Object.values(config.kafka.topics);
+      const known = topics.flatMap((topic) => replication.get(topic) ?? []);
+      return known.length === topics.length ? Math.min(...known) : null;
     },
   };
 }

@@ -3,11 +3,9 @@
  * configuration reference, see docs/bridge.md). Errors name the file and the field. Relative paths in the file are
  * resolved against the file's folder.
  */
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { parseConfig } from "../common/config.ts";
-import { FleetError } from "../common/errors.ts";
+import { parseConfig, readConfigJson } from "../common/config.ts";
 import { AuthConfigSchema } from "./auth/index.ts";
 import { ForwarderConfigSchema } from "./forwarder/index.ts";
 import { KafkaSinkConfigSchema } from "./kafka-sink/index.ts";
@@ -33,13 +31,7 @@ export function parseBridgeConfig(input: unknown, source = "bridge configuration
 }
 
 export async function loadBridgeConfig(file: string): Promise<BridgeConfig> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    throw new FleetError("FLEET_CONFIG_INVALID", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  const config = parseBridgeConfig(json, file);
+  const config = parseBridgeConfig(await readConfigJson(file), file);
   const base = dirname(resolve(file));
   const at = (path: string | undefined) => (path === undefined ? undefined : resolve(base, path));
   return {

@@ -86,6 +86,8 @@ async function runBridge(argv: string[]): Promise<number> {
     tls: tls?.port ?? null,
     http: http?.port ?? null,
     kafkajsFastPath: fastPath.active,
+    // What the topics got (fewest copies of any), not what was asked for: a one-broker cluster gives 1.
+    kafkaReplicationFactor: bridge.replicationFactor(),
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
   // Stop signals: the first stops gracefully; repeats and Ctrl-C twice as cli/stop-signals.ts says.

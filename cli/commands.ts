@@ -24,6 +24,11 @@ export const commands: Command[] = [
     summary: "run the MQTT broker that writes every record to Kafka",
     load: () => import("./bridge.ts"),
   },
+  {
+    name: "detect",
+    summary: "raise alerts (idling, silence, fuel, trouble codes, geofences) into fleet.alerts",
+    load: () => import("./detect.ts"),
+  },
   { name: "decode", summary: "decode an NMEA or CAN capture into JSON Lines", load: () => import("./decode.ts") },
   {
     name: "history",

@@ -42,7 +42,8 @@ export function parsePortMetrics(text: string): PortState[] {
 export async function configuredPortSteps(config: AgentConfig, timeoutMs: number): Promise<Step[]> {
   const configured = [
     ...(config.gps ? [{ source: "gps", path: config.gps.path }] : []),
-    ...(config.can ? [{ source: "can", path: config.can.path }] : []),
+    // (a SocketCAN interface has no device path: doctor-can.ts checks it)
+    ...(config.can?.path ? [{ source: "can", path: config.can.path }] : []),
   ];
   const steps: Step[] = [];
   if (configured.length > 0) {

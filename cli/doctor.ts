@@ -9,6 +9,7 @@ import { toGps } from "../agent/state/rounding.ts";
 import { FleetError } from "../common/errors.ts";
 import { parseCommandArgs } from "./commands.ts";
 import { configuredPortSteps } from "./doctor-agent-ports.ts";
+import { type InterfaceProbe, interfaceCanSteps, interfaceForCan, interfacesStep, trafficSteps } from "./doctor-can.ts";
 import { checkBroker, type Step } from "./doctor-broker.ts";
 
 const DEFAULT_CONFIG = "/etc/fleetsync/agent.json";
@@ -17,12 +18,15 @@ const HELP = `Usage: fleetsync doctor [--config FILE] [--port PATH ...] [--json]
 
 Checks a gateway step by step and says in plain words what passed and what did not:
 the configured ports (present? and, while the agent runs, open? bytes? errors? from its metrics),
-serial ports (which is the GPS, which the CAN adapter, found by listening), GPS fix and satellites,
+serial ports (which is the GPS, which the CAN adapter: found by listening, then by asking silent ports
+whether they are an ELM327/STN or SLCAN adapter, with questions that never reach the vehicle bus;
+docs/installer-guide.md lists the exact bytes), GPS fix and satellites,
 CAN traffic (format, bitrate, frames/s, engine speed), broker reachable, credentials accepted,
 and a test record end to end (with the bridge's confirmation over MQTT 5).
   -c, --config FILE    the agent's configuration (default ${DEFAULT_CONFIG} when present)
   -p, --port PATH      probe only these serial ports (repeatable); default: every serial device found
       --listen-ms N    how long to listen at each baud rate (default 1500)
+      --reply-ms N     how long to wait for an adapter's answer to each question (default 1000)
       --timeout-ms N   network timeout per step (default 10000)
       --confirm-ms N   how long to wait for the bridge's confirmation (default 5000)
       --json           one JSON object on stdout instead of lines
@@ -51,19 +55,54 @@ function configMismatch(configured: string | undefined, found: string, flag: "--
 
 type Probe = Awaited<ReturnType<typeof import("../agent/sources/index.ts").probeSerialPort>>;
 
-function portSteps(results: Probe[], config: AgentConfig | undefined): Step[] {
+/** One port in the "serial ports" line: what it is, or that it answered nothing when asked. */
+function portKind(r: Probe): string {
+  if (r.kind === "nmea") return "GPS";
+  if (r.kind === "can" || r.kind === "adapter")
+    return r.adapter ? `CAN (${r.adapter.kind === "slcan" ? "SLCAN" : r.adapter.version})` : "CAN";
+  if (r.kind === "nothing")
+    return r.asked?.length
+      ? `silent (no answer to ELM327/STN or SLCAN questions at ${r.asked.join(", ")} baud)`
+      : "silent";
+  return r.kind;
+}
+
+/** The note when the configured speed cannot work with the ELM327/STN found ("" when it can). */
+function baudMismatch(config: AgentConfig | undefined, c: Probe): string {
+  const configured = config?.can?.baudRate;
+  // A USB CDC SLCAN adapter works at any speed; an ELM327/STN UART only at its own.
+  if (!c.adapter || c.adapter.kind === "slcan" || configured === undefined || configured === c.baudRate) return "";
+  return `; but the configuration says ${configured} baud: run provision again with --can-baud ${c.baudRate}`;
+}
+
+function portSteps(
+  results: Probe[],
+  interfaces: InterfaceProbe[] | Error,
+  config: AgentConfig | undefined,
+  describe: (p: Probe) => string,
+): Step[] {
   const steps: Step[] = [];
   const gps = results.filter((r) => r.kind === "nmea");
-  const can = results.filter((r) => r.kind === "can");
+  // Ports with frames first, then adapters that answered without frames (the bus asleep).
+  const can = [...results.filter((r) => r.kind === "can"), ...results.filter((r) => r.kind === "adapter")];
   steps.push({
     step: "serial ports",
     status: results.some((r) => r.kind !== "unreadable") ? "pass" : "fail",
     detail:
       results.length > 0
-        ? results.map((r) => `${r.path}: ${r.kind === "nmea" ? "GPS" : r.kind === "can" ? "CAN" : r.kind}`).join(", ")
+        ? results.map((r) => `${r.path}: ${portKind(r)}`).join(", ")
         : "no serial device found (is the USB adapter plugged in?)",
     // (a list of only unreadable ports fails too: permissions, or the agent still holds them)
-    data: { ports: results.map((r) => ({ path: r.path, kind: r.kind, baudRate: r.baudRate, error: r.error })) },
+    data: {
+      ports: results.map((r) => ({
+        path: r.path,
+        kind: r.kind,
+        baudRate: r.baudRate,
+        error: r.error,
+        adapter: r.adapter,
+        asked: r.asked,
+      })),
+    },
   });
   const g = gps[0];
   if (!g?.nmea) {
@@ -110,53 +149,47 @@ function portSteps(results: Probe[], config: AgentConfig | undefined): Step[] {
     }
   }
   const c = can[0];
-  if (!c?.can) {
+  const socketcan = config?.can?.format === "socketcan";
+  steps.push(interfacesStep(interfaces, socketcan));
+  // A configured interface, or none configured and no serial adapter while an interface carries frames.
+  const iface = socketcan || (!c && !config?.can) ? interfaceForCan(interfaces, config) : undefined;
+  if (socketcan || iface?.can) {
+    steps.push(...interfaceCanSteps(iface, config));
+  } else if (!c) {
     steps.push({
       step: "CAN port",
       status: "fail",
-      detail: "no port carries CAN frames: check the adapter and that the ignition is on",
+      detail:
+        "no port carries CAN frames or answers as an ELM327/STN or SLCAN adapter: check the adapter's cable (an OBD " +
+        "adapter also needs the truck's power on its connector) and that the ignition is on",
     });
     steps.push({ step: "CAN traffic", status: "skip", detail: "no CAN port" });
   } else {
-    const mismatch = configMismatch(config?.can?.path, c.path, "--can");
+    const mismatch = configMismatch(config?.can?.path, c.path, "--can") + baudMismatch(config, c);
+    const format = c.can?.format ?? (c.adapter?.kind === "slcan" ? "slcan" : "elm327");
     steps.push({
       step: "CAN port",
       status: mismatch ? "fail" : "pass",
-      detail: `${c.path} at ${c.baudRate} baud: ${c.can.format} frames` + mismatch,
-      data: { path: c.path, baudRate: c.baudRate, format: c.can.format },
-    });
-    const bitrate = config?.can?.bitrate ?? 250_000;
-    const rpm = c.can.engineSpeedRpm;
-    steps.push({
-      step: "CAN traffic",
-      status: c.can.framesPerSec > 0 ? "pass" : "fail",
       detail:
-        `${c.can.framesPerSec} frames/s at ${bitrate / 1000} kbit/s, ${c.can.pgns.length} J1939 PGNs` +
-        (rpm !== null ? `, engine speed ${Math.round(rpm)} rpm` : ", no engine speed (engine off?)"),
-      data: { ...c.can, bitrate },
+        `${c.path} at ${c.baudRate} baud: ` +
+        (c.adapter ? `${describe(c)}, ` : "") +
+        (c.can ? `${c.can.format} frames` : "no frames yet") +
+        mismatch,
+      data: { path: c.path, baudRate: c.baudRate, format, adapter: c.adapter },
     });
-    steps.push(canSourcesStep(c.can.sources));
+    steps.push(
+      ...(c.can
+        ? trafficSteps(c.can, config)
+        : [
+            {
+              step: "CAN traffic",
+              status: "fail" as const,
+              detail: `the adapter answers but no frame came while listening: is the ignition on, and is the bus at ${(config?.can?.bitrate ?? 250_000) / 1000} kbit/s (--can-bitrate)?`,
+            },
+          ]),
+    );
   }
   return steps;
-}
-
-/**
- * Which ECU (source address) sends which decoded PGN. Several ECUs often send the same one (the engine and the
- * cluster both send VD, each ECU its own DM1): the installer sees here what `state.sources` can choose from.
- */
-function canSourcesStep(sources: Record<string, number[]>): Step {
-  const names = Object.keys(sources);
-  const shared = names.filter((n) => sources[n]!.length > 1 && n !== "DM1");
-  return {
-    step: "CAN sources",
-    status: names.length === 0 ? "skip" : "pass",
-    detail:
-      names.length === 0
-        ? "no decoded J1939 PGN heard"
-        : names.map((n) => `${n} from SA ${sources[n]!.join(", ")}`).join("; ") +
-          (shared.length > 0 ? ` (several ECUs send ${shared.join(", ")}: see state.sources)` : ""),
-    data: { sources },
-  };
 }
 
 const MARK: Record<Step["status"], string> = { pass: "PASS", fail: "FAIL", warn: "WARN", skip: "SKIP" };
@@ -167,6 +200,7 @@ export async function run(argv: string[]): Promise<number> {
       config: { type: "string", short: "c" },
       port: { type: "string", short: "p", multiple: true },
       "listen-ms": { type: "string" },
+      "reply-ms": { type: "string" },
       "timeout-ms": { type: "string" },
       "confirm-ms": { type: "string" },
       json: { type: "boolean" },
@@ -200,7 +234,7 @@ export async function run(argv: string[]): Promise<number> {
 
   if (config) steps.push(...(await configuredPortSteps(config, timeoutMs)));
 
-  const { listSerialCandidates, probeSerialPort } = await import("../agent/sources/index.ts");
+  const { describeAdapter, listSerialCandidates, probeSerialPort } = await import("../agent/sources/index.ts");
   const explicit = values.port ?? [];
   const candidates =
     explicit.length > 0
@@ -208,13 +242,21 @@ export async function run(argv: string[]): Promise<number> {
       : [
           ...new Set([
             ...(config?.gps ? [config.gps.path] : []),
-            ...(config?.can ? [config.can.path] : []),
+            ...(config?.can?.path ? [config.can.path] : []),
             ...(await listSerialCandidates()),
           ]),
         ];
   const canBitrate = config?.can?.bitrate ?? 250_000;
-  const results = await Promise.all(candidates.map((path) => probeSerialPort(path, { listenMs, canBitrate })));
-  steps.push(...portSteps(results, config));
+  const replyMs = int("--reply-ms", values["reply-ms"], 1000);
+  const { probeCanInterfaces } = await import("../agent/sources/probe/interfaces.ts");
+  const [results, interfaces] = await Promise.all([
+    Promise.all(candidates.map((path) => probeSerialPort(path, { listenMs, replyMs, canBitrate }))),
+    probeCanInterfaces({
+      listenMs,
+      ...(config?.can ? { candumpPath: config.can.candumpPath, ipPath: config.can.ipPath } : {}),
+    }).catch((error: Error) => error),
+  ]);
+  steps.push(...portSteps(results, interfaces, config, (p) => (p.adapter ? describeAdapter(p.adapter) : "")));
 
   if (config) {
     const fix = results.find((r) => r.kind === "nmea")?.nmea?.fix;

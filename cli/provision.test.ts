@@ -60,6 +60,26 @@ describe("fleetsync provision", () => {
     expect((await stat(out)).mode & 0o777).toBe(0o600);
   });
 
+  it("writes a SocketCAN interface with --can-interface (listen-only required unless --can-allow-active)", async () => {
+    const out = join(dir, "agent.json");
+    const io = capture();
+    const base = ["provision", "--truck-id", "TRK-HAT", "--broker", "mqtts://fleet.example.com:8883"];
+    const rest = ["--data-dir", join(dir, "ob"), "--out", out];
+    expect(await main([...base, "--can-interface", "can0", "--can-bitrate", "500000", ...rest])).toBe(0);
+    const config = await loadAgentConfig(out);
+    expect(config.can).toMatchObject({ format: "socketcan", interface: "can0", bitrate: 500000 });
+    expect(config.can?.allowActiveInterface).toBe(false);
+    expect(config.can?.path).toBeUndefined();
+    expect(io.out()).toContain("CAN interface can0 (SocketCAN)");
+    expect(await main([...base, "--can-interface", "can0", "--can-allow-active", ...rest, "--force"])).toBe(0);
+    expect((await loadAgentConfig(out)).can?.allowActiveInterface).toBe(true);
+    // A serial path and an interface at once is a mistake, named as such; so is a bad interface name.
+    expect(await main([...base, "--can-interface", "can0", "--can", "/dev/ttyUSB0", ...rest])).toBe(2);
+    expect(io.err()).toContain("--can-interface reads a SocketCAN interface");
+    expect(await main([...base, "--can-interface", "can 0; rm", ...rest, "--force"])).toBe(2);
+    expect(io.err()).toMatch(/--can-interface "can 0; rm"/);
+  });
+
   it("warns about a port that does not exist or is not a device, and still writes the file", async () => {
     const out = join(dir, "agent.json");
     const io = capture();

@@ -19,6 +19,9 @@ Writes the agent's configuration file for one truck.
   --gps PATH             GPS serial port, e.g. /dev/serial/by-id/usb-u-blox...   --gps-baud N (default 9600)
   --can PATH             CAN adapter serial port                                  --can-baud N (default 115200)
   --can-format F         slcan | elm327 | candump (default slcan)                 --can-bitrate N (default 250000)
+  --can-interface NAME   a SocketCAN interface instead of --can (a Pi CAN HAT, a candleLight stick), e.g. can0;
+                         read with can-utils' candump; it must be up and listen-only (docs/installer-guide.md)
+  --can-allow-active     accept an interface that is not listen-only (only on purpose: it acknowledges frames)
   --data-dir DIR         outbox folder (default /var/lib/fleetsync/outbox)
   --outbox-max-mb N      outbox disk budget in MiB (default 256)
   --mqtt-version 5|4     MQTT 5 (default) or 3.1.1
@@ -39,6 +42,7 @@ const FLAG_OF: Record<string, string> = {
   "can.baudRate": "--can-baud",
   "can.format": "--can-format",
   "can.bitrate": "--can-bitrate",
+  "can.interface": "--can-interface",
   "outbox.dir": "--data-dir",
   "outbox.maxBytes": "--outbox-max-mb",
 };
@@ -82,6 +86,8 @@ export async function run(argv: string[]): Promise<number> {
       "can-baud": { type: "string" },
       "can-format": { type: "string" },
       "can-bitrate": { type: "string" },
+      "can-interface": { type: "string" },
+      "can-allow-active": { type: "boolean" },
       "data-dir": { type: "string" },
       "outbox-max-mb": { type: "string" },
       "mqtt-version": { type: "string" },
@@ -115,8 +121,12 @@ export async function run(argv: string[]): Promise<number> {
   if (v.broker.startsWith("mqtt://") && password) {
     process.stderr.write("warning: --broker is plain mqtt://: the password will cross the network unencrypted\n");
   }
-  const canFormat = v["can-format"] ?? "slcan";
-  if (!["slcan", "elm327", "candump"].includes(canFormat)) {
+  const iface = v["can-interface"];
+  if (iface !== undefined && (v.can !== undefined || v["can-format"] !== undefined || v["can-baud"] !== undefined))
+    throw usage("--can-interface reads a SocketCAN interface: give it without --can, --can-format and --can-baud");
+  if (v["can-allow-active"] && iface === undefined) throw usage("--can-allow-active goes with --can-interface");
+  const canFormat = iface !== undefined ? "socketcan" : (v["can-format"] ?? "slcan");
+  if (!["slcan", "elm327", "candump", "socketcan"].includes(canFormat) || (canFormat === "socketcan" && !iface)) {
     throw usage(`--can-format must be slcan, elm327 or candump, not ${JSON.stringify(canFormat)}`);
   }
   const mqttVersion = integer("--mqtt-version", v["mqtt-version"], 5);
@@ -133,6 +143,16 @@ export async function run(argv: string[]): Promise<number> {
           },
         }
       : {}),
+    ...(iface !== undefined
+      ? {
+          can: {
+            format: "socketcan",
+            interface: iface,
+            bitrate: integer("--can-bitrate", v["can-bitrate"], 250000),
+            ...(v["can-allow-active"] ? { allowActiveInterface: true } : {}),
+          },
+        }
+      : {}),
     broker: {
       url: v.broker,
       ...(password ? { password } : {}),
@@ -144,7 +164,8 @@ export async function run(argv: string[]): Promise<number> {
       maxBytes: integer("--outbox-max-mb", v["outbox-max-mb"], 256) * 1024 * 1024,
     },
   };
-  if (!v.gps && !v.can) process.stderr.write("warning: neither --gps nor --can given: the agent will record nothing\n");
+  if (!v.gps && !v.can && !iface)
+    process.stderr.write("warning: neither --gps nor --can given: the agent will record nothing\n");
   for (const [flag, path] of [
     ["--gps", v.gps],
     ["--can", v.can],
@@ -176,7 +197,7 @@ export async function run(argv: string[]): Promise<number> {
   await rename(tmp, out);
   process.stdout.write(
     `wrote ${out}: truck ${config.truckId}, broker ${config.broker.url}` +
-      `${config.gps ? `, GPS ${config.gps.path}` : ""}${config.can ? `, CAN ${config.can.path} (${canFormat})` : ""}\n`,
+      `${config.gps ? `, GPS ${config.gps.path}` : ""}${v.can ? `, CAN ${v.can} (${canFormat})` : ""}${iface ? `, CAN interface ${iface} (SocketCAN)` : ""}\n`,
   );
   return 0;
 }

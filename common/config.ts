@@ -3,6 +3,7 @@
  * object is never mutated, and FLEET_CONFIG_INVALID names the source (a file, or what is being configured) and
  * each bad field, so an operator can fix them all in one go. Every config validator in FleetSync goes through here.
  */
+import { readFile } from "node:fs/promises";
 import type { z } from "zod";
 import { FleetError } from "./errors.ts";
 
@@ -27,4 +28,13 @@ export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, sour
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   throw configError(source, parsed.error.issues);
+}
+
+/** Reads a JSON configuration file; a missing or unparsable file is FLEET_CONFIG_INVALID naming the file. */
+export async function readConfigJson(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new FleetError("FLEET_CONFIG_INVALID", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
 }

@@ -18,6 +18,11 @@ export const ERROR_CODES = {
   FLEET_NMEA_INVALID: { retriable: false, doc: "An NMEA sentence could not be parsed." },
   FLEET_CAN_LINE_INVALID: { retriable: false, doc: "A CAN adapter line could not be parsed as a frame." },
   FLEET_CAN_TRANSPORT: { retriable: false, doc: "A J1939 transport (BAM) session was broken or timed out." },
+  FLEET_CAN_INTERFACE: { retriable: true, doc: "A SocketCAN interface is missing or down, or ip could not report it." },
+  FLEET_CAN_NOT_LISTEN_ONLY: {
+    retriable: false,
+    doc: "A SocketCAN interface is not in listen-only mode and the configuration does not allow that on purpose.",
+  },
   FLEET_OUTBOX_CLOSED: { retriable: false, doc: "The outbox was used after it was closed." },
   FLEET_OUTBOX_IO: { retriable: true, doc: "The outbox could not read or write its LevelDB store." },
   FLEET_MQTT: { retriable: true, doc: "The MQTT connection failed or was refused." },

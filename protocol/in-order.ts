@@ -29,6 +29,7 @@
  * counts as a first one). To dedupe across consumer restarts, store `snapshot()` beside your output, atomically
  * with it, and pass it back to `restore()`.
  */
+import { LruMap } from "../common/lru.ts";
 import { FIRST_SEQ } from "./records.ts";
 import { FleetError } from "../common/errors.ts";
 
@@ -101,6 +102,9 @@ export interface InOrderFilter {
   restore(snapshot: Record<string, TruckPosition>): void;
 }
 
+/** The verdict for the common case, shared: a record kept without a gap allocates no verdict. */
+const KEEP: InOrderVerdict = Object.freeze({ keep: true });
+
 function copyPosition(p: TruckPosition): TruckPosition {
   return {
     ...p,
@@ -121,8 +125,9 @@ export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrder
   if (!Number.isInteger(retiredMax) || retiredMax < 0) {
     throw optionError("retiredStreamsPerTruck must be a non-negative integer");
   }
-  // Map iteration order is insertion order: re-inserting on every access keeps the least recently seen first.
-  let trucks = new Map<string, TruckPosition>();
+  // Least recently seen first. Positions are updated in place (snapshot() and restore() copy): a record of a known
+  // truck allocates nothing that outlives it, which kept the filter out of a busy consumer's garbage collection.
+  let trucks = new LruMap<string, TruckPosition>();
   const gapsMax = options.gapsPerTruck ?? 4;
   if (!Number.isInteger(gapsMax) || gapsMax < 0) throw optionError("gapsPerTruck must be a non-negative integer");
   const counts = {
@@ -136,12 +141,11 @@ export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrder
     evicted: 0,
   };
 
+  /** Stores a truck's new position as its most recently seen (a known truck's was touched by its lookup). */
   function remember(truckId: string, position: TruckPosition): void {
-    trucks.delete(truckId);
     trucks.set(truckId, position);
     if (trucks.size > maxTrucks) {
-      const oldest = trucks.keys().next().value as string;
-      trucks.delete(oldest);
+      trucks.delete(trucks.oldestKey()!);
       counts.evicted += 1;
     }
   }
@@ -160,11 +164,11 @@ export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrder
 
   function accept(record: SequencedRecord): InOrderVerdict {
     const { truckId, stream, seq } = record;
-    const known = trucks.get(truckId);
+    const known = trucks.get(truckId); // marks the truck as the most recently seen
     if (known === undefined) {
       remember(truckId, { stream, seq, retired: [] });
       counts.kept += 1;
-      return { keep: true };
+      return KEEP;
     }
     if (stream === known.stream) {
       if (seq <= known.seq) {
@@ -178,21 +182,19 @@ export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrder
           known.gaps!.splice(inGap, 1, ...parts);
           counts.late += 1;
           counts.missing -= 1;
-          remember(truckId, known);
           return { keep: false, reason: "late", lastSeq: known.seq };
         }
         counts.duplicates += 1;
-        remember(truckId, known);
         return { keep: false, reason: "duplicate", lastSeq: known.seq };
       }
       const gap = gapBetween(known.seq + 1, seq - 1);
-      remember(truckId, { ...known, seq, ...(gap ? { gaps: withGap(known.gaps, gap) } : {}) });
+      known.seq = seq;
+      if (gap) known.gaps = withGap(known.gaps, gap);
       counts.kept += 1;
-      return gap ? { keep: true, gap } : { keep: true };
+      return gap ? { keep: true, gap } : KEEP;
     }
     if (known.retired.includes(stream)) {
       counts.staleStream += 1;
-      remember(truckId, known);
       return { keep: false, reason: "stale-stream", lastSeq: known.seq };
     }
     const retired = retiredMax === 0 ? [] : [...known.retired, known.stream].slice(-retiredMax);
@@ -207,10 +209,11 @@ export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrder
   return {
     accept,
     stats: () => ({ ...counts, trucks: trucks.size }),
-    snapshot: () => Object.fromEntries([...trucks].map(([id, p]) => [id, copyPosition(p)])),
+    snapshot: () => Object.fromEntries([...trucks.entries()].map(([id, p]) => [id, copyPosition(p)])),
     restore(snapshot) {
-      trucks = new Map(Object.entries(snapshot).map(([id, p]) => [id, copyPosition(p)]));
-      while (trucks.size > maxTrucks) trucks.delete(trucks.keys().next().value as string);
+      trucks = new LruMap();
+      for (const [id, p] of Object.entries(snapshot)) trucks.set(id, copyPosition(p));
+      while (trucks.size > maxTrucks) trucks.delete(trucks.oldestKey()!);
     },
   };
 }

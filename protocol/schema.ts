@@ -8,6 +8,7 @@
  * version adds an optional field (see "Schema evolution" in docs/kafka-contract.md).
  */
 import { z } from "zod";
+import { ALERT_SCHEMA_ID, AlertSchema } from "./alerts.ts";
 import { ConfirmReplySchema } from "./confirm.ts";
 import { KAFKA_HEADERS, MAX_ERROR_REASON_CHARS, SCHEMA_IDS, SCHEMA_VERSION } from "./kafka.ts";
 import { EventRecordSchema, StatusRecordSchema, TelemetryRecordSchema, TimestampSchema } from "./records.ts";
@@ -63,6 +64,7 @@ export const PUBLISHED_SCHEMAS = {
     title: "FleetSync dead-letter headers",
     zod: DeadLetterHeadersSchema,
   },
+  "alert.v1.schema.json": { id: ALERT_SCHEMA_ID, title: "FleetSync alert (fleet.alerts)", zod: AlertSchema },
   "confirm-reply.v1.schema.json": {
     id: "fleetsync.confirm-reply",
     title: "FleetSync MQTT confirmation reply",

@@ -4,7 +4,14 @@
  */
 export { type CanSource, type CanSourceConfig, CanSourceConfigSchema, createCanSource } from "./can/index.ts";
 export { createGpsSource, type GpsSource, type GpsSourceConfig, GpsSourceConfigSchema } from "./gps/index.ts";
-export { listSerialCandidates, type ProbeOptions, type ProbeResult, probeSerialPort } from "./probe/index.ts";
+export {
+  ADAPTER_BAUD_RATES,
+  describeAdapter,
+  listSerialCandidates,
+  type ProbeOptions,
+  type ProbeResult,
+  probeSerialPort,
+} from "./probe/index.ts";
 export { SerialLineConfigSchema } from "./serial/config.ts";
 export {
   createSerialLineSource,

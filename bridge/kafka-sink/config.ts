@@ -41,8 +41,14 @@ export const KafkaSinkConfigSchema = z
     replicationFactor: z
       .number()
       .int()
-      .default(-1)
-      .describe("Replication factor of topics the bridge creates; -1 = the broker's default.replication.factor."),
+      .min(-1)
+      .refine((n) => n !== 0, "0 copies is not a replication factor (use -1 for the broker's default)")
+      .default(3)
+      .describe(
+        "Replication factor of topics the bridge creates; -1 = the broker's default.replication.factor. A cluster " +
+          "with fewer brokers gets one copy per broker (logged as a warning); 3 or more also sets the topic's " +
+          "min.insync.replicas to 2. The ready line and the log say what the topics got.",
+      ),
     metadataRefreshMs: z
       .number()
       .int()

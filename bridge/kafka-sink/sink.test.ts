@@ -34,12 +34,16 @@ function kafkaDouble(topics: Map<string, number>) {
     admin: () => ({
       connect: async () => undefined,
       disconnect: async () => undefined,
-      describeCluster: async () => ({}),
+      describeCluster: async () => ({ brokers: [{ nodeId: 0 }] }),
       createTopics: async () => true,
       fetchTopicMetadata: async ({ topics: [topic] }: { topics: string[] }) => {
         const count = topics.get(topic!);
         if (count === undefined) throw unknownTopic();
-        return { topics: [{ name: topic, partitions: Array.from({ length: count }, (_, i) => ({ partitionId: i })) }] };
+        return {
+          topics: [
+            { name: topic, partitions: Array.from({ length: count }, (_, i) => ({ partitionId: i, replicas: [0] })) },
+          ],
+        };
       },
     }),
     producer: () => {

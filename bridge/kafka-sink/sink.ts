@@ -25,6 +25,7 @@ import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
 
 export { type Delivery, deliveredEach } from "../../common/kafka/offsets.ts";
 export { partitionMetadata } from "../../common/kafka/partitions.ts";
+export { sameBatch } from "./producer.ts";
 export type { SinkHealth } from "./readiness.ts";
 export type { KafkaSinkHooks } from "./topics.ts";
 
@@ -144,6 +145,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: KafkaSinkDeps): K
       }
       const gone = [...batchTopics].filter((t) => topics.isMissing(t));
       if (gone.length > 0) throw topicFailed(topics.topicError(gone));
+      producer.beforeSend(messages);
       let writer: Producer;
       try {
         writer = await producer.get();
@@ -172,6 +174,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: KafkaSinkDeps): K
           topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
         });
       } catch (error) {
+        producer.afterSend(messages, true);
         const kind = classifyKafkaError(error);
         if (kind.producerFatal) producer.markStale();
         if (kind.metadataSuspect) {
@@ -181,6 +184,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: KafkaSinkDeps): K
         }
         throw failed(`Kafka did not take a batch: ${(error as Error).message}`, error);
       }
+      producer.afterSend(messages, false);
       const { deliveries, unanswered } = book.deliveries(result);
       if (unanswered.length > 0) {
         // kafkajs skips partitions it has no leader for (a partition that no longer exists) and calls it success.

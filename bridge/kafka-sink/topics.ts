@@ -12,12 +12,17 @@ import { classifyKafkaError } from "../../common/kafka/errors.ts";
 import { KeyPartitioner } from "../../common/kafka/partitions.ts";
 import type { Logger } from "../../common/log.ts";
 import type { KafkaSinkConfig } from "./config.ts";
+import { replicationPlan } from "./replication.ts";
 
 const MAX_NOTES = 10;
+/** How long a topic just created (by us or by another bridge) may take to appear in a broker's metadata. */
+const CREATED_METADATA_WAIT_MS = 10_000;
 
 export interface KafkaSinkHooks {
   /** A topic's partition count, whenever it is learned. */
   onPartitions?(topic: string, count: number): void;
+  /** A topic's replication factor (its partitions' fewest replicas), whenever it is learned. */
+  onReplicas?(topic: string, replicas: number): void;
   onPartitionsChanged?(topic: string, from: number, to: number): void;
 }
 
@@ -53,28 +58,50 @@ export function createTopicAdmin(config: KafkaSinkConfig, deps: TopicAdminDeps):
   const notes: string[] = [];
 
   async function createTopics(client: Admin, topics: string[]): Promise<void> {
+    const plan = replicationPlan(config.replicationFactor, (await client.describeCluster()).brokers.length);
+    if (plan.reduced) logger.warn({ topics }, plan.reduced);
     const wanted: ITopicConfig[] = topics.map((topic) => ({
       topic,
       numPartitions: config.partitions,
-      replicationFactor: config.replicationFactor,
-      // The status topic keeps only the latest state per truck: log compaction.
-      configEntries: topic === config.topics.status ? [{ name: "cleanup.policy", value: "compact" }] : [],
+      replicationFactor: plan.replicationFactor,
+      configEntries: [
+        // The status topic keeps only the latest state per truck: log compaction.
+        ...(topic === config.topics.status ? [{ name: "cleanup.policy", value: "compact" }] : []),
+        ...(plan.minInsyncReplicas ? [{ name: "min.insync.replicas", value: String(plan.minInsyncReplicas) }] : []),
+      ],
     }));
     await client.createTopics({ topics: wanted, waitForLeaders: true }).catch((error: unknown) => {
+      const kind = classifyKafkaError(error);
       // Another bridge may have created them a moment ago (TOPIC_ALREADY_EXISTS): fine.
-      if (!classifyKafkaError(error).topicExists) throw error;
+      if (kind.topicExists) return;
+      // Created, but the broker asked while waiting for leaders has not learned of it yet: on a cluster the
+      // controller spreads topic metadata to the brokers asynchronously. refreshTopic waits for it.
+      if (kind.topicMissing) return;
+      throw error;
     });
-    logger.info({ topics }, "created Kafka topics");
+    logger.info({ topics, replicationFactor: plan.replicationFactor }, "created Kafka topics");
   }
 
   /** A topic's partition count, or undefined when the topic does not exist. */
   async function partitionCount(client: Admin, topic: string): Promise<number | undefined> {
     try {
       const metadata = await client.fetchTopicMetadata({ topics: [topic] });
-      return metadata.topics[0]?.partitions.length || undefined;
+      const partitions = metadata.topics[0]?.partitions ?? [];
+      if (partitions.length > 0) hooks.onReplicas?.(topic, Math.min(...partitions.map((p) => p.replicas.length)));
+      return partitions.length || undefined;
     } catch (error) {
       if (classifyKafkaError(error).topicMissing) return undefined;
       throw error;
+    }
+  }
+
+  /** A just-created topic's partition count, once every broker we ask knows it (bounded: then undefined). */
+  async function createdPartitionCount(client: Admin, topic: string): Promise<number | undefined> {
+    const deadline = Date.now() + CREATED_METADATA_WAIT_MS;
+    for (;;) {
+      const count = await partitionCount(client, topic);
+      if (count !== undefined || Date.now() > deadline) return count;
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
 
@@ -89,7 +116,7 @@ export function createTopicAdmin(config: KafkaSinkConfig, deps: TopicAdminDeps):
       if (partitioning.has(topic))
         logger.error({ topic }, "a topic the bridge writes to had vanished; created it again");
       deps.onProducerStale();
-      count = await partitionCount(client, topic);
+      count = await createdPartitionCount(client, topic);
     }
     if (count === undefined) {
       const reason = `topic ${topic} does not exist (kafka.createTopics is off)`;

@@ -47,10 +47,9 @@ function control(target: DebTarget, version: string, installedKiB: number): stri
     `Maintainer: ${process.env.DEB_MAINTAINER ?? "FleetSync maintainers <fleetsync@localhost>"}`,
     `Installed-Size: ${installedKiB}`,
     // udev: the stable adapter names, and serialport's port listing (doctor) runs `udevadm info -e`.
-    "Depends: nodejs (>= 20), udev",
-    // ip brings a SocketCAN adapter up listen-only.
-    "Recommends: iproute2",
-    "Suggests: can-utils",
+    // can-utils: the agent reads a SocketCAN interface (a Pi CAN HAT, a candleLight stick) through candump; iproute2:
+    // its ip reports whether the interface is up and listen-only, and brings it up so.
+    "Depends: nodejs (>= 20), udev, can-utils, iproute2",
     "Section: misc",
     "Priority: optional",
     "Description: FleetSync truck gateway: serial GPS and CAN telemetry to MQTT and Kafka",

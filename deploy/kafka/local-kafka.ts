@@ -1,6 +1,7 @@
 /**
- * Starts and stops the local single-node Kafka of `deploy/kafka/kafka.sh` from Node: the test harness, the demo and
- * the fault tests use it. Each instance has its own ports and data folder, so several can run side by side.
+ * Starts and stops the local Kafka of `deploy/kafka/kafka.sh` from Node (one node, or a cluster of `nodes`): the
+ * test harness, the demo and the fault tests use it. Each instance has its own ports and data folder, so several can
+ * run side by side; each node stops by itself when the watched process exits.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
@@ -14,20 +15,49 @@ const run = promisify(execFile);
 const script = join(dirname(fileURLToPath(import.meta.url)), "kafka.sh");
 
 export interface LocalKafkaOptions {
-  /** Client port; a free one is chosen when omitted. */
+  /** KRaft nodes, each broker and controller (default 1). 3 gives replication factor 3, min.insync.replicas 2. */
+  nodes?: number;
+  /** Client port (node 1's); free ones are chosen when omitted. */
   port?: number;
   controllerPort?: number;
   /** Data folder; a new temporary one when omitted. Reusing a folder keeps the topics (a broker restart). */
   dataDir?: string;
   /** Stop the broker when this process exits, even on SIGKILL of the caller. Default: this process. */
   watchPid?: number;
+  /**
+   * Tests only: a second listener on every node, advertised on other ports where the test runs TCP proxies
+   * (`proxied`). A client that bootstraps from those reaches the cluster only through the proxies.
+   */
+  proxiedListener?: boolean;
+}
+
+/** Node i's proxied listener listens on `listen[i]` and is advertised as `advertised[i]` (the test's proxy). */
+export interface ProxiedListener {
+  readonly listen: number[];
+  readonly advertised: number[];
+}
+
+/** One node of the local Kafka, for fault tests that stop or crash a single broker. */
+export interface LocalKafkaNode {
+  /** The KRaft node id (1-based), as Kafka's metadata names it (partition leader, replicas). */
+  readonly id: number;
+  readonly broker: string;
+  /** Starts the node again on its ports and data; resolves once it has rejoined (started up). */
+  start(): Promise<void>;
+  /** SIGTERM: a controlled shutdown (leadership moves away first). */
+  stop(): Promise<void>;
+  /** SIGKILL: a crash (no controlled shutdown; the others notice by missed heartbeats). */
+  kill(): Promise<void>;
 }
 
 export interface LocalKafka {
+  /** Every node's client address. */
   readonly brokers: string[];
   readonly dataDir: string;
   readonly port: number;
-  /** Starts the broker again on the same ports and data (after stop): for broker-restart tests. */
+  readonly nodes: readonly LocalKafkaNode[];
+  readonly proxied: ProxiedListener | undefined;
+  /** Starts every node again on the same ports and data (after stop): for broker-restart tests. */
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -47,24 +77,52 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startLocalKafka(options: LocalKafkaOptions = {}): Promise<LocalKafka> {
-  const port = options.port ?? (await freePort());
-  const controllerPort = options.controllerPort ?? (await freePort());
+  const count = options.nodes ?? 1;
+  if (!Number.isInteger(count) || count < 1 || count > 9) throw new RangeError(`nodes must be 1..9, got ${count}`);
+  const ports: number[] = [];
+  const controllerPorts: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    ports.push(i === 0 && options.port !== undefined ? options.port : await freePort());
+    controllerPorts.push(i === 0 && options.controllerPort !== undefined ? options.controllerPort : await freePort());
+  }
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "fleetsync-kafka-")));
+  let proxied: ProxiedListener | undefined;
+  if (options.proxiedListener) {
+    proxied = { listen: [], advertised: [] };
+    for (let i = 0; i < count; i += 1) {
+      proxied.listen.push(await freePort());
+      proxied.advertised.push(await freePort());
+    }
+  }
   const env = {
     ...process.env,
-    KAFKA_PORT: String(port),
-    KAFKA_CONTROLLER_PORT: String(controllerPort),
+    KAFKA_PORT: String(ports[0]),
+    KAFKA_CONTROLLER_PORT: String(controllerPorts[0]),
+    KAFKA_PORTS: ports.join(","),
+    KAFKA_CONTROLLER_PORTS: controllerPorts.join(","),
     KAFKA_DATA_DIR: dataDir,
     KAFKA_WATCH_PID: String(options.watchPid ?? process.pid),
+    ...(proxied
+      ? { KAFKA_PROXIED_PORTS: proxied.listen.join(","), KAFKA_PROXIED_ADVERTISED: proxied.advertised.join(",") }
+      : {}),
   };
-  const call = async (verb: "start" | "stop") => {
-    await run("bash", [script, verb], { env, timeout: 180_000 });
+  const call = async (...args: string[]) => {
+    await run("bash", [script, ...args], { env, timeout: 180_000 });
   };
-  await call("start");
+  await call("start", "--brokers", String(count));
+  const brokers = ports.map((p) => `127.0.0.1:${p}`);
   return {
-    brokers: [`127.0.0.1:${port}`],
+    brokers,
     dataDir,
-    port,
+    port: ports[0]!,
+    proxied,
+    nodes: brokers.map((broker, i) => ({
+      id: i + 1,
+      broker,
+      start: () => call("node-start", String(i + 1)),
+      stop: () => call("node-stop", String(i + 1)),
+      kill: () => call("node-kill", String(i + 1)),
+    })),
     start: () => call("start"),
     stop: () => call("stop"),
   };

@@ -62,15 +62,22 @@ export const EVENT_COLUMNS = [
 type Cell = string | number | boolean | null | undefined;
 
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+const SPECIAL = /[\\\t\n\r]/;
 
 function cell(value: Cell): string {
   if (value === null || value === undefined) return "\\N";
   if (typeof value === "boolean") return value ? "t" : "f";
   if (typeof value === "number") return String(value);
-  return value.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!);
+  // Almost no value holds a character to escape: test first, so the common case builds no new string.
+  return SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : value;
 }
 
-const line = (cells: Cell[]) => `${cells.map(cell).join("\t")}\n`;
+/** One line of cells; a loop, not map + join, which built two arrays per row (a few thousand rows a batch). */
+function line(cells: Cell[]): string {
+  let out = cell(cells[0]);
+  for (let i = 1; i < cells.length; i += 1) out += `\t${cell(cells[i])}`;
+  return `${out}\n`;
+}
 
 /** The bridge's receive time, or the Kafka timestamp for records produced without the header. */
 function receivedAt(d: Delivered<unknown>): string {

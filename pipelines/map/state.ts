@@ -5,6 +5,7 @@
  *   restart, whose records the runtime's fresh filter keeps again) never moves a truck back;
  * - every change bumps the truck's version and is reported to `onChange`, which the per-client coalescers use.
  */
+import { LruMap } from "../../common/lru.ts";
 import type { EventRecord, StatusRecord, TelemetryRecord } from "../../protocol/records.ts";
 
 export type TruckCondition = "moving" | "idling" | "parked" | "offline" | "nofix";
@@ -84,9 +85,19 @@ export const CONDITIONS: readonly TruckCondition[] = ["moving", "idling", "parke
 
 interface Truck {
   view: TruckView;
-  trail: [number, number][];
+  /**
+   * The last `trailPoints` positions as a ring of lat, lon pairs; `trailLength` of them are filled, the newest at
+   * `trailNext - 1`. A ring of numbers, not an array of [lat, lon] pairs: every record adds a position that lives
+   * for `trailPoints` records of the truck, long enough to be promoted to V8's old generation, and with 10,000 trucks
+   * those pairs were most of the map's garbage collection (npm run bench:map).
+   */
+  trail: Float64Array;
+  trailNext: number;
+  trailLength: number;
   /** Active J1939 codes by "spn/fmi" and OBD-II codes (from telemetry's lists, kept current by dtc events). */
   dtcs: Set<string>;
+  /** The dtcs changed since the view's list was made. */
+  dtcsChanged: boolean;
 }
 
 function emptyView(id: string): TruckView {
@@ -125,31 +136,61 @@ const j1939Code = (spn: number, fmi: number) => `SPN ${spn} FMI ${fmi}`;
 
 export function createFleetState(options: FleetStateOptions): FleetState {
   const now = options.now ?? Date.now;
-  const trucks = new Map<string, Truck>();
+  // Least recently seen first, for eviction.
+  const trucks = new LruMap<string, Truck>();
   const feed: FeedEntry[] = [];
   const listeners = new Set<FleetListener>();
   let nextFeedId = 1;
 
   function truckOf(id: string): Truck {
-    let truck = trucks.get(id);
-    if (truck) {
-      // Map order = least recently seen first, for eviction.
-      trucks.delete(id);
-      trucks.set(id, truck);
-      return truck;
-    }
-    truck = { view: emptyView(id), trail: [], dtcs: new Set() };
+    let truck = trucks.get(id); // marks it as the most recently seen
+    if (truck) return truck;
+    truck = {
+      view: emptyView(id),
+      trail: new Float64Array(2 * options.trailPoints),
+      trailNext: 0,
+      trailLength: 0,
+      dtcs: new Set(),
+      dtcsChanged: false,
+    };
     trucks.set(id, truck);
     if (trucks.size > options.maxTrucks) {
-      const oldest = trucks.keys().next().value as string;
+      const oldest = trucks.oldestKey()!;
       trucks.delete(oldest);
       for (const l of listeners) l.removed(oldest);
     }
     return truck;
   }
 
+  function addTrail(truck: Truck, lat: number, lon: number): void {
+    if (options.trailPoints === 0) return;
+    truck.trail[2 * truck.trailNext] = lat;
+    truck.trail[2 * truck.trailNext + 1] = lon;
+    truck.trailNext = (truck.trailNext + 1) % options.trailPoints;
+    truck.trailLength = Math.min(truck.trailLength + 1, options.trailPoints);
+  }
+
+  function trailOf(truck: Truck): [number, number][] {
+    const points: [number, number][] = [];
+    const first = (truck.trailNext - truck.trailLength + options.trailPoints) % options.trailPoints;
+    for (let i = 0; i < truck.trailLength; i += 1) {
+      const at = (first + i) % options.trailPoints;
+      points.push([truck.trail[2 * at]!, truck.trail[2 * at + 1]!]);
+    }
+    return points;
+  }
+
+  function setDtcs(truck: Truck, codes: Set<string>): void {
+    if (codes.size === truck.dtcs.size && [...codes].every((c) => truck.dtcs.has(c))) return;
+    truck.dtcs = codes;
+    truck.dtcsChanged = true;
+  }
+
   function changed(truck: Truck): void {
-    truck.view.dtcs = [...truck.dtcs];
+    if (truck.dtcsChanged) {
+      truck.view.dtcs = [...truck.dtcs];
+      truck.dtcsChanged = false;
+    }
     truck.view.condition = conditionOf(truck.view, options.movingKmh);
     for (const l of listeners) l.truck(truck.view.id);
   }
@@ -172,7 +213,8 @@ export function createFleetState(options: FleetStateOptions): FleetState {
       const v = truck.view;
       if (isOld(v, record.stream, record.seq)) return;
       const seenAt = now();
-      v.stream = record.stream;
+      // The same string kept while the stream goes on: each record's copy would live until the truck's next record.
+      if (v.stream !== record.stream) v.stream = record.stream;
       v.seq = record.seq;
       v.ts = record.ts;
       v.seenAt = seenAt;
@@ -184,8 +226,7 @@ export function createFleetState(options: FleetStateOptions): FleetState {
         if (gps.lat !== null && gps.lon !== null && gps.fix !== "none") {
           v.lat = gps.lat;
           v.lon = gps.lon;
-          truck.trail.push([gps.lat, gps.lon]);
-          if (truck.trail.length > options.trailPoints) truck.trail.shift();
+          addTrail(truck, gps.lat, gps.lon);
         }
         if (gps.courseDeg !== null) v.headingDeg = gps.courseDeg;
         v.speedKmh = gps.speedKmh;
@@ -196,7 +237,10 @@ export function createFleetState(options: FleetStateOptions): FleetState {
       if (engine?.fuelLevelPct !== undefined) v.fuelLevelPct = engine.fuelLevelPct;
       if (engine?.coolantTempC !== undefined) v.coolantTempC = engine.coolantTempC;
       if (record.dtcs || record.obdDtcs) {
-        truck.dtcs = new Set([...(record.dtcs ?? []).map((d) => j1939Code(d.spn, d.fmi)), ...(record.obdDtcs ?? [])]);
+        setDtcs(
+          truck,
+          new Set([...(record.dtcs ?? []).map((d) => j1939Code(d.spn, d.fmi)), ...(record.obdDtcs ?? [])]),
+        );
       }
       changed(truck);
     },
@@ -211,8 +255,10 @@ export function createFleetState(options: FleetStateOptions): FleetState {
         case "dtc": {
           const code = record.dtc.j1939 ? j1939Code(record.dtc.j1939.spn, record.dtc.j1939.fmi) : record.dtc.obd;
           if (code === undefined) break;
+          const before = truck.dtcs.size;
           if (record.change === "raised") truck.dtcs.add(code);
           else truck.dtcs.delete(code);
+          if (truck.dtcs.size !== before) truck.dtcsChanged = true;
           addFeed(record.truckId, record.ts, "dtc", `trouble code ${code} ${record.change}`);
           break;
         }
@@ -247,8 +293,11 @@ export function createFleetState(options: FleetStateOptions): FleetState {
         for (const l of listeners) l.removed(id);
       }
     },
-    get: (id) => trucks.get(id)?.view,
-    trail: (id) => trucks.get(id)?.trail ?? [],
+    get: (id) => trucks.peek(id)?.view,
+    trail(id) {
+      const truck = trucks.peek(id);
+      return truck ? trailOf(truck) : [];
+    },
     all: () => [...trucks.values()].map((t) => t.view)[Symbol.iterator](),
     size: () => trucks.size,
     counts() {

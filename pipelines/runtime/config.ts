@@ -3,7 +3,7 @@
  * failing handler, and its operations endpoint. Validated once at start; the error names the field.
  */
 import { z } from "zod";
-import { parseConfig } from "../../common/config.ts";
+import { parseConfig, readConfigJson } from "../../common/config.ts";
 import { KafkaConnectionFields } from "../../common/kafka/connection.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 
@@ -89,5 +89,5 @@ export function parsePipelineRuntimeConfig(input: unknown, source = "pipeline co
   return parseConfig(PipelineRuntimeConfigSchema, input, source);
 }
 
-/** The one config formatter (common/config.ts), re-exported for the pipelines that import it from here. */
-export { parseConfig };
+/** The config helpers live in common/config.ts; re-exported for the pipelines that import them from here. */
+export { parseConfig, readConfigJson };

@@ -92,6 +92,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   let commitTimer: NodeJS.Timeout | undefined;
   // A failed commit is not lost work: the records are read again after a restart (at least once).
   const commitFailed = (error: unknown) => logger.warn({ err: error }, "offset commit failed");
+  /** The periodic commits, one after another (never two at once, so a partition's offset never goes back). */
+  let committing: Promise<void> = Promise.resolve();
 
   const newFilter = (kind: RecordKind) =>
     kind === "status" ? undefined : createInOrderFilter({ maxTrucks: config.inOrder.maxTrucks });
@@ -271,13 +273,22 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     metrics.batches.inc({ result: "ok" });
     state.failures = 0;
     // Committed only now, after the handler; at most every commitIntervalMs (stop() commits the rest), because a
-    // commit per batch is a round trip that stalls the partition's next batch.
+    // commit per batch is a round trip that stalls the partition's next batch. Not awaited here either: kafkajs
+    // fetches again only when every batch of its last fetch is handled, so an awaited commit held up all
+    // partitions once per interval, for a round trip that a busy broker stretches (the map's p99 latency).
     payload.resolveOffset(last);
     handled.set(key(tp.topic, tp.partition), { ...tp, offset: nextOffset });
     const wait = lastCommit + config.commitIntervalMs - Date.now();
-    if (wait <= 0) await commitHandled();
-    else commitTimer ??= setTimeout(() => void commitHandled().catch(commitFailed), wait).unref();
+    if (wait <= 0) commitInBackground();
+    else commitTimer ??= setTimeout(commitInBackground, wait).unref();
     metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Number(batch.offsetLag()));
+  }
+
+  function commitInBackground(): void {
+    clearTimeout(commitTimer);
+    commitTimer = undefined;
+    lastCommit = Date.now(); // now, not when the chain gets to it: batches meanwhile queue no commit of their own
+    committing = committing.then(commitHandled).catch(commitFailed);
   }
 
   async function commitHandled(): Promise<void> {
@@ -388,6 +399,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         }
         sleeps.clear();
         if (inFlight > 0) await new Promise<void>((resolve) => (whenIdle = resolve));
+        await committing;
         await commitHandled().catch(commitFailed);
         await consumer.disconnect();
         await admin.disconnect();

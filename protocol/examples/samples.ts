@@ -4,6 +4,7 @@
  * schema` writes them into the document; a unit test fails when the document's samples are stale.
  */
 import { FleetError } from "../../common/errors.ts";
+import { alertId, toAlertMessage } from "../alerts.ts";
 import { decodeEvents, decodeTelemetry, encodeEvents, encodeTelemetry } from "../codec.ts";
 import {
   type KafkaMessageOut,
@@ -74,8 +75,32 @@ const event: EventRecord = {
   dtc: { j1939: { spn: 3216, fmi: 4, oc: 1 } },
 };
 
+/** An idling alert as the detect pipeline writes it when it opens (pipelines/detect/idling.ts). */
+const idlingAlert = {
+  id: alertId({ truckId, detector: "idling", stream, seq: 1235767 }),
+  truckId,
+  detector: "idling",
+  state: "opened",
+  version: 0,
+  trigger: { stream, seq: 1235767, ts: "2026-03-14T09:46:54.000Z", timeSource: "gnss" },
+  openedAt: "2026-03-14T09:26:53.000Z",
+  at: "2026-03-14T09:46:54.000Z",
+  position: { lat: 48.1402315, lon: 11.5823019 },
+  message: "engine running, not moving for 20 min",
+  evidence: {
+    sinceTs: "2026-03-14T09:26:53.000Z",
+    idleMs: 1_201_000,
+    engineSpeedRpm: 640,
+    speedKmh: 0,
+    driftM: 3.1,
+    startLat: 48.1402315,
+    startLon: 11.5823019,
+  },
+  thresholds: { idleMinutes: 20, speedKmh: 3, radiusM: 50 },
+} as const;
+
 export interface Sample {
-  name: "telemetry" | "events" | "status" | "deadletter";
+  name: "telemetry" | "events" | "status" | "deadletter" | "alerts";
   message: KafkaMessageOut;
   /** What the truck sent, as hex, when it came from the wire codec. */
   payloadHex?: string;
@@ -133,6 +158,7 @@ export function buildSamples(): Sample[] {
         receivedAt: new Date("2026-03-14T09:30:02.007Z"),
       }),
     },
+    { name: "alerts", message: toAlertMessage(idlingAlert) },
   ];
 }
 

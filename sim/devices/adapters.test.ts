@@ -109,4 +109,33 @@ describe("simulated ELM327", () => {
     expect(a.input("0100\r")).toBe("NO DATA\r\r>");
     expect(a.status()).toMatchObject({ transmitRefused: 1, unknown: 1 });
   });
+
+  it("identifies itself as the data sheet says: banner, AT I, AT @1, AT @2 unset, ? to ST commands", () => {
+    const a = createElm327Adapter();
+    expect(a.input("AT I\r")).toBe("AT I\rELM327 v1.5\r\r>");
+    a.input("ATE0\r");
+    expect(a.input("AT @1\r")).toBe("OBDII to RS232 Interpreter\r\r>");
+    expect(a.input("AT @2\r")).toBe("?\r\r>");
+    expect(a.input("ST I\r")).toBe("?\r\r>");
+    expect(a.input("V\r")).toBe("?\r\r>"); // SLCAN's version question: not hex, so never an OBD request
+    expect(a.status()).toMatchObject({ transmitRefused: 0 });
+  });
+
+  it("as an STN chip, calls itself ELM327 v1.3a and answers ST I and ST DI", () => {
+    const a = createElm327Adapter({ chip: "stn" });
+    a.input("ATE0\r");
+    expect(a.input("ATI\r")).toBe("ELM327 v1.3a\r\r>");
+    expect(a.input("STI\r")).toBe("STN1100 v1.2.3\r\r>");
+    expect(a.input("ST DI\r")).toBe("OBDLink r1.7\r\r>");
+  });
+
+  it("repeats the previous command on a lone CR, an OBD request included (why doctor never sends one)", () => {
+    const a = createElm327Adapter();
+    expect(a.input("\r")).toBe("\r\r>"); // nothing to repeat yet (echo on: the CR comes back)
+    a.input("ATE0\r");
+    expect(a.input("\r")).toBe("OK\r\r>"); // AT E0 again
+    a.input("0100\r");
+    expect(a.input("\r")).toBe("NO DATA\r\r>");
+    expect(a.status()).toMatchObject({ transmitRefused: 2, repeats: 2 });
+  });
 });

@@ -24,8 +24,20 @@ export const DeviceTruckSchema = z
       .describe(
         "engine: one ECU sends everything; multi: also the cluster (SA 23, its own odometer, empty DM1) and the transmission (SA 3, empty DM1).",
       ),
+    canBaudRate: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "The CAN adapter's UART speed (an ELM327 clone: 38400; an STN chip or an FTDI SLCAN adapter: their own). A reader whose port is set to another speed gets nothing understood and reads garbage (device-fleet.ts says how this is modelled on a pty). Unset: a USB CDC ACM device (CANable), which works at any speed.",
+      ),
     elm: z
       .object({
+        chip: z
+          .enum(["elm327", "stn"])
+          .default("elm327")
+          .describe("A genuine ELM327 v1.5, or an STN11xx (OBDLink) that also answers the ST commands."),
         ignore: z
           .array(z.string().regex(/^[0-9A-Z@]+$/))
           .default([])
@@ -38,7 +50,7 @@ export const DeviceTruckSchema = z
           .describe("Every n-th frame comes with <RX ERROR (a bus bit error), as real buses have; 0 = never."),
       })
       .strict()
-      .default({ ignore: [], rxErrorEvery: 1000 }),
+      .default({ chip: "elm327", ignore: [], rxErrorEvery: 1000 }),
   })
   .strict();
 

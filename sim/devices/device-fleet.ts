@@ -3,7 +3,15 @@
  * serial ports. A timer advances each truck to wall-clock time and writes what its devices sent meanwhile; the CAN
  * device is an SLCAN or ELM327 adapter emulation that answers the agent's commands and only streams once opened
  * the way the agent must open it (listen-only / monitor).
+ *
+ * A CAN adapter with a UART speed (`canBaudRate`) checks the speed the reader set on its end of the pty, which the
+ * kernel keeps in that pty's termios (read with `stty -F <path> speed`): a pty moves bytes at any speed, so a
+ * mismatch is modelled, not physical. Bytes that arrive while the reader's speed differs are what a UART receives at
+ * the wrong speed, framing errors: the adapter understands none of them and answers nothing. What the adapter sends
+ * meanwhile reaches the reader as garbage (bytes above 0x7F, no line ends). Every byte the reader wrote is recorded
+ * with the speed it was written at (`received`), so tests check exactly what a program sent to each adapter.
  */
+import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { FleetError } from "../../common/errors.ts";
@@ -36,7 +44,19 @@ export interface DeviceStats {
   bytesDropped: number;
   plugged: Record<DeviceKind, boolean>;
   adapter: unknown;
+  /** Bytes the reader wrote to the CAN adapter at a speed other than the adapter's (not understood). */
+  misread: number;
 }
+
+/** Bytes the reader wrote to a device, in order, with the speed its port was set to (null: not checked). */
+export interface ReceivedChunk {
+  baudRate: number | null;
+  text: string;
+}
+
+const MAX_RECEIVED_CHARS = 64 * 1024;
+/** How often a CAN adapter with a UART speed re-reads the reader's speed while it streams. */
+const SPEED_CHECK_MS = 250;
 
 export interface DeviceFleet {
   start(): Promise<void>;
@@ -47,6 +67,8 @@ export interface DeviceFleet {
   unplug(truckId: string, kind: DeviceKind): Promise<void>;
   /** Brings an unplugged device back at the same path (a fresh adapter, closed, as after power-up). */
   replug(truckId: string, kind: DeviceKind): Promise<void>;
+  /** What readers wrote to this device so far (the first 64 KiB), per speed. */
+  received(truckId: string, kind: DeviceKind): ReceivedChunk[];
 }
 
 interface Device {
@@ -57,13 +79,47 @@ interface Device {
   port: SimPort | null;
   adapter: SlcanAdapter | Elm327Adapter | null;
   dropped: number;
+  /** The adapter's UART speed; undefined: any speed works (USB CDC ACM). */
+  baudRate: number | undefined;
+  /** The speed the reader last set on its end, as read from the pty (undefined before the first check). */
+  readerBaud: number | undefined;
+  speedCheckedAt: number;
+  /** A periodic check is under way (at most one at a time). */
+  speedPolling: boolean;
+  /** Checks started / the latest whose answer was kept: a slow older answer never overwrites a newer one. */
+  speedChecks: number;
+  speedApplied: number;
+  received: ReceivedChunk[];
+  receivedChars: number;
+  /** Reader bytes not understood because of a speed mismatch. */
+  misread: number;
+  /** Keeps the replies in the order of the reader's chunks while a speed check is under way. */
+  inbox: Promise<void>;
+}
+
+/** The speed set on a tty (the reader's end of a pty), or undefined when it cannot be read. */
+function readSpeed(path: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    execFile("stty", ["-F", path, "speed"], { timeout: 5000 }, (error, stdout) => {
+      const n = Number.parseInt(stdout, 10);
+      resolve(error || !Number.isFinite(n) ? undefined : n);
+    });
+  });
+}
+
+/** What a reader at the wrong speed makes of text: one byte each, none of them ASCII or a line end. */
+function garbled(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) out += String.fromCharCode(0x80 | ((text.charCodeAt(i) * 7) & 0x7f));
+  return out;
 }
 
 interface SimTruck {
   truckId: string;
   sim: TruckSim;
   canKind: "slcan" | "elm327" | "none";
-  elm: { ignore: string[]; rxErrorEvery: number };
+  elm: { chip: "elm327" | "stn"; ignore: string[]; rxErrorEvery: number };
+  canBaudRate: number | undefined;
   devices: Partial<Record<DeviceKind, Device>>;
   nmeaEpochs: number;
   canFrames: number;
@@ -83,6 +139,16 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
       port: null,
       adapter: null,
       dropped: 0,
+      baudRate: kind === "can" ? t.canBaudRate : undefined,
+      readerBaud: undefined,
+      speedCheckedAt: 0,
+      speedPolling: false,
+      speedChecks: 0,
+      speedApplied: 0,
+      received: [],
+      receivedChars: 0,
+      misread: 0,
+      inbox: Promise.resolve(),
     });
     if (t.gps) devices.gps = device("gps");
     if (t.can !== "none") devices.can = device("can");
@@ -90,6 +156,7 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
       truckId: t.truckId,
       sim: createTruckSim({ seed: t.seed ?? t.truckId, startTimeMs, nmeaHz: t.nmeaHz, faults: t.faults, ecus: t.ecus }),
       elm: t.elm,
+      canBaudRate: t.canBaudRate,
       canKind: t.can,
       devices,
       nmeaEpochs: 0,
@@ -111,10 +178,53 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
     }
     if (d.kind === "can")
       d.adapter = truck.canKind === "elm327" ? createElm327Adapter(truck.elm) : createSlcanAdapter();
+    d.readerBaud = undefined;
     const { port, adapter } = d;
     port.onData((text) => {
-      if (adapter) port.write(adapter.input(text));
+      d.inbox = d.inbox.then(async () => {
+        if (d.baudRate !== undefined) await checkSpeed(d);
+        record(d, text);
+        if (!adapter || d.port !== port) return;
+        if (d.baudRate !== undefined && d.readerBaud !== d.baudRate) {
+          d.misread += text.length;
+          return;
+        }
+        port.write(adapter.input(text));
+      });
     });
+  }
+
+  /**
+   * Reads the reader's speed afresh. The reader's bytes each wait for a check started after they arrived (a check
+   * already under way may predate a reopen at another speed); the output path polls.
+   */
+  function checkSpeed(d: Device): Promise<void> {
+    const check = ++d.speedChecks;
+    d.speedCheckedAt = Date.now();
+    return readSpeed(d.agentPath).then((baud) => {
+      if (check < d.speedApplied) return;
+      d.speedApplied = check;
+      d.readerBaud = baud;
+    });
+  }
+
+  function pollSpeed(d: Device): void {
+    if (d.speedPolling || Date.now() - d.speedCheckedAt < SPEED_CHECK_MS) return;
+    d.speedPolling = true;
+    void checkSpeed(d).finally(() => {
+      d.speedPolling = false;
+    });
+  }
+
+  function record(d: Device, text: string): void {
+    const room = MAX_RECEIVED_CHARS - d.receivedChars;
+    if (room <= 0) return;
+    const part = text.slice(0, room);
+    d.receivedChars += part.length;
+    const baudRate = d.baudRate === undefined ? null : (d.readerBaud ?? null);
+    const lastChunk = d.received.at(-1);
+    if (lastChunk && lastChunk.baudRate === baudRate) lastChunk.text += part;
+    else d.received.push({ baudRate, text: part });
   }
 
   async function unplugDevice(d: Device): Promise<void> {
@@ -127,7 +237,11 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
   }
 
   function writeCan(d: Device, frames: TimedFrame[]): void {
-    if (d.port && d.adapter) d.port.write(d.adapter.output(frames));
+    if (!d.port || !d.adapter) return;
+    const text = d.adapter.output(frames);
+    if (d.baudRate === undefined) return d.port.write(text);
+    pollSpeed(d);
+    d.port.write(d.readerBaud === d.baudRate ? text : garbled(text));
   }
 
   function tick(): void {
@@ -198,11 +312,15 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
           bytesDropped: dropped,
           plugged: { gps: t.devices.gps?.port != null, can: t.devices.can?.port != null },
           adapter: t.devices.can?.adapter?.status() ?? null,
+          misread: t.devices.can?.misread ?? 0,
         };
       }),
     async unplug(truckId, kind) {
       const { device } = find(truckId, kind);
       await unplugDevice(device);
+    },
+    received(truckId, kind) {
+      return find(truckId, kind).device.received.map((c) => ({ ...c }));
     },
     async replug(truckId, kind) {
       const { truck, device } = find(truckId, kind);

@@ -12,12 +12,23 @@
  * received with an error (the sim marks every `rxErrorEvery`-th) is printed with `<RX ERROR`; `AT MA` with the
  * protocol on automatic prints `SEARCHING...` first. A clone can be told to ignore commands (`ignore`): it answers
  * `?` and keeps the default, as cheap clones do with commands newer than v1.0.
+ *
+ * Identification, as the chips answer it: `AT Z`/`AT WS` print the banner (`ELM327 v1.5`), `AT I` the same string,
+ * `AT @1` the device description (data sheet default `OBDII to RS232 Interpreter`), `AT @2` `?` (no identifier
+ * stored). A plain ELM327 answers `?` to STN commands (`ST I`); an STN11xx (`chip: "stn"`) calls itself
+ * `ELM327 v1.3a` on `AT I` and answers `ST I` with its firmware (`STN1100 v1.2.3`) and `ST DI` with the device
+ * (`OBDLink r1.7`), the examples of the STN1100 Family Reference Manual. A lone CR repeats the previous command (AT
+ * or OBD), as the data sheet says; that is why FleetSync never sends one. Nothing is printed until asked: a USB
+ * adapter's power-on banner is long gone by the time a program opens the port.
  */
 import type { TimedFrame } from "../j1939/frame.ts";
 import { type ElmFormat, elmMonitorLine } from "../lines/encoders.ts";
 import { createLineBuffer } from "./line-buffer.ts";
 
-const VERSION = "ELM327 v1.5";
+const BANNER = { elm327: "ELM327 v1.5", stn: "ELM327 v1.3a" } as const;
+const DESCRIPTION = "OBDII to RS232 Interpreter";
+const STN_FIRMWARE = "STN1100 v1.2.3";
+const STN_DEVICE = "OBDLink r1.7";
 const MAX_COMMAND = 64;
 
 const PROTOCOLS: Record<string, string> = {
@@ -34,6 +45,8 @@ export interface ElmAdapterOptions {
   ignore?: readonly string[];
   /** Every n-th frame is printed as received with an error (`<RX ERROR`); 0 = never. */
   rxErrorEvery?: number;
+  /** Which chip: a genuine ELM327 (v1.5), or an STN11xx that also knows the ST command set. */
+  chip?: "elm327" | "stn";
 }
 
 export interface ElmStatus {
@@ -52,6 +65,8 @@ export interface ElmStatus {
   /** Non-AT requests that a real ELM327 would have sent on the bus. */
   transmitRefused: number;
   unknown: number;
+  /** Lone CRs that repeated the previous command. */
+  repeats: number;
 }
 
 export interface Elm327Adapter {
@@ -63,6 +78,9 @@ export interface Elm327Adapter {
 export function createElm327Adapter(options: ElmAdapterOptions = {}): Elm327Adapter {
   const ignore = new Set(options.ignore ?? []);
   const rxErrorEvery = options.rxErrorEvery ?? 0;
+  const chip = options.chip ?? "elm327";
+  const VERSION = BANNER[chip];
+  let last = "";
   const lines = createLineBuffer(MAX_COMMAND);
   let st: ElmStatus;
   const reset = () => {
@@ -78,6 +96,7 @@ export function createElm327Adapter(options: ElmAdapterOptions = {}): Elm327Adap
       commands: st?.commands ?? 0,
       transmitRefused: st?.transmitRefused ?? 0,
       unknown: st?.unknown ?? 0,
+      repeats: st?.repeats ?? 0,
     };
   };
   reset();
@@ -99,9 +118,7 @@ export function createElm327Adapter(options: ElmAdapterOptions = {}): Elm327Adap
       return `${eol()}${eol()}${VERSION}${eol()}${eol()}>`;
     }
     if (cmd === "D") {
-      const { commands, transmitRefused, unknown } = st;
       reset();
-      Object.assign(st, { commands, transmitRefused, unknown });
       return reply("OK");
     }
     const toggled =
@@ -128,7 +145,7 @@ export function createElm327Adapter(options: ElmAdapterOptions = {}): Elm327Adap
       });
     if (toggled) return toggled;
     if (cmd === "I") return reply(VERSION);
-    if (cmd === "@1") return reply("FleetSync simulated ELM327");
+    if (cmd === "@1") return reply(DESCRIPTION);
     if (cmd === "RV") return reply("24.1V");
     if (cmd === "DP") return reply(PROTOCOLS[st.protocol] ?? "AUTO");
     if (cmd === "DPN") return reply(st.protocol);
@@ -152,10 +169,19 @@ export function createElm327Adapter(options: ElmAdapterOptions = {}): Elm327Adap
   }
 
   function command(raw: string): string {
-    const cmd = raw.replace(/\s+/g, "").toUpperCase();
+    let cmd = raw.replace(/\s+/g, "").toUpperCase();
     const echo = st.echo ? `${raw}\r` : "";
-    if (cmd === "") return echo + reply(); // a bare CR repeats the last command on a real ELM; here: just a prompt
+    if (cmd === "") {
+      // A lone CR repeats the previous command, AT or OBD (ELM327 data sheet): after an OBD request it would send
+      // that request on the bus again.
+      if (last === "") return echo + reply();
+      st.repeats++;
+      cmd = last;
+    }
+    last = cmd;
     st.commands++;
+    if (chip === "stn" && cmd === "STI") return echo + reply(STN_FIRMWARE);
+    if (chip === "stn" && cmd === "STDI") return echo + reply(STN_DEVICE);
     if (cmd.startsWith("AT")) return echo + at(cmd.slice(2));
     if (/^[0-9A-F]+$/.test(cmd)) {
       st.transmitRefused++;

@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --quick]`: one report over the six benchmark scripts (wire, decode, agent, bridge, map,
- * history). Each runs as its own process, one after the other (a 2-core machine has no core to spare for two at
- * once), and prints its figures beside the reference it measured in the same run; their output is shown as it
- * comes. Then a table of the figures with their references and ratios (ratios are what compare across machines),
- * the machine they ran on, and as the last line one JSON object with exactly the report's twenty-seven figures.
+ * `npm run bench [-- --quick]`: one report over the eight benchmark scripts (wire, decode, agent, bridge, map,
+ * history, detect, fleet). Each runs as its own process, one after the other (a 2-core machine has no core to spare
+ * for two at once), and prints its figures beside the reference it measured in the same run; their output is shown
+ * as it comes. Then a table of the figures with their references and ratios (ratios are what compare across
+ * machines), the machine they ran on, and as the last line one JSON object with exactly the report's thirty-seven
+ * figures.
  *
  * --quick: shorter runs and fewer connections (BENCH_* settings below), for a smoke check; figures are noisier.
  */
@@ -44,6 +45,16 @@ export const REPORT_FIELDS = [
   "history.copyRowsPerSec",
   "history.replayMillionSec",
   "history.rssMbDatabaseDown",
+  "detect.recordsPerSec",
+  "detect.consumerRecordsPerSec",
+  "detect.stateBytesPerTruck",
+  "detect.alertLatencyMsP99",
+  "fleet.trucksAtP99Under50ms",
+  "reference.aedesFleetTrucksAtP99Under50ms",
+  "fleet.rssKbPerTruck",
+  "fleet.cpuUsPerRecord",
+  "fleet.stormDrainSec",
+  "bridge.eventLoopDelayMsP99",
 ] as const;
 
 interface Script {
@@ -59,6 +70,12 @@ const SCRIPTS: Script[] = [
   { name: "bridge", file: "test/bench/bridge.ts", quickEnv: { BENCH_SECONDS: "3", BENCH_CONNECTIONS: "2000" } },
   { name: "map", file: "test/bench/map.ts", quickEnv: { BENCH_SECONDS: "15" } },
   { name: "history", file: "test/bench/history.ts", quickEnv: { BENCH_HISTORY_N: "50000" } },
+  { name: "detect", file: "test/bench/detect.ts", quickEnv: { BENCH_DETECT_TRUCKS: "800", BENCH_DETECT_LIVE: "100" } },
+  {
+    name: "fleet",
+    file: "test/bench/fleet.ts",
+    quickEnv: { BENCH_FLEET_STEPS: "500,1000", BENCH_FLEET_SECONDS: "5", BENCH_STORM_TRUCKS: "500" },
+  },
 ];
 
 interface ScriptResult {
@@ -264,9 +281,39 @@ export function buildReport(results: ScriptResult[]): { rows: Row[]; json: Recor
       ratio: r(json["history.recordsPerSec"]!, json["history.copyRowsPerSec"]!),
     },
     {
+      figure: "fleet: trucks at 1 record/s, p99 <= 50 ms",
+      value: fmt(json["fleet.trucksAtP99Under50ms"]!),
+      reference: `plain Aedes QoS 1: ${fmt(json["reference.aedesFleetTrucksAtP99Under50ms"]!)}`,
+      ratio: r(json["fleet.trucksAtP99Under50ms"]!, json["reference.aedesFleetTrucksAtP99Under50ms"]!),
+    },
+    {
+      figure: "fleet: bridge RSS KB/truck, CPU us/record",
+      value: `${fmt(json["fleet.rssKbPerTruck"]!, 1)} / ${fmt(json["fleet.cpuUsPerRecord"]!, 1)}`,
+      reference: `event loop delay p99 ${fmt(json["bridge.eventLoopDelayMsP99"]!, 1)} ms`,
+      ratio: "",
+    },
+    {
+      figure: "fleet: reconnect storm drain, s",
+      value: fmt(json["fleet.stormDrainSec"]!, 1),
+      reference: "every truck back at once, 10-minute backlog each",
+      ratio: "",
+    },
+    {
       figure: "history: replay 1M records from earliest, s",
       value: fmt(json["history.replayMillionSec"]!, 1),
       reference: `RSS with the database down: ${fmt(json["history.rssMbDatabaseDown"]!, 1)} MB`,
+      ratio: "",
+    },
+    {
+      figure: "detect: records/s through five detectors",
+      value: fmt(json["detect.recordsPerSec"]!),
+      reference: `bare kafkajs consumer: ${fmt(json["detect.consumerRecordsPerSec"]!)}/s`,
+      ratio: r(json["detect.recordsPerSec"]!, json["detect.consumerRecordsPerSec"]!),
+    },
+    {
+      figure: "detect: Kafka record -> alert readable p99 ms",
+      value: fmt(json["detect.alertLatencyMsP99"]!),
+      reference: `state per truck: ${fmt(json["detect.stateBytesPerTruck"]!)} bytes`,
       ratio: "",
     },
   ];

@@ -2,9 +2,10 @@
  * `npm run demo`: the whole FleetSync path on one machine. It starts a local Kafka (or uses KAFKA_BROKERS), the
  * bridge as its own process with a credentials file made for the demo trucks, three simulated trucks on
  * pseudo-terminals (two with an SLCAN adapter, one with an ELM327) and three real agents (`fleetsync agent`
- * processes) reading them, each with its outbox in a temporary folder, and the live map (`fleetsync map`, its URL
- * printed first). A live view shows every truck until Ctrl-C (or --duration), which stops everything in order:
- * agents, map, bridge, devices, Kafka, and removes the folder.
+ * processes) reading them, each with its outbox in a temporary folder, the live map (`fleetsync map`, its URL
+ * printed first), and the history pipeline (`fleetsync history`) into a throw-away PostgreSQL (or DATABASE_URL),
+ * whose URL and an example query are printed. A live view shows every truck until Ctrl-C (or --duration), which
+ * stops everything in order: agents, map, history, bridge, devices, PostgreSQL, Kafka, and removes the folder.
  *
  *   npm run demo [-- --duration S] [-- --plain] [-- --map-port N]
  */
@@ -13,11 +14,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import pg from "pg";
 import { DEFAULT_SCRYPT } from "../../bridge/auth/credentials.ts";
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
+import { type LocalPostgres, startLocalPostgres } from "../../deploy/postgres/local-postgres.ts";
 import { createDeviceFleet, type DeviceFleet } from "../../sim/index.ts";
 import { type AgentGauges, type AgentProcess, spawnAgent, writeAgentConfig } from "../e2e/agents.ts";
 import { type BridgeProcess, REPO, spawnBridge, writeBridgeFiles } from "../e2e/bridge.ts";
+import { type HistoryProcess, spawnHistory, writeHistoryConfig } from "../e2e/history-process.ts";
 import { brokersFromEnv, type E2eKafka, startKafka } from "../e2e/kafka.ts";
 import { type MapProcess, spawnMap, writeMapConfig } from "../e2e/map.ts";
 import { type TopicWatch, watchTopic } from "../e2e/watch.ts";
@@ -36,47 +40,82 @@ const HELP = `Usage: npm run demo [-- options]
   --duration S   stop by itself after S seconds (default: run until Ctrl-C)
   --plain        one JSON line per refresh instead of the terminal view (the default when stdout is not a terminal)
   --map-port N   the live map's port (default 8090; another free port when 8090 is taken)
-Environment: KAFKA_BROKERS=host:port,... uses an existing Kafka instead of starting the local one.
+Environment: KAFKA_BROKERS=host:port,... uses an existing Kafka instead of starting the local one;
+  DATABASE_URL=postgres://... an existing PostgreSQL database for the history instead of a throw-away server.
 `;
 
 interface Running {
   kafka?: E2eKafka;
   bridge?: BridgeProcess;
   map?: MapProcess;
+  postgres?: LocalPostgres;
+  history?: HistoryProcess;
+  /** The view's connection to the history database (rows per truck). */
+  db?: pg.Client;
   devices?: DeviceFleet;
   agents: AgentProcess[];
   watch?: TopicWatch;
   dir?: string;
 }
 
-/** Stops what was started, newest first: agents (their outboxes keep what was not sent), bridge, devices, Kafka. */
+/**
+ * Stops what was started, newest first: agents (their outboxes keep what was not sent), map, history, bridge,
+ * devices, PostgreSQL, Kafka.
+ */
 async function stopAll(r: Running, say: (text: string) => void): Promise<void> {
   const began = Date.now();
   await Promise.allSettled(r.agents.map((a) => a.stop()));
   await r.map?.stop();
+  await r.history?.stop();
+  await r.db?.end().catch(() => undefined);
   await r.bridge?.stop();
   await r.watch?.stop().catch(() => undefined);
   await r.devices?.stop();
+  if (r.postgres) {
+    await r.postgres.stop();
+    await rm(r.postgres.dataDir, { recursive: true, force: true });
+  }
   if (r.kafka) {
     if (r.kafka.local) say("stopping Kafka...");
     await r.kafka.close();
   }
   if (r.dir) await rm(r.dir, { recursive: true, force: true });
   say(
-    `stopped in ${((Date.now() - began) / 1000).toFixed(1)} s: agents, map, bridge, simulated devices${r.kafka?.local ? " and Kafka" : ""}`,
+    `stopped in ${((Date.now() - began) / 1000).toFixed(1)} s: agents, map, history, bridge, simulated devices` +
+      `${r.postgres ? ", PostgreSQL" : ""}${r.kafka?.local ? " and Kafka" : ""}`,
   );
 }
 
 /** Last resort if the demo dies without stopping (an exception): no child outlives it. */
 function killOnExit(r: Running): void {
   process.on("exit", () => {
-    for (const p of [...r.agents.map((a) => a.child), r.bridge?.child, r.map?.child]) {
+    // PostgreSQL needs nothing here: its server watches this process and stops when it is gone.
+    for (const p of [...r.agents.map((a) => a.child), r.bridge?.child, r.map?.child, r.history?.child]) {
       if (p && p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
     }
   });
 }
 
-function row(truck: (typeof TRUCKS)[number], agent: AgentProcess, gauges: AgentGauges | undefined, r: Running) {
+/** Telemetry rows per truck in the history database (the view's "in DB" column); empty when it cannot tell. */
+async function rowsPerTruck(db: pg.Client | undefined): Promise<Map<string, number>> {
+  if (!db) return new Map();
+  try {
+    const { rows } = await db.query<{ truck_id: string; n: string }>(
+      "SELECT truck_id, count(*) AS n FROM telemetry GROUP BY truck_id",
+    );
+    return new Map(rows.map((row) => [row.truck_id, Number(row.n)]));
+  } catch {
+    return new Map(); // before the history's first migration, the table is not there yet
+  }
+}
+
+function row(
+  truck: (typeof TRUCKS)[number],
+  agent: AgentProcess,
+  gauges: AgentGauges | undefined,
+  r: Running,
+  inDatabase: Map<string, number>,
+) {
   const stream = agent.stream();
   const view = stream ? r.watch!.view(truck.truckId, stream) : { records: 0, lastSeq: -1, latest: undefined };
   const lastSeq = gauges && Number.isFinite(gauges.next.telemetry) ? gauges.next.telemetry - 1 : null;
@@ -94,6 +133,7 @@ function row(truck: (typeof TRUCKS)[number], agent: AgentProcess, gauges: AgentG
     inKafka: view.records,
     kafkaSeq: view.lastSeq,
     lag: lastSeq === null ? null : Math.max(0, lastSeq - view.lastSeq),
+    inDatabase: r.db ? (inDatabase.get(truck.truckId) ?? 0) : null,
     online: gauges?.connected ?? false,
   };
   return result;
@@ -127,9 +167,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const ownKafka = brokersFromEnv() === undefined;
-  // Debian packages the demo needs (socat): installed here when root with apt-get, else the exact command is named.
-  installDebianPackages(checkPrerequisites({ repo: REPO, ownKafka }), (line) => process.stderr.write(`${line}\n`));
-  const missing = checkPrerequisites({ repo: REPO, ownKafka });
+  const databaseFromEnv = process.env.DATABASE_URL?.trim() || undefined;
+  const needs = { repo: REPO, ownKafka, ownDatabase: databaseFromEnv === undefined };
+  // Debian packages the demo needs (socat, postgresql): installed here when root with apt-get, else the exact command
+  // is named.
+  installDebianPackages(checkPrerequisites(needs), (line) => process.stderr.write(`${line}\n`));
+  const missing = checkPrerequisites(needs);
   if (missing.length > 0) {
     process.stderr.write(describeMissing(missing));
     return 1;
@@ -184,6 +227,34 @@ async function main(): Promise<number> {
     say(`live map: ${r.map.url}`);
     if (stopRequested) return 0;
 
+    let databaseUrl = databaseFromEnv;
+    if (databaseUrl === undefined) {
+      say("starting a throw-away PostgreSQL for the history...");
+      // Its own temporary folder (not the demo's: as root the server runs as another user, who cannot enter that
+      // one), removed at the stop; the server also stops by itself if this process dies.
+      r.postgres = await startLocalPostgres();
+      databaseUrl = r.postgres.url;
+    }
+    if (stopRequested) return 0;
+    r.history = await spawnHistory(
+      await writeHistoryConfig(r.dir, {
+        groupId: `fleetsync-history-demo-${randomBytes(3).toString("hex")}`,
+        kafka: { brokers: r.kafka.brokers },
+        database: { url: databaseUrl },
+        // Its own Kafka holds only this run: all of it. A Kafka the user runs may hold years: this run's records only.
+        fromBeginning: ownKafka,
+        http: { host: "127.0.0.1", port: 0 },
+      }),
+      { detached: true },
+    );
+    r.db = new pg.Client({ connectionString: databaseUrl });
+    // The view's count is a nicety: a failed connection shows "-" in the view, never stops the demo.
+    r.db.on("error", () => undefined);
+    await r.db.connect();
+    say(`history database: ${databaseUrl}`);
+    say(`  try: psql "${databaseUrl}" -c "SELECT * FROM truck_daily_summary"`);
+    if (stopRequested) return 0;
+
     r.devices = createDeviceFleet({
       dir: join(r.dir, "devices"),
       trucks: TRUCKS.map((t) => ({ truckId: t.truckId, can: t.can, nmeaHz: 1 })),
@@ -229,6 +300,8 @@ async function main(): Promise<number> {
           kafkaDataDir: r.kafka.local?.dataDir ?? null,
           bridge: { pid: r.bridge.child.pid, port: files.port },
           map: { pid: r.map.child.pid, url: r.map.url },
+          history: { pid: r.history.child.pid, port: r.history.port, databaseUrl },
+          postgresDataDir: r.postgres?.dataDir ?? null,
           agents: r.agents.map((a, i) => ({
             truckId: TRUCKS[i]!.truckId,
             pid: a.child.pid,
@@ -241,8 +314,11 @@ async function main(): Promise<number> {
     const viewStart = Date.now();
     const endAt = durationS === undefined ? Number.POSITIVE_INFINITY : viewStart + durationS * 1000;
     while (!stopRequested && Date.now() < endAt) {
-      const gauges = await Promise.all(r.agents.map((a) => a.scrape().catch(() => undefined)));
-      const rows = TRUCKS.map((t, i) => row(t, r.agents[i]!, gauges[i], r));
+      const [gauges, inDatabase] = await Promise.all([
+        Promise.all(r.agents.map((a) => a.scrape().catch(() => undefined))),
+        rowsPerTruck(r.db),
+      ]);
+      const rows = TRUCKS.map((t, i) => row(t, r.agents[i]!, gauges[i], r, inDatabase));
       view.update(
         {
           uptimeS: (Date.now() - viewStart) / 1000,
@@ -250,6 +326,7 @@ async function main(): Promise<number> {
           brokers: r.kafka.brokers,
           topic: TOPIC,
           mapUrl: r.map.url,
+          databaseUrl,
         },
         rows,
       );
@@ -258,6 +335,7 @@ async function main(): Promise<number> {
       }
       if (r.bridge.child.exitCode !== null) throw new Error(`the bridge exited: ${r.bridge.logTail()}`);
       if (r.map.child.exitCode !== null) throw new Error(`the map exited: ${r.map.logTail()}`);
+      if (r.history.child.exitCode !== null) throw new Error(`the history exited: ${r.history.logTail()}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, Math.min(REFRESH_MS, endAt - Date.now())));
         wake = () => {

@@ -3,7 +3,7 @@
  * naming everything missing and how to install it, instead of a stack trace from the first tool that is absent.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 export interface Missing {
@@ -35,7 +35,17 @@ function kafkaJarsPresent(repo: string): boolean {
   }
 }
 
-export function checkPrerequisites(options: { repo: string; ownKafka: boolean }): Missing[] {
+/** PostgreSQL's server tools, where deploy/postgres/postgres.sh looks for them: PATH, else /usr/lib/postgresql/N/bin. */
+function postgresServerPresent(): boolean {
+  if (runs("initdb", ["--version"]).ok) return true;
+  let versions: string[] = [];
+  try {
+    versions = readdirSync("/usr/lib/postgresql");
+  } catch {}
+  return versions.some((v) => existsSync(join("/usr/lib/postgresql", v, "bin", "initdb")));
+}
+
+export function checkPrerequisites(options: { repo: string; ownKafka: boolean; ownDatabase?: boolean }): Missing[] {
   const missing: Missing[] = [];
   const nodeMajor = Number(process.versions.node.split(".")[0]);
   if (nodeMajor < 20) {
@@ -51,6 +61,14 @@ export function checkPrerequisites(options: { repo: string; ownKafka: boolean })
       why: "the simulated GPS receivers and CAN adapters are pseudo-terminals made by socat",
       fix: "Debian/Ubuntu: sudo apt-get install socat (macOS: brew install socat)",
       debianPackage: "socat",
+    });
+  }
+  if (options.ownDatabase && !postgresServerPresent()) {
+    missing.push({
+      what: "PostgreSQL (initdb, pg_ctl)",
+      why: "the history pipeline writes every record into a throw-away PostgreSQL the demo starts",
+      fix: "Debian/Ubuntu: sudo apt-get install postgresql; or set DATABASE_URL=postgres://... to use one you run",
+      debianPackage: "postgresql",
     });
   }
   if (options.ownKafka) {

@@ -21,6 +21,8 @@ export interface TruckRow {
   kafkaSeq: number;
   /** lastSeq - kafkaSeq: records made but not yet in Kafka. */
   lag: number | null;
+  /** Telemetry rows of this truck in the history database (PostgreSQL); null when the view cannot tell. */
+  inDatabase: number | null;
   /** The agent's MQTT connection is up. */
   online: boolean;
 }
@@ -32,6 +34,8 @@ export interface ViewHeader {
   topic: string;
   /** The live map's page, shown first so it is easy to find. */
   mapUrl?: string;
+  /** The history database the demo fills. */
+  databaseUrl?: string;
 }
 
 const COLUMNS = [
@@ -44,6 +48,7 @@ const COLUMNS = [
   ["last seq", 9],
   ["in Kafka", 9],
   ["lag", 5],
+  ["in DB", 7],
   ["link", 7],
 ] as const;
 
@@ -68,7 +73,7 @@ function clock(seconds: number): string {
 
 /** The terminal frame: header, one row per truck, footer. */
 export function renderTable(header: ViewHeader, rows: TruckRow[]): string {
-  const head = COLUMNS.map(([name, w], i) => cell(name, w, i >= 4 && i <= 8)).join(" ");
+  const head = COLUMNS.map(([name, w], i) => cell(name, w, i >= 4 && i <= 9)).join(" ");
   const lines = rows.map((r) =>
     [
       cell(r.truckId, 9),
@@ -80,19 +85,22 @@ export function renderTable(header: ViewHeader, rows: TruckRow[]): string {
       cell(r.lastSeq === null ? "-" : String(r.lastSeq), 9, true),
       cell(String(r.inKafka), 9, true),
       cell(r.lag === null ? "-" : String(r.lag), 5, true),
+      cell(r.inDatabase === null ? "-" : String(r.inDatabase), 7, true),
       cell(r.online ? "online" : "offline", 7),
     ].join(" "),
   );
   return [
     `FleetSync demo   up ${clock(header.uptimeS)}${header.mapUrl ? `   live map: ${header.mapUrl}` : ""}`,
     `trucks (sim, ptys) -> agents -> bridge ${header.bridgeUrl} -> Kafka ${header.brokers.join(",")} topic ${header.topic}`,
+    ...(header.databaseUrl ? [`history (fleetsync history) -> PostgreSQL ${header.databaseUrl}`] : []),
     "",
     head,
     "-".repeat(head.length),
     ...lines,
     "",
-    "speed, engine and position: the newest record in Kafka; last seq: the agent's; lag = last seq - last seq in Kafka",
-    "Ctrl-C stops everything (agents, map, bridge, simulated devices, Kafka).",
+    "speed, engine and position: the newest record in Kafka; last seq: the agent's; lag = last seq - last seq in Kafka;",
+    "in DB: the truck's rows in the history table telemetry (psql: SELECT * FROM truck_daily_summary)",
+    "Ctrl-C stops everything (agents, map, history, bridge, simulated devices, PostgreSQL, Kafka).",
   ].join("\n");
 }
 

@@ -53,7 +53,7 @@ export async function writeBridgeFiles(options: BridgeFileOptions): Promise<Brid
       brokers: options.brokers,
       ...(options.topics ? { topics: options.topics } : {}),
       partitions: options.partitions ?? 4,
-      replicationFactor: 1,
+      // No replicationFactor: the default (3, or one per broker on a smaller cluster), as operators run it.
       connectionTimeoutMs: 1_000,
     },
     forwarder: { retryMaxMs: 1_000, ...options.forwarder },
@@ -67,6 +67,8 @@ export interface BridgeProcess {
   readonly child: ChildProcess;
   readonly port: number;
   readonly httpPort: number | null;
+  /** What the bridge's ready line says its topics got (null: Kafka was not reachable at start). */
+  readonly replicationFactor: number | null;
   readonly exited: Promise<Exit>;
   /** The last lines the bridge logged (stderr), for failure messages. */
   logTail(): string;
@@ -94,7 +96,7 @@ export async function spawnBridge(
     tail = (tail + chunk).slice(-4000);
   });
   const { exited, kill, stop } = childLifecycle(child, 20_000);
-  const ready = await readyLine<{ tcp: number; http: number | null }>(
+  const ready = await readyLine<{ tcp: number; http: number | null; kafkaReplicationFactor: number | null }>(
     child,
     exited,
     "the bridge",
@@ -105,6 +107,7 @@ export async function spawnBridge(
     child,
     port: ready.tcp,
     httpPort: ready.http,
+    replicationFactor: ready.kafkaReplicationFactor,
     exited,
     logTail: () => tail,
     kill,

@@ -40,11 +40,22 @@ describe("demo parts", () => {
       inKafka: 40,
       kafkaSeq: 39,
       lag: 2,
+      inDatabase: 38,
       online: true,
     };
     const text = renderTable({ uptimeS: 75, bridgeUrl: "mqtt://127.0.0.1:1883", brokers: ["k:9092"], topic: "t" }, [
       row,
-      { ...row, truckId: "DEMO-2", lat: null, lon: null, speedKmh: null, lastSeq: null, lag: null, online: false },
+      {
+        ...row,
+        truckId: "DEMO-2",
+        lat: null,
+        lon: null,
+        speedKmh: null,
+        lastSeq: null,
+        lag: null,
+        inDatabase: null,
+        online: false,
+      },
     ]);
     const lines = text.split("\n");
     expect(lines[0]).toContain("up 01:15");
@@ -53,7 +64,8 @@ describe("demo parts", () => {
     expect(one).toContain("51.88637N 4.50220W");
     expect(one).toContain("62.3 km/h");
     expect(one).toContain("1450 rpm");
-    expect(one).toMatch(/ 41 +40 +2 online/);
+    expect(one).toMatch(/ 41 +40 +2 +38 online/);
+    expect(two).toMatch(/ - +40 +- +- offline/);
     expect(two).toContain("no fix yet");
     expect(two).toContain("offline");
     expect(one.length).toBe(two.length);

@@ -15,12 +15,22 @@ export interface DemoReady {
   kafkaDataDir: string | null;
   bridge: { pid: number; port: number };
   map: { pid: number; url: string };
+  history: { pid: number; port: number; databaseUrl: string };
+  /** The throw-away PostgreSQL's folder when the demo started one (no DATABASE_URL). */
+  postgresDataDir: string | null;
   agents: { truckId: string; pid: number; metricsPort: number }[];
 }
 
 export interface DemoFrame {
   t: number;
-  trucks: { truckId: string; inKafka: number; lastSeq: number | null; lag: number | null; online: boolean }[];
+  trucks: {
+    truckId: string;
+    inKafka: number;
+    lastSeq: number | null;
+    lag: number | null;
+    inDatabase: number | null;
+    online: boolean;
+  }[];
 }
 
 export interface DemoRun {
@@ -77,10 +87,10 @@ function alive(pid: number): boolean {
 /** Processes still running that belong to the demo: its children by pid, anything naming its folders. */
 export function leftovers(ready: DemoReady): string[] {
   const found: string[] = [];
-  for (const pid of [ready.bridge.pid, ready.map.pid, ...ready.agents.map((a) => a.pid)]) {
+  for (const pid of [ready.bridge.pid, ready.map.pid, ready.history.pid, ...ready.agents.map((a) => a.pid)]) {
     if (alive(pid)) found.push(`pid ${pid} still running`);
   }
-  const marks = [ready.dir, ...(ready.kafkaDataDir ? [ready.kafkaDataDir] : [])];
+  const marks = [ready.dir, ready.kafkaDataDir, ready.postgresDataDir].filter((m): m is string => m !== null);
   const ps = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" });
   for (const line of ps.split("\n")) {
     if (marks.some((m) => line.includes(m))) found.push(line.trim());

@@ -1,25 +1,34 @@
 /**
  * `npm run demo` as a user runs it, minus the terminal: three trucks must show rising record counts in Kafka with
- * a small lag, and Ctrl-C (SIGINT) must stop everything: no agent, bridge or socat left, the temporary folder gone.
- * Uses the test run's Kafka through KAFKA_BROKERS (the demo with its own Kafka runs in the fault suite).
+ * a small lag, drive on the live map, and fill the history database; Ctrl-C (SIGINT) must stop everything: no agent,
+ * bridge, map, history or socat left, the temporary folder gone. Uses the test run's Kafka through KAFKA_BROKERS and
+ * a database of its own through DATABASE_URL (the demo with its own Kafka and PostgreSQL runs in the fault suite).
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { WebSocket } from "ws";
 import { kafkaBrokers } from "../support/kafka.ts";
+import { createTestDatabase, sql, type TestDatabase } from "../support/postgres.ts";
 import { waitFor } from "../support/wait.ts";
 import { type DemoRun, leftovers, runDemo } from "./demo-run.ts";
+import { mapSnapshot } from "./map.ts";
 
 describe("npm run demo", () => {
   let demo: DemoRun | undefined;
+  let db: TestDatabase | undefined;
   afterAll(async () => {
     if (demo && demo.child.exitCode === null) {
       demo.child.kill("SIGKILL");
       await demo.exited;
     }
+    await db?.drop();
   });
 
-  it("shows three live trucks with rising records in Kafka and stops cleanly on Ctrl-C", async () => {
-    demo = runDemo(["--duration", "90"], { ...process.env, KAFKA_BROKERS: kafkaBrokers().join(",") });
+  it("shows three live trucks with rising records in Kafka, moving on the map and filling the database; stops cleanly on Ctrl-C", async () => {
+    db = await createTestDatabase("demo");
+    demo = runDemo(["--duration", "120"], {
+      ...process.env,
+      KAFKA_BROKERS: kafkaBrokers().join(","),
+      DATABASE_URL: db.url,
+    });
     const d = demo;
     await Promise.race([
       waitFor(() => d.ready(), "the demo to be ready", { timeoutMs: 60_000 }),
@@ -50,28 +59,39 @@ describe("npm run demo", () => {
       expect(last.lag!).toBeLessThanOrEqual(3);
     }
 
-    // The live map runs too and shows the three trucks (its URL came first among the demo's messages).
+    // The live map runs too and shows the three trucks (its URL came first among the demo's messages), moving: each
+    // one's position on the map changes while the demo runs.
     expect(d.messages.find((m) => m.startsWith("live map:"))).toBe(`live map: ${ready.map.url}`);
-    const onMap = await mapSnapshotIds(ready.map.url);
-    expect(onMap.sort()).toEqual(["DEMO-1", "DEMO-2", "DEMO-3"]);
+    const first = await mapSnapshot(ready.map.url);
+    expect(first.map((t) => t.id).sort()).toEqual(["DEMO-1", "DEMO-2", "DEMO-3"]);
+    await waitFor(
+      async () => {
+        const now = await mapSnapshot(ready.map.url);
+        return first.every((before) => {
+          const after = now.find((t) => t.id === before.id);
+          return after?.lat != null && (after.lat !== before.lat || after.lon !== before.lon);
+        });
+      },
+      "every truck moving on the map",
+      { timeoutMs: 60_000, intervalMs: 1_000 },
+    );
+
+    // The history fills the database the demo names, and the view counts its rows per truck.
+    expect(d.messages).toContain(`history database: ${db.url}`);
+    await waitFor(() => d.frames.at(-1)?.trucks.every((t) => (t.inDatabase ?? 0) >= 5), "5 rows per truck in the DB", {
+      timeoutMs: 45_000,
+      intervalMs: 200,
+    });
+    const rows = await sql<{ truck_id: string; n: string }>(
+      db.url,
+      "SELECT truck_id, count(*) AS n FROM truck_daily_summary GROUP BY truck_id ORDER BY truck_id",
+    );
+    expect(rows.map((r) => r.truck_id)).toEqual(["DEMO-1", "DEMO-2", "DEMO-3"]);
 
     d.child.kill("SIGINT");
     const exit = await d.exited;
     expect(exit.code, d.stderr()).toBe(0);
     expect(d.messages.some((m) => m.startsWith("stopped in"))).toBe(true);
     expect(leftovers(ready)).toEqual([]);
-  });
+  }, 240_000);
 });
-
-/** The truck ids of the map's WebSocket snapshot (what the page gets first). */
-function mapSnapshotIds(pageUrl: string): Promise<string[]> {
-  const url = new URL("ws", pageUrl.replace(/^http/, "ws"));
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
-    socket.once("message", (data) => {
-      socket.close();
-      resolve((JSON.parse(String(data)) as { trucks: { id: string }[] }).trucks.map((t) => t.id));
-    });
-    socket.once("error", reject);
-  });
-}

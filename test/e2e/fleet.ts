@@ -27,8 +27,11 @@ export interface FleetRunOptions {
   agent?: AgentPlan["overrides"];
   /** Bridge forwarder settings. */
   forwarder?: Record<string, unknown>;
-  /** The URL agents dial, given the bridge's port (a fault proxy goes in between). Default: the bridge itself. */
-  agentUrl?: (bridgePort: number) => string | Promise<string>;
+  /**
+   * The URL agents dial, given the bridge's port (a fault proxy goes in between) and the bridge's files (several
+   * bridges behind HAProxy start from them). Default: the bridge itself.
+   */
+  agentUrl?: (bridgePort: number, files: BridgeFiles) => string | Promise<string>;
   /** Start the bridge at once (default true); false for faults that begin with the bridge down. */
   bridgeUp?: boolean;
 }
@@ -100,7 +103,7 @@ export async function startFleetRun(options: FleetRunOptions): Promise<FleetRun>
     };
     if (options.bridgeUp !== false) await startBridge();
     await devices.start();
-    const url = (await options.agentUrl?.(bridgeFiles.port)) ?? `mqtt://127.0.0.1:${bridgeFiles.port}`;
+    const url = (await options.agentUrl?.(bridgeFiles.port, bridgeFiles)) ?? `mqtt://127.0.0.1:${bridgeFiles.port}`;
     const byId = new Map(devices.devices().map((d) => [d.truckId, d]));
     const started = await Promise.all(
       ids.map((truckId) =>

@@ -1,6 +1,6 @@
 /**
  * Kafka for end-to-end runs, the demo and the fault tests: the brokers in KAFKA_BROKERS when set, otherwise the
- * local single-node broker of deploy/kafka on free ports. A run that must stop and restart the broker (the Kafka
+ * local Kafka of deploy/kafka on free ports (one node, or KAFKA_CLUSTER nodes). A run that must stop and restart the broker (the Kafka
  * faults) asks for its own local broker even when KAFKA_BROKERS is set: restarting a shared cluster is not ours to do.
  */
 import { randomBytes } from "node:crypto";
@@ -22,10 +22,28 @@ export function brokersFromEnv(): string[] | undefined {
   return list && list.length > 0 ? list : undefined;
 }
 
-export async function startKafka(options: { own?: boolean } = {}): Promise<E2eKafka> {
+/** KAFKA_CLUSTER: how many nodes a local Kafka started by the harness has (default 1; 3 for the cluster). */
+export function kafkaClusterSize(): number {
+  const raw = process.env.KAFKA_CLUSTER?.trim();
+  if (!raw) return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 9) throw new RangeError(`KAFKA_CLUSTER must be 1..9 nodes, got '${raw}'`);
+  return n;
+}
+
+/**
+ * `own`: a local Kafka of this run's own even when KAFKA_BROKERS is set (faults that stop brokers). `nodes`: its
+ * size (default KAFKA_CLUSTER, else 1); the cluster faults ask for 3 whatever the environment says.
+ */
+export async function startKafka(
+  options: { own?: boolean; nodes?: number; proxiedListener?: boolean } = {},
+): Promise<E2eKafka> {
   const fromEnv = options.own ? undefined : brokersFromEnv();
   if (fromEnv) return { brokers: fromEnv, local: undefined, close: async () => {} };
-  const local = await startLocalKafka();
+  const local = await startLocalKafka({
+    nodes: options.nodes ?? kafkaClusterSize(),
+    ...(options.proxiedListener ? { proxiedListener: true } : {}),
+  });
   let closing: Promise<void> | undefined;
   return {
     brokers: local.brokers,

@@ -2,7 +2,9 @@
  * Faults of `fleetsync history` (the real command, as a child process) against real Kafka and real PostgreSQL.
  * Each ends with exactly one row per record produced and nothing missing:
  * - SIGKILL while a batch's transaction is open (a statement trigger holds it open, so the kill lands inside);
- * - PostgreSQL stopped for 30 s while records keep coming, then started again (/readyz says why meanwhile);
+ * - PostgreSQL stopped for 30 s while records keep coming, then started again (/readyz says why meanwhile); the
+ *   live map (`fleetsync map`, its own group on the same topics) keeps updating meanwhile: the pipelines are
+ *   independent;
  * - two instances sharing the group, one SIGKILLed: the other takes its partitions over after the rebalance;
  * - `fleetsync history replay --to earliest`: everything is read again, nothing written twice.
  */
@@ -24,6 +26,7 @@ import { roundTo } from "../../protocol/records.ts";
 import { REPO } from "../e2e/bridge.ts";
 import { fleetsyncCommand } from "../support/build.ts";
 import { childLifecycle } from "../e2e/child.ts";
+import { mapSnapshot, spawnMap, writeMapConfig } from "../e2e/map.ts";
 import { telemetry } from "../integration/pipelines/support.ts";
 import { createTopics, deleteTopics, kafkaBrokers, testKafka, uniqueTopic } from "../support/kafka.ts";
 import { createTestDatabase, sql, type TestDatabase } from "../support/postgres.ts";
@@ -210,14 +213,33 @@ describe("fleetsync history faults", () => {
     await expectExactly(s.db.url, trucks, perTruck);
   });
 
-  it("PostgreSQL stopped for 30 s while records keep coming: /readyz says why, then it catches up", async () => {
+  it("PostgreSQL stopped for 30 s while records keep coming: the map keeps updating, /readyz says why, then it catches up", async () => {
     const own = await startLocalPostgres();
     try {
       const s = await setup(2, own.url);
       const trucks = ["P1", "P2", "P3"];
       const h = await spawnHistory(s);
+      // The live map on the same topics, in its own group (plus the status topic it needs).
+      const status = uniqueTopic("history-fs");
+      await createTopics(kafka, [{ topic: status, partitions: 2 }]);
+      topics.push(status);
+      const map = await spawnMap(
+        await writeMapConfig(dir!, {
+          groupId: `${s.groupId}-map`,
+          kafka: { brokers: kafkaBrokers() },
+          topics: { ...s.topics, status },
+          http: { host: "127.0.0.1", port: 0 },
+          deltaIntervalMs: 100,
+        }),
+      );
+      children.push(map);
+      const mapAt = async (seq: number) => {
+        const shown = await mapSnapshot(map.url);
+        return trucks.every((id) => shown.find((t) => t.id === id)?.seq === seq);
+      };
       await produceTelemetry(kafka, s.topics.telemetry, trucks, 0, 500);
       await waitRows(s.db.url, trucks.length * 500);
+      await waitFor(() => mapAt(499), "the map at seq 499", { timeoutMs: 60_000, intervalMs: 250 });
 
       await own.stop();
       const down = await waitFor(
@@ -230,8 +252,17 @@ describe("fleetsync history faults", () => {
       );
       expect(down.body).toMatch(/database unavailable/);
       // Records keep coming during the outage: Kafka holds them; the service only retries its batch in hand.
+      const outageBegan = Date.now();
       await produceTelemetry(kafka, s.topics.telemetry, trucks, 500, 1_500);
-      await sleep(30_000); // the outage's length is the fault itself, not a wait for something to happen
+      // The map shows every truck's newest record while the database is still down (its group does not wait).
+      await waitFor(() => mapAt(1_999), "the map at seq 1999 during the outage", {
+        timeoutMs: 25_000,
+        intervalMs: 250,
+      });
+      expect((await httpGet(h.port, "/readyz")).status).toBe(503);
+      expect(await rowCount(s.db.url).catch(() => "unreachable")).toBe("unreachable");
+      // The outage's length is the fault itself, not a wait for something to happen.
+      await sleep(Math.max(0, 30_000 - (Date.now() - outageBegan)));
       expect(h.child.exitCode).toBeNull();
       await own.start();
 

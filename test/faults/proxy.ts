@@ -15,6 +15,19 @@ export interface ProxyStats {
 
 export interface CuttingProxy {
   readonly port: number;
+  /**
+   * A network partition, not a reset: open connections stop carrying bytes (nothing is closed, nothing is
+   * refused) and new ones are accepted but never reach the target, as when a link silently drops packets.
+   */
+  partition(): void;
+  /** Ends the partition: the connections it froze are closed (they would have timed out), new ones pass again. */
+  heal(): void;
+  /**
+   * Requests still reach the target but its answers are thrown away, on open and new connections: the server did
+   * the work, the client never hears so (a response lost to a cut link). unmute() closes those connections.
+   */
+  mute(): void;
+  unmute(): void;
   /** Starts cutting: every `minMs`..`maxMs` each open connection is cut with probability `p`. */
   startCutting(options: { minMs: number; maxMs: number; p: number }): void;
   stopCutting(): void;
@@ -22,14 +35,32 @@ export interface CuttingProxy {
   close(): Promise<void>;
 }
 
-export async function startCuttingProxy(targetPort: number, seed: string | number): Promise<CuttingProxy> {
+export async function startCuttingProxy(
+  targetPort: number,
+  seed: string | number,
+  options: { port?: number } = {},
+): Promise<CuttingProxy> {
   const prng = createPrng(seed);
   const pairs = new Set<[Socket, Socket]>();
   const stats = { accepted: 0, cut: 0 };
   let timer: NodeJS.Timeout | undefined;
+  /** Sockets a partition froze or swallowed; closed when it heals. */
+  let frozen: Socket[] | undefined;
+  /** Pairs whose answers are being thrown away; closed on unmute. */
+  let muted: Set<[Socket, Socket]> | undefined;
+  const silence = (pair: [Socket, Socket]) => {
+    pair[1].unpipe(pair[0]);
+    pair[1].on("data", () => undefined);
+    muted!.add(pair);
+  };
 
   const server: Server = createServer((client) => {
     stats.accepted++;
+    if (frozen) {
+      client.on("error", () => undefined);
+      frozen.push(client);
+      return;
+    }
     const upstream = tcpConnect(targetPort, "127.0.0.1");
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
@@ -45,10 +76,11 @@ export async function startCuttingProxy(targetPort: number, seed: string | numbe
     }
     client.pipe(upstream);
     upstream.pipe(client);
+    if (muted) silence(pair);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const port = (server.address() as { port: number }).port;
 
@@ -71,6 +103,34 @@ export async function startCuttingProxy(targetPort: number, seed: string | numbe
 
   return {
     port,
+    partition() {
+      if (frozen) return;
+      frozen = [];
+      for (const pair of pairs) {
+        for (const s of pair) {
+          s.unpipe();
+          s.pause();
+          frozen.push(s);
+        }
+      }
+      pairs.clear();
+    },
+    heal() {
+      for (const s of frozen ?? []) s.destroy();
+      frozen = undefined;
+    },
+    mute() {
+      if (muted) return;
+      muted = new Set();
+      for (const pair of pairs) silence(pair);
+    },
+    unmute() {
+      for (const [a, b] of muted ?? []) {
+        a.destroy();
+        b.destroy();
+      }
+      muted = undefined;
+    },
     startCutting(options) {
       if (!timer) schedule(options);
     },
@@ -82,6 +142,8 @@ export async function startCuttingProxy(targetPort: number, seed: string | numbe
     async close() {
       clearTimeout(timer);
       timer = undefined;
+      for (const s of frozen ?? []) s.destroy();
+      frozen = undefined;
       for (const [a, b] of pairs) {
         a.destroy();
         b.destroy();

@@ -1,10 +1,13 @@
 /**
  * Vitest global setup: the built command line (test/support/build.ts) and one real Kafka for the whole run. KAFKA_BROKERS (comma-separated) uses an existing cluster;
- * otherwise the local broker of deploy/kafka starts here and stops in teardown. The broker also watches this
+ * otherwise the local Kafka of deploy/kafka starts here and stops in teardown: one broker, or KAFKA_CLUSTER=3 for a
+ * three-node cluster (replication factor 3, min.insync.replicas 2: the suite then runs where acks=all means two
+ * brokers). The broker also watches this
  * process, so an interrupted run (Ctrl-C, a crash, SIGKILL) never leaves it behind.
  */
 import type { TestProject } from "vitest/node";
 import { type LocalKafka, startLocalKafka } from "../../deploy/kafka/local-kafka.ts";
+import { kafkaClusterSize } from "../e2e/kafka.ts";
 import { BUILD_ENV, buildFleetsync, removeBuild } from "./build.ts";
 
 declare module "vitest" {
@@ -40,8 +43,8 @@ async function startKafka(project: TestProject): Promise<void> {
     return;
   }
   const kafkaBegan = Date.now();
-  local = await startLocalKafka();
-  process.stderr.write(`kafka: local broker ${local.brokers.join(",")} ready in ${Date.now() - kafkaBegan} ms\n`);
+  local = await startLocalKafka({ nodes: kafkaClusterSize() });
+  process.stderr.write(`kafka: local Kafka ${local.brokers.join(",")} ready in ${Date.now() - kafkaBegan} ms\n`);
   project.provide("kafkaBrokers", local.brokers);
 }
 

@@ -1,6 +1,6 @@
 /** Kafka helpers for integration tests: the run's brokers, per-test topic names, and reading a topic back. */
 import { randomBytes } from "node:crypto";
-import { type IHeaders, Kafka, logLevel } from "kafkajs";
+import { type IHeaders, Kafka, type KafkaMessage, logLevel } from "kafkajs";
 import { inject } from "vitest";
 import { waitFor } from "./wait.ts";
 
@@ -51,6 +51,16 @@ export interface ReadRecord {
   headers: Record<string, string>;
 }
 
+function toReadRecord(partition: number, message: KafkaMessage): ReadRecord {
+  return {
+    partition,
+    offset: message.offset,
+    key: message.key?.toString("utf8") ?? null,
+    value: message.value?.toString("utf8") ?? null,
+    headers: headersToStrings(message.headers),
+  };
+}
+
 function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
@@ -77,13 +87,7 @@ export async function readUntil(
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        records.push({
-          partition,
-          offset: message.offset,
-          key: message.key?.toString("utf8") ?? null,
-          value: message.value?.toString("utf8") ?? null,
-          headers: headersToStrings(message.headers),
-        });
+        records.push(toReadRecord(partition, message));
       },
     });
     await waitFor(() => enough(records), `${what} on ${topic}`, { timeoutMs });
@@ -96,4 +100,38 @@ export async function readUntil(
 /** Reads a topic from the beginning until `count` records have arrived. */
 export function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 60_000): Promise<ReadRecord[]> {
   return readUntil(kafka, topic, (records) => records.length >= count, `${count} records`, timeoutMs);
+}
+
+/**
+ * Every record of a topic, read (read_committed) to the end it had when the call began: for topics written in
+ * transactions, where offsets include markers and "N records" is not known in advance.
+ */
+export async function readToEnd(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<ReadRecord[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const pending = new Map(
+    ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]),
+  );
+  const records: ReadRecord[] = [];
+  if (pending.size === 0) return records;
+  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString("hex")}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    // Also emitted for batches of transaction markers only: the last offset of a partition may be a marker.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      const end = pending.get(e.payload.partition);
+      if (end !== undefined && BigInt(e.payload.lastOffset) >= end) pending.delete(e.payload.partition);
+    });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        records.push(toReadRecord(partition, message));
+      },
+    });
+    await waitFor(() => pending.size === 0, `the end of ${topic}`, { timeoutMs });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
 }

@@ -3,6 +3,7 @@
  * init sequence, and only sequences that keep it off the bus: SLCAN close / bitrate / listen-only open (`L`, never
  * `O`: design promise 5), ELM327 monitor mode (`AT MA`, silent monitoring). candump needs no init. Nothing this
  * source sends ever puts a frame on the bus; OBD-II polling, which would, is not part of it.
+ * `format: "socketcan"` reads a CAN network interface instead (socketcan-source.ts).
  */
 import { type Logger, silentLogger } from "../../../common/log.ts";
 import { repeatedLog } from "../../../common/log-limit.ts";
@@ -15,6 +16,8 @@ import { parseConfig } from "../serial/config.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
 import type { CanSourceDeps, PortSource, SourceCounters } from "../types.ts";
 import { type CanSourceConfig, CanSourceConfigSchema, type CanSourceSettings } from "./config.ts";
+import { decoderCounters } from "./counters.ts";
+import { createSocketCanSource } from "./socketcan-source.ts";
 
 export interface CanSource extends PortSource {
   /** The line format in use (after auto-detection), or undefined while still detecting. */
@@ -32,7 +35,10 @@ export function createCanSource(
   deps: CanSourceDeps & { logger?: Logger; openPort?: OpenPort },
 ): CanSource {
   const settings = parseConfig(CanSourceConfigSchema, config, "can");
-  const { format: wanted, bitrate, commandTimeoutMs, detectMs, transportTimeoutMs, maxTransportSessions } = settings;
+  if (settings.format === "socketcan") return createSocketCanSource(settings, deps);
+  const wanted = settings.format;
+  const path = settings.path!; // the schema requires a path for every serial format
+  const { bitrate, commandTimeoutMs, detectMs, transportTimeoutMs, maxTransportSessions } = settings;
   const transport = { timeoutMs: transportTimeoutMs, maxSessions: maxTransportSessions };
   let decoder: CanDecoder | undefined = wanted === "auto" ? undefined : createCanDecoder(wanted, transport);
   const sample: string[] = [];
@@ -54,7 +60,7 @@ export function createCanSource(
 
   const serial = createSerialLineSource(
     {
-      path: settings.path,
+      path,
       baudRate: settings.baudRate,
       maxLineBytes: settings.maxLineBytes,
       reconnectMinMs: settings.reconnectMinMs,
@@ -154,7 +160,7 @@ export function createCanSource(
         for (const line of sample.splice(0)) onLine(line, Date.now());
         return;
       }
-      noFormat.report({ path: settings.path, rounds: detectRounds, retryMs: settings.detectRetryMs });
+      noFormat.report({ path, rounds: detectRounds, retryMs: settings.detectRetryMs });
       await detectPause();
       if (!current() || !serial.isOpen()) return;
     }
@@ -186,23 +192,8 @@ export function createCanSource(
     format: () => decoder?.format,
     isOpen: () => serial.isOpen(),
     counters(): SourceCounters {
-      const d = decoder?.counters();
       const flat: Record<string, number> = { ...serial.counters(), initRuns, detectRounds, restartsAfterBufferFull };
-      if (d) {
-        Object.assign(flat, {
-          frames: d.frames,
-          invalid: d.invalid,
-          adapterErrors: d.adapterErrors,
-          ignored: d.ignored,
-          skipped: d.skipped,
-          j1939Messages: d.j1939.messages,
-          j1939OtherPgn: d.j1939.otherPgn,
-          bamCompleted: d.j1939.transport.completed,
-          bamTimeouts: d.j1939.transport.timeouts,
-          bamSequenceErrors: d.j1939.transport.sequenceErrors,
-          obdMessages: d.obd2.messages,
-        });
-      }
+      if (decoder) Object.assign(flat, decoderCounters(decoder));
       return flat;
     },
   };

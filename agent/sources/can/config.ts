@@ -1,14 +1,45 @@
 import { z } from "zod";
 import { SerialLineConfigSchema } from "../serial/config.ts";
 
+/** Linux interface names are at most 15 characters (IFNAMSIZ 16 with the terminating NUL). */
+const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+
 export const CanSourceConfigSchema = SerialLineConfigSchema.extend({
+  path: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The adapter's serial device, e.g. /dev/ttyUSB0 or /dev/serial/by-id/... (every format but socketcan)."),
   baudRate: z.number().int().positive().default(115200).describe("Serial speed to the adapter (not the CAN bitrate)."),
   format: z
-    .enum(["slcan", "elm327", "candump", "auto"])
+    .enum(["slcan", "elm327", "candump", "auto", "socketcan"])
     .default("auto")
     .describe(
-      "Adapter line format; auto listens first, then tries the SLCAN listen-only open, then ELM327 monitor mode.",
+      "Adapter line format; auto listens first, then tries the SLCAN listen-only open, then ELM327 monitor mode. socketcan: a CAN network interface (a Pi CAN HAT, a candleLight/gs_usb stick), read through can-utils' candump -L.",
     ),
+  interface: z
+    .string()
+    .regex(INTERFACE_NAME)
+    .optional()
+    .describe(
+      "format socketcan: the CAN network interface, e.g. can0 (set up and listen-only: docs/installer-guide.md).",
+    ),
+  allowActiveInterface: z
+    .boolean()
+    .default(false)
+    .describe(
+      "format socketcan: read an interface that is not in listen-only mode. Off, the agent refuses to start on one (design promise 5): candump only receives, but a CAN controller that is not listen-only acknowledges every frame and sends error frames on the bus. Turn on only on purpose, e.g. a bench bus with no other node to acknowledge.",
+    ),
+  candumpPath: z
+    .string()
+    .min(1)
+    .default("candump")
+    .describe("format socketcan: the candump program (Debian package can-utils), looked up on PATH."),
+  ipPath: z
+    .string()
+    .min(1)
+    .default("ip")
+    .describe("format socketcan: the ip program (iproute2) that reports the interface's state and mode."),
   bitrate: z
     .number()
     .int()
@@ -44,7 +75,22 @@ export const CanSourceConfigSchema = SerialLineConfigSchema.extend({
     .max(1024)
     .default(64)
     .describe("Open BAM/RTS sessions kept; oldest dropped."),
-}).strict();
+})
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.format === "socketcan") {
+      if (c.interface === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["interface"],
+          message: "format socketcan needs an interface, e.g. can0",
+        });
+      if (c.path !== undefined)
+        ctx.addIssue({ code: "custom", path: ["path"], message: "format socketcan reads an interface, not a path" });
+    } else if (c.path === undefined) {
+      ctx.addIssue({ code: "custom", path: ["path"], message: `format ${c.format} needs the adapter's serial path` });
+    }
+  });
 
 export type CanSourceConfig = z.input<typeof CanSourceConfigSchema>;
 export type CanSourceSettings = z.output<typeof CanSourceConfigSchema>;

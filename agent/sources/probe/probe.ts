@@ -1,12 +1,16 @@
 /**
  * For `doctor`: what is on this serial port? Opens it, listens, and says whether it sees NMEA (talkers, sentence
- * types, the latest fix) or CAN frames (line format, frames/s, engine speed if present). It never transmits on a CAN
- * bus: it listens first, and the only thing it may send is the SLCAN listen-only open (close, bitrate, `L`).
+ * types, the latest fix) or CAN frames (line format, frames/s, engine speed if present). A port that stays silent is
+ * then asked, at the speeds CAN adapters use, whether it is an ELM327/STN or SLCAN adapter (ask.ts: the exact bytes,
+ * none of which transmits on the bus), and a found adapter is opened the agent's way to see its traffic. Last, for
+ * adapters that answer nothing to `V`, the bare SLCAN listen-only open (close, bitrate, `L`).
  */
 import { readdir } from "node:fs/promises";
 import { detectCanFormat } from "../../decoders/can/detect.ts";
 import type { CanFormat } from "../../decoders/can/frame.ts";
 import { slcanInitCommands } from "../../decoders/can/slcan.ts";
+import { elmProtocolFor } from "../can/can-source.ts";
+import { type AdapterIdentity, askAdapter } from "./ask.ts";
 import { createCanDecoder } from "../../decoders/can-decoder.ts";
 import { createNmeaAssembler } from "../../decoders/nmea/epoch.ts";
 import { parseSentence } from "../../decoders/nmea/sentence.ts";
@@ -14,9 +18,18 @@ import { createSerialLineSource, type OpenPort } from "../serial/serial-line-sou
 import { AGENT_NOT_BEFORE_MS, createGnssClock, type GnssTimeCounters } from "../../state/gnss-time.ts";
 import type { GpsFix } from "../types.ts";
 
+/** Where ELM327 clones and STN chips ship (38400), and the speeds installers and OBDLink adapters are set to. */
+export const ADAPTER_BAUD_RATES = [38400, 9600, 115200, 230400, 500000];
+
 export interface ProbeOptions {
-  /** Tried in order; the first at which something is recognised wins. */
+  /** Listened at in order (a GPS talks on its own); the first at which something is recognised wins. */
   baudRates?: number[];
+  /** Asked at in order when listening found nothing (default ADAPTER_BAUD_RATES; [] = never ask). */
+  askBaudRates?: number[];
+  /** How long to wait for an adapter's reply to each question. */
+  replyMs?: number;
+  /** ELM327 protocol for monitoring (default from the bitrate, as the agent chooses it). */
+  elmProtocol?: string;
   /** How long to listen at each step. */
   listenMs?: number;
   /** CAN bitrate for the SLCAN listen-only open. */
@@ -28,7 +41,8 @@ export interface ProbeOptions {
 
 export interface ProbeResult {
   path: string;
-  kind: "nmea" | "can" | "nothing" | "unreadable";
+  /** `adapter`: a CAN adapter answered but no frame came (ignition off, wrong bitrate). */
+  kind: "nmea" | "can" | "adapter" | "nothing" | "unreadable";
   baudRate: number | null;
   lines: number;
   nmea?: {
@@ -49,6 +63,10 @@ export interface ProbeResult {
     /** Per decoded PGN (by name), the source addresses that send it: several ECUs often send the same PGN. */
     sources: Record<string, number[]>;
   };
+  /** The adapter that answered doctor's questions, and at which speed. */
+  adapter?: AdapterIdentity;
+  /** The speeds at which the port was asked (nothing answered at those before `baudRate`). */
+  asked?: number[];
   error?: string;
 }
 
@@ -115,7 +133,7 @@ function asNmea(lines: string[]): ProbeResult["nmea"] | undefined {
   };
 }
 
-function asCan(lines: string[], listenMs: number): ProbeResult["can"] | undefined {
+export function asCan(lines: string[], listenMs: number): ProbeResult["can"] | undefined {
   const format = detectCanFormat(lines.slice(0, 64));
   if (!format) return undefined;
   const decoder = createCanDecoder(format);
@@ -159,6 +177,22 @@ export async function probeSerialPort(path: string, options: ProbeOptions = {}):
     if (can) return { path, kind: "can", baudRate, lines: heard.lines.length, can };
   }
   if (!opened) return { path, kind: "unreadable", baudRate: null, lines: 0, error: "could not open the port" };
+  const asked: number[] = [];
+  for (const baudRate of options.askBaudRates ?? ADAPTER_BAUD_RATES) {
+    asked.push(baudRate);
+    const canBitrate = options.canBitrate ?? 250_000;
+    const reply = await askAdapter(path, baudRate, {
+      replyMs: options.replyMs ?? 1000,
+      listenMs,
+      canBitrate,
+      elmProtocol: options.elmProtocol ?? elmProtocolFor({ bitrate: canBitrate }),
+      ...(options.openPort ? { openPort: options.openPort } : {}),
+    });
+    if (!reply.identity) continue;
+    const found = { path, baudRate, lines: reply.lines.length, adapter: reply.identity, asked };
+    const can = asCan(reply.lines, listenMs);
+    return can ? { ...found, kind: "can", can } : { ...found, kind: "adapter" };
+  }
   if (options.trySlcan !== false) {
     const baudRate = baudRates[baudRates.length - 1]!;
     const heard = await listen(
@@ -169,9 +203,9 @@ export async function probeSerialPort(path: string, options: ProbeOptions = {}):
       slcanInitCommands(options.canBitrate ?? 250_000),
     );
     const can = asCan(heard.lines, listenMs);
-    if (can) return { path, kind: "can", baudRate, lines: heard.lines.length, can };
+    if (can) return { path, kind: "can", baudRate, lines: heard.lines.length, can, asked };
   }
-  return { path, kind: "nothing", baudRate: null, lines: lastLines };
+  return { path, kind: "nothing", baudRate: null, lines: lastLines, asked };
 }
 
 /**
@@ -187,4 +221,12 @@ export async function listSerialCandidates(devDir = "/dev"): Promise<string[]> {
     if (/^(ttyUSB|ttyACM|ttyAMA|ttyS0$|serial\d)/.test(name)) out.push(`${devDir}/${name}`);
   }
   return out.sort();
+}
+
+/** In the installer's words: which chip answered, with its firmware. */
+export function describeAdapter(a: AdapterIdentity): string {
+  if (a.kind === "slcan") return `SLCAN adapter ${a.version}${a.serial ? `, serial ${a.serial}` : ""}`;
+  if (a.kind === "stn")
+    return `${a.version}${a.description ? ` on ${a.description}` : ""} (${a.elmVersion} compatible)`;
+  return `${a.version}${a.description ? ` (${a.description})` : ""}`;
 }

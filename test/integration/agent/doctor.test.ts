@@ -3,12 +3,13 @@
  * gpsd corpus, a J1939 truck log as candump lines), a real MQTT broker over TCP (Aedes with a password check; and
  * mosquitto speaking MQTT 5, which is not a FleetSync bridge and so never confirms).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { Aedes } from "aedes";
 import { afterEach, describe, expect, it } from "vitest";
+import { runFleetsync } from "../../support/cli.ts";
 import { waitFor } from "../../support/wait.ts";
 import { freePort } from "../../../deploy/kafka/local-kafka.ts";
 import { ptyPair, REPO, spawnAgent, waitStarted, writeConfig } from "./process.ts";
@@ -48,15 +49,7 @@ interface DoctorOutput {
 }
 
 async function doctor(args: string[]): Promise<{ code: number | null; out: DoctorOutput; stderr: string }> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "cli/fleetsync.ts", "doctor", ...args], {
-    cwd: REPO,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (c) => (stdout += c));
-  child.stderr!.on("data", (c) => (stderr += c));
-  const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+  const { code, stdout, stderr } = await runFleetsync(["doctor", ...args]);
   return { code, out: JSON.parse(stdout) as DoctorOutput, stderr };
 }
 

@@ -77,6 +77,9 @@ describe("fleetsync .deb packages", () => {
     expect(await field(arch, "Package")).toBe("fleetsync");
     expect(await field(arch, "Architecture")).toBe(arch);
     expect(await field(arch, "Depends")).toMatch(/(^|, )nodejs \(>= 20\)/);
+    // SocketCAN: the agent runs can-utils' candump and iproute2's ip.
+    expect(await field(arch, "Depends")).toMatch(/(^|, )can-utils(,|$)/);
+    expect(await field(arch, "Depends")).toMatch(/(^|, )iproute2(,|$)/);
     const pkg = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { version: string };
     expect(await field(arch, "Version")).toBe(pkg.version.replace("-", "~"));
     const { stdout } = await run("dpkg-deb", ["-I", debs.get(arch)!.file]);

@@ -1,11 +1,13 @@
 /**
  * `fleetsync replay` (the command, as a process) against a real Kafka: it refuses a group with live members and
  * changes nothing; on a stopped group it moves the offsets to the first record at or after "2 hours ago" (Kafka's
- * ListOffsets by timestamp), prints the moves, and the pipeline then reads exactly the records from there on.
+ * ListOffsets by timestamp), prints the moves, and the pipeline then reads exactly the records from there on. The
+ * live map replays too: rewound past its 10 minutes of start-up history, it shows trucks it had not shown.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createMapService, type MapService, parseMapConfig } from "../../../pipelines/map/index.ts";
 import type { PipelineRunner } from "../../../pipelines/runtime/index.ts";
 import type { TelemetryRecord } from "../../../protocol/records.ts";
 import { REPO } from "../../e2e/bridge.ts";
@@ -16,7 +18,7 @@ import { committed, seqs, telemetry, telemetryRunner } from "./support.ts";
 
 const kafka = testKafka("replay-test");
 const topics: string[] = [];
-const runners: PipelineRunner[] = [];
+const runners: (PipelineRunner | MapService)[] = [];
 const HOUR = 3_600_000;
 
 function replay(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -103,5 +105,58 @@ describe("fleetsync replay", () => {
     await start(topic, groupId, second).start();
     await waitFor(() => second.length === 4, "the 4 recent records read again");
     expect(second.sort()).toEqual(["R1:2", "R1:3", "R2:2", "R2:3"]);
+  });
+});
+
+describe("fleetsync replay and the live map", () => {
+  it("a map group rewound to 4 hours ago shows the trucks of 3 hours ago, which its 10 minutes of history left out", async () => {
+    const t = {
+      telemetry: uniqueTopic("replay-map-t"),
+      events: uniqueTopic("replay-map-e"),
+      status: uniqueTopic("replay-map-s"),
+    };
+    topics.push(...Object.values(t));
+    await createTopics(
+      kafka,
+      Object.values(t).map((topic) => ({ topic, partitions: 1 })),
+    );
+    const producer = kafka.producer();
+    await producer.connect();
+    const old = String(Date.now() - 3 * HOUR);
+    await producer.send({
+      topic: t.telemetry,
+      acks: -1,
+      messages: [
+        { key: "OLD", value: JSON.stringify(telemetry("OLD", 0)), timestamp: old },
+        { key: "OLD", value: JSON.stringify(telemetry("OLD", 1)), timestamp: old },
+        { key: "NEW", value: JSON.stringify(telemetry("NEW", 0)) },
+      ],
+    });
+    await producer.disconnect();
+    const config = parseMapConfig({
+      groupId: `replay-map-${randomBytes(4).toString("hex")}`,
+      kafka: { brokers: kafkaBrokers() },
+      topics: t,
+      http: { host: "127.0.0.1", port: 0 },
+    });
+    const startMap = async () => {
+      const map = createMapService(config);
+      runners.push(map);
+      await map.start();
+      return map;
+    };
+
+    const first = await startMap();
+    await waitFor(() => first.state.get("NEW")?.seq === 0, "NEW on the map");
+    expect(first.state.get("OLD")).toBeUndefined(); // 3 hours old: outside the map's start-up history
+    await first.stop(); // commits what it handled
+
+    const moved = await replay("--group", config.groupId, "--to", "4 hours ago");
+    expect(moved.stderr).toBe("");
+    expect(moved.code).toBe(0);
+    expect(moved.stdout).toContain(`${t.telemetry}/0  3 -> 0  (-3)`);
+
+    const second = await startMap();
+    await waitFor(() => second.state.get("OLD")?.seq === 1 && second.state.get("NEW")?.seq === 0, "both trucks");
   });
 });

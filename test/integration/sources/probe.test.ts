@@ -1,6 +1,6 @@
 /**
  * probeSerialPort (for `doctor`) against a real pty: a GPS is recognised by listening alone; a silent SLCAN adapter
- * is recognised after the listen-only open, which is the only thing the probe ever sends.
+ * that does not answer the version question `V` either is recognised after the listen-only open.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -41,7 +41,7 @@ describe("probeSerialPort over a pseudo-terminal", () => {
     }
   });
 
-  it("recognises a silent SLCAN adapter after the listen-only open, sending nothing else", async () => {
+  it("recognises an SLCAN adapter that answers no question after the listen-only open, sending nothing else", async () => {
     const { port: feeder } = await openPtyPeer(pty.feeder);
     const frames = readFileSync(`${FIX}can/css-electronics/j1939_truck_11111111_00000001.candump.log`, "utf8")
       .split("\n")
@@ -58,13 +58,19 @@ describe("probeSerialPort over a pseudo-terminal", () => {
       }
     });
     try {
-      const result = await probeSerialPort(pty.device, { baudRates: [115200], listenMs: 500, canBitrate: 250_000 });
+      const result = await probeSerialPort(pty.device, {
+        baudRates: [115200],
+        listenMs: 500,
+        replyMs: 300,
+        canBitrate: 250_000,
+      });
       expect(result.kind).toBe("can");
       expect(result.can?.format).toBe("slcan");
       expect(result.can?.engineSpeedRpm).toBeGreaterThan(640);
       expect(result.can?.engineSpeedRpm).toBeLessThan(660);
       expect(result.can?.framesPerSec).toBeGreaterThan(0);
-      expect(received).toBe("C\rS5\rL\r");
+      // The version question at each speed adapters use (unanswered here), then the listen-only open.
+      expect(received).toBe(`${"V\r".repeat(5)}C\rS5\rL\r`);
     } finally {
       clearInterval(streaming);
       await new Promise((r) => feeder.close(() => r(undefined)));

@@ -1,0 +1,305 @@
+/**
+ * The detect pipeline's checkpoint, in Kafka (the one file of pipelines/detect that knows the Kafka client).
+ *
+ * Each batch commits in ONE Kafka transaction (batches of several partitions that arrive together share one): its alerts to fleet.alerts, the new state of every truck it
+ * touched (and the in-order filter's position for it) to a compacted changelog topic, the partition's position to
+ * the same changelog, and the consumer group's offset (sendOffsets). Either all of it is visible to read_committed
+ * readers or none of it, so after a crash the pipeline resumes from a state and a position that belong together:
+ * no alert is lost, none is written twice (docs/pipelines.md, "detect", says why transactions and not a changelog
+ * written before the offset commit).
+ *
+ * Resuming: on assignment the runtime asks `load` where to start. A partition this process already holds answers
+ * from memory; otherwise the changelog is read to its end (read_committed) once per assignment. When the group's
+ * committed offset is before the changelog's position (or gone), someone moved the group back (`fleetsync
+ * replay`): the partition's stored state is dropped (tombstones) and reading starts there with fresh state.
+ */
+import { randomUUID } from "node:crypto";
+import type { Admin, Message, Producer, Transaction } from "kafkajs";
+import { createKafkaClient } from "../../common/kafka/connection.ts";
+import { classifyKafkaError } from "../../common/kafka/errors.ts";
+import { FleetError } from "../../common/errors.ts";
+import type { Logger } from "../../common/log.ts";
+import { type Alert, toAlertMessage } from "../../protocol/alerts.ts";
+import type { RecordKind } from "../runtime/types.ts";
+import type { DetectConfig } from "./config.ts";
+import type { TruckEntry } from "./engine.ts";
+
+export interface StateWrite {
+  kind: RecordKind;
+  partition: number;
+  /** New truck entries (null: delete). */
+  updates: Map<string, TruckEntry | null>;
+  /** The partition's next offset, when the write finishes a batch. */
+  nextOffset?: string;
+}
+
+export interface Restored {
+  nextOffset: string;
+  trucks: Map<string, TruckEntry>;
+}
+
+export interface Checkpoint {
+  start(): Promise<void>;
+  /** The alerts and state writes (with their consumer offsets) of several batches in one transaction. */
+  commit(writes: (StateWrite & { alerts: Alert[] })[]): Promise<void>;
+  /** The stored state of a partition, or undefined to start it afresh (none stored, or the group was moved). */
+  restore(kind: RecordKind, partition: number): Promise<Restored | undefined>;
+  /** Forget the changelog read for the last assignment (the next assignment reads it again). */
+  forgetRestore(): void;
+  /** Per partition of `topic`: the offset after its last committed record. */
+  endOffsets(topic: string): Promise<Map<number, bigint>>;
+  stop(): Promise<void>;
+}
+
+const VERSION = 1;
+/** Bytes of keys and values per produce request: well under the broker's default message.max.bytes (1 MB). */
+const SLICE_BYTES = 512 * 1024;
+
+function* slices(messages: Message[]): Generator<Message[]> {
+  let slice: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = String(m.key ?? "").length + (m.value === null ? 0 : String(m.value).length);
+    if (slice.length > 0 && bytes + size > SLICE_BYTES) {
+      yield slice;
+      slice = [];
+      bytes = 0;
+    }
+    slice.push(m);
+    bytes += size;
+  }
+  if (slice.length > 0) yield slice;
+}
+/** Bounds reading the changelog at start; a changelog that does not end in this time is an error, not a hang. */
+const RESTORE_DEADLINE_MS = 120_000;
+
+export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoint {
+  const topicOf: Record<RecordKind, string> = {
+    telemetry: config.topics.telemetry,
+    events: config.topics.events,
+    status: config.topics.status,
+  };
+  const kafka = createKafkaClient({ ...config.kafka, clientId: `${config.groupId}-checkpoint` });
+  const admin: Admin = kafka.admin();
+  const producer: Producer = kafka.producer({
+    transactionalId: config.transactionalId ?? config.groupId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  let restoring: Promise<Map<string, string>> | undefined;
+  // One transaction at a time per producer (Kafka's rule): batches, sweeps and restores queue here.
+  let queue: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = queue.then(work, work);
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async function inTransaction(fill: (t: Transaction) => Promise<void>): Promise<void> {
+    const transaction = await producer.transaction();
+    try {
+      await fill(transaction);
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      throw new FleetError("FLEET_KAFKA", `the detect checkpoint failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  const truckKey = (kind: RecordKind, partition: number, truckId: string) =>
+    `truck|${topicOf[kind]}|${partition}|${truckId}`;
+  const positionKey = (kind: RecordKind, partition: number) => `position|${topicOf[kind]}|${partition}`;
+
+  async function ensureTopics(): Promise<void> {
+    const existing = new Set(await admin.listTopics());
+    const wanted = [
+      { topic: config.topics.alerts, numPartitions: config.createTopics.partitions, configEntries: [] },
+      {
+        topic: config.topics.changelog,
+        // One partition: the changelog is read whole at start, and its keys name the partition they belong to.
+        numPartitions: 1,
+        configEntries: [{ name: "cleanup.policy", value: "compact" }],
+      },
+    ].filter((t) => !existing.has(t.topic));
+    if (wanted.length === 0) return;
+    await admin
+      .createTopics({
+        topics: wanted.map((t) => ({ ...t, replicationFactor: config.createTopics.replicationFactor })),
+        waitForLeaders: true,
+      })
+      .catch((error: unknown) => {
+        // Another detector created them a moment ago (TOPIC_ALREADY_EXISTS): fine.
+        if (!classifyKafkaError(error).topicExists) throw error;
+      });
+    logger.info({ topics: wanted.map((t) => t.topic) }, "created Kafka topics");
+  }
+
+  /** Reads the whole changelog (read_committed) into key -> value. */
+  async function readChangelog(): Promise<Map<string, string>> {
+    const topic = config.topics.changelog;
+    const ends = await admin.fetchTopicOffsets(topic);
+    const pending = new Map(
+      ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]),
+    );
+    const values = new Map<string, string>();
+    if (pending.size === 0) return values;
+    // A throwaway group: KafkaJS reads only through a group; this one commits nothing and is deleted after.
+    const groupId = `${config.groupId}-restore-${randomUUID()}`;
+    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 200 });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new FleetError("FLEET_TIMEOUT", `the changelog ${topic} did not end within the deadline`)),
+          RESTORE_DEADLINE_MS,
+        );
+        timer.unref();
+        const reached = (partition: number, lastOffset: string) => {
+          const end = pending.get(partition);
+          if (end !== undefined && BigInt(lastOffset) >= end) pending.delete(partition);
+          if (pending.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        // Also for batches that held only transaction markers or aborted records: the end may be a marker.
+        consumer.on(consumer.events.END_BATCH_PROCESS, (e) => reached(e.payload.partition, e.payload.lastOffset));
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              for (const m of batch.messages) {
+                const key = m.key?.toString();
+                if (key === undefined) continue;
+                if (m.value === null) values.delete(key);
+                else values.set(key, m.value.toString());
+              }
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+    }
+    return values;
+  }
+
+  async function committedOffset(kind: RecordKind, partition: number): Promise<string | undefined> {
+    const [topic] = await admin.fetchOffsets({ groupId: config.groupId, topics: [topicOf[kind]] });
+    const offset = topic?.partitions.find((p) => p.partition === partition)?.offset;
+    return offset === undefined || BigInt(offset) < 0n ? undefined : offset;
+  }
+
+  return {
+    async start() {
+      try {
+        await admin.connect();
+        await ensureTopics();
+        // Connecting a transactional producer (InitProducerId) fences an earlier instance with the same id and
+        // aborts its open transaction, so the changelog read next is final.
+        await producer.connect();
+      } catch (error) {
+        await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+        throw new FleetError("FLEET_KAFKA", `the detect checkpoint could not start: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    },
+
+    async commit(writes) {
+      const changelog: Message[] = [];
+      const alerts: Message[] = [];
+      const offsets = new Map<string, { partition: number; offset: string }[]>();
+      for (const write of writes) {
+        for (const [truckId, entry] of write.updates) {
+          changelog.push({
+            key: truckKey(write.kind, write.partition, truckId),
+            value: entry === null ? null : JSON.stringify({ v: VERSION, ...entry }),
+          });
+        }
+        for (const alert of write.alerts) alerts.push(toAlertMessage(alert));
+        if (write.nextOffset === undefined) continue;
+        changelog.push({
+          key: positionKey(write.kind, write.partition),
+          value: JSON.stringify({ v: VERSION, nextOffset: write.nextOffset }),
+        });
+        const topic = topicOf[write.kind];
+        const list = offsets.get(topic) ?? [];
+        list.push({ partition: write.partition, offset: write.nextOffset });
+        offsets.set(topic, list);
+      }
+      await exclusive(() =>
+        inTransaction(async (transaction) => {
+          // In slices: a group of batches can touch thousands of trucks, and one produce request per partition
+          // above the broker's message.max.bytes (1 MB by default) would be refused every time it is retried.
+          for (const slice of slices(changelog)) {
+            await transaction.send({ topic: config.topics.changelog, messages: slice, acks: -1 });
+          }
+          for (const slice of slices(alerts)) {
+            await transaction.send({ topic: config.topics.alerts, messages: slice, acks: -1 });
+          }
+          if (offsets.size === 0) return;
+          await transaction.sendOffsets({
+            consumerGroupId: config.groupId,
+            topics: [...offsets].map(([topic, partitions]) => ({ topic, partitions })),
+          });
+        }),
+      );
+    },
+
+    async restore(kind, partition) {
+      restoring ??= readChangelog();
+      const values = await restoring;
+      const raw = values.get(positionKey(kind, partition));
+      const prefix = `truck|${topicOf[kind]}|${partition}|`;
+      const keys = [...values.keys()].filter((k) => k.startsWith(prefix));
+      const stored = raw === undefined ? undefined : (JSON.parse(raw) as { nextOffset: string }).nextOffset;
+      const committed = await committedOffset(kind, partition);
+      // The group's offset can be ahead of the checkpoint without a replay: the runtime commits a batch whose
+      // records were all filtered (duplicates, invalid) without calling the handler. Nothing of those records
+      // changes state, so the state holds and reading resumes at the group's offset. Only a group moved back (a
+      // replay) or forgotten makes the state wrong for where reading starts.
+      if (stored !== undefined && committed !== undefined && BigInt(committed) >= BigInt(stored)) {
+        const trucks = new Map<string, TruckEntry>();
+        for (const k of keys) {
+          const { v: _v, ...entry } = JSON.parse(values.get(k)!) as TruckEntry & { v: number };
+          trucks.set(k.slice(prefix.length), entry);
+        }
+        return { nextOffset: committed, trucks };
+      }
+      if (stored !== undefined || keys.length > 0) {
+        logger.warn(
+          { topic: topicOf[kind], partition, stored, committed: committed ?? null },
+          "the group's offset is before the checkpoint's (a replay moved it back): this partition's detector state starts afresh",
+        );
+        const messages: Message[] = keys.map((k) => ({ key: k, value: null }));
+        messages.push({ key: positionKey(kind, partition), value: null });
+        await exclusive(() =>
+          inTransaction(async (transaction) => {
+            await transaction.send({ topic: config.topics.changelog, messages, acks: -1 });
+          }),
+        );
+        for (const k of keys) values.delete(k);
+        values.delete(positionKey(kind, partition));
+      }
+      return undefined;
+    },
+
+    forgetRestore() {
+      restoring = undefined;
+    },
+
+    async endOffsets(topic) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      return new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
+    },
+
+    async stop() {
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * The detect pipeline's configuration (`fleetsync detect --config FILE`, or flags). Validated once at start; the
+ * error names the field. The field docs are the configuration reference (docs/pipelines.md, "detect").
+ */
+import { z } from "zod";
+import { ALERTS_TOPIC } from "../../protocol/alerts.ts";
+import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
+import { parseConfig, PipelineKafkaSchema, readConfigJson } from "../runtime/config.ts";
+
+const minutes = (doc: string, fallback: number) => z.number().positive().max(10_080).default(fallback).describe(doc);
+
+export const DetectorThresholdsSchema = z
+  .object({
+    idling: z
+      .object({
+        minutes: minutes("Engine running and not moving for at least this long (event time) opens the alert.", 20),
+        speedKmh: z.number().min(0).max(50).default(3).describe("Below this speed the truck counts as not moving."),
+        radiusM: z
+          .number()
+          .positive()
+          .max(10_000)
+          .default(50)
+          .describe("Staying within this distance of where it stopped counts as not moving (GPS drift)."),
+      })
+      .strict()
+      .prefault({}),
+    silent: z
+      .object({
+        minutes: minutes("A truck whose last record said moving or engine on, silent this long (wall clock).", 10),
+        sweepIntervalMs: z.number().int().min(100).max(600_000).default(5_000).describe("How often the sweep runs."),
+      })
+      .strict()
+      .prefault({}),
+    fuel: z
+      .object({
+        dropPct: z
+          .number()
+          .positive()
+          .max(100)
+          .default(5)
+          .describe("A fall of more than this many percentage points while parked opens a fuel-drop alert."),
+        windowMinutes: minutes("... within this long (event time).", 10),
+        refuelPct: z
+          .number()
+          .positive()
+          .max(100)
+          .default(5)
+          .describe("A rise of more than this many percentage points while stationary is reported as a refuel."),
+      })
+      .strict()
+      .prefault({}),
+    geofence: z
+      .object({
+        file: z.string().min(1).optional().describe("GeoJSON FeatureCollection of Polygon/MultiPolygon features."),
+        dwellMinutes: z
+          .number()
+          .positive()
+          .max(100_000)
+          .optional()
+          .describe("Default dwell limit for fences without a `dwellMinutes` property (none: no dwell alerts)."),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const DetectConfigSchema = z
+  .object({
+    groupId: z.string().min(1).default("fleetsync-detect").describe("The detect pipeline's consumer group."),
+    kafka: PipelineKafkaSchema,
+    topics: z
+      .object({
+        telemetry: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.telemetry),
+        events: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.events),
+        status: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.status),
+        alerts: z.string().min(1).default(ALERTS_TOPIC).describe("Where alerts go (created when missing)."),
+        changelog: z
+          .string()
+          .min(1)
+          .default("fleet.detect-state")
+          .describe("Compacted topic holding each truck's detector state and the consumer positions (created)."),
+      })
+      .strict()
+      .prefault({}),
+    createTopics: z
+      .object({
+        partitions: z.number().int().min(1).max(1000).default(3).describe("Partitions of a new alerts topic."),
+        replicationFactor: z.number().int().min(1).max(7).default(1),
+      })
+      .strict()
+      .prefault({})
+      .describe("How the alerts and changelog topics are created when they do not exist."),
+    transactionalId: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Kafka transactional id (default: the group id). Unique per running instance: a restarted instance with " +
+          "the same id fences its predecessor, so a hung old process can never commit alerts twice.",
+      ),
+    fromBeginning: z
+      .boolean()
+      .default(true)
+      .describe("Where a group with no committed position starts: true = the topics' earliest record."),
+    fetchBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1_048_576)
+      .describe("Bytes fetched per partition: the cap on one batch, and so on one checkpoint transaction."),
+    partitionsConsumedConcurrently: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(8)
+      .describe("Partitions handled side by side; their batches share one checkpoint transaction (group commit)."),
+    detectors: DetectorThresholdsSchema.prefault({}),
+    maxTrucksPerPartition: z
+      .number()
+      .int()
+      .positive()
+      .default(100_000)
+      .describe("Trucks kept per partition (when full: the longest unseen is evicted and its state dropped)."),
+    evictAfterHours: z
+      .number()
+      .positive()
+      .default(168)
+      .describe("A truck with no record for this long (Kafka time) starts afresh and its state is dropped."),
+    http: z
+      .object({
+        host: z.string().default("127.0.0.1"),
+        port: z.number().int().min(0).max(65_535).default(8092),
+      })
+      .strict()
+      .prefault({})
+      .describe("Operations endpoint: /metrics, /healthz, /readyz."),
+  })
+  .strict();
+
+export type DetectConfig = z.infer<typeof DetectConfigSchema>;
+export type DetectConfigInput = z.input<typeof DetectConfigSchema>;
+export type DetectorThresholds = DetectConfig["detectors"];
+
+export function parseDetectConfig(input: unknown, source = "detect configuration"): DetectConfig {
+  return parseConfig(DetectConfigSchema, input, source);
+}
+
+export async function loadDetectConfig(file: string): Promise<DetectConfig> {
+  return parseDetectConfig(await readConfigJson(file), file);
+}

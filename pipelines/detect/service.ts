@@ -1,0 +1,235 @@
+/**
+ * `fleetsync detect`: the "intelligence" pipeline (group fleetsync-detect). Reads fleet.telemetry, fleet.events
+ * and fleet.status through the pipeline runtime (validation, in-order filter), runs the five detectors on each
+ * truck's records in event time, and writes alert changes to fleet.alerts. Every batch commits its alerts, the
+ * touched trucks' state and the consumer position in a Kafka transaction (checkpoint.ts), which the runtime's
+ * offset store hook reads back on assignment: a crash, a restart or a rebalance resumes exactly at a checkpoint.
+ * The silent-truck detector is a wall-clock sweep (silent.ts says why).
+ */
+import type { AddressInfo } from "node:net";
+import { Counter, Gauge } from "prom-client";
+import { type Logger, silentLogger } from "../../common/log.ts";
+import type { Alert } from "../../protocol/alerts.ts";
+import { parsePipelineRuntimeConfig } from "../runtime/config.ts";
+import { createOpsServer, type OpsServer } from "../runtime/http.ts";
+import { createPipelineRunner, type PipelineRunner } from "../runtime/runner.ts";
+import type { OffsetStore, PipelineHandler, RecordBatch, RecordKind, StoredPosition } from "../runtime/types.ts";
+import { type Checkpoint, createCheckpoint } from "./checkpoint.ts";
+import type { DetectConfig } from "./config.ts";
+import { createDetectEngine, type DetectEngine } from "./engine.ts";
+import { type Geofence, loadGeofences } from "./geo.ts";
+
+export interface DetectService {
+  readonly runner: PipelineRunner;
+  /** Loads the geofences, creates the alerts and changelog topics when missing, joins the group. */
+  start(): Promise<void>;
+  /** Finishes the batch in hand, stops the sweep, leaves the group. Idempotent. */
+  stop(): Promise<void>;
+  /** The detectors' state (for tests and the benchmark); undefined before start. */
+  engine(): DetectEngine | undefined;
+  address(): AddressInfo | undefined;
+}
+
+export interface DetectServiceDeps {
+  logger?: Logger;
+  /** Geofences (default: read from config.detectors.geofence.file, if any). */
+  fences?: Geofence[];
+  /** Called with the alerts of every committed checkpoint (the CLI prints them). */
+  onAlerts?(alerts: Alert[]): void;
+  /** The sweep's clock (default Date.now). */
+  now?(): number;
+}
+
+export function createDetectService(config: DetectConfig, deps: DetectServiceDeps = {}): DetectService {
+  const logger = deps.logger ?? silentLogger;
+  const now = deps.now ?? Date.now;
+  const checkpoint: Checkpoint = createCheckpoint(config, logger.child({ part: "checkpoint" }));
+  const kindOf = new Map<string, RecordKind>([
+    [config.topics.telemetry, "telemetry"],
+    [config.topics.events, "events"],
+    [config.topics.status, "status"],
+  ]);
+  let engine: DetectEngine | undefined;
+  /**
+   * Group commit: batches of different partitions that arrive while a transaction is in flight are planned and
+   * committed together in the next one (a transaction is several round trips; one per batch made Kafka's latency
+   * the pipeline's pace). Planning happens here, one group at a time, so a plan always starts from the state the
+   * previous group left. The silent sweep is a group of its own: its plans and a batch's may touch the same truck.
+   */
+  type Item = { batch: RecordBatch } | { sweep: (partition: number) => boolean };
+  const queue: { item: Item; done: () => void; failed: (error: unknown) => void }[] = [];
+  let flushing: Promise<void> | undefined;
+
+  function enqueue(item: Item): Promise<void> {
+    return new Promise<void>((done, failed) => {
+      queue.push({ item, done, failed });
+      flushing ??= flush();
+    });
+  }
+
+  async function flush(): Promise<void> {
+    // Yield once, so `flushing` is set before this can finish (and clear it).
+    await Promise.resolve();
+    try {
+      await flushQueue();
+    } finally {
+      flushing = undefined;
+    }
+  }
+
+  async function flushQueue(): Promise<void> {
+    while (queue.length > 0) {
+      const first = queue[0]!;
+      const group = "sweep" in first.item ? queue.splice(0, 1) : takeBatches();
+      try {
+        const plans = group.flatMap(({ item }) =>
+          "batch" in item ? [engine!.plan(item.batch)] : engine!.sweep(now(), item.sweep),
+        );
+        if (plans.length > 0) await checkpoint.commit(plans);
+        for (const plan of plans) {
+          engine!.apply(plan);
+          for (const alert of plan.alerts) alerts.inc({ detector: alert.detector, state: alert.state });
+          if (plan.droppedDtcs > 0) droppedDtcs.inc(plan.droppedDtcs);
+          if (plan.alerts.length > 0) deps.onAlerts?.(plan.alerts);
+        }
+        for (const g of group) g.done();
+      } catch (error) {
+        // Nothing was applied: every batch of the group is delivered again by the runtime.
+        for (const g of group) g.failed(error);
+      }
+    }
+  }
+
+  function takeBatches() {
+    const end = queue.findIndex((q) => "sweep" in q.item);
+    return queue.splice(0, end < 0 ? queue.length : end);
+  }
+
+  const handler: PipelineHandler = {
+    handle: (batch) => enqueue({ batch }),
+    revoked(partitions) {
+      for (const { topic, partition } of partitions) {
+        const kind = kindOf.get(topic);
+        if (kind) engine?.drop(kind, partition);
+      }
+    },
+    assigned() {
+      checkpoint.forgetRestore();
+    },
+  };
+
+  const offsetStore: OffsetStore = {
+    async load(topic, partition): Promise<StoredPosition | undefined> {
+      const kind = kindOf.get(topic);
+      if (!kind || !engine) return undefined;
+      const held = engine.position(kind, partition);
+      if (held) return kind === "status" ? { nextOffset: held.nextOffset } : held;
+      const restored = await checkpoint.restore(kind, partition);
+      if (!restored) {
+        engine.drop(kind, partition);
+        return undefined;
+      }
+      engine.restore(kind, partition, restored.nextOffset, restored.trucks);
+      logger.info({ topic, partition, trucks: restored.trucks.size }, "detector state restored");
+      const position = engine.position(kind, partition)!;
+      return kind === "status" ? { nextOffset: position.nextOffset } : position;
+    },
+  };
+
+  const runner = createPipelineRunner(
+    parsePipelineRuntimeConfig({
+      name: "detect",
+      groupId: config.groupId,
+      kafka: config.kafka,
+      topics: { telemetry: config.topics.telemetry, events: config.topics.events, status: config.topics.status },
+      fromBeginning: config.fromBeginning,
+      maxBytesPerPartition: config.fetchBytes,
+      // Partitions side by side: their batches share transactions (group commit above).
+      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+    }),
+    { handler, offsetStore, logger },
+  );
+  const alerts = new Counter({
+    name: "fleetsync_detect_alerts_total",
+    help: "Alert changes written to the alerts topic, by detector and state.",
+    labelNames: ["detector", "state"] as const,
+    registers: [runner.metrics.registry],
+  });
+  const droppedDtcs = new Counter({
+    name: "fleetsync_detect_dtcs_dropped_total",
+    help: "Trouble codes not tracked because their truck already had the maximum open.",
+    registers: [runner.metrics.registry],
+  });
+  new Gauge({
+    name: "fleetsync_detect_trucks",
+    help: "Trucks whose detector state this member holds (per topic partition).",
+    registers: [runner.metrics.registry],
+    collect() {
+      this.set(engine?.size() ?? 0);
+    },
+  });
+  const ops: OpsServer = createOpsServer(config.http, {
+    registry: runner.metrics.registry,
+    ready: () => runner.ready(),
+    logger,
+  });
+
+  async function sweep(): Promise<void> {
+    if (!engine || !runner.ready()) return;
+    const ends = await checkpoint.endOffsets(config.topics.telemetry);
+    await enqueue({
+      sweep(partition) {
+        const next = engine!.nextOffset("telemetry", partition);
+        const end = ends.get(partition);
+        return next !== undefined && end !== undefined && BigInt(next) >= end;
+      },
+    });
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  let sweeping = false;
+  let stopping: Promise<void> | undefined;
+  return {
+    runner,
+    async start() {
+      const file = config.detectors.geofence.file;
+      const fences = deps.fences ?? (file ? await loadGeofences(file, config.detectors.geofence.dwellMinutes) : []);
+      engine = createDetectEngine({
+        detectors: config.detectors,
+        fences,
+        maxTrucksPerPartition: config.maxTrucksPerPartition,
+        evictAfterMs: config.evictAfterHours * 3_600_000,
+      });
+      await checkpoint.start();
+      try {
+        await ops.start();
+        await runner.start();
+      } catch (error) {
+        await Promise.allSettled([ops.stop(), checkpoint.stop()]);
+        throw error;
+      }
+      timer = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        sweep()
+          .catch((error: unknown) => logger.warn({ err: error }, "silent sweep failed; the next one tries again"))
+          .finally(() => {
+            sweeping = false;
+          });
+      }, config.detectors.silent.sweepIntervalMs);
+      timer.unref();
+      logger.info({ fences: fences.length }, "detect started");
+    },
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(timer);
+        await runner.stop();
+        await flushing;
+        await Promise.allSettled([ops.stop(), checkpoint.stop()]);
+      })();
+      return stopping;
+    },
+    engine: () => engine,
+    address: () => ops.address(),
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * Detect benchmark (issue 18): records/s through all five detectors (`fleetsync detect`, the real command, a child
+ * process, each batch a Kafka transaction) beside a bare kafkajs consumer of the same topics in the same run
+ * (target >= 0.5x); the checkpointed state per truck (bytes of its changelog entries); and the alert latency from a
+ * triggering record's arrival in Kafka to the alert being readable (read_committed) in the alerts topic, p99.
+ *
+ *   npm run bench:detect        (BENCH_DETECT_TRUCKS scripted trucks, default 4,000: about 200,000 records;
+ *                                KAFKA_BROKERS is used when set, else a local Kafka starts for the run)
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { Kafka, logLevel } from "kafkajs";
+import { planScenarioFleet, scenarioFleetFences } from "../../sim/scenarios/fleet.ts";
+import { REPO } from "../e2e/bridge.ts";
+import { startKafka } from "../e2e/kafka.ts";
+import { fleetsyncCommand } from "../support/build.ts";
+import { httpGet } from "./http.ts";
+
+const TRUCKS = Number(process.env.BENCH_DETECT_TRUCKS ?? 4_000);
+const LIVE_ALERTS = Number(process.env.BENCH_DETECT_LIVE ?? 300);
+const PARTITIONS = 4;
+
+async function keptRecords(port: number): Promise<number> {
+  return (await httpGet(port, "/metrics"))
+    .split("\n")
+    .filter((l) => l.startsWith("fleetsync_pipeline_records_total") && l.includes('result="kept"'))
+    .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+}
+
+async function until(done: () => Promise<boolean> | boolean, what: string, timeoutS = 1_800): Promise<void> {
+  const began = Date.now();
+  while (!(await done())) {
+    if (Date.now() - began > timeoutS * 1000) throw new Error(`timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A bare kafkajs consumer reading the topics from the start: records/s from its first record to the last. */
+async function bareConsumer(kafka: Kafka, topics: string[], total: number): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `bench-bare-${randomBytes(4).toString("hex")}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  let seen = 0;
+  let first = 0n;
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      if (first === 0n) first = process.hrtime.bigint();
+      // The same work per record the pipeline cannot skip: parse the JSON value.
+      for (const m of batch.messages) if (m.value) JSON.parse(m.value.toString());
+      seen += batch.messages.length;
+    },
+  });
+  await until(() => seen >= total, "the bare consumer");
+  const seconds = Number(process.hrtime.bigint() - first) / 1e9;
+  await consumer.disconnect();
+  return total / seconds;
+}
+
+/** Bytes of each key's newest value in a topic, read to its end. */
+async function newestValues(kafka: Kafka, topic: string): Promise<Map<string, number>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const pending = new Map(
+    ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]),
+  );
+  const sizes = new Map<string, number>();
+  const consumer = kafka.consumer({ groupId: `bench-read-${randomBytes(4).toString("hex")}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    const end = pending.get(e.payload.partition);
+    if (end !== undefined && BigInt(e.payload.lastOffset) >= end) pending.delete(e.payload.partition);
+  });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const key = message.key!.toString();
+      if (message.value === null) sizes.delete(key);
+      else sizes.set(key, message.key!.length + message.value.length);
+    },
+  });
+  await until(() => pending.size === 0, `the end of ${topic}`, 300);
+  await consumer.disconnect();
+  return sizes;
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "fleetsync-bench-detect-"));
+  const kafkaRun = await startKafka();
+  const kafka = new Kafka({ brokers: kafkaRun.brokers, clientId: "bench-detect", logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const suffix = randomBytes(3).toString("hex");
+  const topics = {
+    telemetry: `bench.detect.t.${suffix}`,
+    events: `bench.detect.e.${suffix}`,
+    status: `bench.detect.s.${suffix}`,
+    alerts: `bench.detect.alerts.${suffix}`,
+    changelog: `bench.detect.state.${suffix}`,
+  };
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [topics.telemetry, topics.events, topics.status].map((topic) => ({ topic, numPartitions: PARTITIONS })),
+    });
+    const startTimeMs = Math.floor((Date.now() - 3 * 3_600_000) / 1000) * 1000;
+    const fleet = planScenarioFleet({ trucks: TRUCKS, startTimeMs, prefix: `b${suffix}` });
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    let total = 0;
+    for (let i = 0; i < fleet.length; i += 40) {
+      const messages = { telemetry: [] as { key: string; value: string; timestamp: string }[], events: [] as never[] };
+      for (const truck of fleet.slice(i, i + 40)) {
+        for (const { atMs, record } of truck.plan.records) {
+          (messages[record.kind] as { key: string; value: string; timestamp: string }[]).push({
+            key: truck.truckId,
+            value: JSON.stringify(record.value),
+            timestamp: String(startTimeMs + atMs + 1_000),
+          });
+        }
+      }
+      total += messages.telemetry.length + messages.events.length;
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [
+          { topic: topics.telemetry, messages: messages.telemetry },
+          { topic: topics.events, messages: messages.events },
+        ],
+      });
+    }
+    process.stdout.write(`produced ${total} records of ${TRUCKS} scripted trucks\n`);
+
+    const consumerRecordsPerSec = await bareConsumer(kafka, [topics.telemetry, topics.events], total);
+    process.stdout.write(`bare kafkajs consumer: ${Math.round(consumerRecordsPerSec)} records/s\n`);
+
+    const fencesFile = join(dir, "fences.json");
+    await writeFile(fencesFile, JSON.stringify(scenarioFleetFences(fleet)));
+    const configFile = join(dir, "detect.json");
+    const groupId = `bench-detect-${suffix}`;
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        groupId,
+        kafka: { brokers: kafkaRun.brokers },
+        topics,
+        createTopics: { partitions: PARTITIONS },
+        detectors: { geofence: { file: fencesFile } },
+        http: { port: 0 },
+      }),
+    );
+    // BENCH_DETECT_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to look inside the service.
+    const nodeArgs = (process.env.BENCH_DETECT_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    child = spawn(process.execPath, [...nodeArgs, ...fleetsyncCommand(), "detect", "--config", configFile], {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, FLEETSYNC_LOG_LEVEL: "warn" },
+    });
+    const exited = new Promise<void>((resolve) => child!.once("exit", () => resolve()));
+    const port = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: child!.stdout! }).on("line", (line) => {
+        if (line.includes('"ready":true')) resolve((JSON.parse(line) as { http: number }).http);
+      });
+      void exited.then(() => reject(new Error("fleetsync detect exited during start-up")));
+    });
+    // The rate counts from the first record handled, so the process start and the group join are not in it.
+    await until(async () => (await keptRecords(port)) > 0, "the first record");
+    const first = await keptRecords(port);
+    const t1 = process.hrtime.bigint();
+    await until(async () => (await keptRecords(port)) >= total, "all records through the detectors");
+    const recordsPerSec = (total - first) / (Number(process.hrtime.bigint() - t1) / 1e9);
+    process.stdout.write(`fleetsync detect: ${Math.round(recordsPerSec)} records/s through five detectors\n`);
+
+    // State per truck: the newest changelog entries of each truck (all its topic partitions), in bytes.
+    const sizes = await newestValues(kafka, topics.changelog);
+    const perTruck = new Map<string, number>();
+    for (const [key, bytes] of sizes) {
+      if (!key.startsWith("truck|")) continue;
+      const truckId = key.slice(key.lastIndexOf("|") + 1);
+      perTruck.set(truckId, (perTruck.get(truckId) ?? 0) + bytes);
+    }
+    const stateBytesPerTruck = [...perTruck.values()].reduce((a, b) => a + b, 0) / Math.max(1, perTruck.size);
+    process.stdout.write(`state: ${perTruck.size} trucks, ${stateBytesPerTruck.toFixed(0)} bytes each on average\n`);
+
+    // Live: trouble codes raised by trucks already caught up; each opens an alert at once.
+    const sent = new Map<string, number>();
+    const latencies: number[] = [];
+    const reader = kafka.consumer({ groupId: `bench-alerts-${suffix}`, maxWaitTimeInMs: 20 });
+    await reader.connect();
+    // From the start (the catch-up's alerts are skipped below): a group that starts "from now" could begin after
+    // the first trigger's alert.
+    await reader.subscribe({ topic: topics.alerts, fromBeginning: true });
+    await reader.run({
+      eachMessage: async ({ message }) => {
+        const alert = JSON.parse(message.value!.toString()) as { truckId: string; detector: string };
+        const at = sent.get(alert.truckId);
+        if (alert.detector === "dtc" && at !== undefined) latencies.push(Date.now() - at);
+      },
+    });
+    const live = fleet.filter((t) => t.scenario === "idle").slice(0, LIVE_ALERTS);
+    for (const [i, truck] of live.entries()) {
+      const last = truck.plan.records.filter((r) => r.record.kind === "events").length;
+      const tsMs = startTimeMs + truck.plan.durationMs + 60_000;
+      const event = {
+        truckId: truck.truckId,
+        stream: truck.plan.records[0]!.record.value.stream,
+        seq: last,
+        ts: new Date(tsMs).toISOString(),
+        timeSource: "gnss",
+        type: "dtc",
+        change: "raised",
+        dtc: { j1939: { spn: 100, fmi: 1, oc: 1, sa: 0 } },
+      };
+      const now = Date.now();
+      sent.set(truck.truckId, now);
+      await producer.send({
+        topic: topics.events,
+        acks: -1,
+        messages: [{ key: truck.truckId, value: JSON.stringify(event), timestamp: String(now) }],
+      });
+      // About 100 triggers per second, spread over the partitions.
+      if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await until(() => latencies.length >= live.length, "the live alerts", 120);
+    await reader.disconnect();
+    await producer.disconnect();
+    latencies.sort((a, b) => a - b);
+    const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+    process.stdout.write(`alert latency (Kafka arrival -> alert readable): p50 ${p(0.5)} ms, p99 ${p(0.99)} ms\n`);
+
+    child.kill("SIGTERM");
+    await exited;
+    child = undefined;
+    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+    process.stdout.write(
+      `${JSON.stringify({
+        "detect.recordsPerSec": Math.round(recordsPerSec),
+        "detect.consumerRecordsPerSec": Math.round(consumerRecordsPerSec),
+        "detect.stateBytesPerTruck": Math.round(stateBytesPerTruck),
+        "detect.alertLatencyMsP99": p(0.99),
+      })}\n`,
+    );
+  } finally {
+    child?.kill("SIGKILL");
+    await admin.disconnect();
+    await kafkaRun.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,396 @@
+/**
+ * Fleet-shaped load (issue 21), not a test: `npm run bench:fleet`. Many connected trucks each sending a little: N
+ * trucks, one record every second each, evenly spread over the second, from several loopback source addresses
+ * (`fleetsync sim load`'s load shape, sim/load/). Measured on one bridge process, and on plain Aedes QoS 1 (the same
+ * load, no Kafka) in the same run:
+ *   - fleet.trucksAtP99Under50ms: the largest N of the steps (BENCH_FLEET_STEPS) whose publish→PUBACK p99 over the
+ *     measuring window stays ≤ 50 ms; reference.aedesFleetTrucksAtP99Under50ms the same for plain Aedes;
+ *   - fleet.rssKbPerTruck: the bridge's RSS growth per connected, publishing truck at that N;
+ *   - fleet.cpuUsPerRecord: the bridge process's CPU time (user + system) per record in the window;
+ *   - bridge.eventLoopDelayMsP99: the bridge's event-loop delay p99 in that window (monitorEventLoopDelay);
+ *   - fleet.stormDrainSec: BENCH_STORM_TRUCKS trucks all drop and reconnect at once, each with a 10-minute
+ *     backlog (BENCH_STORM_BACKLOG_S): seconds until every backlog is acknowledged.
+ * Every broker runs in a child process of its own, and so does the load generator, so the broker under test has its
+ * event loop to itself, as in production. They still share this machine's cores with Kafka: the load average is
+ * printed beside the figures. Kafka: KAFKA_BROKERS, or a local broker started for the run. Ends with one JSON line.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Aedes } from "aedes";
+import { hashSecret } from "../../bridge/auth/credentials.ts";
+import { createBridge } from "../../bridge/bridge.ts";
+import { parseBridgeConfig } from "../../bridge/config.ts";
+import { type LocalKafka, startLocalKafka } from "../../deploy/kafka/local-kafka.ts";
+import { createLoadRun, type LoadSummary } from "../../sim/load/load-run.ts";
+
+const STEPS = (process.env.BENCH_FLEET_STEPS ?? "2000,5000,10000,20000,30000,50000").split(",").map(Number);
+const WINDOW_S = Number(process.env.BENCH_FLEET_SECONDS ?? 15);
+const RAMP_PER_SEC = Number(process.env.BENCH_FLEET_RAMP ?? 2000);
+const SOURCES = Number(process.env.BENCH_FLEET_SOURCES ?? 16);
+const STORM_TRUCKS = Number(process.env.BENCH_STORM_TRUCKS ?? 10_000);
+const STORM_BACKLOG_S = Number(process.env.BENCH_STORM_BACKLOG_S ?? 600);
+const P99_LIMIT_MS = 50;
+/** A step whose trucks are not all connected by then has failed (connections refused or timing out). */
+const CONNECT_DEADLINE_MS = 120_000;
+const PASSWORD = "bench-password-0123456789";
+const CHEAP = { N: 16, r: 1, p: 1 }; // benchmark only: the login cost is not what is measured here
+const self = fileURLToPath(import.meta.url);
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const load1 = () => loadavg()[0]!.toFixed(1);
+
+type ServeJob = { kind: "bridge" | "aedes"; dir: string; brokers: string[]; topics: Record<string, string> };
+type LoadJob = {
+  url: string;
+  /** Plain Aedes 1.x speaks MQTT 3.1.1 only (the bridge adds MQTT 5 itself): the reference's trucks use 3.1.1. */
+  protocolVersion: 4 | 5;
+  trucks: number;
+  prefix: string;
+  durationS: number;
+  latencySamples: number;
+  storm?: { atS: number; backlogS: number };
+};
+interface ServerStats {
+  rssKb: number;
+  cpuUs: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+  /** Garbage collection since the last reset: the longest pause and the sum (where event-loop stalls come from). */
+  gcMaxMs: number;
+  gcTotalMs: number;
+  gcCount: number;
+  /** The longest pause's kind: "major" (mark-sweep-compact: the whole heap) or "minor" (scavenge: the young space). */
+  gcMaxKind: string;
+}
+
+const truckIds = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+const sources = (n: number) => Array.from({ length: n }, (_, i) => `127.0.1.${i + 1}`);
+
+// ---- child: the broker under test ----------------------------------------------------------------------------
+
+async function serve(job: ServeJob): Promise<void> {
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const gc = { maxMs: 0, totalMs: 0, count: 0, maxKind: "-" };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.duration > gc.maxMs) {
+        const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+        gc.maxKind = kind === 1 ? "minor" : kind === 2 ? "major" : kind === 4 ? "incremental" : String(kind);
+      }
+      gc.maxMs = Math.max(gc.maxMs, entry.duration);
+      gc.totalMs += entry.duration;
+      gc.count += 1;
+    }
+  }).observe({ entryTypes: ["gc"] });
+  let port: number;
+  if (job.kind === "bridge") {
+    const file = join(job.dir, "credentials.json");
+    const bridge = createBridge(
+      parseBridgeConfig({
+        listener: { tcp: { host: "127.0.0.1", port: 0 }, maxConnections: 100_000 },
+        // The fleet's trucks come from a few addresses here; production has one per truck (or HAProxy's).
+        auth: { credentialsFile: file, maxConnectionsPerSecondPerSource: 1_000_000 },
+        kafka: { brokers: job.brokers, topics: job.topics, replicationFactor: 1, partitions: 12 },
+      }),
+    );
+    await bridge.start();
+    port = bridge.address("tcp")!.port;
+  } else {
+    // Plain Aedes, QoS 1: PUBACK as soon as Aedes has the publish (no Kafka, no auth): the ceiling of the engine.
+    const broker = new Aedes();
+    await broker.listen();
+    const server = createServer(broker.handle);
+    await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
+    port = (server.address() as { port: number }).port;
+  }
+  process.on("message", (message: { cmd: string }) => {
+    if (message.cmd === "reset") {
+      loop.reset();
+      Object.assign(gc, { maxMs: 0, totalMs: 0, count: 0, maxKind: "-" });
+    }
+    if (message.cmd !== "stats") return;
+    const usage = process.cpuUsage();
+    const stats: ServerStats = {
+      rssKb: Math.round(process.memoryUsage.rss() / 1024),
+      cpuUs: usage.user + usage.system,
+      loopP99Ms: loop.percentile(99) / 1e6,
+      loopMaxMs: loop.max / 1e6,
+      gcMaxMs: gc.maxMs,
+      gcTotalMs: gc.totalMs,
+      gcCount: gc.count,
+      gcMaxKind: gc.maxKind,
+    };
+    process.send!({ stats });
+  });
+  process.send!({ ready: port });
+}
+
+// ---- child: the load generator ---------------------------------------------------------------------------------
+
+async function generate(job: LoadJob): Promise<void> {
+  const run = createLoadRun({
+    url: job.url,
+    truckIds: truckIds(job.prefix, job.trucks),
+    password: PASSWORD,
+    protocolVersion: job.protocolVersion,
+    ratePerTruck: 1,
+    durationS: job.durationS,
+    rampPerSec: RAMP_PER_SEC,
+    sourceAddresses: sources(SOURCES),
+    tickMs: 10,
+    maxPendingRecords: 1_000,
+    // The ring keeps the latest samples: sized to the measuring window, it holds that window only.
+    latencySamples: job.latencySamples,
+    ...(job.storm ? { storm: { ...job.storm, batchSize: 100 } } : {}),
+  });
+  await run.start();
+  let ticks = 0;
+  let announced = false;
+  const report = setInterval(() => {
+    const s = run.stats();
+    if (++ticks % 10 === 0)
+      log(`  load: ${Math.round(s.elapsedMs / 1000)}s connected ${s.connected}/${s.trucks} acked ${s.recordsAcked}`);
+    // A storm run ends once its backlog is drained (the live records after it are not what is measured).
+    if (s.stormDrainMs !== null) void run.stop();
+    if (s.connected === s.trucks && !announced) {
+      announced = true;
+      process.send!({ connected: true });
+    }
+  }, 1_000);
+  process.on("message", (message: { cmd: string }) => {
+    if (message.cmd === "stop") void run.stop();
+  });
+  const summary = await run.done;
+  clearInterval(report);
+  const { streams: _streams, ...rest } = summary;
+  process.send!({ summary: rest });
+}
+
+// ---- main ------------------------------------------------------------------------------------------------------
+
+function child<T>(args: string[], on: (message: T) => void): ChildProcess {
+  const c = fork(self, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  c.on("message", (m) => on(m as T));
+  return c;
+}
+
+async function startServer(job: ServeJob) {
+  let pending: ((s: ServerStats) => void) | undefined;
+  let ready!: (port: number) => void;
+  const port = new Promise<number>((resolve) => (ready = resolve));
+  const c = child<{ ready?: number; stats?: ServerStats }>(["--serve", JSON.stringify(job)], (m) => {
+    if (m.ready !== undefined) ready(m.ready);
+    if (m.stats) pending?.(m.stats);
+  });
+  const url = `mqtt://127.0.0.1:${await port}`;
+  return {
+    url,
+    stats: () =>
+      new Promise<ServerStats>((resolve) => {
+        pending = resolve;
+        c.send({ cmd: "stats" });
+      }),
+    reset: () => c.send({ cmd: "reset" }),
+    async stop() {
+      c.kill("SIGKILL");
+      await new Promise((resolve) => c.once("exit", resolve));
+    },
+  };
+}
+
+/**
+ * The load generator in a child: `connected` resolves once every truck is connected (it can take a while for the
+ * child to start on a busy machine), `stop()` ends the run, `summary` is its result.
+ */
+function runLoad(job: LoadJob) {
+  let connected!: () => void;
+  const allConnected = new Promise<void>((resolve) => (connected = resolve));
+  let c!: ChildProcess;
+  const summary = new Promise<Omit<LoadSummary, "streams">>((resolve, reject) => {
+    c = child<{ summary?: Omit<LoadSummary, "streams">; connected?: boolean }>(["--load", JSON.stringify(job)], (m) => {
+      if (m.connected) connected();
+      if (m.summary) resolve(m.summary);
+    });
+    c.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
+  });
+  return { connected: allConnected, summary, stop: () => c.send({ cmd: "stop" }) };
+}
+
+interface Step {
+  trucks: number;
+  p99Ms: number | null;
+  complete: boolean;
+  rssKbPerTruck: number;
+  cpuUsPerRecord: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+  gcMaxMs: number;
+  gcTotalMs: number;
+  /**
+   * The event-loop delay p99 / max of this (idle, waiting) process over the same window: what the machine's
+   * scheduler alone does to a Node process. Stalls of the broker at this size are the machine's, not its own.
+   */
+  idleLoopP99Ms: number;
+  idleLoopMaxMs: number;
+  load: string;
+}
+
+/** One step: N trucks ramp up, then WINDOW_S seconds measured. A fresh broker per step (clean RSS baseline). */
+async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks: number): Promise<Step> {
+  const server = await startServer({ ...job, kind });
+  try {
+    const base = await server.stats();
+    const loading = runLoad({
+      url: server.url,
+      protocolVersion: kind === "aedes" ? 4 : 5,
+      trucks,
+      prefix: "fleet",
+      durationS: 3600,
+      latencySamples: Math.max(100, trucks * WINDOW_S),
+    });
+    // The window starts once every truck is connected and the ramp has settled (a fixed 3 s), and lasts WINDOW_S.
+    const connected = await Promise.race([
+      loading.connected.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), CONNECT_DEADLINE_MS).unref()),
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    server.reset();
+    const idle = monitorEventLoopDelay({ resolution: 5 });
+    idle.enable();
+    const before = await server.stats();
+    const beganAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_S * 1000));
+    idle.disable();
+    loading.stop();
+    const summary = await loading.summary;
+    const after = await server.stats();
+    // Every truck must have been connected: a step whose trucks could not all connect measured fewer.
+    const seconds = (Date.now() - beganAt) / 1000;
+    const records = Math.max(1, trucks * Math.min(seconds, WINDOW_S));
+    const result: Step = {
+      trucks,
+      p99Ms: summary.latencyMsP99,
+      complete: connected,
+      rssKbPerTruck: (before.rssKb - base.rssKb) / trucks,
+      cpuUsPerRecord: (after.cpuUs - before.cpuUs) / records,
+      loopP99Ms: after.loopP99Ms,
+      loopMaxMs: after.loopMaxMs,
+      gcMaxMs: after.gcMaxMs,
+      gcTotalMs: after.gcTotalMs,
+      idleLoopP99Ms: idle.percentile(99) / 1e6,
+      idleLoopMaxMs: idle.max / 1e6,
+      load: load1(),
+    };
+    log(
+      `${kind} ${trucks} trucks at 1/s: p99 ${result.p99Ms?.toFixed(1)} ms, RSS ${result.rssKbPerTruck.toFixed(1)} KB/truck, ` +
+        `CPU ${result.cpuUsPerRecord.toFixed(1)} us/record, event loop p99 ${result.loopP99Ms.toFixed(1)} ms ` +
+        `(max ${result.loopMaxMs.toFixed(0)}), GC longest ${result.gcMaxMs.toFixed(0)} ms (${after.gcMaxKind}), ` +
+        `${((result.gcTotalMs / 1000 / seconds) * 100).toFixed(1)}% of the time in GC (${after.gcCount} pauses), ` +
+        `connect errors ${summary.connectErrors}; an idle process meanwhile: event loop p99 ` +
+        `${result.idleLoopP99Ms.toFixed(1)} ms (max ${result.idleLoopMaxMs.toFixed(0)}); load average ${result.load}`,
+    );
+    return result;
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Steps up until the p99 passes the limit (or trucks cannot all connect). `best`: the last passing step; `shown`:
+ * the step whose memory, CPU and event-loop figures are reported (the best, or the first when none passed).
+ */
+async function largestUnderLimit(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">) {
+  let best: Step | undefined;
+  let first: Step | undefined;
+  for (const trucks of STEPS) {
+    const s = await step(kind, job, trucks);
+    first ??= s;
+    if (s.p99Ms === null || s.p99Ms > P99_LIMIT_MS || !s.complete) break;
+    best = s;
+  }
+  return { trucks: best?.trucks ?? 0, shown: best ?? first };
+}
+
+async function storm(job: Omit<ServeJob, "kind">): Promise<number | null> {
+  const server = await startServer({ ...job, kind: "bridge" });
+  try {
+    const rampS = STORM_TRUCKS / RAMP_PER_SEC;
+    const atS = rampS + 5;
+    const summary = await runLoad({
+      url: server.url,
+      protocolVersion: 5,
+      trucks: STORM_TRUCKS,
+      prefix: "storm",
+      durationS: atS + 900,
+      latencySamples: 1000,
+      storm: { atS, backlogS: STORM_BACKLOG_S },
+    }).summary;
+    const sec = summary.stormDrainMs === null ? null : summary.stormDrainMs / 1000;
+    log(
+      `reconnect storm: ${STORM_TRUCKS} trucks × ${STORM_BACKLOG_S} s backlog drained in ${sec?.toFixed(1)} s ` +
+        `(load average ${load1()})`,
+    );
+    return sec;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const local: LocalKafka | undefined = process.env.KAFKA_BROKERS ? undefined : await startLocalKafka();
+  const brokers = process.env.KAFKA_BROKERS?.split(",") ?? local!.brokers;
+  const dir = await mkdtemp(join(tmpdir(), "fleetsync-bench-fleet-"));
+  const suffix = Date.now().toString(36);
+  const topics = {
+    telemetry: `bench.fleet.telemetry.${suffix}`,
+    events: `bench.fleet.events.${suffix}`,
+    status: `bench.fleet.status.${suffix}`,
+    deadletter: `bench.fleet.dead.${suffix}`,
+  };
+  try {
+    const hash = await hashSecret(PASSWORD, CHEAP);
+    const all = [...truckIds("fleet", Math.max(...STEPS)), ...truckIds("storm", STORM_TRUCKS)];
+    await writeFile(
+      join(dir, "credentials.json"),
+      JSON.stringify({ version: 1, trucks: Object.fromEntries(all.map((t) => [t, hash])) }),
+    );
+    const job = { dir, brokers, topics };
+    log(`load average at the start: ${load1()} (${SOURCES} source addresses, ${WINDOW_S} s windows)`);
+    const aedes = await largestUnderLimit("aedes", job);
+    const fleet = await largestUnderLimit("bridge", job);
+    const bridge = fleet.shown;
+    const stormSec = STORM_TRUCKS > 0 ? await storm(job) : null;
+    const round = (n: number | undefined, d = 1) => (n === undefined ? null : Math.round(n * 10 ** d) / 10 ** d);
+    process.stdout.write(
+      `fleet: ${fleet.trucks} trucks at 1 record/s with p99 ≤ ${P99_LIMIT_MS} ms through one bridge ` +
+        `(plain Aedes QoS 1: ${aedes.trucks}); memory, CPU and event loop at ${bridge?.trucks} trucks; ` +
+        `load average ${load1()}\n`,
+    );
+    process.stdout.write(
+      `${JSON.stringify({
+        "fleet.trucksAtP99Under50ms": fleet.trucks,
+        "reference.aedesFleetTrucksAtP99Under50ms": aedes.trucks,
+        "fleet.rssKbPerTruck": round(bridge?.rssKbPerTruck),
+        "fleet.cpuUsPerRecord": round(bridge?.cpuUsPerRecord),
+        "fleet.stormDrainSec": stormSec === null ? null : Math.round(stormSec * 10) / 10,
+        "bridge.eventLoopDelayMsP99": round(bridge?.loopP99Ms),
+        "reference.idleEventLoopDelayMsP99": round(bridge?.idleLoopP99Ms),
+        "fleet.p99MsAtShown": round(bridge?.p99Ms ?? undefined),
+        "fleet.trucksShown": bridge?.trucks ?? null,
+        "fleet.loadAverage": Number(load1()),
+      })}\n`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    await local?.stop();
+  }
+}
+
+if (process.argv[2] === "--serve") await serve(JSON.parse(process.argv[3]!) as ServeJob);
+else if (process.argv[2] === "--load") await generate(JSON.parse(process.argv[3]!) as LoadJob);
+else await main();

@@ -1,0 +1,280 @@
+/**
+ * `fleetsync detect` against a real Kafka: the detectors' alerts land in the alerts topic (read_committed) exactly
+ * once, a restart writes nothing again, a replay from earliest re-derives the same alerts with the same ids, a
+ * backlog that arrives late gives the alerts it would have given live, and the silent sweep opens and the next
+ * record closes a silence.
+ */
+import { randomBytes } from "node:crypto";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createDetectService, type DetectService, parseDetectConfig } from "../../../pipelines/detect/index.ts";
+import { replayGroup } from "../../../pipelines/runtime/replay.ts";
+import { type Alert, AlertSchema } from "../../../protocol/alerts.ts";
+import type { EventRecord, StatusRecord, TelemetryRecord } from "../../../protocol/records.ts";
+import { createTopics, deleteTopics, kafkaBrokers, readUntil, testKafka, uniqueTopic } from "../../support/kafka.ts";
+import { waitFor } from "../../support/wait.ts";
+import { produce } from "./support.ts";
+
+const kafka = testKafka("detect-test");
+const topics: string[] = [];
+const services: DetectService[] = [];
+const STREAM = "00000000000000cc";
+const T0 = Date.UTC(2026, 10, 30, 6, 0, 0);
+const MIN = 60_000;
+
+afterEach(async () => {
+  await Promise.all(services.splice(0).map((s) => s.stop()));
+});
+afterAll(async () => {
+  await deleteTopics(kafka, topics);
+});
+
+interface Step {
+  min: number;
+  rpm?: number;
+  kmh?: number;
+  fuel?: number;
+  lat?: number;
+}
+
+function drive(truckId: string, steps: Step[], firstSeq = 0): TelemetryRecord[] {
+  return steps.map((s, i) => ({
+    truckId,
+    stream: STREAM,
+    seq: firstSeq + i,
+    ts: new Date(T0 + s.min * MIN).toISOString(),
+    timeSource: "gnss",
+    gps: { fix: "3d", lat: s.lat ?? 52, lon: 4.5, altM: 1, speedKmh: s.kmh ?? 0, courseDeg: 0, sats: 9, hdop: 1 },
+    engine: { engineSpeedRpm: s.rpm ?? 650, fuelLevelPct: s.fuel ?? 60 },
+  }));
+}
+
+function dtc(truckId: string, seq: number, change: "raised" | "cleared"): EventRecord {
+  return {
+    truckId,
+    stream: STREAM,
+    seq,
+    ts: new Date(T0 + seq * MIN).toISOString(),
+    timeSource: "gnss",
+    type: "dtc",
+    change,
+    dtc: { j1939: { spn: 100, fmi: 1, oc: 1, sa: 0 } },
+  };
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+const idle = (truckId: string) =>
+  drive(
+    truckId,
+    range(0, 26).map((min) => ({ min })),
+  );
+const siphon = (truckId: string, atMin = 0, firstSeq = 0) =>
+  drive(
+    truckId,
+    range(0, 8).map((min) => ({ min: atMin + min, rpm: 0, fuel: min < 3 ? 60 : 60 - (min - 2) * 3 })),
+    firstSeq,
+  );
+// North through a fence around 52.01 N (the fence file below).
+const through = (truckId: string) =>
+  drive(
+    truckId,
+    range(0, 6).map((min) => ({ min, rpm: 1400, kmh: 60, lat: 52 + min * 0.004 })),
+  );
+
+const FENCES = {
+  type: "FeatureCollection",
+  features: [
+    {
+      type: "Feature",
+      id: "zone-a",
+      properties: { name: "Zone A" },
+      geometry: {
+        type: "Polygon",
+        coordinates: [
+          [
+            [4.4, 52.008],
+            [4.6, 52.008],
+            [4.6, 52.014],
+            [4.4, 52.014],
+            [4.4, 52.008],
+          ],
+        ],
+      },
+    },
+  ],
+};
+
+async function setup() {
+  const t = {
+    telemetry: uniqueTopic("detect-t"),
+    events: uniqueTopic("detect-e"),
+    status: uniqueTopic("detect-s"),
+    alerts: uniqueTopic("detect-alerts"),
+    changelog: uniqueTopic("detect-state"),
+  };
+  await createTopics(kafka, [
+    { topic: t.telemetry, partitions: 2 },
+    { topic: t.events, partitions: 2 },
+    { topic: t.status, partitions: 2 },
+  ]);
+  topics.push(...Object.values(t));
+  return { topics: t, groupId: `detect-test-${randomBytes(4).toString("hex")}` };
+}
+
+async function start(s: Awaited<ReturnType<typeof setup>>, over: Record<string, unknown> = {}) {
+  const { parseGeofences } = await import("../../../pipelines/detect/geo.ts");
+  const config = parseDetectConfig({
+    groupId: s.groupId,
+    transactionalId: `${s.groupId}-tx`,
+    kafka: { brokers: kafkaBrokers() },
+    topics: s.topics,
+    http: { port: 0 },
+    ...over,
+  });
+  const service = createDetectService(config, { fences: parseGeofences(FENCES, "test fences") });
+  services.push(service);
+  await service.start();
+  return service;
+}
+
+async function readAlerts(topic: string, enough: (alerts: Alert[]) => boolean, what: string): Promise<Alert[]> {
+  const records = await readUntil(kafka, topic, (r) => enough(r.map((m) => JSON.parse(m.value!) as Alert)), what);
+  return records.map((m) => AlertSchema.parse(JSON.parse(m.value!)));
+}
+
+const brief = (alerts: Alert[]) =>
+  alerts.map((a) => `${a.truckId} ${a.detector}${a.subject ? `(${a.subject})` : ""} ${a.state} v${a.version}`).sort();
+
+const EXPECTED = [
+  "DTC-1 dtc(j1939/0/100/1) closed v1",
+  "DTC-1 dtc(j1939/0/100/1) opened v0",
+  "FENCE-1 geofence-enter(zone-a) closed v0",
+  "FENCE-1 geofence-exit(zone-a) closed v0",
+  "FUEL-1 fuel-drop opened v0",
+  "IDLE-1 idling opened v0",
+];
+
+describe("fleetsync detect", () => {
+  it("writes each detector's alerts once; a restart writes none again; a replay from earliest the same ones", async () => {
+    const s = await setup();
+    await produce(kafka, s.topics.telemetry, [...idle("IDLE-1"), ...siphon("FUEL-1"), ...through("FENCE-1")]);
+    await produce(kafka, s.topics.events, [
+      dtc("DTC-1", 0, "raised"),
+      dtc("DTC-1", 1, "raised"),
+      dtc("DTC-1", 2, "cleared"),
+    ]);
+
+    const first = await start(s);
+    const live = await readAlerts(s.topics.alerts, (a) => a.length >= EXPECTED.length, "the scenario's alerts");
+    expect(brief(live)).toEqual(EXPECTED);
+    await first.stop();
+
+    // A restart resumes at the checkpoint: the moving truck closes its idling alert, and nothing else is written.
+    const second = await start(s);
+    await produce(kafka, s.topics.telemetry, drive("IDLE-1", [{ min: 27, kmh: 40, lat: 52.1 }], 26));
+    const after = await readAlerts(s.topics.alerts, (a) => a.length >= EXPECTED.length + 1, "the closing alert");
+    await waitFor(() => second.runner.ready(), "the second run in its group");
+    expect(brief(after)).toEqual([...EXPECTED, "IDLE-1 idling closed v1"].sort());
+    await second.stop();
+
+    // Replay from earliest: the checkpoint no longer matches the group's offsets, state starts afresh and every
+    // alert comes again with the same id, version and content (the reader drops them by id and version).
+    await replayGroup({ brokers: kafkaBrokers(), groupId: s.groupId, target: { kind: "earliest" } });
+    await start(s);
+    const replayed = await readAlerts(s.topics.alerts, (a) => a.length >= 2 * after.length, "the replayed alerts");
+    const copies = new Map<string, number>();
+    for (const a of replayed) copies.set(JSON.stringify(a), (copies.get(JSON.stringify(a)) ?? 0) + 1);
+    expect(copies.size).toBe(after.length);
+    expect([...copies.values()].every((n) => n === 2)).toBe(true);
+  });
+
+  it("keeps its state when the group's offset is ahead of the checkpoint (a batch of duplicates only)", async () => {
+    const s = await setup();
+    const records = idle("KEEP-1");
+    const offsetsAtEnd = async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const ends = await admin.fetchTopicOffsets(s.topics.telemetry);
+        const [mine] = await admin.fetchOffsets({ groupId: s.groupId, topics: [s.topics.telemetry] });
+        return ends.every(
+          (e) => e.high === e.low || mine?.partitions.find((p) => p.partition === e.partition)?.offset === e.high,
+        );
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    // 19 minutes of idling: no alert yet, the stop's start is in the checkpoint.
+    await produce(kafka, s.topics.telemetry, records.slice(0, 20));
+    let service = await start(s);
+    await waitFor(offsetsAtEnd, "the first run to read everything");
+    await service.stop();
+    // The same records again (a producer's retry): the runtime drops them all and commits past them itself.
+    await produce(kafka, s.topics.telemetry, records.slice(0, 20));
+    service = await start(s);
+    await waitFor(offsetsAtEnd, "the duplicates to be skipped");
+    await service.stop();
+    // The stop goes on: the idling alert opens at 20 minutes from its start, which only the kept state knows.
+    await produce(kafka, s.topics.telemetry, records.slice(20));
+    await start(s);
+    const alerts = await readAlerts(s.topics.alerts, (a) => a.length >= 1, "the idling alert");
+    expect(brief(alerts)).toEqual(["KEEP-1 idling opened v0"]);
+    expect(alerts[0]!.openedAt).toBe(records[0]!.ts);
+  });
+
+  it("gives a backlog that arrives two hours late the alerts it gives live", async () => {
+    const s = await setup();
+    // The same records, once written as they happen (Kafka time = event time + 1 s) and once from a truck whose
+    // outbox drains two hours later (Kafka time = event time + 2 h).
+    const producer = kafka.producer();
+    await producer.connect();
+    for (const [truckId, delayMs] of [
+      ["LIVE-1", 1_000],
+      ["LATE-1", 2 * 60 * MIN],
+    ] as const) {
+      await producer.send({
+        topic: s.topics.telemetry,
+        acks: -1,
+        messages: [...idle(truckId), ...siphon(truckId, 30, 26)].map((r) => ({
+          key: r.truckId,
+          value: JSON.stringify(r),
+          timestamp: String(Date.parse(r.ts) + delayMs),
+        })),
+      });
+    }
+    await producer.disconnect();
+    await start(s);
+    const alerts = await readAlerts(s.topics.alerts, (a) => a.length >= 6, "both trucks' alerts");
+    const strip = (a: Alert) => ({ ...a, id: "", truckId: "" });
+    const live = alerts.filter((a) => a.truckId === "LIVE-1").map(strip);
+    const backlogAlerts = alerts.filter((a) => a.truckId === "LATE-1").map(strip);
+    expect(live.map((a) => `${a.detector} ${a.state}`)).toEqual(["idling opened", "idling closed", "fuel-drop opened"]);
+    expect(backlogAlerts).toEqual(live);
+  });
+
+  it("opens a silent alert on the sweep when an active truck goes quiet, and closes it when it is heard again", async () => {
+    const s = await setup();
+    const now = Date.now();
+    const moving = (seq: number): TelemetryRecord => ({
+      ...drive("QUIET-1", [{ min: seq, rpm: 1400, kmh: 70 }], seq)[0]!,
+    });
+    const said = (truckId: string, reason: string): StatusRecord => ({
+      truckId,
+      state: "offline",
+      ts: new Date(now).toISOString(),
+      reason,
+    });
+    await produce(kafka, s.topics.telemetry, [moving(0), ...drive("BYE-1", [{ min: 0, rpm: 1400, kmh: 70 }])]);
+    await produce(kafka, s.topics.status, [said("QUIET-1", "keep alive timeout"), said("BYE-1", "disconnected")]);
+    // 3 s of silence is enough here; the sweep runs every 200 ms.
+    await start(s, { detectors: { silent: { minutes: 0.05, sweepIntervalMs: 200 } } });
+    const opened = await readAlerts(s.topics.alerts, (a) => a.length >= 1, "the silent alert");
+    expect(brief(opened)).toEqual(["QUIET-1 silent opened v0"]);
+    expect(opened[0]!.trigger.seq).toBe(0);
+    await produce(kafka, s.topics.telemetry, [moving(1)]);
+    const first = (a: Alert) => a.id === opened[0]!.id;
+    const closed = await readAlerts(s.topics.alerts, (a) => a.filter(first).length >= 2, "the closing alert");
+    expect(brief(closed.filter(first))).toEqual(["QUIET-1 silent closed v1", "QUIET-1 silent opened v0"]);
+    // BYE-1 said goodbye (a clean MQTT disconnect): never alerted, however long the sweep watched it.
+    expect(closed.some((a) => a.truckId === "BYE-1")).toBe(false);
+  });
+});
