@@ -4,56 +4,11 @@
  * Regenerate: npx tsx agent/config-reference.ts > docs/agent-config.md
  */
 import { pathToFileURL } from "node:url";
-import { z } from "zod";
+import { renderFieldTable } from "../common/config-reference.ts";
 import { AgentConfigSchema } from "./config.ts";
 
-interface JsonSchema {
-  type?: string;
-  description?: string;
-  default?: unknown;
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  enum?: unknown[];
-  const?: unknown;
-  anyOf?: JsonSchema[];
-  pattern?: string;
-  minimum?: number;
-  maximum?: number;
-  minLength?: number;
-}
-
-function typeOf(s: JsonSchema): string {
-  if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(" \\| ");
-  if (s.anyOf) return s.anyOf.map((a) => (a.const !== undefined ? JSON.stringify(a.const) : typeOf(a))).join(" \\| ");
-  const range: string[] = [];
-  if (s.minimum !== undefined) range.push(`≥ ${s.minimum}`);
-  if (s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER) range.push(`≤ ${s.maximum}`);
-  return `${s.type ?? "any"}${range.length ? ` (${range.join(", ")})` : ""}`;
-}
-
-function rows(prefix: string, schema: JsonSchema, out: string[]): void {
-  for (const [name, field] of Object.entries(schema.properties ?? {})) {
-    const path = prefix ? `${prefix}.${name}` : name;
-    if (field.type === "object" && field.properties) {
-      out.push(
-        `| **\`${path}\`** | object | ${schema.required?.includes(name) ? "required" : "optional"} | ${field.description ?? ""} |`,
-      );
-      rows(path, field, out);
-      continue;
-    }
-    const required = schema.required?.includes(name) && field.default === undefined;
-    const dflt = field.default !== undefined ? `\`${JSON.stringify(field.default)}\`` : required ? "required" : "—";
-    const doc = (field.description ?? "").replaceAll("|", "\\|");
-    out.push(
-      `| \`${path}\` | ${typeOf(field)} | ${dflt} | ${doc}${field.pattern ? ` Pattern \`${field.pattern}\`.` : ""} |`,
-    );
-  }
-}
-
 export function renderAgentConfigReference(): string {
-  const schema = z.toJSONSchema(AgentConfigSchema, { io: "input", unrepresentable: "any" }) as JsonSchema;
-  const table: string[] = ["| field | type | default | meaning |", "| --- | --- | --- | --- |"];
-  rows("", schema, table);
+  const table = renderFieldTable(AgentConfigSchema);
   const example = {
     truckId: "TRK-0042",
     gps: { path: "/dev/serial/by-id/usb-u-blox_AG_-_www.u-blox.com_u-blox_7_-_GPS_GNSS_Receiver-if00", baudRate: 9600 },

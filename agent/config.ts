@@ -4,6 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import { parseConfig } from "../common/config.ts";
 import { FleetError } from "../common/errors.ts";
 import { TruckIdSchema } from "../protocol/index.ts";
 import { OutboxConfigSchema } from "./outbox/index.ts";
@@ -48,16 +49,7 @@ export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 
 /** Validates a parsed config object; the error names the first bad field (and the file, when given). */
 export function parseAgentConfig(input: unknown, file?: string): AgentConfig {
-  const result = AgentConfigSchema.safeParse(input);
-  if (result.success) return result.data;
-  const where = file ? ` in ${file}` : "";
-  const problems = result.error.issues.slice(0, 5).map((issue) => {
-    const path = issue.path.map(String).join(".") || "(top level)";
-    return `${path}: ${issue.message}`;
-  });
-  throw new FleetError("FLEET_CONFIG_INVALID", `invalid agent configuration${where}: ${problems.join("; ")}`, {
-    details: { file, issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
-  });
+  return parseConfig(AgentConfigSchema, input, file ? `agent configuration ${file}` : "agent configuration");
 }
 
 export async function loadAgentConfig(file: string): Promise<AgentConfig> {

@@ -4,16 +4,16 @@
  */
 import type { AddressInfo } from "node:net";
 import { within } from "../common/within.ts";
-import { Aedes, type Client } from "aedes";
+import type { Client } from "aedes";
 import { type Logger, silentLogger } from "../common/log.ts";
-import { createAuth } from "./auth/auth.ts";
+import { createAuth } from "./auth/index.ts";
+import { type Broker, createBroker } from "./broker/index.ts";
 import type { BridgeConfig } from "./config.ts";
-import { createForwarder, type Forwarder } from "./forwarder/forwarder.ts";
-import { createKafkaSink, type KafkaSink } from "./kafka-sink/sink.ts";
-import { createListener } from "./listener/listener.ts";
-import { acceptMqtt5, installMqtt5Writer } from "./listener/mqtt5.ts";
-import { createHttpServer } from "./metrics/http.ts";
-import { type BridgeMetrics, createMetrics } from "./metrics/metrics.ts";
+import { createForwarder, type Forwarder } from "./forwarder/index.ts";
+import { createKafkaSink, type KafkaSink } from "./kafka-sink/index.ts";
+import { createListener } from "./listener/index.ts";
+import { type BridgeMetrics, createHttpServer, createMetrics } from "./metrics/index.ts";
+import { type Lifecycle, LifecycleGuard } from "../common/lifecycle.ts";
 
 export interface BridgeDeps {
   logger?: Logger;
@@ -21,7 +21,7 @@ export interface BridgeDeps {
   sink?: KafkaSink;
 }
 
-export interface Bridge {
+export interface Bridge extends Lifecycle {
   readonly metrics: BridgeMetrics;
   readonly forwarder: Forwarder;
   start(): Promise<void>;
@@ -37,7 +37,6 @@ const STATUS_RESERVE_MS = 2_000;
 const SINK_STOP_MIN_MS = 200;
 
 export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridge {
-  installMqtt5Writer();
   const logger = deps.logger ?? silentLogger;
   const metrics = createMetrics();
   /** Each topic's replication factor as Kafka last described it. */
@@ -56,12 +55,12 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
     logger: logger.child({ part: "auth" }),
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason }),
   });
-  let broker: Aedes | undefined;
+  let broker: Broker | undefined;
   const forwarder = createForwarder(config.forwarder, {
     sink,
     topics: config.kafka.topics,
     logger: logger.child({ part: "forwarder" }),
-    publish: (packet) => broker?.publish({ cmd: "publish", dup: false, ...packet }, () => undefined),
+    publish: (packet) => broker?.publish(packet),
     hooks: {
       onPublish: (kind, records) => {
         metrics.publishes.inc({ kind });
@@ -85,19 +84,15 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
       onStatusDropped: () => metrics.statusDropped.inc(),
     },
   });
-  const aedes = new Aedes({
+  const aedes = createBroker({
     ...(config.id ? { id: config.id } : {}),
-    connectTimeout: config.listener.connectTimeoutMs,
-    preConnect(client, packet, callback) {
-      acceptMqtt5(client, packet, {
-        maximumPacketSize: config.listener.maxPacketBytes,
-        receiveMaximum: config.listener.receiveMaximum,
-      });
-      callback(null, true);
+    connectTimeoutMs: config.listener.connectTimeoutMs,
+    mqtt5: { maximumPacketSize: config.listener.maxPacketBytes, receiveMaximum: config.listener.receiveMaximum },
+    hooks: {
+      authenticate: auth.authenticate,
+      authorizePublish: forwarder.authorizePublish,
+      authorizeSubscribe: auth.authorizeSubscribe,
     },
-    authenticate: auth.authenticate,
-    authorizePublish: forwarder.authorizePublish,
-    authorizeSubscribe: auth.authorizeSubscribe,
   });
   broker = aedes;
   const listener = createListener(config.listener, {
@@ -129,24 +124,25 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
   });
   aedes.on("connectionError", (_client, error) => logger.debug({ err: error }, "connection error"));
 
-  let stopping: Promise<void> | undefined;
+  const life = new LifecycleGuard("the bridge");
 
   return {
     metrics,
     forwarder,
-    async start() {
-      await http?.start();
-      await auth.start();
-      await sink.start().catch((error: unknown) => {
-        // Kafka down at start is survivable: trucks connect, records wait unacknowledged until Kafka answers.
-        logger.warn({ err: error }, "Kafka not reachable at start; will keep trying");
-      });
-      await aedes.listen();
-      await listener.start();
-      logger.info({ id: aedes.id }, "bridge started");
-    },
-    stop() {
-      stopping ??= (async () => {
+    start: () =>
+      life.start(async () => {
+        await http?.start();
+        await auth.start();
+        await sink.start().catch((error: unknown) => {
+          // Kafka down at start is survivable: trucks connect, records wait unacknowledged until Kafka answers.
+          logger.warn({ err: error }, "Kafka not reachable at start; will keep trying");
+        });
+        await aedes.listen();
+        await listener.start();
+        logger.info({ id: aedes.id }, "bridge started");
+      }),
+    stop: () =>
+      life.stop(async () => {
         // One deadline for the whole stop (issue 13.6): a process manager kills the process after its grace period,
         // and everything not finished by then (offline status records included) would be lost mid-way.
         const timeoutMs = config.forwarder.drainTimeoutMs;
@@ -157,14 +153,13 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
         await forwarder.drain(deadline - Math.min(STATUS_RESERVE_MS, timeoutMs / 4));
         // Let the last PUBACKs reach the sockets (mqtt-packet uncorks on the next tick) before closing them.
         await new Promise((resolve) => setImmediate(resolve));
-        await new Promise<void>((resolve) => aedes.close(() => resolve()));
+        await aedes.close();
         await forwarder.stop(deadline);
         await within(sink.stop(), Math.max(SINK_STOP_MIN_MS, deadline - Date.now()));
         await http?.stop();
+        await auth.stop();
         logger.info({ ms: timeoutMs - (deadline - Date.now()) }, "bridge stopped");
-      })();
-      return stopping;
-    },
+      }),
     address(kind) {
       return kind === "http" ? http?.address() : listener.address(kind);
     },

@@ -3,15 +3,14 @@
  * configuration reference, see docs/bridge.md). Errors name the file and the field. Relative paths in the file are
  * resolved against the file's folder.
  */
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { FleetError } from "../common/errors.ts";
-import { AuthConfigSchema } from "./auth/config.ts";
-import { ForwarderConfigSchema } from "./forwarder/config.ts";
-import { KafkaSinkConfigSchema } from "./kafka-sink/config.ts";
-import { ListenerConfigSchema } from "./listener/config.ts";
-import { HttpConfigSchema } from "./metrics/config.ts";
+import { parseConfig, readConfigJson } from "../common/config.ts";
+import { AuthConfigSchema } from "./auth/index.ts";
+import { ForwarderConfigSchema } from "./forwarder/index.ts";
+import { KafkaSinkConfigSchema } from "./kafka-sink/index.ts";
+import { ListenerConfigSchema } from "./listener/index.ts";
+import { HttpConfigSchema } from "./metrics/index.ts";
 
 export const BridgeConfigSchema = z
   .object({
@@ -28,23 +27,11 @@ export type BridgeConfig = z.infer<typeof BridgeConfigSchema>;
 export type BridgeConfigInput = z.input<typeof BridgeConfigSchema>;
 
 export function parseBridgeConfig(input: unknown, source = "bridge configuration"): BridgeConfig {
-  const parsed = BridgeConfigSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const field = issue.path.map(String).join(".") || "(root)";
-  throw new FleetError("FLEET_CONFIG_INVALID", `${source}: ${field}: ${issue.message}`, {
-    details: { field, issues: parsed.error.issues.length },
-  });
+  return parseConfig(BridgeConfigSchema, input, source);
 }
 
 export async function loadBridgeConfig(file: string): Promise<BridgeConfig> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    throw new FleetError("FLEET_CONFIG_INVALID", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  const config = parseBridgeConfig(json, file);
+  const config = parseBridgeConfig(await readConfigJson(file), file);
   const base = dirname(resolve(file));
   const at = (path: string | undefined) => (path === undefined ? undefined : resolve(base, path));
   return {

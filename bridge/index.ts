@@ -7,3 +7,4 @@ export {
   loadBridgeConfig,
   parseBridgeConfig,
 } from "./config.ts";
+export { setTruckSecret } from "./auth/index.ts";

@@ -3,13 +3,17 @@
  * `fleetsync bridge add-truck --file CREDS --truck ID [--password-stdin]`: adds or replaces a truck's credentials.
  */
 import { randomBytes } from "node:crypto";
-import { setTruckSecret } from "../bridge/auth/credentials.ts";
-import { createBridge } from "../bridge/bridge.ts";
-import { type BridgeConfig, loadBridgeConfig, parseBridgeConfig } from "../bridge/config.ts";
+import {
+  type BridgeConfig,
+  createBridge,
+  loadBridgeConfig,
+  parseBridgeConfig,
+  setTruckSecret,
+} from "../bridge/index.ts";
 import { FleetError } from "../common/errors.ts";
 import { createLogger } from "../common/log.ts";
 import { assertTruckId } from "../protocol/truck-id.ts";
-import { fastPath } from "../bridge/kafka-sink/kafkajs-fast-path.ts";
+import { fastPath } from "../common/kafka/kafkajs-fast-path.ts";
 import { parseCommandArgs } from "./commands.ts";
 import { stopOnSignals } from "./stop-signals.ts";
 

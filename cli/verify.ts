@@ -6,14 +6,15 @@
  */
 import { readFile } from "node:fs/promises";
 import { FleetError } from "../common/errors.ts";
+import { DEFAULT_KAFKA_TOPICS } from "../protocol/kafka.ts";
 import { runVerify } from "../sim/verify/verify.ts";
 import { parseCommandArgs } from "./commands.ts";
 
 const USAGE = `Usage: fleetsync verify [options]
   --brokers LIST       host:port,... (default $KAFKA_BROKERS or 127.0.0.1:39092)
-  --topic T            topic to check (default fleet.telemetry)
+  --topic T            topic to check (default ${DEFAULT_KAFKA_TOPICS.telemetry})
   --expect E           records per truck: a number, a JSON map {"truckId": n}, or @file.json with that map
-  --events-topic T     topic with gap events (e.g. fleet.events): announced losses, reported apart
+  --events-topic T     topic with gap events (e.g. ${DEFAULT_KAFKA_TOPICS.events}): announced losses, reported apart
   --channel C          telemetry | events (default: from the records)
   --timeout S          give up after S seconds (default 60)
   --only-problems      list only trucks with loss, reordering, duplicates or extra records
@@ -69,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
   const expect = await parseExpect(values.expect);
   const summary = await runVerify({
     brokers,
-    topic: values.topic ?? "fleet.telemetry",
+    topic: values.topic ?? DEFAULT_KAFKA_TOPICS.telemetry,
     ...(expect === undefined ? {} : { expect }),
     ...(values["events-topic"] === undefined ? {} : { eventsTopic: values["events-topic"] }),
     ...(channel === undefined ? {} : { channel }),

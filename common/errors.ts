@@ -32,7 +32,10 @@ export const ERROR_CODES = {
     doc: "A Kafka topic the bridge writes to does not exist (and the bridge may not create it); details.topics names it.",
   },
   FLEET_AUTH: { retriable: false, doc: "A client's credentials were refused." },
-  FLEET_CLOSED: { retriable: false, doc: "A component was used after stop()." },
+  FLEET_CLOSED: {
+    retriable: false,
+    doc: "A component was started twice, or used after stop() (common/lifecycle.ts: one behaviour for all).",
+  },
   FLEET_TIMEOUT: { retriable: true, doc: "An operation did not finish before its deadline." },
   FLEET_OUTBOX_BUSY: {
     retriable: true,
@@ -58,6 +61,10 @@ export const ERROR_CODES = {
     retriable: false,
     doc: "A consumer group cannot be rewound while it has live members (stop the pipeline first).",
   },
+  FLEET_ENGINE_UNSUPPORTED: {
+    retriable: false,
+    doc: "A third-party engine (Aedes, mqtt-packet) is not the version, or lacks the internals, its port was written for.",
+  },
   FLEET_PACKAGE: {
     retriable: false,
     doc: "Building a .deb failed: the build output is missing, or native code for another architecture got in.",
@@ -68,6 +75,10 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class FleetError extends Error {
   readonly code: ErrorCode;
+  /**
+   * Whether trying the same operation again can succeed. Read where retry decisions are made: the bridge's batcher
+   * fails a batch at once on a non-retriable error instead of retrying it (bridge/forwarder/batcher.ts).
+   */
   readonly retriable: boolean;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 

@@ -92,6 +92,10 @@ describe("in-order filter", () => {
     expect(() => createInOrderFilter({ maxTrucks: 0 })).toThrow(/maxTrucks/);
     expect(() => createInOrderFilter({ retiredStreamsPerTruck: -1 })).toThrow(/retired/);
     expect(() => createInOrderFilter({ gapsPerTruck: -1 })).toThrow(/gapsPerTruck/);
+    // A typed configuration error, not a RangeError (issue 14.2).
+    expect(() => createInOrderFilter({ maxTrucks: 0 })).toThrow(
+      expect.objectContaining({ code: "FLEET_CONFIG_INVALID" }),
+    );
   });
 });
 

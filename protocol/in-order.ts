@@ -31,6 +31,7 @@
  */
 import { LruMap } from "../common/lru.ts";
 import { FIRST_SEQ } from "./records.ts";
+import { FleetError } from "../common/errors.ts";
 
 export interface SequencedRecord {
   truckId: string;
@@ -112,18 +113,23 @@ function copyPosition(p: TruckPosition): TruckPosition {
   };
 }
 
+/** A bad option is a configuration error like any other (FLEET_CONFIG_INVALID naming the option), not a RangeError. */
+function optionError(message: string): FleetError {
+  return new FleetError("FLEET_CONFIG_INVALID", `in-order filter option ${message}`);
+}
+
 export function createInOrderFilter(options: InOrderFilterOptions = {}): InOrderFilter {
   const maxTrucks = options.maxTrucks ?? 100_000;
   const retiredMax = options.retiredStreamsPerTruck ?? 4;
-  if (!Number.isInteger(maxTrucks) || maxTrucks < 1) throw new RangeError("maxTrucks must be a positive integer");
+  if (!Number.isInteger(maxTrucks) || maxTrucks < 1) throw optionError("maxTrucks must be a positive integer");
   if (!Number.isInteger(retiredMax) || retiredMax < 0) {
-    throw new RangeError("retiredStreamsPerTruck must be a non-negative integer");
+    throw optionError("retiredStreamsPerTruck must be a non-negative integer");
   }
   // Least recently seen first. Positions are updated in place (snapshot() and restore() copy): a record of a known
   // truck allocates nothing that outlives it, which kept the filter out of a busy consumer's garbage collection.
   let trucks = new LruMap<string, TruckPosition>();
   const gapsMax = options.gapsPerTruck ?? 4;
-  if (!Number.isInteger(gapsMax) || gapsMax < 0) throw new RangeError("gapsPerTruck must be a non-negative integer");
+  if (!Number.isInteger(gapsMax) || gapsMax < 0) throw optionError("gapsPerTruck must be a non-negative integer");
   const counts = {
     kept: 0,
     duplicates: 0,

@@ -19,11 +19,9 @@ export interface CanSourceDeps {
   onMessage(message: CanMessage): void;
 }
 
-/** The lifecycle every long-lived component shares. stop() is idempotent and clears its timers. */
-export interface Lifecycle {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
+/** The lifecycle every long-lived component shares lives in common/; re-exported so the sources' imports stay. */
+export type { Lifecycle } from "../../common/lifecycle.ts";
+import type { Lifecycle } from "../../common/lifecycle.ts";
 
 /** A source on a serial port, as the agent's metrics and `doctor` see it. */
 export interface PortSource extends Lifecycle {

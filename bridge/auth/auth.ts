@@ -11,6 +11,8 @@ import { maySubscribe } from "./acl.ts";
 import type { AuthConfig } from "./config.ts";
 import { CredentialStore } from "./credentials.ts";
 import { SourceLimiter, sourceKey } from "./limiter.ts";
+import { FleetError } from "../../common/errors.ts";
+import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
 
 export type AuthFailureReason = "bad-client-id" | "bad-credentials" | "blocked" | "certificate-mismatch";
 
@@ -20,9 +22,12 @@ export interface AuthDeps {
   onSubscribeRefused?: () => void;
 }
 
-export interface Auth {
+export interface Auth extends Lifecycle {
   readonly limiter: SourceLimiter;
+  /** Loads the credentials file (a missing file is an empty fleet: only client certificates log in). */
   start(): Promise<void>;
+  /** After stop, every login is refused (FLEET_CLOSED): the bridge closes its listeners first. */
+  stop(): Promise<void>;
   authenticate(
     client: Client,
     username: string | undefined,
@@ -81,12 +86,18 @@ export function createAuth(config: AuthConfig, deps: AuthDeps): Auth {
     done(refusal(code, reason), false);
   };
 
+  const life = new LifecycleGuard("the bridge's authentication");
   return {
     limiter,
-    async start() {
-      await store?.load();
-    },
+    start: () =>
+      life.start(async () => {
+        await store?.load();
+      }),
+    stop: () => life.stop(async () => undefined),
     authenticate(client, username, password, done) {
+      if (life.closed) {
+        return done(Object.assign(new FleetError("FLEET_CLOSED", "the bridge is stopping"), { returnCode: 3 }), false);
+      }
       const source = sourceOf(client);
       // Refused with a CONNACK the client can log (MQTT 3.1.1: 5 Not authorized; MQTT 5: 0x87), without a check.
       if (limiter.isBlocked(source, client.id ?? "")) return fail(client, "blocked", NOT_AUTHORIZED, done);

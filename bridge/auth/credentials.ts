@@ -7,6 +7,7 @@
 import { createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual } from "node:crypto";
 import { readFile, rename, stat, writeFile } from "node:fs/promises";
 import { z } from "zod";
+import { parseConfig } from "../../common/config.ts";
 import { FleetError } from "../../common/errors.ts";
 import { assertTruckId, TRUCK_ID_PATTERN } from "../../protocol/truck-id.ts";
 
@@ -67,15 +68,7 @@ export async function readCredentialsFile(path: string): Promise<CredentialsFile
   } catch (error) {
     throw new FleetError("FLEET_CONFIG_INVALID", `credentials file ${path} is not JSON`, { cause: error });
   }
-  const parsed = FileSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new FleetError(
-      "FLEET_CONFIG_INVALID",
-      `credentials file ${path}: ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`,
-    );
-  }
-  return parsed.data;
+  return parseConfig(FileSchema, json, `credentials file ${path}`);
 }
 
 /** Adds or replaces one truck's entry; writes a temporary file and renames it, so a reader never sees half a file. */

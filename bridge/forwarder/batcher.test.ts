@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FleetError } from "../../common/errors.ts";
 import { waitFor } from "../../test/support/wait.ts";
-import type { Delivery, OutMessage } from "../kafka-sink/sink.ts";
+import type { Delivery, OutMessage } from "../kafka-sink/index.ts";
 import { Batcher, type BatcherOptions } from "./batcher.ts";
 
 const OPTIONS: BatcherOptions = {
@@ -85,6 +85,30 @@ describe("Batcher", () => {
     await expect(pending).rejects.toMatchObject({ code: "FLEET_CLOSED" });
     await expect(batcher.submit([msg("k", 2)])).rejects.toMatchObject({ code: "FLEET_CLOSED" });
     await batcher.stop(20); // idempotent
+  });
+});
+
+describe("Batcher retry decisions (FleetError.retriable)", () => {
+  it("retries a retriable failure, and fails a non-retriable one at once instead of retrying it", async () => {
+    let calls = 0;
+    let failure: Error = new FleetError("FLEET_KAFKA", "broker down");
+    const sink = {
+      async send(messages: OutMessage[]): Promise<Delivery[]> {
+        calls += 1;
+        if (calls === 1) throw failure;
+        if (calls === 3) throw failure;
+        return messages.map((m, i) => ({ topic: m.topic, partition: 0, offset: String(i) }));
+      },
+    };
+    const batcher = new Batcher(sink, OPTIONS);
+    await batcher.submit([msg("k", 1)]);
+    expect(calls).toBe(2);
+    failure = new FleetError("FLEET_CLOSED", "the Kafka sink is stopped");
+    await expect(batcher.submit([msg("k", 2)])).rejects.toMatchObject({ code: "FLEET_CLOSED" });
+    expect(calls).toBe(3);
+    // The batcher itself carries on: the next publish is sent.
+    await batcher.submit([msg("k", 3)]);
+    expect(calls).toBe(4);
   });
 });
 

@@ -25,7 +25,8 @@
  * other topics pass it in the admission queue (order across topics is no promise: each topic is its own log).
  */
 import { FleetError, isFleetError } from "../../common/errors.ts";
-import { type Delivery, deliveredEach, type KafkaSink, type OutMessage } from "../kafka-sink/sink.ts";
+import { deliveredEach } from "../../common/kafka/offsets.ts";
+import type { Delivery, KafkaSink, OutMessage } from "../kafka-sink/index.ts";
 import { Fifo } from "./fifo.ts";
 
 export interface BatcherOptions {
@@ -357,6 +358,14 @@ export class Batcher {
         break;
       } catch (error) {
         this.hooks.onBatch?.(messages.length, (performance.now() - began) / 1000, false, error);
+        if (!this.aborted && isFleetError(error) && !error.retriable) {
+          // Retrying cannot help (FleetError.retriable: e.g. the sink was stopped): the publishes fail now and stay
+          // unacknowledged, so their trucks send them again, instead of this loop retrying until the drain deadline.
+          for (const entry of batch) entry.reject(error);
+          finished += recordsOf(batch);
+          if (due && due[1].entries.length === 0) this.parked.delete(due[0]);
+          break;
+        }
         if (!this.aborted) {
           const topics = failedTopics(error);
           if (topics.length > 0) {

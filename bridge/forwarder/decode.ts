@@ -14,8 +14,7 @@ import {
 } from "../../protocol/kafka.ts";
 import { StatusRecordSchema } from "../../protocol/records.ts";
 import type { PublishKind } from "../auth/acl.ts";
-import type { KafkaTopics } from "../kafka-sink/config.ts";
-import type { OutMessage } from "../kafka-sink/sink.ts";
+import type { KafkaTopics, OutMessage } from "../kafka-sink/index.ts";
 
 export type Decoded =
   { ok: true; kind: PublishKind; messages: OutMessage[] } | { ok: false; error: FleetError; messages: OutMessage[] };

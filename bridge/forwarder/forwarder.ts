@@ -24,8 +24,8 @@ import { type ConfirmReply, encodeConfirmReply } from "../../protocol/confirm.ts
 import { toStatusMessage } from "../../protocol/kafka.ts";
 import { confirmTopic } from "../../protocol/topics.ts";
 import { checkPublish, type PublishKind } from "../auth/acl.ts";
-import type { KafkaTopics } from "../kafka-sink/config.ts";
-import { type Delivery, deliveredEach, type KafkaSink, type OutMessage } from "../kafka-sink/sink.ts";
+import { deliveredEach } from "../../common/kafka/offsets.ts";
+import type { Delivery, KafkaSink, KafkaTopics, OutMessage } from "../kafka-sink/index.ts";
 import { Batcher, type BatcherHooks } from "./batcher.ts";
 import type { ForwarderConfig } from "./config.ts";
 import { decodePublish } from "./decode.ts";
@@ -161,7 +161,7 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
     authorizePublish(client, packet, callback) {
       // client === null: a will left by a broker that is gone (memory persistence has none). client.closed: this
       // client's own will. The bridge writes its own offline status on disconnect, so wills are not forwarded.
-      if (!client || client.closed) return callback(new Error("wills are not forwarded"));
+      if (!client || client.closed) return callback(new FleetError("FLEET_AUTH", "wills are not forwarded"));
       const truckId = client.id;
       const decision = checkPublish(truckId, packet.topic);
       if (!decision.ok) {

@@ -1,17 +1,28 @@
+/** The bridge's Kafka settings: the connection (common/kafka, shared with the pipelines), topics and producer. */
 import { z } from "zod";
+import { KafkaConnectionFields } from "../../common/kafka/connection.ts";
+import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 
 export const KafkaTopicsSchema = z
   .object({
-    telemetry: z.string().min(1).default("fleet.telemetry").describe("Telemetry records, key = truck id."),
-    events: z.string().min(1).default("fleet.events").describe("Event records, key = truck id."),
-    status: z.string().min(1).default("fleet.status").describe("Latest online/offline state per truck (compacted)."),
-    deadletter: z.string().min(1).default("fleet.deadletter").describe("Payloads that could not be accepted."),
+    telemetry: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.telemetry).describe("Telemetry records, key = truck id."),
+    events: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.events).describe("Event records, key = truck id."),
+    status: z
+      .string()
+      .min(1)
+      .default(DEFAULT_KAFKA_TOPICS.status)
+      .describe("Latest online/offline state per truck (compacted)."),
+    deadletter: z
+      .string()
+      .min(1)
+      .default(DEFAULT_KAFKA_TOPICS.deadletter)
+      .describe("Payloads that could not be accepted."),
   })
   .strict();
 
 export const KafkaSinkConfigSchema = z
   .object({
-    brokers: z.array(z.string().min(1)).min(1).describe("Bootstrap brokers, host:port."),
+    ...KafkaConnectionFields,
     clientId: z.string().min(1).default("fleetsync-bridge"),
     topics: KafkaTopicsSchema.prefault({}),
     createTopics: z
@@ -47,10 +58,7 @@ export const KafkaSinkConfigSchema = z
         "How often the topics' partition counts are read again (also after any error that suggests a change). " +
           "A changed count is logged as an error, counted and shown on /readyz; keys then move (docs/bridge.md).",
       ),
-    requestTimeoutMs: z.number().int().positive().default(30_000),
-    connectionTimeoutMs: z.number().int().positive().default(3_000),
     ackTimeoutMs: z.number().int().positive().default(30_000).describe("acks=all wait on the broker side."),
-    ssl: z.boolean().default(false).describe("TLS to the Kafka brokers with the system CA store."),
   })
   .strict();
 

@@ -6,16 +6,17 @@
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
-import type { Aedes, Client } from "aedes";
 import type { Logger } from "../../common/log.ts";
 import { type SourceLimiter, sourceKey } from "../auth/limiter.ts";
+import type { Broker, BrokerConnection } from "../broker/broker.ts";
+import { PacketSizeScanner } from "../broker/packet-size.ts";
 import type { ListenerConfig } from "./config.ts";
-import { PacketSizeScanner } from "./packet-size.ts";
+import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
 
 export type ConnectionRefusal = "rate" | "capacity" | "packet-size" | "pre-login-bytes" | "pre-login-budget";
 
 export interface ListenerDeps {
-  broker: Pick<Aedes, "handle">;
+  broker: Pick<Broker, "handle">;
   limiter: SourceLimiter;
   logger: Logger;
   onRefused?(reason: ConnectionRefusal): void;
@@ -24,15 +25,11 @@ export interface ListenerDeps {
   onPreLoginBytes?(bytes: number): void;
 }
 
-export interface Listener {
+export interface Listener extends Lifecycle {
   start(): Promise<void>;
   /** Stops accepting; existing connections stay (the bridge drains and closes them). */
   stop(): Promise<void>;
   address(kind: "tcp" | "tls"): AddressInfo | undefined;
-}
-
-interface ParserLike {
-  parse(buf: Buffer): number;
 }
 
 /**
@@ -77,11 +74,9 @@ interface ReadGuards {
 /**
  * Every read passes the pre-login limits and the packet-size scanner before the parser (packet-size.ts says why it
  * cannot be after): a too-large packet, or too many bytes before login, close the connection before any of it is
- * parsed, so it is never forwarded, acknowledged or buffered.
+ * parsed, so it is never forwarded, acknowledged or buffered. Returns the guard the broker runs on each read.
  */
-function guardReads(client: Client, socket: Socket, guards: ReadGuards): void {
-  const parser = (client as unknown as { _parser: ParserLike })._parser;
-  const parse = parser.parse.bind(parser);
+function readGuard(socket: Socket, guards: ReadGuards): { guard: (buf: Buffer) => boolean; release(): void } {
   const scanner = new PacketSizeScanner(guards.maxPacketBytes);
   let held = 0;
   let loggedIn = false;
@@ -90,27 +85,27 @@ function guardReads(client: Client, socket: Socket, guards: ReadGuards): void {
     guards.budget.give(held);
     held = 0;
   };
-  client.once("connected", release);
   socket.once("close", release);
   const refuse = (reason: "packet-size" | "pre-login-bytes" | "pre-login-budget") => {
     if (!socket.destroyed) {
       guards.onRefused(reason);
       socket.destroy();
     }
-    return 0;
+    return false;
   };
-  parser.parse = (buf: Buffer) => {
+  const guard = (buf: Buffer) => {
     if (!loggedIn) {
       if (held + buf.length > guards.maxPreLoginBytes) return refuse("pre-login-bytes");
       if (!guards.budget.take(buf.length)) return refuse("pre-login-budget");
       held += buf.length;
     }
     const verdict = scanner.scan(buf);
-    if (verdict === "ok") return parse(buf);
+    if (verdict === "ok") return true;
     if (verdict === "too-large") return refuse("packet-size");
     socket.destroy();
-    return 0;
+    return false;
   };
+  return { guard, release };
 }
 
 export function createListener(config: ListenerConfig, deps: ListenerDeps): Listener {
@@ -143,8 +138,8 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
   function serve(kind: "tcp" | "tls", socket: Socket): void {
     socket.setNoDelay(true);
     deps.onConnection?.(kind);
-    const client = deps.broker.handle(socket);
-    guardReads(client, socket, {
+    let connection: BrokerConnection | undefined;
+    const { guard, release } = readGuard(socket, {
       maxPacketBytes: config.maxPacketBytes,
       maxPreLoginBytes: config.maxPreLoginBytes,
       budget,
@@ -152,10 +147,15 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
         deps.onRefused?.(reason);
         const source = socket.remoteAddress;
         if (reason === "packet-size") {
-          deps.logger.warn({ source, truckId: client.id, maxBytes: config.maxPacketBytes }, "packet too large");
+          deps.logger.warn(
+            { source, truckId: connection?.clientId, maxBytes: config.maxPacketBytes },
+            "packet too large",
+          );
         } else deps.logger.debug({ source, reason }, "connection closed before login");
       },
     });
+    connection = deps.broker.handle(socket, guard);
+    connection.onLogin(release);
   }
 
   async function listen(kind: "tcp" | "tls", server: Server, host: string, port: number): Promise<void> {
@@ -170,49 +170,52 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
     deps.logger.info({ listener: kind, address: server.address() }, "listening");
   }
 
+  const life = new LifecycleGuard("the MQTT listener");
   return {
-    async start() {
-      if (config.tcp) {
-        const server = createServer((socket) => {
-          if (admit(socket)) serve("tcp", socket);
-        });
-        await listen("tcp", server, config.tcp.host, config.tcp.port);
-      }
-      if (config.tls) {
-        const tls = config.tls;
-        const [cert, key, ca] = await Promise.all([
-          readFile(tls.certFile),
-          readFile(tls.keyFile),
-          tls.caFile ? readFile(tls.caFile) : undefined,
-        ]);
-        const server = createTlsServer(
-          {
-            cert,
-            key,
-            ca,
-            requestCert: ca !== undefined,
-            rejectUnauthorized: tls.requireClientCertificate,
-            // A handshake that never finishes holds a connection slot no longer than a missing CONNECT would.
-            handshakeTimeout: config.connectTimeoutMs,
-          },
-          (socket) => serve("tls", socket),
-        );
-        // Runs after tls.Server's own "connection" listener has wrapped the socket; destroying the raw socket here
-        // ends the connection before any handshake byte is answered.
-        server.on("connection", (socket: Socket) => void admit(socket));
-        server.on("tlsClientError", (error) => deps.logger.debug({ err: error }, "TLS handshake failed"));
-        await listen("tls", server, tls.host, tls.port);
-      }
-    },
+    start: () =>
+      life.start(async () => {
+        if (config.tcp) {
+          const server = createServer((socket) => {
+            if (admit(socket)) serve("tcp", socket);
+          });
+          await listen("tcp", server, config.tcp.host, config.tcp.port);
+        }
+        if (config.tls) {
+          const tls = config.tls;
+          const [cert, key, ca] = await Promise.all([
+            readFile(tls.certFile),
+            readFile(tls.keyFile),
+            tls.caFile ? readFile(tls.caFile) : undefined,
+          ]);
+          const server = createTlsServer(
+            {
+              cert,
+              key,
+              ca,
+              requestCert: ca !== undefined,
+              rejectUnauthorized: tls.requireClientCertificate,
+              // A handshake that never finishes holds a connection slot no longer than a missing CONNECT would.
+              handshakeTimeout: config.connectTimeoutMs,
+            },
+            (socket) => serve("tls", socket),
+          );
+          // Runs after tls.Server's own "connection" listener has wrapped the socket; destroying the raw socket here
+          // ends the connection before any handshake byte is answered.
+          server.on("connection", (socket: Socket) => void admit(socket));
+          server.on("tlsClientError", (error) => deps.logger.debug({ err: error }, "TLS handshake failed"));
+          await listen("tls", server, tls.host, tls.port);
+        }
+      }),
 
-    async stop() {
-      const closing = [...servers.values()].map(
-        (server) => new Promise<void>((resolve) => server.close(() => resolve())),
-      );
-      servers.clear();
-      // server.close() resolves only when every connection has ended; the bridge closes those after draining.
-      void Promise.all(closing);
-    },
+    stop: () =>
+      life.stop(async () => {
+        const closing = [...servers.values()].map(
+          (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+        );
+        servers.clear();
+        // server.close() resolves only when every connection has ended; the bridge closes those after draining.
+        void Promise.all(closing);
+      }),
 
     address(kind) {
       const address = servers.get(kind)?.address();

@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "../../common/log.ts";
 import type { HttpConfig } from "./config.ts";
+import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
 
 export interface HttpDeps {
   registry: Registry;
@@ -14,7 +15,7 @@ export interface HttpDeps {
   logger: Logger;
 }
 
-export interface HttpServer {
+export interface HttpServer extends Lifecycle {
   start(): Promise<void>;
   stop(): Promise<void>;
   address(): AddressInfo | undefined;
@@ -35,34 +36,37 @@ export function createHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer
     return { status: 404, type: "text/plain", body: "not found\n" };
   };
 
+  const life = new LifecycleGuard("the metrics endpoint");
   return {
-    async start() {
-      server = createServer((req, res) => {
-        const path = (req.url ?? "/").split("?")[0] ?? "/";
-        handle(path).then(
-          ({ status, type, body }) => {
-            res.writeHead(status, { "content-type": type });
-            res.end(body);
-          },
-          (error: unknown) => {
-            deps.logger.error({ err: error }, "http handler failed");
-            res.writeHead(500).end();
-          },
-        );
-      });
-      const s = server;
-      await new Promise<void>((resolve, reject) => {
-        s.once("error", reject);
-        s.listen(config.port, config.host, () => resolve());
-      });
-    },
-    async stop() {
-      const s = server;
-      server = undefined;
-      if (!s) return;
-      s.closeAllConnections();
-      await new Promise<void>((resolve) => s.close(() => resolve()));
-    },
+    start: () =>
+      life.start(async () => {
+        server = createServer((req, res) => {
+          const path = (req.url ?? "/").split("?")[0] ?? "/";
+          handle(path).then(
+            ({ status, type, body }) => {
+              res.writeHead(status, { "content-type": type });
+              res.end(body);
+            },
+            (error: unknown) => {
+              deps.logger.error({ err: error }, "http handler failed");
+              res.writeHead(500).end();
+            },
+          );
+        });
+        const s = server;
+        await new Promise<void>((resolve, reject) => {
+          s.once("error", reject);
+          s.listen(config.port, config.host, () => resolve());
+        });
+      }),
+    stop: () =>
+      life.stop(async () => {
+        const s = server;
+        server = undefined;
+        if (!s) return;
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }),
     address() {
       const address = server?.address();
       return address && typeof address === "object" ? address : undefined;

@@ -14,7 +14,9 @@
  * replay`): the partition's stored state is dropped (tombstones) and reading starts there with fresh state.
  */
 import { randomUUID } from "node:crypto";
-import { type Admin, Kafka, logLevel, type Message, type Producer, type Transaction } from "kafkajs";
+import type { Admin, Message, Producer, Transaction } from "kafkajs";
+import { createKafkaClient } from "../../common/kafka/connection.ts";
+import { classifyKafkaError } from "../../common/kafka/errors.ts";
 import { FleetError } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
 import { type Alert, toAlertMessage } from "../../protocol/alerts.ts";
@@ -79,14 +81,7 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
     // Never read by detect (it writes alerts); here only so the map covers every kind the runtime knows.
     alerts: config.topics.alerts,
   };
-  const kafka = new Kafka({
-    clientId: `${config.groupId}-checkpoint`,
-    brokers: config.kafka.brokers,
-    ssl: config.kafka.ssl,
-    connectionTimeout: config.kafka.connectionTimeoutMs,
-    requestTimeout: config.kafka.requestTimeoutMs,
-    logLevel: logLevel.NOTHING,
-  });
+  const kafka = createKafkaClient({ ...config.kafka, clientId: `${config.groupId}-checkpoint` });
   const admin: Admin = kafka.admin();
   const producer: Producer = kafka.producer({
     transactionalId: config.transactionalId ?? config.groupId,
@@ -137,7 +132,8 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
         waitForLeaders: true,
       })
       .catch((error: unknown) => {
-        if (!String((error as Error).message).includes("already exists")) throw error;
+        // Another detector created them a moment ago (TOPIC_ALREADY_EXISTS): fine.
+        if (!classifyKafkaError(error).topicExists) throw error;
       });
     logger.info({ topics: wanted.map((t) => t.topic) }, "created Kafka topics");
   }

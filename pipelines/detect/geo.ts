@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { FleetError } from "../../common/errors.ts";
-import { readConfigJson } from "../runtime/config.ts";
+import { parseConfig, readConfigJson } from "../runtime/config.ts";
 
 const EARTH_RADIUS_M = 6_371_000;
 
@@ -70,14 +70,9 @@ const CollectionSchema = z.object({
 
 /** Validates a parsed GeoJSON document; the error names the source and the failing path. */
 export function parseGeofences(json: unknown, source: string, defaultDwellMinutes?: number): Geofence[] {
-  const parsed = CollectionSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.map(String).join(".") || "(root)";
-    throw new FleetError("FLEET_CONFIG_INVALID", `${source}: ${field}: ${issue.message}`, { details: { field } });
-  }
+  const parsed = parseConfig(CollectionSchema, json, source);
   const seen = new Set<string>();
-  return parsed.data.features.map((feature, index) => {
+  return parsed.features.map((feature, index) => {
     const id = String(feature.id ?? feature.properties?.id ?? `fence-${index}`);
     if (seen.has(id)) {
       throw new FleetError("FLEET_CONFIG_INVALID", `${source}: features.${index}: duplicate geofence id ${id}`);

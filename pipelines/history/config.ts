@@ -6,7 +6,8 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { FleetError } from "../../common/errors.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
-import { parseConfig, PipelineKafkaSchema } from "../runtime/config.ts";
+import { parseConfig } from "../../common/config.ts";
+import { PipelineKafkaSchema } from "../runtime/config.ts";
 
 export const HistoryConfigSchema = z
   .object({

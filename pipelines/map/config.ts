@@ -7,7 +7,8 @@ import { z } from "zod";
 import { FleetError } from "../../common/errors.ts";
 import { ALERTS_TOPIC } from "../../protocol/alerts.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
-import { parseConfig, PipelineKafkaSchema } from "../runtime/config.ts";
+import { parseConfig } from "../../common/config.ts";
+import { PipelineKafkaSchema } from "../runtime/config.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 

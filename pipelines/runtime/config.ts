@@ -2,18 +2,15 @@
  * A pipeline's runtime configuration: which topics its consumer group reads, where it starts, how it retries a
  * failing handler, and its operations endpoint. Validated once at start; the error names the field.
  */
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import { FleetError } from "../../common/errors.ts";
+import { parseConfig, readConfigJson } from "../../common/config.ts";
+import { KafkaConnectionFields } from "../../common/kafka/connection.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 
 export const PipelineKafkaSchema = z
   .object({
-    brokers: z.array(z.string().min(1)).min(1).describe("Bootstrap brokers, host:port."),
+    ...KafkaConnectionFields,
     clientId: z.string().min(1).optional().describe("Kafka client id (default: the group id)."),
-    ssl: z.boolean().default(false).describe("TLS to the Kafka brokers with the system CA store."),
-    connectionTimeoutMs: z.number().int().positive().default(3_000),
-    requestTimeoutMs: z.number().int().positive().default(30_000),
   })
   .strict();
 
@@ -96,26 +93,9 @@ export const PipelineRuntimeConfigSchema = z
 export type PipelineRuntimeConfig = z.infer<typeof PipelineRuntimeConfigSchema>;
 export type PipelineRuntimeConfigInput = z.input<typeof PipelineRuntimeConfigSchema>;
 
-/** Validates without touching the caller's object; the error names the field and the source. */
-export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, source: string): z.infer<S> {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const field = issue.path.map(String).join(".") || "(root)";
-  throw new FleetError("FLEET_CONFIG_INVALID", `${source}: ${field}: ${issue.message}`, {
-    details: { field, issues: parsed.error.issues.length },
-  });
-}
-
 export function parsePipelineRuntimeConfig(input: unknown, source = "pipeline configuration"): PipelineRuntimeConfig {
   return parseConfig(PipelineRuntimeConfigSchema, input, source);
 }
 
-/** Reads a JSON configuration file; a missing or unparsable file is FLEET_CONFIG_INVALID naming the file. */
-export async function readConfigJson(file: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(file, "utf8"));
-  } catch (error) {
-    throw new FleetError("FLEET_CONFIG_INVALID", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  }
-}
+/** The config helpers live in common/config.ts; re-exported for the pipelines that import them from here. */
+export { parseConfig, readConfigJson };

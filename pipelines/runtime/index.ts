@@ -1,8 +1,8 @@
 /**
  * pipelines/runtime: what every pipeline stands on. A consumer group over the contract's topics with protocol/'s
  * validation and in-order filter, batch handlers, commit after handling, an optional offset store (exactly once),
- * metrics and health routes, and the group rewind behind `fleetsync replay`. The only folder that uses the Kafka
- * client for pipelines.
+ * metrics and health routes, and the group rewind behind `fleetsync replay`. The only pipelines folder that uses the
+ * Kafka client, which it takes (connection settings included) from common/kafka, as the bridge does.
  */
 export {
   parsePipelineRuntimeConfig,

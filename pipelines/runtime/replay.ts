@@ -4,8 +4,9 @@
  * when there is none). A group with live members is refused before anything changes: its members would overwrite
  * the new offsets with their next commit.
  */
-import { Kafka, logLevel } from "kafkajs";
+import type { Kafka } from "kafkajs";
 import { FleetError } from "../../common/errors.ts";
+import { createKafkaClient } from "../../common/kafka/connection.ts";
 
 export type ReplayTarget =
   { kind: "time"; at: Date } | { kind: "earliest" } | { kind: "latest" } | { kind: "offset"; offset: bigint };
@@ -56,11 +57,10 @@ export interface ReplayOptions {
 }
 
 export async function replayGroup(options: ReplayOptions): Promise<PartitionMove[]> {
-  const kafka = new Kafka({
+  const kafka = createKafkaClient({
     clientId: "fleetsync-replay",
     brokers: options.brokers,
     ssl: options.ssl ?? false,
-    logLevel: logLevel.NOTHING,
   });
   const admin = kafka.admin();
   try {

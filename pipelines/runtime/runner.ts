@@ -13,8 +13,9 @@
  * - a handler that throws gets the same batch again after a bounded exponential backoff; nothing of it is
  *   committed, and the partition's filter is rebuilt so the redelivered records are not taken for duplicates.
  */
-import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel } from "kafkajs";
+import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
 import { FleetError, isFleetError } from "../../common/errors.ts";
+import { createKafkaClient } from "../../common/kafka/connection.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
 import { createInOrderFilter, type InOrderFilter } from "../../protocol/in-order.ts";
 import { KAFKA_HEADERS } from "../../protocol/kafka.ts";
@@ -30,6 +31,7 @@ import type {
   StoredPosition,
   TopicPartition,
 } from "./types.ts";
+import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
 
 export interface PipelineRunnerDeps {
   handler: PipelineHandler;
@@ -38,7 +40,7 @@ export interface PipelineRunnerDeps {
   metrics?: PipelineMetrics;
 }
 
-export interface PipelineRunner {
+export interface PipelineRunner extends Lifecycle {
   readonly metrics: PipelineMetrics;
   /** Connects, joins the group and starts consuming; resolves once consuming has begun. */
   start(): Promise<void>;
@@ -69,14 +71,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const topic = config.topics[kind];
     if (topic !== undefined) kindOf.set(topic, kind);
   }
-  const kafka = new Kafka({
-    clientId: config.kafka.clientId ?? config.groupId,
-    brokers: config.kafka.brokers,
-    ssl: config.kafka.ssl,
-    connectionTimeout: config.kafka.connectionTimeoutMs,
-    requestTimeout: config.kafka.requestTimeoutMs,
-    logLevel: logLevel.NOTHING,
-  });
+  const kafka = createKafkaClient({ ...config.kafka, clientId: config.kafka.clientId ?? config.groupId });
   const consumer: Consumer = kafka.consumer({
     groupId: config.groupId,
     maxBytesPerPartition: config.maxBytesPerPartition,
@@ -85,8 +80,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   const admin: Admin = kafka.admin();
   let partitions = new Map<string, PartitionState>();
   let joined = false;
-  let started = false;
-  let stopping: Promise<void> | undefined;
+  const life = new LifecycleGuard(`pipeline ${config.name}`);
   const sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   /** Batches being handled now, and who waits for them to finish (stop). */
   let inFlight = 0;
@@ -234,7 +228,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     // Stopping: leave the batch unread; it comes again after the restart (nothing of it was committed).
-    if (stopping !== undefined) return;
+    if (life.closed) return;
     inFlight += 1;
     try {
       await handleBatch(payload);
@@ -367,44 +361,46 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
 
   return {
     metrics,
-    async start() {
-      if (started) throw new FleetError("FLEET_CLOSED", "the pipeline runner was already started");
-      started = true;
-      try {
-        await admin.connect();
-        const existing = new Set(await admin.listTopics());
-        // The alerts topic is the detect pipeline's output: a reader (the map) must work before detect ever ran.
-        const alertsTopic = config.topics.alerts;
-        if (alertsTopic !== undefined && !existing.has(alertsTopic)) {
-          kindOf.delete(alertsTopic);
-          logger.warn(
-            { topic: alertsTopic },
-            "alerts topic does not exist yet (start detect first): reading without it",
-          );
+    start: () =>
+      life.start(async () => {
+        try {
+          await admin.connect();
+          const existing = new Set(await admin.listTopics());
+          // The alerts topic is the detect pipeline's output: a reader (the map) must work before detect ever ran.
+          const alertsTopic = config.topics.alerts;
+          if (alertsTopic !== undefined && !existing.has(alertsTopic)) {
+            kindOf.delete(alertsTopic);
+            logger.warn(
+              { topic: alertsTopic },
+              "alerts topic does not exist yet (start detect first): reading without it",
+            );
+          }
+          const missing = [...kindOf.keys()].filter((t) => !existing.has(t));
+          if (missing.length > 0) {
+            throw new FleetError(
+              "FLEET_KAFKA",
+              `topic(s) ${missing.join(", ")} do not exist (the bridge creates them)`,
+            );
+          }
+          await consumer.connect();
+          await consumer.subscribe({ topics: [...kindOf.keys()], fromBeginning: config.fromBeginning });
+          await consumer.run({
+            autoCommit: false,
+            eachBatchAutoResolve: false,
+            partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+            eachBatch,
+          });
+        } catch (error) {
+          await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
+          if (isFleetError(error)) throw error;
+          throw new FleetError("FLEET_KAFKA", `pipeline ${config.name} could not start: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
-        const missing = [...kindOf.keys()].filter((t) => !existing.has(t));
-        if (missing.length > 0) {
-          throw new FleetError("FLEET_KAFKA", `topic(s) ${missing.join(", ")} do not exist (the bridge creates them)`);
-        }
-        await consumer.connect();
-        await consumer.subscribe({ topics: [...kindOf.keys()], fromBeginning: config.fromBeginning });
-        await consumer.run({
-          autoCommit: false,
-          eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
-          eachBatch,
-        });
-      } catch (error) {
-        await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
-        if (isFleetError(error)) throw error;
-        throw new FleetError("FLEET_KAFKA", `pipeline ${config.name} could not start: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-      logger.info({ groupId: config.groupId, topics: [...kindOf.keys()] }, "pipeline started");
-    },
-    stop() {
-      stopping ??= (async () => {
+        logger.info({ groupId: config.groupId, topics: [...kindOf.keys()] }, "pipeline started");
+      }),
+    stop: () =>
+      life.stop(async () => {
         joined = false;
         for (const entry of sleeps) {
           clearTimeout(entry.timer);
@@ -417,10 +413,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         await consumer.disconnect();
         await admin.disconnect();
         logger.info("pipeline stopped");
-      })();
-      return stopping;
-    },
-    ready: () => joined && stopping === undefined,
+      }),
+    ready: () => joined && !life.closed,
     assignment: () => [...partitions.keys()].map(parseKey),
   };
 }

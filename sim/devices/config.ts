@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseConfig } from "../../common/config.ts";
 import { FleetError } from "../../common/errors.ts";
 import { TruckIdSchema } from "../../protocol/index.ts";
 
@@ -72,18 +73,12 @@ export type DeviceFleetOptions = z.input<typeof DeviceFleetOptionsSchema>;
 export type DeviceFleetConfig = z.output<typeof DeviceFleetOptionsSchema>;
 
 export function parseDeviceFleetOptions(options: DeviceFleetOptions): DeviceFleetConfig {
-  const parsed = DeviceFleetOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new FleetError("FLEET_CONFIG_INVALID", `sim device option ${issue.path.join(".")}: ${issue.message}`, {
-      cause: parsed.error,
-    });
-  }
+  const data = parseConfig(DeviceFleetOptionsSchema, options, "sim device options");
   const ids = new Set<string>();
-  for (const t of parsed.data.trucks) {
+  for (const t of data.trucks) {
     if (ids.has(t.truckId))
       throw new FleetError("FLEET_CONFIG_INVALID", `sim device option trucks: ${t.truckId} twice`);
     ids.add(t.truckId);
   }
-  return parsed.data;
+  return data;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { FleetError } from "../../common/errors.ts";
+import { parseConfig } from "../../common/config.ts";
 import { TruckIdSchema } from "../../protocol/index.ts";
 
 /** Options of a load run: many light MQTT connections publishing protocol payloads directly. */
@@ -82,12 +82,5 @@ export type LoadOptions = z.input<typeof LoadOptionsSchema>;
 export type LoadConfig = z.output<typeof LoadOptionsSchema>;
 
 export function parseLoadOptions(options: LoadOptions): LoadConfig {
-  const parsed = LoadOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new FleetError("FLEET_CONFIG_INVALID", `sim load option ${issue.path.join(".")}: ${issue.message}`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
+  return parseConfig(LoadOptionsSchema, options, "sim load options");
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { FleetError } from "../../common/errors.ts";
+import { parseConfig } from "../../common/config.ts";
 import { J1939DtcSchema } from "../../protocol/index.ts";
 
 const range = (min: number, max: number, doc: string) =>
@@ -41,12 +41,5 @@ export type TruckModelOptions = z.input<typeof TruckModelOptionsSchema>;
 export type TruckModelConfig = z.output<typeof TruckModelOptionsSchema>;
 
 export function parseTruckModelOptions(options: TruckModelOptions): TruckModelConfig {
-  const parsed = TruckModelOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new FleetError("FLEET_CONFIG_INVALID", `truck model option ${issue.path.join(".")}: ${issue.message}`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
+  return parseConfig(TruckModelOptionsSchema, options, "truck model options");
 }

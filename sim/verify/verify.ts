@@ -5,7 +5,8 @@
  * loss, reported apart from unexplained loss. ok is true only with no unexplained loss, no reordering, no invalid
  * record and every truck on one partition; duplicates are reported but allowed (delivery is at least once).
  */
-import { Kafka, logLevel } from "kafkajs";
+import type { Kafka } from "kafkajs";
+import { createKafkaClient } from "../../common/kafka/connection.ts";
 import { createInOrderFilter, type InOrderStats } from "../../protocol/index.ts";
 import { type CheckerSummary, createChecker } from "./checker.ts";
 import { type ReadMessage, readTopicUntil } from "./kafka-read.ts";
@@ -61,8 +62,7 @@ function parse(message: ReadMessage): Parsed | string {
 
 export async function runVerify(options: VerifyOptions, deps: { kafka?: Kafka } = {}): Promise<VerifySummary> {
   const began = Date.now();
-  const kafka =
-    deps.kafka ?? new Kafka({ brokers: options.brokers, clientId: "fleetsync-verify", logLevel: logLevel.NOTHING });
+  const kafka = deps.kafka ?? createKafkaClient({ brokers: options.brokers, clientId: "fleetsync-verify" });
   const filter = createInOrderFilter();
   const checker = createChecker({
     ...(options.expect === undefined ? {} : { expect: options.expect }),

@@ -15,7 +15,7 @@
  * encoded before the clock starts (a ring per truck): encoding is the trucks' work, not the broker's.
  */
 // First, as in the bridge: kafkajs must load our record encoder, not its own (see kafkajs-fast-path.ts).
-import { fastPath } from "../../bridge/kafka-sink/kafkajs-fast-path.ts";
+import { fastPath } from "../../common/kafka/kafkajs-fast-path.ts";
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer, connect as netConnect, type Socket } from "node:net";

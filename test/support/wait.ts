@@ -19,3 +19,11 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** Resolves with "puback" or "none" after `windowMs`: an observation window, not a sleep for luck. */
+export function pubackWithin(promise: Promise<unknown>, windowMs: number): Promise<"puback" | "none"> {
+  return Promise.race([
+    promise.then(() => "puback" as const),
+    new Promise<"none">((resolve) => setTimeout(() => resolve("none"), windowMs)),
+  ]);
+}

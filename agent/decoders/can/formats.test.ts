@@ -14,6 +14,10 @@ describe("SLCAN", () => {
   it("opens listen-only: close, bitrate, L (never O)", () => {
     expect(slcanInitCommands(250_000)).toEqual(["C\r", "S5\r", "L\r"]);
     expect(slcanInitCommands(500_000).join("")).not.toContain("O");
+    // A bitrate SLCAN cannot set is a configuration error naming the field (issue 14.2), not a RangeError.
+    expect(() => slcanInitCommands(300_000)).toThrow(
+      expect.objectContaining({ code: "FLEET_CONFIG_INVALID", message: expect.stringContaining("can.bitrate") }),
+    );
   });
 
   it("parses t/T/r/R frames with and without timestamps, and BELL errors", () => {

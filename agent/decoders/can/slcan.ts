@@ -8,6 +8,7 @@
  * (never expected: we do not transmit), `V`/`v`/`N` = version and serial number, `F` = status flags.
  */
 import { type CanLineResult, hexBytes, hexNumber, IGNORE, toHex } from "./frame.ts";
+import { FleetError } from "../../../common/errors.ts";
 
 /** Lawicel `S0`..`S8` bitrate codes. */
 export const SLCAN_BITRATES: Readonly<Record<number, string>> = {
@@ -29,7 +30,11 @@ export const SLCAN_BITRATES: Readonly<Record<number, string>> = {
  */
 export function slcanInitCommands(bitrate: number): string[] {
   const code = SLCAN_BITRATES[bitrate];
-  if (!code) throw new RangeError(`SLCAN has no bitrate code for ${bitrate} bit/s`);
+  if (!code) {
+    throw new FleetError("FLEET_CONFIG_INVALID", `can.bitrate: SLCAN has no bitrate code for ${bitrate} bit/s`, {
+      details: { field: "can.bitrate", bitrate },
+    });
+  }
   return ["C\r", `${code}\r`, "L\r"];
 }
 

@@ -8,6 +8,7 @@ import { parseConfig } from "../serial/config.ts";
 import { createSerialLineSource, type OpenPort } from "../serial/serial-line-source.ts";
 import type { GpsFix, GpsSourceDeps, PortSource, SourceCounters } from "../types.ts";
 import { type GpsSourceConfig, GpsSourceConfigSchema } from "./config.ts";
+import { LifecycleGuard } from "../../../common/lifecycle.ts";
 
 export type GpsSource = PortSource;
 
@@ -45,26 +46,29 @@ export function createGpsSource(
     ...(deps.openPort ? { openPort: deps.openPort } : {}),
   });
 
+  const life = new LifecycleGuard(`GPS source ${serial.path}`);
   return {
-    async start() {
-      await port.start();
-      // One cheap periodic check rather than a timer re-armed on every line.
-      idleTimer ??= setInterval(
-        () => {
-          if (pending && Date.now() - lastLineAt >= epochIdleMs) {
-            pending = false;
-            emit(nmea.flush());
-          }
-        },
-        Math.max(10, Math.floor(epochIdleMs / 3)),
-      );
-      idleTimer.unref();
-    },
-    async stop() {
-      if (idleTimer) clearInterval(idleTimer);
-      idleTimer = undefined;
-      await port.stop();
-    },
+    start: () =>
+      life.start(async () => {
+        await port.start();
+        // One cheap periodic check rather than a timer re-armed on every line.
+        idleTimer ??= setInterval(
+          () => {
+            if (pending && Date.now() - lastLineAt >= epochIdleMs) {
+              pending = false;
+              emit(nmea.flush());
+            }
+          },
+          Math.max(10, Math.floor(epochIdleMs / 3)),
+        );
+        idleTimer.unref();
+      }),
+    stop: () =>
+      life.stop(async () => {
+        if (idleTimer) clearInterval(idleTimer);
+        idleTimer = undefined;
+        await port.stop();
+      }),
     isOpen: () => port.isOpen(),
     counters(): SourceCounters {
       const n: NmeaCounters = nmea.counters();

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { FleetError } from "../../../common/errors.ts";
 
 export const SerialLineConfigSchema = z
   .object({
@@ -42,14 +41,5 @@ export const SerialLineConfigSchema = z
 export type SerialLineConfig = z.input<typeof SerialLineConfigSchema>;
 export type SerialLineSettings = z.output<typeof SerialLineConfigSchema>;
 
-/** Validates without touching the caller's object; the error names the field. */
-export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new FleetError("FLEET_CONFIG_INVALID", `${what}.${issue.path.join(".")}: ${issue.message}`, {
-      details: { issues: result.error.issues },
-    });
-  }
-  return result.data;
-}
+/** The config formatter lives in common/config.ts; re-exported so the sources' imports stay as they are. */
+export { parseConfig } from "../../../common/config.ts";

@@ -15,6 +15,7 @@ import type { Lifecycle } from "../types.ts";
 import { serialBinding } from "./binding.ts";
 import { parseConfig, type SerialLineConfig, SerialLineConfigSchema } from "./config.ts";
 import { createLineSplitter } from "./line-splitter.ts";
+import { LifecycleGuard } from "../../../common/lifecycle.ts";
 
 /** The part of a serial port this source uses. */
 export interface PortLike {
@@ -201,25 +202,29 @@ export function createSerialLineSource(config: SerialLineConfig, deps: SerialLin
     p.on("close", () => lose(p, "closed"));
   }
 
+  const life = new LifecycleGuard(`serial source ${settings.path}`);
   return {
-    async start() {
-      if (!stopped) return;
-      stopped = false;
-      attempt();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      stopPresenceCheck();
-      const p = port;
-      port = undefined;
-      if (p?.isOpen) await new Promise<void>((resolve) => p.close(() => resolve()));
-      p?.removeAllListeners();
-      splitter.reset();
-    },
+    start: () =>
+      life.start(async () => {
+        stopped = false;
+        attempt();
+      }),
+    stop: () =>
+      life.stop(async () => {
+        if (stopped) return;
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        stopPresenceCheck();
+        const p = port;
+        port = undefined;
+        if (p?.isOpen) await new Promise<void>((resolve) => p.close(() => resolve()));
+        p?.removeAllListeners();
+        splitter.reset();
+      }),
     write(data) {
+      if (life.closed)
+        return Promise.reject(new FleetError("FLEET_CLOSED", `serial source ${settings.path} is stopped`));
       const p = port;
       if (!p?.isOpen) {
         return Promise.reject(new FleetError("FLEET_SERIAL_LOST", `${settings.path} is not open`));

@@ -2,21 +2,19 @@
  * Promise 1 and 3 with Kafka really down. This file starts its OWN Kafka (startLocalKafka) so it can stop and
  * start it without disturbing the run's shared broker.
  *
- * First the Aedes fact the design rests on: a QoS 1 PUBACK leaves before the `published` hook runs, and only
- * authorizePublish holds it back. Then the bridge: with Kafka stopped a publish gets no PUBACK and stays in the
- * truck's MQTT client; pending records stay under the bound; when Kafka is back the records land, in order, and
+ * The Aedes fact the design rests on (a QoS 1 PUBACK leaves before the `published` hook runs, and only
+ * authorizePublish holds it back) is pinned in bridge/broker/aedes-facts.test.ts. Here the bridge: with Kafka
+ * stopped a publish gets no PUBACK and stays in the truck's MQTT client; pending records stay under the bound; when Kafka is back the records land, in order, and
  * the trucks get their PUBACKs.
  */
-import { createServer } from "node:net";
-import { Aedes } from "aedes";
 import { Kafka, logLevel } from "kafkajs";
-import mqtt, { type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bridge } from "../../../bridge/bridge.ts";
 import { type LocalKafka, startLocalKafka } from "../../../deploy/kafka/local-kafka.ts";
 import { encodeTelemetry } from "../../../protocol/codec.ts";
 import { topicFor } from "../../../protocol/topics.ts";
-import { waitFor } from "../../support/wait.ts";
+import { pubackWithin, waitFor } from "../../support/wait.ts";
 import {
   bridgeConfig,
   byKey,
@@ -30,67 +28,6 @@ import {
   workspace,
 } from "./harness.ts";
 import { readUntil } from "../../support/kafka.ts";
-
-/** Resolves with "puback" or "none" after `windowMs`: an observation window, not a sleep for luck. */
-function pubackWithin(promise: Promise<unknown>, windowMs: number): Promise<"puback" | "none"> {
-  return Promise.race([
-    promise.then(() => "puback" as const),
-    new Promise<"none">((resolve) => setTimeout(() => resolve("none"), windowMs)),
-  ]);
-}
-
-async function plainAedes(hooks: ConstructorParameters<typeof Aedes>[0]) {
-  const broker = new Aedes(hooks);
-  await broker.listen();
-  const server = createServer(broker.handle);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
-  return {
-    client,
-    async close() {
-      await client.endAsync(true);
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-describe("Aedes 1.x: where the QoS 1 acknowledgement really is", () => {
-  it("sends the PUBACK before `published` completes, so forwarding there cannot hold it", async () => {
-    let publishedCalled = false;
-    const aedes = await plainAedes({
-      published(packet, _client, callback) {
-        if (packet.topic !== "t") return callback();
-        publishedCalled = true; // never calls back: a Kafka write that never finishes
-      },
-    });
-    try {
-      await aedes.client.publishAsync("t", "x", { qos: 1 });
-      expect(publishedCalled).toBe(true);
-    } finally {
-      await aedes.close();
-    }
-  });
-
-  it("withholds the PUBACK while authorizePublish has not called back", async () => {
-    let release: (() => void) | undefined;
-    const aedes = await plainAedes({
-      authorizePublish(_client, _packet, callback) {
-        release = () => callback(null);
-      },
-    });
-    try {
-      const ack = aedes.client.publishAsync("t", "x", { qos: 1 });
-      expect(await pubackWithin(ack, 500)).toBe("none");
-      expect(release).toBeDefined();
-      release!();
-      expect(await pubackWithin(ack, 5_000)).toBe("puback");
-    } finally {
-      await aedes.close();
-    }
-  });
-});
 
 describe("bridge with Kafka stopped and started again (own Kafka)", () => {
   let local: LocalKafka;

@@ -8,7 +8,7 @@
  *   topic wait unacknowledged, and another topic's records are not held behind them.
  */
 // First, as in the bridge: the sink must load its kafkajs record encoder before kafkajs itself is loaded.
-import { partitionMetadata } from "../../../bridge/kafka-sink/sink.ts";
+import { partitionMetadata } from "../../../common/kafka/partitions.ts";
 import type { Admin, Kafka } from "kafkajs";
 import { Partitioners } from "kafkajs";
 import type { MqttClient } from "mqtt";

@@ -1,0 +1,110 @@
+/**
+ * The bridge's port to its MQTT engine, Aedes 1.x. This folder is the only place that knows Aedes' and
+ * mqtt-packet's internals: the connection's parser (read guard, MQTT 5 reading), mqtt-packet's process-wide writer
+ * (MQTT 5 writing), and how Aedes is constructed. Listener, auth and forwarder see the `Broker` interface below and
+ * Aedes' public hooks (authenticate, authorizePublish, authorizeSubscribe), so moving to Aedes 2 (MQTT 5 natively)
+ * is a change to this folder.
+ */
+import type { Duplex } from "node:stream";
+import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from "aedes";
+import { acceptMqtt5, installMqtt5Writer, type Mqtt5ServerProperties } from "./mqtt5.ts";
+import { checkEngines } from "./self-check.ts";
+
+/** The publish the bridge itself sends to clients (a truck's config, in time). */
+export type BrokerPublish = Pick<AedesPublishPacket, "topic" | "payload" | "qos" | "retain" | "properties">;
+
+/**
+ * Sees every raw read of a connection before the MQTT parser does. Returns false to drop the bytes: the guard has
+ * closed (or is closing) the socket, so nothing of them is parsed, forwarded or acknowledged.
+ */
+export type ReadGuard = (bytes: Buffer) => boolean;
+
+/** One connection as the listener sees it. */
+export interface BrokerConnection {
+  /** The MQTT client id once the CONNECT was read. */
+  readonly clientId: string | undefined;
+  /** Runs once, when the login (CONNECT + authenticate) has completed. */
+  onLogin(listener: () => void): void;
+}
+
+export interface BrokerEvents {
+  client: [client: Client];
+  clientDisconnect: [client: Client];
+  clientError: [client: Client, error: Error];
+  connectionError: [client: Client, error: Error];
+}
+
+export interface BrokerOptions {
+  id?: string;
+  connectTimeoutMs: number;
+  /** Announced to MQTT 5 clients in the CONNACK. */
+  mqtt5: Mqtt5ServerProperties;
+  hooks: Pick<AedesOptions, "authenticate" | "authorizePublish" | "authorizeSubscribe">;
+}
+
+/** What the listener and the bridge use of the MQTT engine; unit tests swap in a double. */
+export interface Broker {
+  readonly id: string;
+  /** Serves one accepted socket; `guard` sees every read first. */
+  handle(socket: Duplex, guard?: ReadGuard): BrokerConnection;
+  publish(packet: BrokerPublish): void;
+  on<E extends keyof BrokerEvents>(event: E, listener: (...args: BrokerEvents[E]) => void): void;
+  listen(): Promise<void>;
+  /** Disconnects every client; safe to call twice. */
+  close(): Promise<void>;
+}
+
+interface ParserLike {
+  parse(buf: Buffer): number;
+}
+
+/**
+ * Aedes 1.x reads a socket with `client._parser.parse(chunk)` (node_modules/aedes/lib/client.js, nextBatch), and
+ * parse() hands every packet complete in the chunk to Aedes synchronously: a guard must run before it, so it wraps
+ * parse() of that one connection.
+ */
+function guardReads(client: Client, guard: ReadGuard): void {
+  const parser = (client as unknown as { _parser: ParserLike })._parser;
+  const parse = parser.parse.bind(parser);
+  parser.parse = (buf: Buffer) => (guard(buf) ? parse(buf) : 0);
+}
+
+/** Constructs Aedes for the bridge, after the self-check. Throws FLEET_ENGINE_UNSUPPORTED on an engine it does not know. */
+export function createBroker(options: BrokerOptions): Broker {
+  checkEngines();
+  installMqtt5Writer();
+  const aedes = new Aedes({
+    ...(options.id ? { id: options.id } : {}),
+    connectTimeout: options.connectTimeoutMs,
+    preConnect(client, packet, callback) {
+      acceptMqtt5(client, packet, options.mqtt5);
+      callback(null, true);
+    },
+    ...options.hooks,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    id: aedes.id,
+    handle(socket, guard) {
+      const client = aedes.handle(socket);
+      if (guard) guardReads(client, guard);
+      return {
+        get clientId() {
+          return client.id ?? undefined;
+        },
+        onLogin: (listener) => void client.once("connected", listener),
+      };
+    },
+    publish(packet) {
+      aedes.publish({ cmd: "publish", dup: false, ...packet } as AedesPublishPacket, () => undefined);
+    },
+    on(event, listener) {
+      (aedes.on as (event: string, listener: (...args: never[]) => void) => void).call(aedes, event, listener as never);
+    },
+    listen: () => aedes.listen(),
+    close() {
+      closing ??= new Promise<void>((resolve) => aedes.close(() => resolve()));
+      return closing;
+    },
+  };
+}
