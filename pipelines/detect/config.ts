@@ -4,8 +4,7 @@
  */
 import { z } from "zod";
 import { ALERTS_TOPIC } from "../../protocol/alerts.ts";
-import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
-import { parseConfig, PipelineKafkaSchema, readConfigJson } from "../runtime/config.ts";
+import { parseConfig, PIPELINE_INPUT_TOPICS, PipelineKafkaSchema, readConfigJson } from "../runtime/config.ts";
 
 const minutes = (doc: string, fallback: number) => z.number().positive().max(10_080).default(fallback).describe(doc);
 
@@ -70,9 +69,7 @@ export const DetectConfigSchema = z
     kafka: PipelineKafkaSchema,
     topics: z
       .object({
-        telemetry: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.telemetry),
-        events: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.events),
-        status: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.status),
+        ...PIPELINE_INPUT_TOPICS,
         alerts: z.string().min(1).default(ALERTS_TOPIC).describe("Where alerts go (created when missing)."),
         changelog: z
           .string()

@@ -6,9 +6,8 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { FleetError } from "../../common/errors.ts";
 import { ALERTS_TOPIC } from "../../protocol/alerts.ts";
-import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 import { parseConfig } from "../../common/config.ts";
-import { PipelineKafkaSchema } from "../runtime/config.ts";
+import { PIPELINE_INPUT_TOPICS, PipelineKafkaSchema } from "../runtime/config.ts";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
@@ -18,9 +17,7 @@ export const MapConfigSchema = z
     kafka: PipelineKafkaSchema,
     topics: z
       .object({
-        telemetry: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.telemetry),
-        events: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.events),
-        status: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.status),
+        ...PIPELINE_INPUT_TOPICS,
         alerts: z
           .string()
           .min(1)

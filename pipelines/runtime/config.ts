@@ -14,6 +14,16 @@ export const PipelineKafkaSchema = z
   })
   .strict();
 
+/**
+ * The contract topics a pipeline reads, each defaulting to its name in protocol/: one place for the map, history and
+ * detect configurations (spread into their `topics` objects).
+ */
+export const PIPELINE_INPUT_TOPICS = {
+  telemetry: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.telemetry),
+  events: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.events),
+  status: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.status),
+};
+
 export const PipelineTopicsSchema = z
   .object({
     telemetry: z

@@ -11,7 +11,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -27,6 +26,7 @@ import { TELEMETRY_COLUMNS, telemetryLine } from "../../pipelines/history/rows.t
 import { roundTo, type TelemetryRecord } from "../../protocol/records.ts";
 import { REPO } from "../e2e/bridge.ts";
 import { fleetsyncCommand } from "../support/build.ts";
+import { httpGet } from "./http.ts";
 import { startKafka } from "../e2e/kafka.ts";
 
 const N = Number(process.env.BENCH_HISTORY_N ?? 1_000_000);
@@ -134,16 +134,6 @@ async function plainCopy(url: string): Promise<number> {
     }
     if (rows > 0) await flush();
     return N / (Number(copyNs) / 1e9);
-  });
-}
-
-function httpGet(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: "127.0.0.1", port, path }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => resolve(body));
-    }).on("error", reject);
   });
 }
 
