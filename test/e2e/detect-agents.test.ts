@@ -1,0 +1,163 @@
+/**
+ * The detectors on scripted trucks through the real agents: each scenario drives a truck's simulated devices (NMEA
+ * and J1939 on socat ptys, sim/scenarios/scripted-devices.ts) on a clock 60x the wall clock; real agents read them
+ * with `clock.timeScale: 60` (serial sources, state, sampler, LevelDB outbox, MQTT uplink), the bridge process puts
+ * the records into Kafka and the detect service gives alerts. Each truck gives exactly its scenario's expected alerts
+ * and no others.
+ *
+ * Which scenarios: idle, dtc and geofence. silent needs its agent's connection cut mid-drive and siphon changes fuel
+ * with the engine off (a silent bus: an agent cannot see it); both stay covered by detect-scenarios.test.ts, which
+ * publishes the scenario records directly.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  createDetectService,
+  type DetectService,
+  parseDetectConfig,
+  parseGeofences,
+} from "../../pipelines/detect/index.ts";
+import { type Alert, AlertSchema } from "../../protocol/alerts.ts";
+import { createDeviceFleet } from "../../sim/index.ts";
+import { planScenarioFleet, scenarioFleetFences } from "../../sim/scenarios/fleet.ts";
+import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
+import { createScriptedDevices } from "../../sim/scenarios/scripted-devices.ts";
+import { deleteTopics, kafkaBrokers, readToEnd, readUntil, testKafka, uniqueTopic } from "../support/kafka.ts";
+import { waitFor } from "../support/wait.ts";
+import { type InProcessAgent, startInProcessAgent } from "./agents.ts";
+import { spawnBridge, writeBridgeFiles } from "./bridge.ts";
+import { runTopics } from "./kafka.ts";
+
+const SCALE = 60;
+const kafka = testKafka("detect-agents-e2e");
+const cleanup: (() => Promise<unknown>)[] = [];
+const detectGroup = `detect-agents-${Date.now().toString(36)}`;
+
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step().catch(() => undefined);
+});
+
+async function caughtUp(detect: DetectService): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const topic of detect.runner.assignment().map((a) => a.topic)) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [mine] = await admin.fetchOffsets({ groupId: detectGroup, topics: [topic] });
+      for (const e of ends) {
+        const at = mine?.partitions.find((p) => p.partition === e.partition)?.offset ?? "-1";
+        if (e.high !== e.low && BigInt(at) < BigInt(e.high)) return false;
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+describe("detectors on scripted trucks through real agents", () => {
+  it("gives each scenario's expected alerts and no others", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "detect-agents-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const startTimeMs = Math.floor(Date.now() / 1000) * 1000;
+    const trucks = planScenarioFleet({ trucks: 3, startTimeMs, prefix: "agt", names: ["idle", "dtc", "geofence"] });
+    const topics = runTopics("detect-agents");
+    const files = await writeBridgeFiles({
+      dir,
+      brokers: kafkaBrokers(),
+      topics,
+      trucks: Object.fromEntries(trucks.map((t) => [t.truckId, `pw-${t.truckId}`])),
+      partitions: 2,
+    });
+    const bridge = await spawnBridge(files.configFile);
+    cleanup.push(() => bridge.stop());
+    const alertsTopic = uniqueTopic("detect-agents-alerts");
+    cleanup.push(() => deleteTopics(kafka, [...Object.values(topics), alertsTopic, `${alertsTopic}.state`]));
+    const detect = createDetectService(
+      parseDetectConfig({
+        groupId: detectGroup,
+        kafka: { brokers: kafkaBrokers() },
+        topics: {
+          telemetry: topics.telemetry,
+          events: topics.events,
+          status: topics.status,
+          alerts: alertsTopic,
+          changelog: `${alertsTopic}.state`,
+        },
+        http: { port: 0 },
+      }),
+      { fences: parseGeofences(scenarioFleetFences(trucks), "scenario fences") },
+    );
+    cleanup.push(() => detect.stop());
+    await detect.start();
+
+    // Devices first (the agents open their ptys), then the agents; the scripts start when the devices do.
+    const devices = createDeviceFleet(
+      {
+        dir: join(dir, "dev"),
+        startTimeMs,
+        timeScale: SCALE,
+        trucks: trucks.map((t) => ({ truckId: t.truckId, can: "slcan" as const })),
+      },
+      {
+        sims: Object.fromEntries(
+          trucks.map((t) => [t.truckId, createScriptedDevices(SCENARIOS[t.scenario], { startTimeMs, start: t.start })]),
+        ),
+      },
+    );
+    await devices.start();
+    cleanup.push(() => devices.stop());
+    const agents: InProcessAgent[] = [];
+    for (const device of devices.devices()) {
+      const agent = await startInProcessAgent({
+        truckId: device.truckId,
+        device,
+        brokerUrl: `mqtt://127.0.0.1:${files.port}`,
+        password: `pw-${device.truckId}`,
+        dir: join(dir, "agents", device.truckId),
+        overrides: {
+          clock: { timeScale: SCALE },
+          // The scenarios' cadence (sim/scenarios/scenarios.ts): 10 s moving, 30 s standing, in simulated time.
+          sampler: { movingPeriodMs: 10_000, parkedPeriodMs: 30_000, minIntervalMs: 0, tickMs: 100 },
+        },
+      });
+      agents.push(agent);
+      cleanup.push(() => agent.stop());
+    }
+
+    const want = trucks.flatMap((t) => SCENARIOS[t.scenario].expected.map((e) => `${t.truckId} ${e}`)).sort();
+    const longestMs = Math.max(...trucks.map((t) => t.plan.durationMs));
+    await readUntil(
+      kafka,
+      alertsTopic,
+      (r) => r.length >= want.length,
+      `${want.length} alert changes`,
+      longestMs / SCALE + 90_000,
+    );
+    // No others: the scripts are over (plus a simulated minute parked), every record the agents made is in Kafka,
+    // and the detectors have read it all.
+    await waitFor(
+      () => devices.stats().every((s) => s.nmeaEpochs * 1000 >= longestMs + 60_000),
+      "the scripts to end",
+      { timeoutMs: longestMs / SCALE + 60_000 },
+    );
+    const made = await Promise.all(agents.map((a) => a.quiesce()));
+    await waitFor(() => agents.every((a) => a.depth() === 0), "the agents to drain", { timeoutMs: 60_000 });
+    await waitFor(() => caughtUp(detect), "the detectors to finish the records", { timeoutMs: 60_000 });
+    const alerts: Alert[] = (await readToEnd(kafka, alertsTopic)).map((r) => AlertSchema.parse(JSON.parse(r.value!)));
+    for (const [i, a] of agents.entries()) {
+      // The agents made the records (the scenario's cadence, not the device rate), with GNSS time.
+      expect(made[i]!.telemetry, a.truckId).toBeGreaterThan(20);
+      expect(a.agent.state.gnssTime().refused.jump, a.truckId).toBe(0);
+    }
+    for (const t of trucks) {
+      expect(
+        alerts.filter((a) => a.truckId === t.truckId).map((a) => `${a.detector}:${a.state}`),
+        t.scenario,
+      ).toEqual(SCENARIOS[t.scenario].expected);
+    }
+    expect(alerts.map((a) => `${a.truckId} ${a.detector}:${a.state}`).sort()).toEqual(want);
+  }, 300_000);
+});
