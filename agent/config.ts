@@ -33,7 +33,7 @@ export const AgentConfigSchema = z
           .max(1000)
           .default(1)
           .describe(
-            "For simulation and replay of recorded logs only: the agent's monotonic clock runs this many times faster, so a simulated receiver whose time runs 60x (`fleetsync sim scenario --agents`) passes the GNSS-time guard and the sampler, ageing and ignition timers run in the receiver's time. Keep 1 on a truck.",
+            "For simulation and replay of recorded logs only: the agent's monotonic clock runs this many times faster, so a simulated receiver whose time runs that much faster (sim/devices `timeScale`, the scripted scenarios) passes the GNSS-time guard, and the sampler, ageing, debounce and ignition timers run in the receiver's time; state.gnssMaxJumpMs is in that time too. Keep 1 on a truck.",
           ),
       })
       .strict()

@@ -4,8 +4,8 @@
  * the alerts topic. Each scenario's truck gives exactly the alerts its script expects and no others, the silent
  * truck's cut connection (a reset, no DISCONNECT) included.
  *
- * Why not real agents: an agent trusts GNSS time only while it runs with its monotonic clock, so a 300x receiver
- * is (rightly) refused (sim/scenarios/scenario-run.ts). The agents' own path to Kafka is covered by fleet.test.ts.
+ * Publishing the records directly covers all five scenarios (silent and siphon cannot go through an agent); the
+ * agents on ptys at 60x: detect-agents.test.ts (clock.timeScale).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
