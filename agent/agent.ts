@@ -25,7 +25,7 @@ import {
   type GpsSourceDeps,
   type PortSource,
 } from "./sources/index.ts";
-import { type Clock, createVehicleState, systemClock, type VehicleState } from "./state/index.ts";
+import { type Clock, createVehicleState, scaledClock, systemClock, type VehicleState } from "./state/index.ts";
 import { createUplink, type Uplink } from "./uplink/index.ts";
 
 /** How the agent builds its sources: agent/sources' serial sources unless a caller passes its own. */
@@ -64,7 +64,7 @@ const ENVELOPE = { truckId: "T", stream: "0000000000000000", seq: 0 };
 
 export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
   const log = deps.logger ?? silentLogger;
-  const clock = deps.clock ?? systemClock;
+  const clock = scaledClock(deps.clock ?? systemClock, config.clock.timeScale);
   const bootId = deps.bootId ?? readBootId();
   let state: VehicleState;
   const outbox = createOutbox(config.outbox, {

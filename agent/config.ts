@@ -26,6 +26,20 @@ export const AgentConfigSchema = z
     state: StateConfigSchema.default(StateConfigSchema.parse({})).describe(
       "Ageing of fix and engine values, ignition.",
     ),
+    clock: z
+      .object({
+        timeScale: z
+          .number()
+          .min(0.01)
+          .max(1000)
+          .default(1)
+          .describe(
+            "For simulation and replay of recorded logs only: the agent's monotonic clock runs this many times faster, so a simulated receiver whose time runs that much faster (sim/devices `timeScale`, the scripted scenarios) passes the GNSS-time guard, and the sampler, ageing, debounce and ignition timers run in the receiver's time; state.gnssMaxJumpMs is in that time too. Keep 1 on a truck.",
+          ),
+      })
+      .strict()
+      .default({ timeScale: 1 })
+      .describe("The agent's clock (simulation and replay only)."),
     metrics: z
       .object({
         enabled: z.boolean().default(true),

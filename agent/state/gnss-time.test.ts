@@ -5,6 +5,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { GpsFix } from "../decoders/types.ts";
+import { parseAgentConfig } from "../config.ts";
+import { scaledClock } from "./clock.ts";
 import { StateConfigSchema } from "./config.ts";
 import { AGENT_NOT_BEFORE_MS, createGnssClock, GPS_WEEK_ROLLOVER_MS } from "./gnss-time.ts";
 import { createVehicleState } from "./state.ts";
@@ -123,6 +125,61 @@ describe("GNSS time", () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("simulation time scale (clock.timeScale)", () => {
+  // A simulator (or a replayed log) whose receiver time runs `scale` times faster than the monotonic clock.
+  function run(timeScale: number) {
+    let mono = 50_000;
+    const base = { monoMs: () => mono, wallMs: () => SYSTEM + mono };
+    const config = parseAgentConfig({
+      truckId: "T1",
+      broker: { url: "mqtt://h:1883" },
+      outbox: { dir: "/tmp/x" },
+      ...(timeScale === 1 ? {} : { clock: { timeScale } }),
+    });
+    const state = createVehicleState(config.state, {
+      clock: scaledClock(base, config.clock.timeScale),
+      onEvent: () => {},
+    });
+    return { state, advance: (ms: number) => (mono += ms) };
+  }
+
+  it("at 60x, a receiver whose time runs 60 s per wall second is trusted, and timestamps follow it", () => {
+    const t = run(60);
+    for (let i = 0; i < 10; i++) {
+      t.state.applyFix(fix(REAL + i * 60_000));
+      expect(t.state.now()).toEqual({ ts: new Date(REAL + i * 60_000).toISOString(), timeSource: "gnss" });
+      t.advance(1000);
+    }
+    expect(t.state.gnssTime()).toMatchObject({ accepted: 10, refused: { jump: 0 } });
+    // Between epochs the clock runs on at the same scale: half a wall second later is 30 simulated seconds later.
+    t.advance(-500);
+    expect(t.state.now().ts).toBe(new Date(REAL + 9 * 60_000 + 30_000).toISOString());
+    // The guard still holds at the scale: one epoch a day ahead does not move the clock.
+    t.state.applyFix(fix(REAL + 86_400_000));
+    expect(t.state.gnssTime().refused.jump).toBe(1);
+    expect(t.state.now().ts).toBe(new Date(REAL + 9 * 60_000 + 30_000).toISOString());
+  });
+
+  it("at the default 1x the same receiver is refused (a real truck's guard is unchanged)", () => {
+    const t = run(1);
+    for (let i = 0; i < 10; i++) {
+      t.state.applyFix(fix(REAL + i * 60_000));
+      t.advance(1000);
+    }
+    // Every second fix is a lone jump; the next one agrees with the monotonic clock no better.
+    expect(t.state.gnssTime().accepted).toBe(1);
+    expect(t.state.gnssTime().refused.jump).toBe(9);
+  });
+
+  it("is validated: default 1, a positive range, the field named", () => {
+    const base = { truckId: "T1", broker: { url: "mqtt://h:1883" }, outbox: { dir: "/tmp/x" } };
+    expect(parseAgentConfig(base).clock.timeScale).toBe(1);
+    expect(() => parseAgentConfig({ ...base, clock: { timeScale: 0 } })).toThrow(/clock\.timeScale/);
+    expect(() => parseAgentConfig({ ...base, clock: { timeScale: 100_000 } })).toThrow(/clock\.timeScale/);
+    expect(() => parseAgentConfig({ ...base, clock: { timeScale: "60" } })).toThrow(/clock\.timeScale/);
   });
 });
 

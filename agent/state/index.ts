@@ -1,4 +1,4 @@
-export { type Clock, systemClock } from "./clock.ts";
+export { type Clock, scaledClock, systemClock } from "./clock.ts";
 export { type StateConfig, StateConfigSchema } from "./config.ts";
 export type { GnssTimeCounters } from "./gnss-time.ts";
 export { toGps } from "./rounding.ts";

@@ -60,6 +60,14 @@ export const DeviceFleetOptionsSchema = z
     trucks: z.array(DeviceTruckSchema).min(1).max(500),
     tickMs: z.number().int().min(5).max(200).default(20).describe("How often devices write, ms."),
     startTimeMs: z.number().int().min(0).optional().describe("GNSS time at start; default: now, whole second."),
+    timeScale: z
+      .number()
+      .min(1)
+      .max(1000)
+      .default(1)
+      .describe(
+        "Simulated time runs this many times faster than the wall clock (scripted scenarios); agents reading these devices need the same clock.timeScale.",
+      ),
     maxPendingBytes: z
       .number()
       .int()

@@ -18,6 +18,9 @@ import { FleetError } from "../../common/errors.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
 import type { TimedFrame } from "../j1939/frame.ts";
 import { createTruckSim, type TruckSim } from "../truck-sim.ts";
+
+/** What the devices need of a truck: its devices' output up to simulated time tMs, and its state. */
+export type DeviceSim = Pick<TruckSim, "advanceTo" | "state">;
 import { type DeviceFleetConfig, type DeviceFleetOptions, parseDeviceFleetOptions } from "./config.ts";
 import { createElm327Adapter, type Elm327Adapter } from "./elm327-adapter.ts";
 import { createPtyPair, type PtyPair } from "./pty-pair.ts";
@@ -116,7 +119,7 @@ function garbled(text: string): string {
 
 interface SimTruck {
   truckId: string;
-  sim: TruckSim;
+  sim: DeviceSim;
   canKind: "slcan" | "elm327" | "none";
   elm: { chip: "elm327" | "stn"; ignore: string[]; rxErrorEvery: number };
   canBaudRate: number | undefined;
@@ -125,7 +128,13 @@ interface SimTruck {
   canFrames: number;
 }
 
-export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: Logger } = {}): DeviceFleet {
+export interface DeviceFleetDeps {
+  logger?: Logger;
+  /** Per truck id, what its devices send instead of the random-route model (scripted scenarios). */
+  sims?: Record<string, DeviceSim>;
+}
+
+export function createDeviceFleet(options: DeviceFleetOptions, deps: DeviceFleetDeps = {}): DeviceFleet {
   const config: DeviceFleetConfig = parseDeviceFleetOptions(options);
   const log = deps.logger ?? silentLogger;
   const startTimeMs = config.startTimeMs ?? Math.floor(Date.now() / 1000) * 1000;
@@ -154,7 +163,9 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
     if (t.can !== "none") devices.can = device("can");
     return {
       truckId: t.truckId,
-      sim: createTruckSim({ seed: t.seed ?? t.truckId, startTimeMs, nmeaHz: t.nmeaHz, faults: t.faults, ecus: t.ecus }),
+      sim:
+        deps.sims?.[t.truckId] ??
+        createTruckSim({ seed: t.seed ?? t.truckId, startTimeMs, nmeaHz: t.nmeaHz, faults: t.faults, ecus: t.ecus }),
       elm: t.elm,
       canBaudRate: t.canBaudRate,
       canKind: t.can,
@@ -245,7 +256,7 @@ export function createDeviceFleet(options: DeviceFleetOptions, deps: { logger?: 
   }
 
   function tick(): void {
-    const now = Date.now() - t0;
+    const now = (Date.now() - t0) * config.timeScale;
     for (const truck of trucks) {
       const out = truck.sim.advanceTo(now);
       truck.nmeaEpochs += out.nmea.length;

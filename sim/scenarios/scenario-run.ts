@@ -4,9 +4,9 @@
  * publish per record) when the wall clock reaches their simulated time / speed. Records carry the simulated GNSS
  * time, so the detectors see a 25-minute stop in 25 s of wall time at 60x.
  *
- * Why not real agents: the agent trusts GNSS time only while it advances with its monotonic clock (one bad epoch
- * must not move a truck's clock; agent/state/gnss-time.ts), so a receiver whose time runs 60x fast is, rightly,
- * refused. The bridge, Kafka and the pipelines are the real ones.
+ * This bypasses the agents (quick, any number of trucks, and the silent and siphon scenarios an agent cannot
+ * produce); scripted-devices.ts runs the scenarios through real agents with `clock.timeScale` instead. The bridge,
+ * Kafka and the pipelines are the real ones.
  *
  * A silent truck's connection is cut without an MQTT DISCONNECT (the socket is reset) when its silence begins,
  * as a jammer or a cut cable would; every other truck disconnects cleanly at its scenario's end.

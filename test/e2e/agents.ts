@@ -67,6 +67,7 @@ export function agentConfig(plan: AgentPlan): AgentConfigInput {
     outbox: merge("outbox", { dir: join(plan.dir, "outbox"), commitIntervalMs: 50 }),
     sampler: merge("sampler", { movingPeriodMs: 0, parkedPeriodMs: 0, minIntervalMs: 0, tickMs: 20 }),
     state: merge("state", {}),
+    ...(o.clock ? { clock: o.clock } : {}),
     metrics:
       plan.metricsPort === undefined
         ? { enabled: false }

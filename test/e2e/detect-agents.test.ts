@@ -1,0 +1,135 @@
+/**
+ * The detectors on scripted trucks through the real agents: each scenario drives a truck's simulated devices (NMEA
+ * and J1939 on socat ptys, sim/scenarios/scripted-devices.ts) on a clock 60x the wall clock; real agents read them
+ * with `clock.timeScale: 60` (serial sources, state, sampler, LevelDB outbox, MQTT uplink), the bridge process puts
+ * the records into Kafka and the detect service gives alerts. Each truck gives exactly its scenario's expected alerts
+ * and no others.
+ *
+ * Which scenarios: idle, dtc and geofence. silent needs its agent's connection cut mid-drive and siphon changes fuel
+ * with the engine off (a silent bus: an agent cannot see it); both stay covered by detect-scenarios.test.ts, which
+ * publishes the scenario records directly.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { createDeviceFleet } from "../../sim/index.ts";
+import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
+import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
+import { createScriptedDevices } from "../../sim/scenarios/scripted-devices.ts";
+import { deleteTopics, kafkaBrokers, readToEnd, readUntil, testKafka, uniqueTopic } from "../support/kafka.ts";
+import { waitFor } from "../support/wait.ts";
+import { type InProcessAgent, startInProcessAgent } from "./agents.ts";
+import { spawnBridge, writeBridgeFiles } from "./bridge.ts";
+import { expectedAlertCount, startScenarioDetect } from "./detect-scenario-run.ts";
+import { runTopics } from "./kafka.ts";
+
+const SCALE = 60;
+const kafka = testKafka("detect-agents-e2e");
+const cleanup: (() => Promise<unknown>)[] = [];
+const detectGroup = `detect-agents-${Date.now().toString(36)}`;
+
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step().catch(() => undefined);
+});
+
+describe("detectors on scripted trucks through real agents", () => {
+  it("gives each scenario's expected alerts and no others", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "detect-agents-"));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const startTimeMs = Math.floor(Date.now() / 1000) * 1000;
+    const trucks = planScenarioFleet({ trucks: 3, startTimeMs, prefix: "agt", names: ["idle", "dtc", "geofence"] });
+    const topics = runTopics("detect-agents");
+    const files = await writeBridgeFiles({
+      dir,
+      brokers: kafkaBrokers(),
+      topics,
+      trucks: Object.fromEntries(trucks.map((t) => [t.truckId, `pw-${t.truckId}`])),
+      partitions: 2,
+    });
+    const bridge = await spawnBridge(files.configFile);
+    cleanup.push(() => bridge.stop());
+    const alertsTopic = uniqueTopic("detect-agents-alerts");
+    cleanup.push(() => deleteTopics(kafka, [...Object.values(topics), alertsTopic, `${alertsTopic}.state`]));
+    const detect = await startScenarioDetect(kafka, { groupId: detectGroup, topics, alertsTopic, trucks });
+    cleanup.push(() => detect.service.stop());
+
+    // Devices first (the agents open their ptys), then the agents; the scripts start when the devices do.
+    const devices = createDeviceFleet(
+      {
+        dir: join(dir, "dev"),
+        startTimeMs,
+        timeScale: SCALE,
+        trucks: trucks.map((t) => ({ truckId: t.truckId, can: "slcan" as const })),
+      },
+      {
+        sims: Object.fromEntries(
+          trucks.map((t) => [t.truckId, createScriptedDevices(SCENARIOS[t.scenario], { startTimeMs, start: t.start })]),
+        ),
+      },
+    );
+    await devices.start();
+    cleanup.push(() => devices.stop());
+    const agents: InProcessAgent[] = [];
+    for (const device of devices.devices()) {
+      const agent = await startInProcessAgent({
+        truckId: device.truckId,
+        device,
+        brokerUrl: `mqtt://127.0.0.1:${files.port}`,
+        password: `pw-${device.truckId}`,
+        dir: join(dir, "agents", device.truckId),
+        overrides: {
+          clock: { timeScale: SCALE },
+          // The scenarios' cadence (sim/scenarios/scenarios.ts): 10 s moving, 30 s standing, in simulated time.
+          sampler: { movingPeriodMs: 10_000, parkedPeriodMs: 30_000, minIntervalMs: 0, tickMs: 100 },
+          // The guard's tolerance is in the receiver's time, and at 60x a pty read held up 200 ms by a busy machine
+          // is 12 simulated seconds: 10 simulated minutes is the default's 10 s of wall time.
+          state: { gnssMaxJumpMs: 10_000 * SCALE },
+        },
+      });
+      agents.push(agent);
+      cleanup.push(() => agent.stop());
+    }
+
+    const count = expectedAlertCount(trucks);
+    const longestMs = Math.max(...trucks.map((t) => t.plan.durationMs));
+    await readUntil(
+      kafka,
+      alertsTopic,
+      (r) => r.length >= count,
+      `${count} alert changes`,
+      longestMs / SCALE + 60_000,
+    ).catch(async (error: Error) => {
+      // What each truck's agent made and the alerts so far: where the path stopped.
+      const so = await readToEnd(kafka, alertsTopic)
+        .then((rs) => rs.map((r) => r.value).join("\n"))
+        .catch((e: Error) => e.message);
+      const made = agents.map((a) => ({
+        truckId: a.truckId,
+        made: a.made(),
+        acked: a.acked(),
+        now: a.agent.state.now(),
+        gnss: a.agent.state.gnssTime(),
+        engine: a.agent.state.engine(),
+        gps: a.agent.state.gps(),
+      }));
+      throw new Error(
+        `${error.message}\nagents: ${JSON.stringify(made)}\nalerts: ${so}\ndevices: ${JSON.stringify(devices.stats())}`,
+      );
+    });
+    // No others: the scripts are over (plus a simulated minute parked), every record the agents made is in Kafka,
+    // and the detectors have read it all.
+    await waitFor(() => devices.stats().every((s) => s.nmeaEpochs * 1000 >= longestMs + 60_000), "the scripts to end", {
+      timeoutMs: longestMs / SCALE + 60_000,
+    });
+    const made = await Promise.all(agents.map((a) => a.quiesce()));
+    await waitFor(() => agents.every((a) => a.depth() === 0), "the agents to drain", { timeoutMs: 60_000 });
+    await detect.caughtUp();
+    for (const [i, a] of agents.entries()) {
+      // The agents made the records (the scenario's cadence, not the device rate), on GNSS time throughout.
+      expect(made[i]!.telemetry, a.truckId).toBeGreaterThan(20);
+      expect(a.agent.state.gnssTime().refused.jump, a.truckId).toBe(0);
+    }
+    await detect.expectScenarioAlerts(trucks);
+  }, 300_000);
+});
