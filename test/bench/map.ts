@@ -78,6 +78,9 @@ function fleetLoad(producer: Producer, topic: string, trucks: number) {
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
     }
   })();
+  // A failed send ends the load; stop() reports it. Without this an error elsewhere in the run (whose cleanup
+  // disconnects the producer) surfaced as this loop's unhandled "The producer is disconnected" and hid the cause.
+  done.catch(() => (running = false));
   return {
     sent: () => sent,
     async stop() {
