@@ -17,11 +17,10 @@ import { createDeviceFleet } from "../../sim/index.ts";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
 import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
 import { createScriptedDevices } from "../../sim/scenarios/scripted-devices.ts";
-import { deleteTopics, kafkaBrokers, readToEnd, readUntil, testKafka, uniqueTopic } from "../support/kafka.ts";
+import { deleteTopics, readToEnd, readUntil, testKafka, uniqueTopic } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
 import { type InProcessAgent, startInProcessAgent } from "./agents.ts";
-import { spawnBridge, writeBridgeFiles } from "./bridge.ts";
-import { expectedAlertCount, startScenarioDetect } from "./detect-scenario-run.ts";
+import { expectedAlertCount, startScenarioDetect, startScenarioBridge } from "./detect-scenario-run.ts";
 import { runTopics } from "./kafka.ts";
 
 const SCALE = 20;
@@ -40,15 +39,7 @@ describe("detectors on scripted trucks through real agents", () => {
     const startTimeMs = Math.floor(Date.now() / 1000) * 1000;
     const trucks = planScenarioFleet({ trucks: 3, startTimeMs, prefix: "agt", names: ["idle", "dtc", "geofence"] });
     const topics = runTopics("detect-agents");
-    const files = await writeBridgeFiles({
-      dir,
-      brokers: kafkaBrokers(),
-      topics,
-      trucks: Object.fromEntries(trucks.map((t) => [t.truckId, `pw-${t.truckId}`])),
-      partitions: 2,
-    });
-    const bridge = await spawnBridge(files.configFile);
-    cleanup.push(() => bridge.stop());
+    const { files } = await startScenarioBridge(dir, topics, trucks, cleanup);
     const alertsTopic = uniqueTopic("detect-agents-alerts");
     cleanup.push(() => deleteTopics(kafka, [...Object.values(topics), alertsTopic, `${alertsTopic}.state`]));
     const detect = await startScenarioDetect(kafka, { groupId: detectGroup, topics, alertsTopic, trucks });

@@ -17,6 +17,8 @@ import { type ScriptedTruck, scenarioFleetFences } from "../../sim/scenarios/fle
 import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
 import { kafkaBrokers, readToEnd } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
+import { type BridgeFiles, type BridgeProcess, spawnBridge, writeBridgeFiles } from "./bridge.ts";
+import type { RunTopics } from "./kafka.ts";
 
 export interface ScenarioDetect {
   service: DetectService;
@@ -99,3 +101,25 @@ export async function startScenarioDetect(
 /** How many alert changes the trucks' scenarios give together. */
 export const expectedAlertCount = (trucks: readonly ScriptedTruck[]) =>
   trucks.reduce((n, t) => n + SCENARIOS[t.scenario].expected.length, 0);
+
+/**
+ * The bridge process both detect e2e tests put the scripted trucks' records through: one password per truck, two
+ * partitions, stopped by `cleanup`.
+ */
+export async function startScenarioBridge(
+  dir: string,
+  topics: RunTopics,
+  trucks: readonly ScriptedTruck[],
+  cleanup: (() => Promise<unknown>)[],
+): Promise<{ files: BridgeFiles; bridge: BridgeProcess }> {
+  const files = await writeBridgeFiles({
+    dir,
+    brokers: kafkaBrokers(),
+    topics,
+    trucks: Object.fromEntries(trucks.map((t) => [t.truckId, `pw-${t.truckId}`])),
+    partitions: 2,
+  });
+  const bridge = await spawnBridge(files.configFile);
+  cleanup.push(() => bridge.stop());
+  return { files, bridge };
+}

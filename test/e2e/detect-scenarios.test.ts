@@ -13,9 +13,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
 import { runScenarios } from "../../sim/scenarios/scenario-run.ts";
-import { deleteTopics, kafkaBrokers, readUntil, testKafka, uniqueTopic } from "../support/kafka.ts";
-import { type BridgeProcess, spawnBridge, writeBridgeFiles } from "./bridge.ts";
-import { expectedAlertCount, startScenarioDetect } from "./detect-scenario-run.ts";
+import { deleteTopics, readUntil, testKafka, uniqueTopic } from "../support/kafka.ts";
+import { expectedAlertCount, startScenarioDetect, startScenarioBridge } from "./detect-scenario-run.ts";
 import { runTopics } from "./kafka.ts";
 
 const kafka = testKafka("detect-e2e");
@@ -31,15 +30,7 @@ describe("detectors on scripted trucks through the bridge", () => {
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const topics = runTopics("detect");
     const trucks = planScenarioFleet({ trucks: 5, startTimeMs: Math.floor(Date.now() / 1000) * 1000, prefix: "e2e" });
-    const files = await writeBridgeFiles({
-      dir,
-      brokers: kafkaBrokers(),
-      topics,
-      trucks: Object.fromEntries(trucks.map((t) => [t.truckId, `pw-${t.truckId}`])),
-      partitions: 2,
-    });
-    const bridge: BridgeProcess = await spawnBridge(files.configFile);
-    cleanup.push(() => bridge.stop());
+    const { files } = await startScenarioBridge(dir, topics, trucks, cleanup);
     const alertsTopic = uniqueTopic("detect-e2e-alerts");
     cleanup.push(() => deleteTopics(kafka, [...Object.values(topics), alertsTopic, `${alertsTopic}.state`]));
     const detect = await startScenarioDetect(kafka, {
