@@ -137,6 +137,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
           // Kafka down at start is survivable: trucks connect, records wait unacknowledged until Kafka answers.
           logger.warn({ err: error }, "Kafka not reachable at start; will keep trying");
         });
+        await forwarder.start();
         await aedes.listen();
         await listener.start();
         logger.info({ id: aedes.id }, "bridge started");
