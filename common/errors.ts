@@ -23,7 +23,6 @@ export const ERROR_CODES = {
     retriable: false,
     doc: "A SocketCAN interface is not in listen-only mode and the configuration does not allow that on purpose.",
   },
-  FLEET_OUTBOX_CLOSED: { retriable: false, doc: "The outbox was used after it was closed." },
   FLEET_OUTBOX_IO: { retriable: true, doc: "The outbox could not read or write its LevelDB store." },
   FLEET_MQTT: { retriable: true, doc: "The MQTT connection failed or was refused." },
   FLEET_KAFKA: { retriable: true, doc: "Kafka refused or failed a request." },

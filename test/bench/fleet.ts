@@ -168,7 +168,9 @@ async function generate(job: LoadJob): Promise<void> {
   const summary = await run.done;
   clearInterval(report);
   const { streams: _streams, ...rest } = summary;
-  process.send!({ summary: rest });
+  // The IPC channel is the last handle this process holds (its "message" listener keeps it open): closed once the
+  // summary is on its way, the child exits by itself, and the parent, which holds the child, can exit too.
+  process.send!({ summary: rest }, () => process.disconnect());
 }
 
 // ---- main ------------------------------------------------------------------------------------------------------
@@ -177,6 +179,14 @@ function child<T>(args: string[], on: (message: T) => void): ChildProcess {
   const c = fork(self, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   c.on("message", (m) => on(m as T));
   return c;
+}
+
+/** Ends a child (if it has not ended by itself) and waits for it: no step leaves a process behind, even on error. */
+async function end(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise((resolve) => c.once("exit", resolve));
+  c.kill("SIGKILL");
+  await exited;
 }
 
 async function startServer(job: ServeJob) {
@@ -196,10 +206,7 @@ async function startServer(job: ServeJob) {
         c.send({ cmd: "stats" });
       }),
     reset: () => c.send({ cmd: "reset" }),
-    async stop() {
-      c.kill("SIGKILL");
-      await new Promise((resolve) => c.once("exit", resolve));
-    },
+    stop: () => end(c),
   };
 }
 
@@ -218,7 +225,7 @@ function runLoad(job: LoadJob) {
     });
     c.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
   });
-  return { connected: allConnected, summary, stop: () => c.send({ cmd: "stop" }) };
+  return { connected: allConnected, summary, stop: () => c.send({ cmd: "stop" }), end: () => end(c) };
 }
 
 interface Step {
@@ -243,9 +250,10 @@ interface Step {
 /** One step: N trucks ramp up, then WINDOW_S seconds measured. A fresh broker per step (clean RSS baseline). */
 async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks: number): Promise<Step> {
   const server = await startServer({ ...job, kind });
+  let loading: ReturnType<typeof runLoad> | undefined;
   try {
     const base = await server.stats();
-    const loading = runLoad({
+    loading = runLoad({
       url: server.url,
       protocolVersion: kind === "aedes" ? 4 : 5,
       trucks,
@@ -266,9 +274,10 @@ async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks:
     const beganAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, WINDOW_S * 1000));
     idle.disable();
+    // Read before the trucks disconnect: closing N connections is not part of the steady load measured.
+    const after = await server.stats();
     loading.stop();
     const summary = await loading.summary;
-    const after = await server.stats();
     // Every truck must have been connected: a step whose trucks could not all connect measured fewer.
     const seconds = (Date.now() - beganAt) / 1000;
     const records = Math.max(1, trucks * Math.min(seconds, WINDOW_S));
@@ -296,6 +305,7 @@ async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks:
     );
     return result;
   } finally {
+    await loading?.end();
     await server.stop();
   }
 }
@@ -318,10 +328,11 @@ async function largestUnderLimit(kind: ServeJob["kind"], job: Omit<ServeJob, "ki
 
 async function storm(job: Omit<ServeJob, "kind">): Promise<number | null> {
   const server = await startServer({ ...job, kind: "bridge" });
+  let loading: ReturnType<typeof runLoad> | undefined;
   try {
     const rampS = STORM_TRUCKS / RAMP_PER_SEC;
     const atS = rampS + 5;
-    const summary = await runLoad({
+    loading = runLoad({
       url: server.url,
       protocolVersion: 5,
       trucks: STORM_TRUCKS,
@@ -329,7 +340,8 @@ async function storm(job: Omit<ServeJob, "kind">): Promise<number | null> {
       durationS: atS + 900,
       latencySamples: 1000,
       storm: { atS, backlogS: STORM_BACKLOG_S },
-    }).summary;
+    });
+    const summary = await loading.summary;
     const sec = summary.stormDrainMs === null ? null : summary.stormDrainMs / 1000;
     log(
       `reconnect storm: ${STORM_TRUCKS} trucks × ${STORM_BACKLOG_S} s backlog drained in ${sec?.toFixed(1)} s ` +
@@ -337,6 +349,7 @@ async function storm(job: Omit<ServeJob, "kind">): Promise<number | null> {
     );
     return sec;
   } finally {
+    await loading?.end();
     await server.stop();
   }
 }
