@@ -30,6 +30,12 @@ export const ERROR_CODES = {
     retriable: true,
     doc: "A Kafka topic the bridge writes to does not exist (and the bridge may not create it); details.topics names it.",
   },
+  FLEET_KAFKA_SECURITY: {
+    retriable: true,
+    doc:
+      "Kafka refused our credentials or certificate, or the TLS/SASL settings do not match the listener; the " +
+      "message names the cause (common/kafka/security.ts). Retried with backoff, logged once per cause.",
+  },
   FLEET_AUTH: { retriable: false, doc: "A client's credentials were refused." },
   FLEET_CLOSED: {
     retriable: false,
