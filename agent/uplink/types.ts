@@ -26,6 +26,13 @@ export interface UplinkStats {
   /** Records sent as raw JSON because the codec refused them (the bridge dead-letters them). */
   recordsUnencodable: number;
   bytesPublished: number;
+  /** Times the drain pacing (drainBytesPerSecond) held a batch back. */
+  drainPacedWaits: number;
+  /** Publishes on the latest lane, and how many of them the bridge acknowledged (in fleet.latest). */
+  latestPublished: number;
+  latestAcked: number;
+  /** When the newest latest-lane record was acknowledged (ms since the epoch; 0: never). */
+  latestAckedAt: number;
 }
 
 export interface Uplink {
