@@ -17,6 +17,8 @@ export interface UplinkDeps {
 
 export interface UplinkStats {
   connected: boolean;
+  /** When the current (or last) session came up (ms since the epoch; 0: never). */
+  connectedAt: number;
   connects: number;
   disconnects: number;
   batchesPublished: number;

@@ -21,6 +21,7 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
   const { outbox, truckId } = deps;
   const stats: UplinkStats = {
     connected: false,
+    connectedAt: 0,
     connects: 0,
     disconnects: 0,
     batchesPublished: 0,
