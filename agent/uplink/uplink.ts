@@ -4,10 +4,12 @@
  * acknowledges them to the outbox at PUBACK, latest.ts sends the truck's current state on its own lane. This file
  * joins them: a new session sends the latest record first and then restarts the drain from the outbox head, a lost
  * one makes the drain forget what was in flight, a failed publish drops the session, and a commit in the outbox
- * wakes the drain (and the latest lane, when a backlog holds the newest record back). The MQTT client comes through a port (mqtt-port.ts), so the logic runs in unit tests.
+ * wakes the drain (and the latest lane, when a backlog holds the newest record back). The MQTT client comes through
+ * a port (mqtt-port.ts), so the logic runs in unit tests.
  */
 import { readFileSync } from "node:fs";
 import { FleetError } from "../../common/errors.ts";
+import { LifecycleGuard } from "../../common/lifecycle.ts";
 import { silentLogger } from "../../common/log.ts";
 import type { UplinkConfig } from "./config.ts";
 import { createConnection } from "./connection.ts";
@@ -69,11 +71,15 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
     behind: () => drain.behind("telemetry"),
   });
   let unsubscribe: (() => void) | undefined;
-  let stopped = false;
+  const life = new LifecycleGuard("the uplink");
+  /** Rejects when stop() begins: a whenConnected() still waiting then fails instead of waiting forever. */
+  let refuseWaiters: (error: FleetError) => void = () => {};
+  const stopped = new Promise<never>((_, reject) => (refuseWaiters = reject));
+  stopped.catch(() => undefined);
 
   async function stop(): Promise<void> {
-    stopped = true;
-    if (!connection.beginStop()) return;
+    refuseWaiters(new FleetError("FLEET_CLOSED", "the uplink stopped before it connected"));
+    connection.beginStop();
     unsubscribe?.();
     latest.stop();
     drain.stop();
@@ -85,16 +91,19 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
   }
 
   return {
-    async start() {
-      if (connection.opened() || stopped) throw new FleetError("FLEET_CLOSED", "uplink already started or stopped");
-      unsubscribe = outbox.onCommit(() => {
-        drain.pumpAll();
-        latest.committed();
-      });
-      connection.open();
-    },
-    stop,
+    start: () =>
+      life.start(async () => {
+        unsubscribe = outbox.onCommit(() => {
+          drain.pumpAll();
+          latest.committed();
+        });
+        connection.open();
+      }),
+    stop: () => life.stop(stop),
     stats: () => ({ ...stats }),
-    whenConnected: () => connection.whenConnected(),
+    async whenConnected() {
+      life.ensureOpen("whenConnected");
+      return Promise.race([connection.whenConnected(), stopped]);
+    },
   };
 }

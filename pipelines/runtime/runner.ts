@@ -16,6 +16,7 @@
 import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
 import { FleetError, isFleetError } from "../../common/errors.ts";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
+import { kafkaFailure } from "../../common/kafka/security.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
 import { createInOrderFilter, type InOrderFilter } from "../../protocol/in-order.ts";
 import { KAFKA_HEADERS } from "../../protocol/kafka.ts";
@@ -397,9 +398,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         } catch (error) {
           await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
           if (isFleetError(error)) throw error;
-          throw new FleetError("FLEET_KAFKA", `pipeline ${config.name} could not start: ${(error as Error).message}`, {
-            cause: error,
-          });
+          // A security cause (wrong password, unknown CA, TLS/SASL mismatch) is named in one sentence.
+          throw kafkaFailure(`pipeline ${config.name} could not start`, error, config.kafka, { firstContact: true });
         }
         logger.info({ groupId: config.groupId, topics: [...kindOf.keys()] }, "pipeline started");
       }),
