@@ -73,6 +73,8 @@ interface Rig {
   uplink: ReturnType<typeof createUplink>;
   latest(): FakeClient;
   append(count: number): Promise<void>;
+  /** Appends `records`, starts the uplink and lets the broker accept the connection: the client of that session. */
+  connectWith(records: number): Promise<FakeClient>;
   /** Stops the uplink (answering its offline status as the broker would), then the outbox. */
   stop(): Promise<void>;
 }
@@ -110,19 +112,27 @@ async function rig(overrides: Partial<UplinkConfig> = {}): Promise<Rig> {
     random: () => 0.5,
   });
   let minute = 0;
+  async function append(count: number): Promise<void> {
+    const appended: Promise<number>[] = [];
+    for (let i = 0; i < count; i++) {
+      const ts = new Date(Date.UTC(2026, 0, 1, 0, minute++)).toISOString();
+      appended.push(outbox.append("telemetry", { ts, timeSource: "system" }));
+    }
+    await outbox.flush();
+    await Promise.all(appended);
+  }
   return {
     outbox,
     clients,
     uplink,
     latest: () => clients.at(-1)!,
-    async append(count) {
-      const appended: Promise<number>[] = [];
-      for (let i = 0; i < count; i++) {
-        const ts = new Date(Date.UTC(2026, 0, 1, 0, minute++)).toISOString();
-        appended.push(outbox.append("telemetry", { ts, timeSource: "system" }));
-      }
-      await outbox.flush();
-      await Promise.all(appended);
+    append,
+    async connectWith(records) {
+      await append(records);
+      await uplink.start();
+      const c = clients.at(-1)!;
+      c.emit("connect");
+      return c;
     },
     async stop() {
       let done = false;
@@ -355,10 +365,7 @@ describe("uplink: drain pump", () => {
 
   it("on connect sends the newest record on the latest lane before the first backlog batch", async () => {
     const r = await rig({ maxBatchRecords: 2, inflightBatches: 1 });
-    await r.append(6);
-    await r.uplink.start();
-    const c = r.latest();
-    c.emit("connect");
+    const c = await r.connectWith(6);
     await until(() => c.telemetry().length === 1, "the first backlog batch");
     const lanes = c.publishes.map((p) => p.topic.split("/").at(-1));
     // status (online) first, then the latest record, then the backlog from its oldest record.
@@ -374,10 +381,7 @@ describe("uplink: drain pump", () => {
 
   it("while a backlog drains, a newer record goes on the latest lane again, at most once per latestIntervalMs", async () => {
     const r = await rig({ maxBatchRecords: 2, inflightBatches: 1, latestIntervalMs: 1_000 });
-    await r.append(6);
-    await r.uplink.start();
-    const c = r.latest();
-    c.emit("connect");
+    const c = await r.connectWith(6);
     await until(() => c.telemetry().length === 1, "the first backlog batch");
     await r.append(1); // seq 6, stuck behind the backlog
     await r.append(1); // seq 7
@@ -390,10 +394,7 @@ describe("uplink: drain pump", () => {
   it("drainBytesPerSecond paces the backlog: batches wait for the allowance, the latest lane does not", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     const r = await rig({ maxBatchRecords: 2, inflightBatches: 8, drainBytesPerSecond: 100 });
-    await r.append(10);
-    await r.uplink.start();
-    const c = r.latest();
-    c.emit("connect");
+    const c = await r.connectWith(10);
     await until(() => c.telemetry().length >= 1, "the first batch");
     // A JSON batch of two records is over 100 bytes: the first spends the one-second allowance.
     const first = c.telemetry()[0]!.payload.length;
