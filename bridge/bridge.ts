@@ -4,6 +4,7 @@
  */
 import type { AddressInfo } from "node:net";
 import { within } from "../common/within.ts";
+import { CLEAN_DISCONNECT_REASON } from "../protocol/records.ts";
 import type { Client } from "aedes";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { type RepeatedLog, repeatedLog } from "../common/log-limit.ts";
@@ -142,10 +143,15 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
     logger.debug({ truckId: client.id }, "connected");
     forwarder.clientConnected(client);
   });
-  aedes.on("clientDisconnect", (client) => {
+  aedes.on("clientDisconnect", (client, clean) => {
     metrics.connections.dec();
-    logger.debug({ truckId: client.id }, "disconnected");
-    forwarder.clientDisconnected(client, lostReasons.get(client) ?? "disconnected");
+    logger.debug({ truckId: client.id, clean }, "disconnected");
+    // "disconnected" only for a goodbye: consumers (the silent-truck detector) read it as "offline by its own will".
+    // A connection that just ended (a killed agent's socket closed by the kernel: no error, no DISCONNECT) is a loss.
+    forwarder.clientDisconnected(
+      client,
+      clean ? CLEAN_DISCONNECT_REASON : (lostReasons.get(client) ?? "connection closed without DISCONNECT"),
+    );
   });
   aedes.on("clientError", (client, error) => {
     lostReasons.set(client, error.message.slice(0, 200));
@@ -166,6 +172,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
           // Kafka down at start is survivable: trucks connect, records wait unacknowledged until Kafka answers.
           logger.warn(failureFields(error), "Kafka not reachable at start; will keep trying");
         });
+        await forwarder.start();
         await aedes.listen();
         await listener.start();
         logger.info({ id: aedes.id }, "bridge started");

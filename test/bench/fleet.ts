@@ -34,6 +34,8 @@ const RAMP_PER_SEC = Number(process.env.BENCH_FLEET_RAMP ?? 2000);
 const SOURCES = Number(process.env.BENCH_FLEET_SOURCES ?? 16);
 const STORM_TRUCKS = Number(process.env.BENCH_STORM_TRUCKS ?? 10_000);
 const STORM_BACKLOG_S = Number(process.env.BENCH_STORM_BACKLOG_S ?? 600);
+/** BENCH_FLEET_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the broker under test. */
+const SERVE_NODE_ARGS = (process.env.BENCH_FLEET_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const P99_LIMIT_MS = 50;
 /** A step whose trucks are not all connected by then has failed (connections refused or timing out). */
 const CONNECT_DEADLINE_MS = 120_000;
@@ -109,6 +111,7 @@ async function serve(job: ServeJob): Promise<void> {
     port = (server.address() as { port: number }).port;
   }
   process.on("message", (message: { cmd: string }) => {
+    if (message.cmd === "exit") process.exit(0);
     if (message.cmd === "reset") {
       loop.reset();
       Object.assign(gc, { maxMs: 0, totalMs: 0, count: 0, maxKind: "-" });
@@ -175,8 +178,11 @@ async function generate(job: LoadJob): Promise<void> {
 
 // ---- main ------------------------------------------------------------------------------------------------------
 
-function child<T>(args: string[], on: (message: T) => void): ChildProcess {
-  const c = fork(self, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+function child<T>(args: string[], on: (message: T) => void, nodeArgs: string[] = []): ChildProcess {
+  const c = fork(self, args, {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: [...process.execArgv, ...nodeArgs],
+  });
   c.on("message", (m) => on(m as T));
   return c;
 }
@@ -193,10 +199,14 @@ async function startServer(job: ServeJob) {
   let pending: ((s: ServerStats) => void) | undefined;
   let ready!: (port: number) => void;
   const port = new Promise<number>((resolve) => (ready = resolve));
-  const c = child<{ ready?: number; stats?: ServerStats }>(["--serve", JSON.stringify(job)], (m) => {
-    if (m.ready !== undefined) ready(m.ready);
-    if (m.stats) pending?.(m.stats);
-  });
+  const c = child<{ ready?: number; stats?: ServerStats }>(
+    ["--serve", JSON.stringify(job)],
+    (m) => {
+      if (m.ready !== undefined) ready(m.ready);
+      if (m.stats) pending?.(m.stats);
+    },
+    SERVE_NODE_ARGS,
+  );
   const url = `mqtt://127.0.0.1:${await port}`;
   return {
     url,
@@ -206,7 +216,15 @@ async function startServer(job: ServeJob) {
         c.send({ cmd: "stats" });
       }),
     reset: () => c.send({ cmd: "reset" }),
-    stop: () => end(c),
+    async stop() {
+      // Asked to exit first, so that a --cpu-prof profile gets written; killed if it does not within 10 s.
+      if (c.exitCode === null && c.signalCode === null && c.connected) {
+        const exited = new Promise((resolve) => c.once("exit", resolve));
+        c.send({ cmd: "exit" });
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+      }
+      await end(c);
+    },
   };
 }
 

@@ -13,7 +13,8 @@ import { type AgentPlan, type ChannelCounts, type InProcessAgent, startInProcess
 import { type BridgeFiles, type BridgeProcess, spawnBridge, writeBridgeFiles } from "./bridge.ts";
 import { type RunTopics, runTopics } from "./kafka.ts";
 
-export type CanKind = "slcan" | "elm327";
+/** "none": a truck with GPS only (no CAN adapter: one pty and no J1939 decoding, for large fleets). */
+export type CanKind = "slcan" | "elm327" | "none";
 
 export interface FleetRunOptions {
   /** Names the topics and the temporary folder. */
@@ -34,6 +35,13 @@ export interface FleetRunOptions {
   agentUrl?: (bridgePort: number, files: BridgeFiles) => string | Promise<string>;
   /** Start the bridge at once (default true); false for faults that begin with the bridge down. */
   bridgeUp?: boolean;
+  /**
+   * Simulated time runs this many times faster on the devices (sim/devices `timeScale`); the agents get the same
+   * `clock.timeScale` through `agent` (the caller's overrides: sampler periods are in simulated time too).
+   */
+  timeScale?: number;
+  /** How often the devices write (sim/devices `tickMs`, default 20 ms): at a high timeScale, one epoch per write. */
+  deviceTickMs?: number;
 }
 
 export interface FleetResult {
@@ -74,6 +82,8 @@ export async function startFleetRun(options: FleetRunOptions): Promise<FleetRun>
   const devices = createDeviceFleet({
     dir: join(dir, "dev"),
     trucks: ids.map((truckId, i) => ({ truckId, can: canKind(i), nmeaHz: options.nmeaHz ?? 5 })),
+    ...(options.timeScale ? { timeScale: options.timeScale } : {}),
+    ...(options.deviceTickMs ? { tickMs: options.deviceTickMs } : {}),
   });
   const agents: InProcessAgent[] = [];
   let bridge: BridgeProcess | undefined;
