@@ -382,6 +382,8 @@ case "${1:-}" in
     fi
     if ((secure && nodes > 1)); then die "--secure runs one node only (the listeners' ports are per node); drop --brokers."; fi
     start
+    # An if, not `((secure)) && echo`: as the branch's last command that list's status (1 without --secure) would be
+    # the script's, and every plain start would fail after the brokers came up.
     if ((secure)); then
       echo "kafka: secure listeners SASL_SSL 127.0.0.1:$(secure_port sasl_ssl), SSL 127.0.0.1:$(secure_port ssl); see $secure_dir/connection.json" >&2
     fi
