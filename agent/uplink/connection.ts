@@ -102,6 +102,7 @@ export function createConnection(config: UplinkConfig, deps: ConnectionDeps): Co
       if (gen !== generation) return;
       attempt = 0;
       stats.connected = true;
+      stats.connectedAt = Date.now();
       stats.connects++;
       log.info({ url: config.url, depth: deps.depth() }, "uplink connected");
       c.publish(topicFor(truckId, "status"), statusPayload("online"), { qos: 1, retain: true }, (err) => {

@@ -12,6 +12,11 @@
  *   mistake never stops a pipeline;
  * - a handler that throws gets the same batch again after a bounded exponential backoff; nothing of it is
  *   committed, and the partition's filter is rebuilt so the redelivered records are not taken for duplicates.
+ *   Whether to try again is the error's `retriable` flag (common/errors.ts), never its message: a FleetError whose
+ *   code is not retriable (FLEET_SCHEMA_NEWER, FLEET_CONFIG_INVALID, ...) cannot succeed on the same batch, so the
+ *   partition is paused with nothing of the batch committed and the runner reports not ready until it is restarted
+ *   (after the fix, the batch comes again). An error that is not a FleetError counts as FLEET_PIPELINE_HANDLER,
+ *   which is retriable: a handler's unknown failure is taken for a passing one, as before.
  */
 import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
 import { FleetError, isFleetError } from "../../common/errors.ts";
@@ -47,8 +52,13 @@ export interface PipelineRunner extends Lifecycle {
   start(): Promise<void>;
   /** Finishes the batch in hand (its commit included), leaves the group, disconnects. Idempotent. */
   stop(): Promise<void>;
-  /** True once the consumer joined its group, until it crashes or stops. */
+  /**
+   * True once the consumer joined its group, until it crashes or stops, or a partition is paused after a handler
+   * error that retrying cannot fix (`halted()`).
+   */
   ready(): boolean;
+  /** Partitions paused after a non-retriable handler error, with its code; empty while all is well. */
+  halted(): Array<TopicPartition & { code: string }>;
   /** The partitions this member holds now. */
   assignment(): TopicPartition[];
 }
@@ -62,13 +72,16 @@ interface PartitionState {
   failures: number;
 }
 
+/** A partition paused after a non-retriable handler error: the error, for the logs and `halted()`. */
+type Halted = Map<string, { topic: string; partition: number; code: string }>;
+
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 export function createPipelineRunner(config: PipelineRuntimeConfig, deps: PipelineRunnerDeps): PipelineRunner {
   const logger = (deps.logger ?? silentLogger).child({ pipeline: config.name });
   const metrics = deps.metrics ?? createPipelineMetrics(config.name);
   const kindOf = new Map<string, RecordKind>();
-  for (const kind of ["telemetry", "events", "status", "alerts"] as const) {
+  for (const kind of ["telemetry", "events", "status", "alerts", "latest"] as const) {
     const topic = config.topics[kind];
     if (topic !== undefined) kindOf.set(topic, kind);
   }
@@ -81,6 +94,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   const admin: Admin = kafka.admin();
   let partitions = new Map<string, PartitionState>();
   let joined = false;
+  const halted: Halted = new Map();
   const life = new LifecycleGuard(`pipeline ${config.name}`);
   const sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   /** Batches being handled now, and who waits for them to finish (stop). */
@@ -97,7 +111,9 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   let committing: Promise<void> = Promise.resolve();
 
   const newFilter = (kind: RecordKind) =>
-    kind === "status" || kind === "alerts" ? undefined : createInOrderFilter({ maxTrucks: config.inOrder.maxTrucks });
+    kind === "status" || kind === "alerts" || kind === "latest"
+      ? undefined
+      : createInOrderFilter({ maxTrucks: config.inOrder.maxTrucks });
 
   function count(error: FleetError): void {
     metrics.errors.inc({ code: error.code });
@@ -106,11 +122,12 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   /** The offset a partition starts at after an assignment, or undefined for Kafka's own (committed) position. */
   async function startOffset(tp: TopicPartition, state: PartitionState): Promise<string | undefined> {
     if (deps.offsetStore) return loadStored(deps.offsetStore, tp, state);
-    if (state.kind === "status" && config.statusFromEarliest) {
+    // Compacted topics: their whole content is the current state of every truck.
+    if ((state.kind === "status" || state.kind === "latest") && config.statusFromEarliest) {
       const offsets = await admin.fetchTopicOffsets(tp.topic);
       return offsets.find((o) => o.partition === tp.partition)?.low;
     }
-    if (state.kind !== "status" && config.historyMs > 0) {
+    if (state.kind !== "status" && state.kind !== "latest" && config.historyMs > 0) {
       const [byTime, committed] = await Promise.all([
         admin.fetchTopicOffsetsByTimestamp(tp.topic, Date.now() - config.historyMs),
         admin.fetchOffsets({ groupId: config.groupId, topics: [tp.topic] }),
@@ -244,6 +261,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const tp = { topic: batch.topic, partition: batch.partition };
     const state = partitions.get(key(tp.topic, tp.partition));
     if (!state) return; // not (or no longer) ours: the next assignment brings it back with a fresh state
+    if (halted.has(key(tp.topic, tp.partition))) return; // batches of the same fetch, after the pause
     const start = await state.positioned;
     if (!payload.isRunning() || payload.isStale()) return;
     const fetchedOffset = (batch as unknown as { fetchedOffset: string }).fetchedOffset;
@@ -323,6 +341,17 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         });
     count(err);
     metrics.batches.inc({ result: "failed" });
+    if (!err.retriable) {
+      // The same batch would fail the same way: stop reading the partition instead of retrying it forever. Nothing
+      // of the batch is resolved or committed, so after a restart it is delivered again from the committed offset.
+      halted.set(key(tp.topic, tp.partition), { ...tp, code: err.code });
+      consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
+      logger.error(
+        { err, ...tp, offset: fetchedOffset },
+        "handler failed with an error that retrying cannot fix; partition paused until the pipeline restarts",
+      );
+      return;
+    }
     state.failures += 1;
     const delayMs = Math.min(config.retry.maxMs, config.retry.initialMs * 2 ** Math.min(state.failures - 1, 20));
     logger.error({ err, ...tp, offset: fetchedOffset, retryInMs: delayMs }, "handler failed; the batch comes again");
@@ -368,13 +397,14 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
           await admin.connect();
           const existing = new Set(await admin.listTopics());
           // The alerts topic is the detect pipeline's output: a reader (the map) must work before detect ever ran.
-          const alertsTopic = config.topics.alerts;
-          if (alertsTopic !== undefined && !existing.has(alertsTopic)) {
-            kindOf.delete(alertsTopic);
-            logger.warn(
-              { topic: alertsTopic },
-              "alerts topic does not exist yet (start detect first): reading without it",
-            );
+          // The latest topic likewise, before a bridge with the latest lane ever ran.
+          for (const [optional, why] of [
+            [config.topics.alerts, "alerts topic does not exist yet (start detect first): reading without it"],
+            [config.topics.latest, "latest topic does not exist yet (an older bridge): reading without it"],
+          ] as const) {
+            if (optional === undefined || existing.has(optional)) continue;
+            kindOf.delete(optional);
+            logger.warn({ topic: optional }, why);
           }
           const missing = [...kindOf.keys()].filter((t) => !existing.has(t));
           if (missing.length > 0) {
@@ -414,7 +444,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         await admin.disconnect();
         logger.info("pipeline stopped");
       }),
-    ready: () => joined && !life.closed,
+    ready: () => joined && !life.closed && halted.size === 0,
+    halted: () => [...halted.values()],
     assignment: () => [...partitions.keys()].map(parseKey),
   };
 }
