@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { parseConfig, readConfigJson } from "../common/config.ts";
 import { AuthConfigSchema } from "./auth/index.ts";
+import { DownlinkConfigSchema } from "./downlink/index.ts";
 import { ForwarderConfigSchema } from "./forwarder/index.ts";
 import { KafkaSinkConfigSchema } from "./kafka-sink/index.ts";
 import { ListenerConfigSchema } from "./listener/index.ts";
@@ -19,6 +20,9 @@ export const BridgeConfigSchema = z
     auth: AuthConfigSchema.prefault({}),
     kafka: KafkaSinkConfigSchema,
     forwarder: ForwarderConfigSchema.prefault({}),
+    downlink: DownlinkConfigSchema.prefault({}).describe(
+      "Remote configuration: desired configs read from fleet.config, delivered to trucks (docs/operations.md).",
+    ),
     http: HttpConfigSchema.optional().describe("Metrics and health endpoint; omit to disable."),
   })
   .strict();

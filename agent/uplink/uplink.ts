@@ -34,6 +34,7 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
     log,
     stats,
     status: deps.status,
+    ...(deps.onConfig ? { onConfig: deps.onConfig } : {}),
     depth: () => outbox.depth(),
     ca: config.caFile ? readFileSync(config.caFile) : undefined,
     onUp: () => drain.restart(),
@@ -72,5 +73,6 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
     stop,
     stats: () => ({ ...stats }),
     whenConnected: () => connection.whenConnected(),
+    refreshStatus: () => connection.publishStatus(),
   };
 }
