@@ -81,6 +81,8 @@ export const RemoteConfigSchema = z
   .strict()
   .describe("A truck's desired remote configuration (fleet.config value, MQTT config payload).");
 
+const REMOTE_FIELDS = "sampler, state.sources, logLevel, outbox.maxBytes";
+
 export type RemoteConfig = z.infer<typeof RemoteConfigSchema>;
 
 export type RemoteConfigCheck = { ok: true; config: RemoteConfig } | { ok: false; reason: string };
@@ -100,9 +102,12 @@ export function checkRemoteConfig(payload: Buffer | string, truckId?: string): R
   const parsed = RemoteConfigSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const keys = "keys" in issue ? ` ${(issue.keys as string[]).join(", ")}` : "";
-    const field = issue.path.map(String).join(".") || "(root)";
-    return { ok: false, reason: `${field}: ${issue.message}${issue.code === "unrecognized_keys" ? "" : keys}` };
+    if (issue.code === "unrecognized_keys") {
+      // A setting that exists locally but may not be set remotely (ports, broker, credentials, CAN) lands here.
+      const field = [...issue.path.map(String), issue.keys[0]].join(".");
+      return { ok: false, reason: `${field}: may not be set remotely (only ${REMOTE_FIELDS})` };
+    }
+    return { ok: false, reason: `${issue.path.map(String).join(".") || "(root)"}: ${issue.message}` };
   }
   if (truckId !== undefined && parsed.data.truckId !== truckId) {
     return { ok: false, reason: `truckId: config is for ${parsed.data.truckId}, not ${truckId}` };

@@ -12,7 +12,7 @@ export const DownlinkConfigSchema = z
       .positive()
       .default(200_000)
       .describe(
-        "At most this many trucks' desired configs are kept in memory (about 0.5 KB each for a typical config). " +
+        "At most this many trucks' desired configs are kept in memory (measured: 27 MB of heap for 100,000 trucks with a typical 200-byte config, test/bench/downlink-memory.ts). " +
           "When full, a config for a truck not yet known is not kept (logged and counted); known trucks still update.",
       ),
   })
