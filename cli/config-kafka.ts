@@ -26,7 +26,7 @@ export function configKafka(options: ConfigKafkaOptions): Kafka {
 export async function readWhole(
   kafka: Kafka,
   topic: string,
-  each: (key: string, value: Buffer | null) => void,
+  each: (key: string, value: Buffer | null, timestampMs: number) => void,
   timeoutMs = 30_000,
 ): Promise<void> {
   const admin = kafka.admin();
@@ -55,7 +55,7 @@ export async function readWhole(
             eachMessage: async ({ partition, message }) => {
               const end = remaining.get(partition);
               if (end === undefined || BigInt(message.offset) > end) return;
-              each(message.key?.toString("utf8") ?? "", message.value ?? null);
+              each(message.key?.toString("utf8") ?? "", message.value ?? null, Number(message.timestamp));
               if (BigInt(message.offset) === end) {
                 remaining.delete(partition);
                 if (remaining.size === 0) {

@@ -67,10 +67,15 @@ export function settingsFrom(text: string, file: string, truckId: string): Recor
   return settings;
 }
 
+/** The version a desired value claims, valid or not (an invalid one still used its number). */
 function versionOf(text: string | undefined): number {
   if (text === undefined) return 0;
-  const check = checkRemoteConfig(text);
-  return check.ok ? check.config.version : 0;
+  try {
+    const version = (JSON.parse(text) as { version?: unknown }).version;
+    return Number.isSafeInteger(version) && (version as number) > 0 ? (version as number) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 async function set(truckId: string, file: string, options: ConfigKafkaOptions): Promise<number> {
