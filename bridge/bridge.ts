@@ -4,10 +4,12 @@
  */
 import type { AddressInfo } from "node:net";
 import { within } from "../common/within.ts";
+import { CLEAN_DISCONNECT_REASON } from "../protocol/records.ts";
 import type { Client } from "aedes";
 import { type Logger, silentLogger } from "../common/log.ts";
 import { createKafkaClient } from "../common/kafka/connection.ts";
 import { topicFor } from "../protocol/topics.ts";
+import { type RepeatedLog, repeatedLog } from "../common/log-limit.ts";
 import { createAuth } from "./auth/index.ts";
 import { type Broker, createBroker } from "./broker/index.ts";
 import type { BridgeConfig } from "./config.ts";
@@ -41,8 +43,36 @@ const STATUS_RESERVE_MS = 2_000;
 /** Disconnecting from a Kafka that does not answer must not hold the stop past its deadline. */
 const SINK_STOP_MIN_MS = 200;
 
+/** A Kafka failure as log fields: its code and one-sentence reason; the stack only for errors without a code. */
+function failureFields(error: unknown): Record<string, unknown> {
+  const e = error as { code?: unknown; message?: unknown };
+  return typeof e?.code === "string" && e.code.startsWith("FLEET_")
+    ? { code: e.code, reason: String(e.message) }
+    : { err: error };
+}
+
+/**
+ * "Kafka batch failed; retrying", once per cause and then at most once a minute with a count: a Kafka that refuses
+ * our credentials fails every retry the same way, and a line (with a stack) a second would bury the cause.
+ */
+function batchFailureLog(logger: Logger): { report(error: unknown, records: number): void } {
+  let lastReason = "";
+  let repeated: RepeatedLog | undefined;
+  return {
+    report(error, records) {
+      const reason = String((error as Error | undefined)?.message ?? error);
+      if (reason !== lastReason || !repeated) {
+        lastReason = reason;
+        repeated = repeatedLog(logger, "warn", "Kafka batch failed; retrying");
+      }
+      repeated.report({ ...failureFields(error), records });
+    },
+  };
+}
+
 export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridge {
   const logger = deps.logger ?? silentLogger;
+  const batchFailures = batchFailureLog(logger);
   const metrics = createMetrics();
   /** Each topic's replication factor as Kafka last described it. */
   const replication = new Map<string, number>();
@@ -79,7 +109,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
         if (ok) {
           metrics.kafkaBatchSeconds.observe(seconds);
           metrics.kafkaBatchRecords.observe(records);
-        } else logger.warn({ err: error, records }, "Kafka batch failed; retrying");
+        } else batchFailures.report(error, records);
       },
       onPending: (records, waiting) => {
         metrics.pendingRecords.set(records);
@@ -142,10 +172,15 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
     logger.debug({ truckId: client.id }, "connected");
     forwarder.clientConnected(client);
   });
-  aedes.on("clientDisconnect", (client) => {
+  aedes.on("clientDisconnect", (client, clean) => {
     metrics.connections.dec();
-    logger.debug({ truckId: client.id }, "disconnected");
-    forwarder.clientDisconnected(client, lostReasons.get(client) ?? "disconnected");
+    logger.debug({ truckId: client.id, clean }, "disconnected");
+    // "disconnected" only for a goodbye: consumers (the silent-truck detector) read it as "offline by its own will".
+    // A connection that just ended (a killed agent's socket closed by the kernel: no error, no DISCONNECT) is a loss.
+    forwarder.clientDisconnected(
+      client,
+      clean ? CLEAN_DISCONNECT_REASON : (lostReasons.get(client) ?? "connection closed without DISCONNECT"),
+    );
     downlink?.disconnected(client.id);
   });
   aedes.on("subscribe", (subscriptions, client) => {
@@ -170,8 +205,9 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
         await auth.start();
         await sink.start().catch((error: unknown) => {
           // Kafka down at start is survivable: trucks connect, records wait unacknowledged until Kafka answers.
-          logger.warn({ err: error }, "Kafka not reachable at start; will keep trying");
+          logger.warn(failureFields(error), "Kafka not reachable at start; will keep trying");
         });
+        await forwarder.start();
         await downlink?.start();
         await aedes.listen();
         await listener.start();

@@ -6,6 +6,7 @@
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { parseConfig, readConfigJson } from "../common/config.ts";
+import { resolveKafkaSecurityPaths } from "../common/kafka/security.ts";
 import { AuthConfigSchema } from "./auth/index.ts";
 import { DownlinkConfigSchema } from "./downlink/index.ts";
 import { ForwarderConfigSchema } from "./forwarder/index.ts";
@@ -41,6 +42,7 @@ export async function loadBridgeConfig(file: string): Promise<BridgeConfig> {
   return {
     ...config,
     auth: { ...config.auth, credentialsFile: at(config.auth.credentialsFile) },
+    kafka: resolveKafkaSecurityPaths(config.kafka, (path) => resolve(base, path)),
     listener: {
       ...config.listener,
       tls: config.listener.tls && {

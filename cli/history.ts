@@ -114,6 +114,7 @@ async function replay(config: HistoryConfig, to: string | undefined): Promise<nu
   if (!to) throw new FleetError("FLEET_USAGE", "history replay needs --to");
   const moves = await replayGroup({
     brokers: config.kafka.brokers,
+    security: config.kafka,
     groupId: config.groupId,
     target: parseReplayTarget(to),
     topics: [config.topics.telemetry, config.topics.events],

@@ -3,13 +3,16 @@
  * offsets, so the pipeline reads again from there when it starts. Prints what it moved per partition.
  */
 import { FleetError } from "../common/errors.ts";
+import { cliKafkaConnection } from "../common/kafka/connection.ts";
 import { describeMoves, parseReplayTarget, REPLAY_TARGET_FORMS, replayGroup } from "../pipelines/runtime/replay.ts";
 import { parseCommandArgs } from "./commands.ts";
 
 const USAGE = `Usage: fleetsync replay --group GROUP --to WHEN [--topic TOPIC]... [--dry-run] [--json]
   Rewind (or forward) a stopped pipeline's consumer group. WHEN is ${REPLAY_TARGET_FORMS}.
   Without --topic: every topic the group has committed offsets for. Refused while the group has live members.
-  Kafka from --brokers or KAFKA_BROKERS (default 127.0.0.1:39092).
+  Kafka from --kafka-config FILE or $FLEETSYNC_KAFKA_CONFIG (the connection fields of docs/bridge-config.md's
+  kafka section: brokers, tls, sasl; secrets from files or environment variables), --brokers or KAFKA_BROKERS
+  (default 127.0.0.1:39092).
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -19,6 +22,7 @@ export async function run(argv: string[]): Promise<number> {
       to: { type: "string" },
       topic: { type: "string", multiple: true },
       brokers: { type: "string" },
+      "kafka-config": { type: "string" },
       "dry-run": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -30,9 +34,13 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!values.group || !values.to) throw new FleetError("FLEET_USAGE", "replay needs --group and --to");
   const target = parseReplayTarget(values.to);
-  const brokers = (values.brokers ?? process.env.KAFKA_BROKERS ?? "127.0.0.1:39092").split(",").map((b) => b.trim());
+  const { brokers, ...security } = await cliKafkaConnection({
+    brokers: values.brokers,
+    kafkaConfig: values["kafka-config"],
+  });
   const moves = await replayGroup({
     brokers,
+    security,
     groupId: values.group,
     target,
     ...(values.topic ? { topics: values.topic } : {}),

@@ -6,12 +6,15 @@
  */
 import { readFile } from "node:fs/promises";
 import { FleetError } from "../common/errors.ts";
+import { cliKafkaConnection } from "../common/kafka/connection.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../protocol/kafka.ts";
 import { runVerify } from "../sim/verify/verify.ts";
 import { parseCommandArgs } from "./commands.ts";
 
 const USAGE = `Usage: fleetsync verify [options]
   --brokers LIST       host:port,... (default $KAFKA_BROKERS or 127.0.0.1:39092)
+  --kafka-config FILE  Kafka connection file (brokers, tls, sasl; default $FLEETSYNC_KAFKA_CONFIG); secrets in it
+                       are files or environment variables, never flags
   --topic T            topic to check (default ${DEFAULT_KAFKA_TOPICS.telemetry})
   --expect E           records per truck: a number, a JSON map {"truckId": n}, or @file.json with that map
   --events-topic T     topic with gap events (e.g. ${DEFAULT_KAFKA_TOPICS.events}): announced losses, reported apart
@@ -44,6 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
     options: {
       brokers: { type: "string" },
+      "kafka-config": { type: "string" },
       topic: { type: "string" },
       expect: { type: "string" },
       "events-topic": { type: "string" },
@@ -63,13 +67,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   const timeoutS = values.timeout === undefined ? 60 : Number(values.timeout);
   if (!(timeoutS > 0)) throw new FleetError("FLEET_USAGE", "--timeout must be a positive number of seconds");
-  const brokers = (values.brokers ?? process.env.KAFKA_BROKERS ?? "127.0.0.1:39092")
-    .split(",")
-    .map((b) => b.trim())
-    .filter(Boolean);
+  const { brokers, ...security } = await cliKafkaConnection({
+    brokers: values.brokers,
+    kafkaConfig: values["kafka-config"],
+  });
   const expect = await parseExpect(values.expect);
   const summary = await runVerify({
     brokers,
+    security,
     topic: values.topic ?? DEFAULT_KAFKA_TOPICS.telemetry,
     ...(expect === undefined ? {} : { expect }),
     ...(values["events-topic"] === undefined ? {} : { eventsTopic: values["events-topic"] }),

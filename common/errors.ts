@@ -23,13 +23,18 @@ export const ERROR_CODES = {
     retriable: false,
     doc: "A SocketCAN interface is not in listen-only mode and the configuration does not allow that on purpose.",
   },
-  FLEET_OUTBOX_CLOSED: { retriable: false, doc: "The outbox was used after it was closed." },
   FLEET_OUTBOX_IO: { retriable: true, doc: "The outbox could not read or write its LevelDB store." },
   FLEET_MQTT: { retriable: true, doc: "The MQTT connection failed or was refused." },
   FLEET_KAFKA: { retriable: true, doc: "Kafka refused or failed a request." },
   FLEET_KAFKA_TOPIC: {
     retriable: true,
     doc: "A Kafka topic the bridge writes to does not exist (and the bridge may not create it); details.topics names it.",
+  },
+  FLEET_KAFKA_SECURITY: {
+    retriable: true,
+    doc:
+      "Kafka refused our credentials or certificate, or the TLS/SASL settings do not match the listener; the " +
+      "message names the cause (common/kafka/security.ts). Retried with backoff, logged once per cause.",
   },
   FLEET_AUTH: { retriable: false, doc: "A client's credentials were refused." },
   FLEET_CLOSED: {

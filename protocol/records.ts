@@ -208,6 +208,12 @@ export const EventRecordSchema = z
   ])
   .describe("One discrete event.");
 
+/**
+ * A status record's `reason` when the truck said goodbye (a clean MQTT DISCONNECT): offline by its own will. Any other
+ * reason (a client error, a connection that just closed) means the connection was lost.
+ */
+export const CLEAN_DISCONNECT_REASON = "disconnected";
+
 export const StatusRecordSchema = z
   .object({
     truckId: TruckIdSchema,

@@ -167,7 +167,7 @@ export function createLevelStore(options: LevelStoreOptions): OutboxStore {
     recoveryLost: () => lost,
     readMark: () => mark?.read(),
     async writeMark(value) {
-      if (!mark) throw new FleetError("FLEET_OUTBOX_CLOSED", "outbox store is not open");
+      if (!mark) throw new FleetError("FLEET_CLOSED", "the outbox store is not open");
       try {
         await mark.write(value);
       } catch (error) {

@@ -228,7 +228,7 @@ export function outboxContract(name: string, makeEnv: () => Promise<StoreEnv>): 
         await Promise.all([o.stop(), o.stop()]);
         expect(await Promise.all(appended)).toEqual([0, 1, 2, 3, 4, 5, 6]);
         const late = await o.append("telemetry", body(7)).catch((e: unknown) => e);
-        expect(isFleetError(late, "FLEET_OUTBOX_CLOSED")).toBe(true);
+        expect(isFleetError(late, "FLEET_CLOSED")).toBe(true);
         await withOutbox(env, {}, async (again) => {
           expect((await again.read("telemetry", 0, 100)).length).toBe(7);
         });

@@ -22,6 +22,7 @@
 import { within } from "../../common/within.ts";
 import { readBootId } from "../../common/boot-id.ts";
 import { FleetError } from "../../common/errors.ts";
+import { LifecycleGuard } from "../../common/lifecycle.ts";
 import { silentLogger } from "../../common/log.ts";
 import type { Channel, ChannelBody, ChannelRecord, TimeSource } from "../../protocol/index.ts";
 import { applyCommit, newChannelState, type PreparedCommit, prepareCommit } from "./commit-batch.ts";
@@ -93,12 +94,19 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
   let diskFree = Number.POSITIVE_INFINITY;
   let mark: SeqMark | undefined;
   let ackWaiters: Array<() => void> = [];
-  let stopping: Promise<void> | undefined;
+  /**
+   * start/stop and the refusal after stop (common/lifecycle.ts: FLEET_CLOSED). `state` above stays the commit
+   * machinery's own finer phase: appends end when stop begins, while reads and the last flush go on until it closes.
+   */
+  const life = new LifecycleGuard("the outbox");
   /** The last prepared commit left acknowledged records for the next one (see the cap in prepare()). */
   let acksLeft = false;
 
-  async function start(): Promise<void> {
-    if (state !== "new") throw new FleetError("FLEET_OUTBOX_CLOSED", "outbox was already started");
+  function start(): Promise<void> {
+    return life.start(open);
+  }
+
+  async function open(): Promise<void> {
     const losses = await openAndRecover();
     state = "open";
     announce(losses);
@@ -171,9 +179,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
   }
 
   function append<C extends Channel>(channel: C, body: ChannelBody[C]): Promise<number> {
-    if (state !== "open") {
-      return Promise.reject(new FleetError("FLEET_OUTBOX_CLOSED", `outbox is ${state}: cannot append`));
-    }
+    if (state !== "open") return Promise.reject(refused("append"));
     const ch = channels[channel];
     if (pendingCount() >= config.maxPendingRecords) {
       ch.counters.refused++;
@@ -373,7 +379,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
   }
 
   async function read<C extends Channel>(channel: C, fromSeq: number, limit: number): Promise<ChannelRecord[C][]> {
-    if (state === "closed" || state === "new") throw new FleetError("FLEET_OUTBOX_CLOSED", `outbox is ${state}`);
+    if (state === "closed" || state === "new") throw refused("read");
     const ch = channels[channel];
     const from = Math.max(fromSeq, ch.first);
     const end = ch.committedNext;
@@ -408,11 +414,26 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     }
   }
 
+  /** FLEET_CLOSED, the one code for a call to a component that is stopped (or, here, not yet started). */
+  function refused(what: string): FleetError {
+    const why = life.closed ? "is stopped" : "is not started";
+    return new FleetError("FLEET_CLOSED", `the outbox ${why}: ${what} refused`, { details: { state: life.state } });
+  }
+
   function stop(): Promise<void> {
-    if (state === "new") state = "closed";
-    if (state === "closed") return stopping ?? Promise.resolve();
-    stopping ??= close();
-    return stopping;
+    // The guard runs this once, after a start in progress settled. Never opened (stop before start, or a start
+    // that failed before the store was open): nothing to commit, only the store to release.
+    return life.stop(async () => {
+      if (state === "open") return close();
+      state = "closed";
+      if (storeOpen) {
+        storeOpen = false;
+        await within(
+          store.close().catch(() => {}),
+          CLOSE_TIMEOUT_MS,
+        );
+      }
+    });
   }
 
   /** Commits what it can within stopTimeoutMs, whatever the disk does, then closes the store. */

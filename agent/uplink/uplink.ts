@@ -7,6 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { FleetError } from "../../common/errors.ts";
+import { LifecycleGuard } from "../../common/lifecycle.ts";
 import { silentLogger } from "../../common/log.ts";
 import type { UplinkConfig } from "./config.ts";
 import { createConnection } from "./connection.ts";
@@ -51,11 +52,15 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
     fail: () => connection.fail(),
   });
   let unsubscribe: (() => void) | undefined;
-  let stopped = false;
+  const life = new LifecycleGuard("the uplink");
+  /** Rejects when stop() begins: a whenConnected() still waiting then fails instead of waiting forever. */
+  let refuseWaiters: (error: FleetError) => void = () => {};
+  const stopped = new Promise<never>((_, reject) => (refuseWaiters = reject));
+  stopped.catch(() => undefined);
 
   async function stop(): Promise<void> {
-    stopped = true;
-    if (!connection.beginStop()) return;
+    refuseWaiters(new FleetError("FLEET_CLOSED", "the uplink stopped before it connected"));
+    connection.beginStop();
     unsubscribe?.();
     if (!connection.opened()) return;
     // Let what is in flight get its PUBACK (bounded): those records then leave the outbox instead of going again.
@@ -65,14 +70,17 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
   }
 
   return {
-    async start() {
-      if (connection.opened() || stopped) throw new FleetError("FLEET_CLOSED", "uplink already started or stopped");
-      unsubscribe = outbox.onCommit(() => drain.pumpAll());
-      connection.open();
-    },
-    stop,
+    start: () =>
+      life.start(async () => {
+        unsubscribe = outbox.onCommit(() => drain.pumpAll());
+        connection.open();
+      }),
+    stop: () => life.stop(stop),
     stats: () => ({ ...stats }),
-    whenConnected: () => connection.whenConnected(),
+    async whenConnected() {
+      life.ensureOpen("whenConnected");
+      return Promise.race([connection.whenConnected(), stopped]);
+    },
     refreshStatus: () => connection.publishStatus(),
   };
 }

@@ -29,7 +29,11 @@ export interface BrokerConnection {
 
 export interface BrokerEvents {
   client: [client: Client];
-  clientDisconnect: [client: Client];
+  /**
+   * `clean`: the client sent an MQTT DISCONNECT (a goodbye). False when the connection just ended (a killed process,
+   * a cut cable, a keepalive timeout, the bridge closing): the case the client's will is for (MQTT-3.1.2-8).
+   */
+  clientDisconnect: [client: Client, clean: boolean];
   clientError: [client: Client, error: Error];
   connectionError: [client: Client, error: Error];
   /** After the SUBACK: the subscriptions Aedes granted (a refused one is not among them). */
@@ -101,6 +105,15 @@ export function createBroker(options: BrokerOptions): Broker {
       aedes.publish({ cmd: "publish", dup: false, ...packet } as AedesPublishPacket, () => undefined);
     },
     on(event, listener) {
+      if (event === "clientDisconnect") {
+        // Aedes emits clientDisconnect for both ends and does not say which; it sets `_disconnected` only on a valid
+        // DISCONNECT packet (node_modules/aedes/lib/handlers/index.js), the flag that also withholds the will.
+        const disconnected = listener as (...args: BrokerEvents["clientDisconnect"]) => void;
+        aedes.on("clientDisconnect", (client) =>
+          disconnected(client, (client as unknown as { _disconnected?: boolean })._disconnected === true),
+        );
+        return;
+      }
       (aedes.on as (event: string, listener: (...args: never[]) => void) => void).call(aedes, event, listener as never);
     },
     listen: () => aedes.listen(),

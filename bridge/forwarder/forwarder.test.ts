@@ -6,13 +6,14 @@
  */
 import type { Client, PublishPacket } from "aedes";
 import { describe, expect, it } from "vitest";
-import { isFleetError } from "../../common/errors.ts";
+import { FleetError, isFleetError } from "../../common/errors.ts";
 import { silentLogger } from "../../common/log.ts";
 import { encodeTelemetry } from "../../protocol/codec.ts";
 import { parseConfirmReply } from "../../protocol/confirm.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 import type { TelemetryRecord } from "../../protocol/records.ts";
 import { confirmTopic, topicFor } from "../../protocol/topics.ts";
+import { lifecycleContract } from "../../test/support/lifecycle-contract.ts";
 import { waitFor } from "../../test/support/wait.ts";
 import type { Delivery, OutMessage } from "../kafka-sink/index.ts";
 import { ForwarderConfigSchema } from "./config.ts";
@@ -47,9 +48,9 @@ function heldSink() {
   };
 }
 
-function forwarderWith(sink = heldSink()) {
+function forwarderWith(sink = heldSink(), config: { drainTimeoutMs?: number } = {}) {
   const published: { topic: string; payload: Buffer | string }[] = [];
-  const forwarder = createForwarder(ForwarderConfigSchema.parse({}), {
+  const forwarder = createForwarder(ForwarderConfigSchema.parse(config), {
     sink,
     topics: { ...DEFAULT_KAFKA_TOPICS },
     logger: silentLogger,
@@ -131,5 +132,38 @@ describe("forwarder (sink double)", () => {
       partition: 3,
       offset: "100",
     });
+  });
+});
+
+describe("forwarder lifecycle (sink double)", () => {
+  const telemetryPacket = { topic: topicFor("fw-1", "telemetry"), payload: encodeTelemetry([record(1)]) };
+  /** Kafka down: every send fails with a retriable error, so the batcher keeps the publish and retries it. */
+  function downSink() {
+    const batches: OutMessage[][] = [];
+    return {
+      batches,
+      release: () => {},
+      send(messages: OutMessage[]): Promise<Delivery[]> {
+        batches.push(messages);
+        return Promise.reject(new FleetError("FLEET_KAFKA", "broker not reachable (test double)"));
+      },
+    };
+  }
+  lifecycleContract(() => {
+    // A short drain: stop() gives up on the publish Kafka never took and refuses it.
+    const { forwarder, sink } = forwarderWith(downSink(), { drainTimeoutMs: 200 });
+    return {
+      component: forwarder,
+      busy: async () => {
+        const held = publish(forwarder, "fw-1", telemetryPacket);
+        await waitFor(() => sink.batches.length >= 1, "a send of the batch to fail");
+        // Settles refused (FLEET_CLOSED), not acknowledged: the truck keeps the record and sends it again.
+        return { settled: held.acked };
+      },
+      call: async () => {
+        const error = await publish(forwarder, "fw-1", telemetryPacket).acked;
+        if (error) throw error;
+      },
+    };
   });
 });

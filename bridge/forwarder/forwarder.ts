@@ -19,6 +19,7 @@
  */
 import type { AedesPublishPacket, Client, PublishPacket } from "aedes";
 import { FleetError, isFleetError } from "../../common/errors.ts";
+import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
 import type { Logger } from "../../common/log.ts";
 import { type ConfirmReply, encodeConfirmReply } from "../../protocol/confirm.ts";
 import { toStatusMessage } from "../../protocol/kafka.ts";
@@ -49,7 +50,11 @@ export interface ForwarderDeps {
   hooks?: ForwarderHooks;
 }
 
-export interface Forwarder {
+/**
+ * The forwarder opens nothing: start() only marks it running, so that a second start, or one after stop, fails with
+ * FLEET_CLOSED like every component's (common/lifecycle.ts). After stop every publish is refused with FLEET_CLOSED.
+ */
+export interface Forwarder extends Lifecycle {
   readonly pendingRecords: number;
   readonly waitingPublishes: number;
   /** Status records not written yet: the latest per truck, plus one submission on its way to Kafka. */
@@ -61,10 +66,11 @@ export interface Forwarder {
   /** Refuses new publishes, then waits until Kafka took everything already received, or until `deadline` (epoch ms). */
   drain(deadline: number): Promise<void>;
   /**
-   * Writes what is still queued (status records of the last disconnects) until `deadline` (epoch ms), then fails
-   * whatever is left: those publishes stay unacknowledged and their trucks send them again.
+   * Writes what is still queued (status records of the last disconnects) until `deadline` (epoch ms; default
+   * drainTimeoutMs from now), then fails whatever is left: those publishes stay unacknowledged and their trucks send
+   * them again. Idempotent: later calls get the first one's promise (and its deadline).
    */
-  stop(deadline: number): Promise<void>;
+  stop(deadline?: number): Promise<void>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -74,7 +80,7 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
   const batcher = new Batcher(deps.sink, config, hooks);
   const logger = deps.logger;
   let stopping = false;
-  let stopped: Promise<void> | undefined;
+  const life = new LifecycleGuard("the forwarder");
 
   /**
    * Status records (issue 13.5). fleet.status is compacted: only each truck's latest state matters. So they do not
@@ -228,9 +234,11 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
       await batcher.drain(Math.max(0, deadline - Date.now()));
     },
 
-    stop(deadline) {
+    start: () => life.start(async () => {}),
+
+    stop(deadline = Date.now() + config.drainTimeoutMs) {
       stopping = true;
-      stopped ??= (async () => {
+      return life.stop(async () => {
         // The status records of the trucks just disconnected come in submissions one after another: wait for
         // each (the batcher is idle between two of them for a moment), until none is left or the deadline passed.
         do {
@@ -239,8 +247,7 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
           await new Promise((resolve) => setImmediate(resolve));
         } while ((statuses.size > 0 || statusSubmission) && Date.now() < deadline);
         await batcher.stop(0);
-      })();
-      return stopped;
+      });
     },
   };
 }

@@ -15,6 +15,7 @@ import type { Admin, Kafka, Message, Producer } from "kafkajs";
 import { FleetError } from "../../common/errors.ts";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
 import { classifyKafkaError } from "../../common/kafka/errors.ts";
+import { kafkaFailure } from "../../common/kafka/security.ts";
 import { type Delivery, OffsetBook } from "../../common/kafka/offsets.ts";
 import type { Logger } from "../../common/log.ts";
 import type { KafkaSinkConfig } from "./config.ts";
@@ -76,6 +77,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: KafkaSinkDeps): K
   const readiness = createReadiness();
   let admin: Admin | undefined;
   let connecting: Promise<void> | undefined;
+  let connectedOnce = false;
   let refreshTimer: NodeJS.Timeout | undefined;
   const life = new LifecycleGuard("the Kafka sink");
 
@@ -88,9 +90,12 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: KafkaSinkDeps): K
         await admin.connect();
         await topics.refreshAll(admin);
         await producer.get();
+        connectedOnce = true;
         readiness.ok();
       } catch (error) {
-        throw new FleetError("FLEET_KAFKA", `cannot reach Kafka: ${(error as Error).message}`, { cause: error });
+        // A security cause (wrong password, unknown CA, TLS/SASL mismatch) is named in one sentence; /readyz shows
+        // it through its probe, which connects again each time (so readiness returns once the cause is fixed).
+        throw kafkaFailure("cannot reach Kafka", error, config, { firstContact: !connectedOnce });
       } finally {
         connecting = undefined;
       }
@@ -150,7 +155,9 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: KafkaSinkDeps): K
       try {
         writer = await producer.get();
       } catch (error) {
-        throw failed(`cannot reach Kafka: ${(error as Error).message}`, error);
+        const failure = kafkaFailure("cannot reach Kafka", error, config, { firstContact: !connectedOnce });
+        readiness.failed(failure.message);
+        throw failure;
       }
       // Each message's place: its partition and its index among this batch's messages for that partition.
       const book = new OffsetBook();

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { crc32c, encodeRecord, fastPath, groupMessagesPerPartition } from "./kafkajs-fast-path.ts";
+import { crc32c, decodeRecord, encodeRecord, fastPath, groupMessagesPerPartition } from "./kafkajs-fast-path.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -22,6 +22,13 @@ type RecordFn = (input: Parameters<typeof encodeRecord>[0]) => { buffer: Buffer 
 const stockRecord = stock<RecordFn>("protocol/recordBatch/record/v0/index.js");
 const stockGrouping = stock<typeof groupMessagesPerPartition>("producer/groupMessagesPerPartition.js");
 const stockCrc = stock<(bytes: Buffer) => number>("protocol/recordBatch/crc32C/index.js");
+const stockDecodeRecord = stock<typeof decodeRecord>("protocol/recordBatch/record/v0/decoder.js");
+/** kafkajs' Decoder, which hands each record's bytes to the record decoder. */
+const Decoder = require(require.resolve("kafkajs/src/protocol/decoder.js")) as new (buffer: Buffer) => {
+  buffer: Buffer;
+  offset: number;
+  readVarIntBytes(): Buffer;
+};
 
 const bytesOrText = fc.oneof(fc.string({ unit: "grapheme", maxLength: 40 }), fc.uint8Array({ maxLength: 600 }));
 const field = fc.option(bytesOrText.map((v) => (typeof v === "string" ? v : Buffer.from(v))));
@@ -64,6 +71,55 @@ describe("kafkajs fast path", () => {
     };
     const input = { offsetDelta: 17, timestampDelta: 0, key: "truck-7", value: Buffer.from('{"seq":1}'), headers };
     expect(encodeRecord(input).buffer.toString("hex")).toBe(stockRecord(input).buffer.toString("hex"));
+  });
+
+  it("reads records back as kafkajs' own record decoder does (offsets, timestamps, key, value, headers)", () => {
+    expect(require(require.resolve("kafkajs/src/protocol/recordBatch/record/v0/decoder.js"))).toBe(decodeRecord);
+    // The batch's 64-bit first offset and timestamp, as kafkajs' batch decoder passes them: decimal strings, some
+    // past 2^53 (where only exact 64-bit arithmetic gives kafkajs' answer).
+    const int64 = fc.oneof(
+      fc.bigInt({ min: 0n, max: 2n ** 40n }),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+    );
+    const context = fc.record({
+      firstOffset: int64.map(String),
+      firstTimestamp: int64.map(String),
+      magicByte: fc.constant(2),
+      isControlBatch: fc.boolean(),
+      timestampType: fc.constantFrom(0, 1),
+      maxTimestamp: fc.oneof(fc.constant(undefined), int64.map(String)),
+    });
+    fc.assert(
+      fc.property(record, context, (input, batchContext) => {
+        // kafkajs tests `obj[name] === undefined` on a plain object, so a header named like an Object.prototype
+        // member ("toString", "__proto__") comes out as [that member, value]; ours keeps the value (test below).
+        fc.pre(Object.keys(input.headers).every((name) => !(name in Object.prototype)));
+        // What the batch decoder does: the record's length-prefixed bytes, then a Decoder over just them.
+        const bytes = new Decoder(encodeRecord(input).buffer).readVarIntBytes();
+        const ours = decodeRecord(new Decoder(bytes), batchContext);
+        const theirs = stockDecodeRecord(new Decoder(bytes), batchContext);
+        expect(ours).toEqual(theirs);
+        expect(Object.keys(ours.headers)).toEqual(Object.keys(theirs.headers));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it("reads a header that comes several times as kafkajs does, and one named __proto__ as a header", () => {
+    const many = { a: [Buffer.from("1"), Buffer.from("2"), Buffer.from("3")], b: Buffer.from("x") };
+    const input = { offsetDelta: 3, timestampDelta: -5, key: null, value: "v", headers: many };
+    const context = { firstOffset: "9007199254740990", firstTimestamp: "1764489600000", magicByte: 2 };
+    const bytes = new Decoder(encodeRecord(input).buffer).readVarIntBytes();
+    const ours = decodeRecord(new Decoder(bytes), context);
+    expect(ours).toEqual(stockDecodeRecord(new Decoder(bytes), context));
+    expect(ours.offset).toBe("9007199254740993");
+    expect(ours.timestamp).toBe("1764489599995");
+    // kafkajs reads obj["__proto__"] of its {} as Object.prototype and makes an array of it; ours is the value.
+    const proto = { offsetDelta: 0, value: "v", headers: { ["__proto__"]: Buffer.from("p") } };
+    const protoBytes = new Decoder(encodeRecord(proto).buffer).readVarIntBytes();
+    const headers = decodeRecord(new Decoder(protoBytes), context).headers;
+    expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(headers, "__proto__")?.value).toEqual(Buffer.from("p"));
   });
 
   it("groups messages per partition as kafkajs does, keeping each partition's order", () => {

@@ -2,7 +2,7 @@
 # A real Apache Kafka (KRaft, no ZooKeeper) on loopback, for development, tests and the demo: one node by default,
 # or a three-node cluster (each node broker and controller, a three-voter quorum) with --brokers 3.
 #
-#   deploy/kafka/kafka.sh start [--brokers N] | stop | status | classpath
+#   deploy/kafka/kafka.sh start [--brokers N] [--secure] | stop | status | classpath
 #   deploy/kafka/kafka.sh node-start I | node-stop I | node-kill I     (one node of a cluster; fault tests)
 #
 # With N > 1 the cluster is configured the way production should be (docs/operations.md): default replication
@@ -26,6 +26,15 @@
 #   KAFKA_WATCH_PID        stop the broker when this process exits (the test harness sets it, so an
 #                          interrupted or crashed test run never leaves a broker behind)
 #
+#   KAFKA_SECURE=1         same as --secure (one node only): two more listeners beside the plaintext one,
+#                          SASL_SSL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and SSL requiring a client certificate, with a
+#                          test CA made here with openssl (P-256, like test/support/pki.ts). SCRAM users are created when
+#                          the store is formatted (kafka-storage --add-scram), so a data folder is secure from its first
+#                          start or never. Everything a client needs (ports, CA, client certificate, users and their
+#                          password files) is listed in KAFKA_DATA_DIR/secure/connection.json; no secret is printed.
+#   KAFKA_SASL_SSL_PORT    SASL_SSL listener port               (default 39190)
+#   KAFKA_SSL_PORT         SSL (mutual TLS) listener port       (default 39191)
+#
 # Both start and stop are idempotent: start on a running broker prints its address, stop on a stopped one says so.
 set -euo pipefail
 
@@ -36,6 +45,11 @@ data_dir="${KAFKA_DATA_DIR:-$here/run}"
 heap="${KAFKA_HEAP:-512m}"
 timeout_s="${KAFKA_START_TIMEOUT:-90}"
 lib="$here/target/lib"
+secure_dir="$data_dir/secure"
+sasl_ssl_port="${KAFKA_SASL_SSL_PORT:-39190}"
+ssl_port="${KAFKA_SSL_PORT:-39191}"
+secure=0
+[[ "${KAFKA_SECURE:-}" == 1 || -f "$secure_dir/connection.json" ]] && secure=1
 
 die() { echo "kafka: $*" >&2; exit 1; }
 
@@ -107,6 +121,10 @@ write_config() {
     listeners+=",PROXIED://127.0.0.1:$(cut -d, -f"$id" <<<"$KAFKA_PROXIED_PORTS")"
     advertised+=",PROXIED://127.0.0.1:$(cut -d, -f"$id" <<<"$KAFKA_PROXIED_ADVERTISED")"
   fi
+  if ((secure)); then
+    listeners+=",SASL_SSL://127.0.0.1:$(secure_port sasl_ssl),SSL://127.0.0.1:$(secure_port ssl)"
+    advertised+=",SASL_SSL://127.0.0.1:$(secure_port sasl_ssl),SSL://127.0.0.1:$(secure_port ssl)"
+  fi
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=$id
@@ -115,7 +133,7 @@ listeners=$listeners
 advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
 log.dirs=$dir/logs
 num.partitions=1
 default.replication.factor=$rf
@@ -132,6 +150,7 @@ auto.create.topics.enable=false
 log.segment.bytes=67108864
 log.retention.check.interval.ms=60000
 EOF
+  ((secure)) && secure_config >>"$dir/server.properties"
   if ((nodes > 1)); then
     cat >>"$dir/server.properties" <<EOF
 broker.heartbeat.interval.ms=1000
@@ -155,6 +174,76 @@ logger.started.level=INFO
 EOF
 }
 
+# --secure: the port of a secure listener; fixed at the first start (secure/ports), so a restart keeps it.
+secure_port() {
+  if [[ -f "$secure_dir/ports" ]]; then
+    grep "^$1=" "$secure_dir/ports" | cut -d= -f2
+  elif [[ "$1" == sasl_ssl ]]; then echo "$sasl_ssl_port"; else echo "$ssl_port"; fi
+}
+
+# The test PKI and users of --secure, made once per data folder: a CA, the broker's certificate for localhost and
+# 127.0.0.1, one client certificate (CN fleetsync-client) for the SSL listener, and random passwords.
+make_secure() {
+  need openssl "Install openssl (Debian: apt-get install openssl); --secure makes its test CA with it."
+  [[ -f "$secure_dir/connection.json" ]] && return 0
+  mkdir -p "$secure_dir"
+  chmod 700 "$secure_dir"
+  local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes) d="$secure_dir" name ext
+  openssl req -x509 "${key[@]}" -keyout "$d/ca.key" -out "$d/ca.pem" -days 30 -subj "/CN=FleetSync local Kafka CA" \
+    2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/broker.ext"
+  for name in broker client; do
+    ext=()
+    [[ $name == broker ]] && ext=(-extfile "$d/broker.ext")
+    openssl req "${key[@]}" -keyout "$d/$name.key" -out "$d/$name.csr" \
+      -subj "/CN=$([[ $name == broker ]] && echo localhost || echo fleetsync-client)" 2>/dev/null
+    openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -out "$d/$name.pem" \
+      -days 30 "${ext[@]}" 2>/dev/null
+  done
+  # Kafka reads a PEM key store as one file: the private key (PKCS#8, as openssl 3 writes it) and the chain.
+  cat "$d/broker.key" "$d/broker.pem" >"$d/broker-keystore.pem"
+  for name in plain scram-sha-256 scram-sha-512; do
+    (umask 077; openssl rand -hex 16 >"$d/$name.password")
+  done
+  printf 'sasl_ssl=%s\nssl=%s\n' "$sasl_ssl_port" "$ssl_port" >"$d/ports"
+  cat >"$d/connection.json" <<EOF
+{
+  "plaintext": "127.0.0.1:$(node_port 1)",
+  "saslSsl": "127.0.0.1:$sasl_ssl_port",
+  "ssl": "127.0.0.1:$ssl_port",
+  "caFile": "$d/ca.pem",
+  "client": { "certFile": "$d/client.pem", "keyFile": "$d/client.key" },
+  "users": {
+    "plain": { "username": "fleetplain", "passwordFile": "$d/plain.password" },
+    "scram-sha-256": { "username": "fleetscram256", "passwordFile": "$d/scram-sha-256.password" },
+    "scram-sha-512": { "username": "fleetscram512", "passwordFile": "$d/scram-sha-512.password" }
+  }
+}
+EOF
+}
+
+# The listener settings of --secure (appended to server.properties). The broker's own traffic stays on PLAINTEXT.
+secure_config() {
+  cat <<EOF
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_fleetplain="$(cat "$secure_dir/plain.password")";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$secure_dir/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$secure_dir/ca.pem
+listener.name.ssl.ssl.client.auth=required
+EOF
+}
+
+# kafka-storage format arguments that create the SCRAM users (KRaft keeps them in the metadata log), one a line.
+scram_users() {
+  ((secure)) || return 0
+  printf '%s\n' --add-scram "SCRAM-SHA-256=[name=fleetscram256,password=$(cat "$secure_dir/scram-sha-256.password")]"
+  printf '%s\n' --add-scram "SCRAM-SHA-512=[name=fleetscram512,password=$(cat "$secure_dir/scram-sha-512.password")]"
+}
+
 # The JVM command line, shared by the storage tool and the broker.
 jvm() {
   local dir=$1
@@ -171,11 +260,17 @@ launch_node() {
   mkdir -p "$dir"
   port_open "$(node_port "$id")" &&
     die "port $(node_port "$id") is already taken by another process; set KAFKA_PORT (or KAFKA_PORTS) to free ports."
+  ((secure)) && make_secure
   write_config "$id"
   if [[ ! -f "$dir/logs/meta.properties" ]]; then
     [[ -s "$data_dir/cluster-id" ]] || jvm "$dir" kafka.tools.StorageTool random-uuid >"$data_dir/cluster-id"
+    local users=()
+    mapfile -t users < <(scram_users)
     jvm "$dir" kafka.tools.StorageTool format -t "$(cat "$data_dir/cluster-id")" -c "$dir/server.properties" \
-      >>"$log" 2>&1 || die "formatting the KRaft store of node $id failed; see $log"
+      "${users[@]}" >>"$log" 2>&1 || die "formatting the KRaft store of node $id failed; see $log"
+    ((secure)) && touch "$secure_dir/formatted"
+  elif ((secure)) && [[ ! -f "$secure_dir/formatted" ]]; then
+    die "$data_dir was formatted without --secure (SCRAM users are made at format time); use a new KAFKA_DATA_DIR."
   fi
   # setsid: the broker must outlive the shell (and the terminal) that started it.
   setsid bash "$here/kafka.sh" foreground "$id" >>"$log" 2>&1 </dev/null &
@@ -271,16 +366,24 @@ node_arg() {
 
 case "${1:-}" in
   start)
-    if [[ "${2:-}" == "--brokers" ]]; then
-      [[ "${3:-}" =~ ^[1-9]$ ]] || die "--brokers must be 1..9, got '${3:-}'"
-      if [[ -f "$data_dir/nodes" && "$nodes" != "$3" ]]; then
-        die "$data_dir holds a ${nodes}-node Kafka; use another KAFKA_DATA_DIR (or remove it) for $3 nodes."
+    shift
+    # --secure may come before or after --brokers N.
+    args=()
+    for a in "$@"; do if [[ "$a" == --secure ]]; then secure=1; else args+=("$a"); fi; done
+    set -- "${args[@]}"
+    if [[ "${1:-}" == "--brokers" ]]; then
+      [[ "${2:-}" =~ ^[1-9]$ ]] || die "--brokers must be 1..9, got '${2:-}'"
+      if [[ -f "$data_dir/nodes" && "$nodes" != "$2" ]]; then
+        die "$data_dir holds a ${nodes}-node Kafka; use another KAFKA_DATA_DIR (or remove it) for $2 nodes."
       fi
-      nodes=$3
-    elif [[ -n "${2:-}" ]]; then
-      die "usage: $0 start [--brokers N]"
+      nodes=$2
+    elif [[ -n "${1:-}" ]]; then
+      die "usage: kafka.sh start [--brokers N] [--secure]"
     fi
-    start ;;
+    ((secure && nodes > 1)) && die "--secure runs one node only (the listeners' ports are per node); drop --brokers."
+    start
+    ((secure)) && echo "kafka: secure listeners SASL_SSL 127.0.0.1:$(secure_port sasl_ssl), SSL 127.0.0.1:$(secure_port ssl); see $secure_dir/connection.json" >&2
+    ;;
   stop) stop ;;
   status) status ;;
   classpath) ensure_jars; echo "$lib/*" ;;

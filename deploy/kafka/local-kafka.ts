@@ -4,7 +4,7 @@
  * run side by side; each node stops by itself when the watched process exits.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -29,6 +29,26 @@ export interface LocalKafkaOptions {
    * (`proxied`). A client that bootstraps from those reaches the cluster only through the proxies.
    */
   proxiedListener?: boolean;
+  /**
+   * Also a SASL_SSL listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and an SSL listener requiring a client
+   * certificate, on free ports, with the test CA and users kafka.sh makes (`kafka.sh start --secure`). One node only.
+   */
+  secure?: boolean;
+}
+
+/** What `kafka.sh start --secure` made: KAFKA_DATA_DIR/secure/connection.json. No secret in it, only file paths. */
+export interface SecureListeners {
+  plaintext: string;
+  saslSsl: string;
+  ssl: string;
+  caFile: string;
+  client: { certFile: string; keyFile: string };
+  users: Record<"plain" | "scram-sha-256" | "scram-sha-512", { username: string; passwordFile: string }>;
+}
+
+/** Reads the listeners a secure local Kafka's data folder lists. */
+export async function readSecureListeners(dataDir: string): Promise<SecureListeners> {
+  return JSON.parse(await readFile(join(dataDir, "secure", "connection.json"), "utf8")) as SecureListeners;
 }
 
 /** Node i's proxied listener listens on `listen[i]` and is advertised as `advertised[i]` (the test's proxy). */
@@ -57,6 +77,8 @@ export interface LocalKafka {
   readonly port: number;
   readonly nodes: readonly LocalKafkaNode[];
   readonly proxied: ProxiedListener | undefined;
+  /** The secure listeners (options.secure), else undefined. */
+  readonly secure: SecureListeners | undefined;
   /** Starts every node again on the same ports and data (after stop): for broker-restart tests. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -79,6 +101,7 @@ export async function freePort(): Promise<number> {
 export async function startLocalKafka(options: LocalKafkaOptions = {}): Promise<LocalKafka> {
   const count = options.nodes ?? 1;
   if (!Number.isInteger(count) || count < 1 || count > 9) throw new RangeError(`nodes must be 1..9, got ${count}`);
+  if (options.secure && count > 1) throw new RangeError("secure listeners run on a one-node Kafka only");
   const ports: number[] = [];
   const controllerPorts: number[] = [];
   for (let i = 0; i < count; i += 1) {
@@ -105,13 +128,18 @@ export async function startLocalKafka(options: LocalKafkaOptions = {}): Promise<
     ...(proxied
       ? { KAFKA_PROXIED_PORTS: proxied.listen.join(","), KAFKA_PROXIED_ADVERTISED: proxied.advertised.join(",") }
       : {}),
+    ...(options.secure
+      ? { KAFKA_SECURE: "1", KAFKA_SASL_SSL_PORT: String(await freePort()), KAFKA_SSL_PORT: String(await freePort()) }
+      : {}),
   };
   const call = async (...args: string[]) => {
     await run("bash", [script, ...args], { env, timeout: 180_000 });
   };
   await call("start", "--brokers", String(count));
   const brokers = ports.map((p) => `127.0.0.1:${p}`);
+  const secure = options.secure ? await readSecureListeners(dataDir) : undefined;
   return {
+    secure,
     brokers,
     dataDir,
     port: ports[0]!,

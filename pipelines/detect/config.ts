@@ -45,6 +45,15 @@ export const DetectorThresholdsSchema = z
           .max(100)
           .default(5)
           .describe("A rise of more than this many percentage points while stationary is reported as a refuel."),
+        radiusM: z
+          .number()
+          .positive()
+          .max(10_000)
+          .default(100)
+          .describe(
+            "With no level reported while parked (J1939: the engine ECU is silent with the ignition off), the level " +
+              "at the stop is compared with the first after the next start if the truck stayed within this distance.",
+          ),
       })
       .strict()
       .prefault({}),

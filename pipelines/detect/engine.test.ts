@@ -20,6 +20,8 @@ interface Step {
   fuel?: number;
   at?: { lat: number; lon: number };
   timeSource?: "gnss" | "system";
+  /** false: the bus is silent (ignition off), the record has no engine part. */
+  bus?: false;
 }
 
 /** One telemetry record per step; the Kafka time is the event time plus one second (a live truck). */
@@ -36,7 +38,9 @@ function telemetry(steps: Step[], truckId = "T1", firstSeq = 0): { record: Telem
         ts: new Date(tsMs).toISOString(),
         timeSource: s.timeSource ?? "gnss",
         gps: { fix: "3d", lat: at.lat, lon: at.lon, altM: 1, speedKmh: s.kmh ?? 0, courseDeg: 0, sats: 9, hdop: 1 },
-        engine: { engineSpeedRpm: s.rpm === undefined ? 650 : s.rpm, fuelLevelPct: s.fuel ?? 60 },
+        ...(s.bus === false
+          ? {}
+          : { engine: { engineSpeedRpm: s.rpm === undefined ? 650 : s.rpm, fuelLevelPct: s.fuel ?? 60 } }),
       },
     };
   });
@@ -163,6 +167,74 @@ describe("fuel", () => {
   it("ignores the level falling while driving (burnt fuel, slosh)", () => {
     const steps: Step[] = [0, 1, 2, 3].map((m) => ({ min: m, kmh: 60, fuel: 60 - m * 4 }));
     expect(run(engine(), "telemetry", telemetry(steps))).toEqual([]);
+  });
+
+  describe("across a silent bus (J1939: no level with the ignition off)", () => {
+    const AWAY = { lat: 51.95, lon: 4.45 };
+    /** Drives in, parks with the bus silent for `parkedMin`, starts (level `after`) and pulls away. */
+    const parkedThen = (after: number, parkedMin = 60, during: Partial<Step> = {}): Step[] => [
+      { min: 0, kmh: 50, fuel: 60, at: AWAY },
+      { min: 1, rpm: 650, fuel: 60 },
+      ...Array.from({ length: 6 }, (_, i): Step => ({ min: 2 + (i * parkedMin) / 6, bus: false, ...during })),
+      { min: 2 + parkedMin, rpm: 650, fuel: after },
+      { min: 3 + parkedMin, kmh: 50, fuel: after, at: AWAY },
+    ];
+
+    it("compares the level at the stop with the first after the start: a drop is one closed fuel-drop", () => {
+      const alerts = run(engine(), "telemetry", telemetry(parkedThen(48)));
+      expect(brief(alerts)).toEqual(["fuel-drop:closed:0"]);
+      expect(alerts[0]!.trigger.seq).toBe(8);
+      expect(alerts[0]!.evidence).toMatchObject({
+        fromPct: 60,
+        toPct: 48,
+        dropPct: 12,
+        fromTs: "2026-11-30T06:01:00.000Z",
+        parkedMs: 61 * MIN,
+        levelUnseenWhileParked: true,
+      });
+      expect(alerts[0]!.thresholds).toMatchObject({ dropPct: 5, refuelPct: 5, radiusM: 100 });
+    });
+
+    it("the window is the parked interval, however long (a weekend)", () => {
+      expect(brief(run(engine(), "telemetry", telemetry(parkedThen(48, 3 * 24 * 60))))).toEqual(["fuel-drop:closed:0"]);
+    });
+
+    it("a rise is one refuel; a change within the thresholds gives nothing", () => {
+      const alerts = run(engine(), "telemetry", telemetry(parkedThen(95)));
+      expect(brief(alerts)).toEqual(["refuel:closed:0"]);
+      expect(alerts[0]!.evidence).toMatchObject({ fromPct: 60, toPct: 95, risePct: 35 });
+      expect(run(engine(), "telemetry", telemetry(parkedThen(56)))).toEqual([]);
+    });
+
+    it("nothing when the truck moved while the level was unseen (towed, or a lost CAN adapter on the road)", () => {
+      expect(run(engine(), "telemetry", telemetry(parkedThen(48, 60, { kmh: 40 })))).toEqual([]);
+      const elsewhere = parkedThen(48).map((s, i) => (i === 8 ? { ...s, at: AWAY } : s));
+      expect(run(engine(), "telemetry", telemetry(elsewhere))).toEqual([]);
+    });
+
+    it("GPS drift inside the radius is standing still", () => {
+      const drift = parkedThen(48).map((s, i) =>
+        i >= 2 && i <= 8 ? { ...s, at: { lat: HOME.lat + (i % 2) * 0.0003, lon: HOME.lon } } : s,
+      );
+      expect(brief(run(engine(), "telemetry", telemetry(drift)))).toEqual(["fuel-drop:closed:0"]);
+    });
+
+    it("does not compare with a level stamped by the gateway's own clock", () => {
+      const system = parkedThen(48).map((s, i) => (i === 8 ? { ...s, timeSource: "system" as const } : s));
+      expect(run(engine(), "telemetry", telemetry(system))).toEqual([]);
+    });
+
+    it("levels coming again with the key on (0 rpm) after a silence: one alert, not two", () => {
+      const steps: Step[] = [
+        { min: 0, rpm: 0, fuel: 60 },
+        { min: 1, rpm: 0, fuel: 60 },
+        { min: 2, bus: false },
+        { min: 3, rpm: 0, fuel: 52 },
+        { min: 4, rpm: 0, fuel: 52 },
+        { min: 5, rpm: 650, fuel: 52 },
+      ];
+      expect(brief(run(engine(), "telemetry", telemetry(steps)))).toEqual(["fuel-drop:closed:0"]);
+    });
   });
 });
 

@@ -30,7 +30,7 @@ export interface SilentState {
 type Limits = DetectorThresholds["silent"];
 
 /** The bridge writes this reason for a clean MQTT DISCONNECT (bridge/bridge.ts); anything else was a loss. */
-export const CLEAN_DISCONNECT_REASON = "disconnected";
+export { CLEAN_DISCONNECT_REASON } from "../../protocol/records.ts";
 
 export function trackSilence(state: SilentState, r: Reading, t: Limits, out: Alert[]): void {
   if (state.open && state.last) {

@@ -7,6 +7,7 @@
 import type { Kafka } from "kafkajs";
 import { FleetError } from "../../common/errors.ts";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
+import { type KafkaSecurity, kafkaFailure } from "../../common/kafka/security.ts";
 
 export type ReplayTarget =
   { kind: "time"; at: Date } | { kind: "earliest" } | { kind: "latest" } | { kind: "offset"; offset: bigint };
@@ -54,19 +55,24 @@ export interface ReplayOptions {
   /** Compute and return the moves without changing anything. */
   dryRun?: boolean;
   ssl?: boolean;
+  /** TLS and SASL settings of the connection (common/kafka). */
+  security?: KafkaSecurity;
 }
 
 export async function replayGroup(options: ReplayOptions): Promise<PartitionMove[]> {
   const kafka = createKafkaClient({
+    ssl: options.ssl ?? false,
+    ...options.security,
     clientId: "fleetsync-replay",
     brokers: options.brokers,
-    ssl: options.ssl ?? false,
   });
   const admin = kafka.admin();
   try {
     await admin.connect();
   } catch (error) {
-    throw new FleetError("FLEET_KAFKA", `cannot reach Kafka at ${options.brokers.join(",")}`, { cause: error });
+    throw kafkaFailure(`cannot reach Kafka at ${options.brokers.join(",")}`, error, options.security ?? {}, {
+      firstContact: true,
+    });
   }
   try {
     const { groups } = await admin.describeGroups([options.groupId]);

@@ -12,10 +12,16 @@
  *   mistake never stops a pipeline;
  * - a handler that throws gets the same batch again after a bounded exponential backoff; nothing of it is
  *   committed, and the partition's filter is rebuilt so the redelivered records are not taken for duplicates.
+ *   Whether to try again is the error's `retriable` flag (common/errors.ts), never its message: a FleetError whose
+ *   code is not retriable (FLEET_SCHEMA_NEWER, FLEET_CONFIG_INVALID, ...) cannot succeed on the same batch, so the
+ *   partition is paused with nothing of the batch committed and the runner reports not ready until it is restarted
+ *   (after the fix, the batch comes again). An error that is not a FleetError counts as FLEET_PIPELINE_HANDLER,
+ *   which is retriable: a handler's unknown failure is taken for a passing one, as before.
  */
 import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
 import { FleetError, isFleetError } from "../../common/errors.ts";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
+import { kafkaFailure } from "../../common/kafka/security.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
 import { createInOrderFilter, type InOrderFilter } from "../../protocol/in-order.ts";
 import { KAFKA_HEADERS } from "../../protocol/kafka.ts";
@@ -46,8 +52,13 @@ export interface PipelineRunner extends Lifecycle {
   start(): Promise<void>;
   /** Finishes the batch in hand (its commit included), leaves the group, disconnects. Idempotent. */
   stop(): Promise<void>;
-  /** True once the consumer joined its group, until it crashes or stops. */
+  /**
+   * True once the consumer joined its group, until it crashes or stops, or a partition is paused after a handler
+   * error that retrying cannot fix (`halted()`).
+   */
   ready(): boolean;
+  /** Partitions paused after a non-retriable handler error, with its code; empty while all is well. */
+  halted(): Array<TopicPartition & { code: string }>;
   /** The partitions this member holds now. */
   assignment(): TopicPartition[];
 }
@@ -60,6 +71,9 @@ interface PartitionState {
   aligned: boolean;
   failures: number;
 }
+
+/** A partition paused after a non-retriable handler error: the error, for the logs and `halted()`. */
+type Halted = Map<string, { topic: string; partition: number; code: string }>;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -80,6 +94,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   const admin: Admin = kafka.admin();
   let partitions = new Map<string, PartitionState>();
   let joined = false;
+  const halted: Halted = new Map();
   const life = new LifecycleGuard(`pipeline ${config.name}`);
   const sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   /** Batches being handled now, and who waits for them to finish (stop). */
@@ -243,6 +258,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const tp = { topic: batch.topic, partition: batch.partition };
     const state = partitions.get(key(tp.topic, tp.partition));
     if (!state) return; // not (or no longer) ours: the next assignment brings it back with a fresh state
+    if (halted.has(key(tp.topic, tp.partition))) return; // batches of the same fetch, after the pause
     const start = await state.positioned;
     if (!payload.isRunning() || payload.isStale()) return;
     const fetchedOffset = (batch as unknown as { fetchedOffset: string }).fetchedOffset;
@@ -322,6 +338,17 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         });
     count(err);
     metrics.batches.inc({ result: "failed" });
+    if (!err.retriable) {
+      // The same batch would fail the same way: stop reading the partition instead of retrying it forever. Nothing
+      // of the batch is resolved or committed, so after a restart it is delivered again from the committed offset.
+      halted.set(key(tp.topic, tp.partition), { ...tp, code: err.code });
+      consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
+      logger.error(
+        { err, ...tp, offset: fetchedOffset },
+        "handler failed with an error that retrying cannot fix; partition paused until the pipeline restarts",
+      );
+      return;
+    }
     state.failures += 1;
     const delayMs = Math.min(config.retry.maxMs, config.retry.initialMs * 2 ** Math.min(state.failures - 1, 20));
     logger.error({ err, ...tp, offset: fetchedOffset, retryInMs: delayMs }, "handler failed; the batch comes again");
@@ -393,9 +420,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         } catch (error) {
           await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
           if (isFleetError(error)) throw error;
-          throw new FleetError("FLEET_KAFKA", `pipeline ${config.name} could not start: ${(error as Error).message}`, {
-            cause: error,
-          });
+          // A security cause (wrong password, unknown CA, TLS/SASL mismatch) is named in one sentence.
+          throw kafkaFailure(`pipeline ${config.name} could not start`, error, config.kafka, { firstContact: true });
         }
         logger.info({ groupId: config.groupId, topics: [...kindOf.keys()] }, "pipeline started");
       }),
@@ -414,7 +440,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         await admin.disconnect();
         logger.info("pipeline stopped");
       }),
-    ready: () => joined && !life.closed,
+    ready: () => joined && !life.closed && halted.size === 0,
+    halted: () => [...halted.values()],
     assignment: () => [...partitions.keys()].map(parseKey),
   };
 }

@@ -72,4 +72,21 @@ describe("scripted scenarios", () => {
     expect(plan.silentFromMs).toBe(180_000);
     expect(Math.max(...plan.records.map((r) => r.atMs))).toBeLessThan(180_000);
   });
+
+  it("siphon: the records carry no fuel level while the engine is off, as an agent's on a J1939 bus", () => {
+    const plan = planScenario(SCENARIOS.siphon, {
+      truckId: "S-1",
+      stream: "00000000000000ee",
+      startTimeMs: T0,
+      start: START,
+    });
+    const telemetry = plan.records.flatMap((r) => (r.record.kind === "telemetry" ? [r.record.value] : []));
+    const levels = telemetry.map((t) => t.engine?.fuelLevelPct);
+    // Parked from minute 2 to 13 with no level; the first level after the start is the siphoned one.
+    const parked = telemetry.filter((t) => Date.parse(t.ts) - T0 >= 2 * 60_000 && Date.parse(t.ts) - T0 < 13 * 60_000);
+    expect(parked.length).toBeGreaterThan(10);
+    expect(parked.every((t) => t.engine === undefined)).toBe(true);
+    // Nothing of the fall or the fill in between: the levels seen are the drive's, the siphoned one, the filled one.
+    expect([...new Set(levels.filter((l) => l !== undefined))]).toEqual([60, 48, 95]);
+  });
 });

@@ -6,7 +6,10 @@
  *
  * Records are taken as the agent's sampler does by default in spirit: every 10 s while moving, every 30 s while
  * standing (shorter than the agent's 5 min parked period so the scenarios need only a few simulated minutes), and
- * an event at once for ignition changes and trouble codes.
+ * an event at once for ignition changes and trouble codes. With the engine off the records carry no engine part,
+ * as an agent's do: a J1939 engine ECU (and with it the fuel level, DD1) is silent with the ignition off, and the
+ * agent drops engine values it no longer hears. The data sheet wins over the simulator: a siphoning shows only in
+ * the level at the next start.
  */
 import type { Detector } from "../../protocol/alerts.ts";
 import type { EventRecord, TelemetryRecord } from "../../protocol/records.ts";
@@ -19,7 +22,7 @@ export interface Segment {
   engine?: boolean;
   /** Heading while moving, degrees from north (default 0: north). */
   headingDeg?: number;
-  /** Fuel level at the end of the segment (linear from the start's level). */
+  /** Fuel level at the end of the segment (linear from the start's level; unseen while the engine is off). */
   fuelTo?: number;
   /** Trouble codes raised / cleared at the segment's start (J1939 SPN/FMI of the engine, SA 0). */
   raise?: { spn: number; fmi: number }[];
@@ -73,17 +76,23 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   },
   siphon: {
     name: "siphon",
-    description: "parks, loses 12 fuel points in 6 min with the engine off, is refuelled, drives off, parks",
+    description:
+      "parks, loses 12 fuel points in 6 min with the engine off, starts (the drop shows), drives to a pump, is " +
+      "refuelled with the engine off, starts (the rise shows), drives off, parks",
     segments: [
       { minutes: 2, kmh: 50, fuelTo: 60 },
       { minutes: 3 },
       { minutes: 6, fuelTo: 48 },
-      { minutes: 3 },
+      { minutes: 2 },
+      // Started, standing while the brakes' air pressure builds: the first level after the silence.
+      { minutes: 1, engine: true },
+      { minutes: 3, kmh: 50 },
       { minutes: 4, fuelTo: 95 },
+      { minutes: 1, engine: true },
       { minutes: 2, kmh: 50 },
       { minutes: 1 },
     ],
-    expected: ["fuel-drop:opened", "refuel:closed", "fuel-drop:closed"],
+    expected: ["fuel-drop:closed", "refuel:closed"],
   },
   dtc: {
     name: "dtc",
@@ -190,12 +199,16 @@ export function planScenario(scenario: Scenario, options: PlanOptions): Scenario
           value: {
             ...envelope(seqT++, tMs + at),
             gps: gps(kmh, heading),
-            engine: {
-              engineSpeedRpm: engine ? (kmh > 0 ? 1400 : 650) : 0,
-              wheelSpeedKmh: round(kmh, 1),
-              fuelLevelPct: round(fuelFrom + ((fuelTo - fuelFrom) * at) / lengthMs, 1),
-              coolantTempC: 85,
-            },
+            ...(engine
+              ? {
+                  engine: {
+                    engineSpeedRpm: kmh > 0 ? 1400 : 650,
+                    wheelSpeedKmh: round(kmh, 1),
+                    fuelLevelPct: round(fuelFrom + ((fuelTo - fuelFrom) * at) / lengthMs, 1),
+                    coolantTempC: 85,
+                  },
+                }
+              : {}),
           },
         },
       });

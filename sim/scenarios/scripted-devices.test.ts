@@ -33,4 +33,19 @@ describe("scripted scenario devices", () => {
     expect(km).toBeCloseTo(8, 2);
     expect(devices.state().lon).toBe(3);
   });
+
+  it("siphon: no fuel level (DD1) with the ignition off, as on a J1939 bus; the drop shows at the next start", () => {
+    const devices = createScriptedDevices(SCENARIOS.siphon, { startTimeMs: START, start: { lat: 50, lon: 3 } });
+    const level = (out: ReturnType<typeof devices.advanceTo>) =>
+      out.can.filter((f) => pgnOf(f.frame.id) === PGN.DD1).map((f) => f.frame.data[1]! * 0.4); // SPN 96, 0.4 %/bit
+    expect(level(devices.advanceTo(2 * 60_000 - 1000)).at(-1)).toBeCloseTo(60, 0);
+    // Parked 11 min while 12 points go: the bus says nothing.
+    const parked = devices.advanceTo(13 * 60_000 - 1000);
+    expect(devices.state().ignition).toBe(false);
+    expect(parked.can).toEqual([]);
+    expect(parked.nmea.length).toBeGreaterThan(600);
+    const started = level(devices.advanceTo(14 * 60_000 - 1000));
+    expect(started[0]).toBeCloseTo(48, 0);
+    expect(devices.state().speedKmh).toBe(0);
+  });
 });

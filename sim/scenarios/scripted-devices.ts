@@ -6,8 +6,9 @@
  * The bus is thinned to what the records carry (EEC1, CCVS1, ET1, DD1 and DM1, each once per simulated second,
  * NMEA at 1 Hz simulated): at 60x a full-rate bus would be ~6000 frames per wall second per truck, more than a
  * shared 2-core test machine should spend on one truck. The bus is silent while the engine is off, as on a truck
- * (the agent then reports the ignition off), so a scenario that changes fuel with the engine off (siphon) is not
- * visible through an agent: only the detector-level and direct-publish runs use it.
+ * (the agent then reports the ignition off): a fuel level that changes with the engine off (siphon, a refuel) is seen
+ * only in the first DD1 after the next start, which is what the fuel-drop detector compares with the level at the
+ * stop (pipelines/detect/fuel.ts).
  */
 import type { J1939Dtc } from "../../protocol/index.ts";
 import { j1939Frame, type TimedFrame } from "../j1939/frame.ts";

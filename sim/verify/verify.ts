@@ -7,12 +7,15 @@
  */
 import type { Kafka } from "kafkajs";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
+import type { KafkaSecurity } from "../../common/kafka/security.ts";
 import { createInOrderFilter, type InOrderStats } from "../../protocol/index.ts";
 import { type CheckerSummary, createChecker } from "./checker.ts";
 import { type ReadMessage, readTopicUntil } from "./kafka-read.ts";
 
 export interface VerifyOptions {
   brokers: string[];
+  /** TLS and SASL settings of the connection (common/kafka); brokers come from `brokers`. */
+  security?: KafkaSecurity;
   topic: string;
   /** Expected records per truck: one count for every truck seen, or a map truck id -> count. */
   expect?: number | Readonly<Record<string, number>>;
@@ -62,7 +65,8 @@ function parse(message: ReadMessage): Parsed | string {
 
 export async function runVerify(options: VerifyOptions, deps: { kafka?: Kafka } = {}): Promise<VerifySummary> {
   const began = Date.now();
-  const kafka = deps.kafka ?? createKafkaClient({ brokers: options.brokers, clientId: "fleetsync-verify" });
+  const kafka =
+    deps.kafka ?? createKafkaClient({ ...options.security, brokers: options.brokers, clientId: "fleetsync-verify" });
   const filter = createInOrderFilter();
   const checker = createChecker({
     ...(options.expect === undefined ? {} : { expect: options.expect }),

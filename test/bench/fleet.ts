@@ -34,6 +34,8 @@ const RAMP_PER_SEC = Number(process.env.BENCH_FLEET_RAMP ?? 2000);
 const SOURCES = Number(process.env.BENCH_FLEET_SOURCES ?? 16);
 const STORM_TRUCKS = Number(process.env.BENCH_STORM_TRUCKS ?? 10_000);
 const STORM_BACKLOG_S = Number(process.env.BENCH_STORM_BACKLOG_S ?? 600);
+/** BENCH_FLEET_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the broker under test. */
+const SERVE_NODE_ARGS = (process.env.BENCH_FLEET_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const P99_LIMIT_MS = 50;
 /** A step whose trucks are not all connected by then has failed (connections refused or timing out). */
 const CONNECT_DEADLINE_MS = 120_000;
@@ -109,6 +111,7 @@ async function serve(job: ServeJob): Promise<void> {
     port = (server.address() as { port: number }).port;
   }
   process.on("message", (message: { cmd: string }) => {
+    if (message.cmd === "exit") process.exit(0);
     if (message.cmd === "reset") {
       loop.reset();
       Object.assign(gc, { maxMs: 0, totalMs: 0, count: 0, maxKind: "-" });
@@ -168,25 +171,42 @@ async function generate(job: LoadJob): Promise<void> {
   const summary = await run.done;
   clearInterval(report);
   const { streams: _streams, ...rest } = summary;
-  process.send!({ summary: rest });
+  // The IPC channel is the last handle this process holds (its "message" listener keeps it open): closed once the
+  // summary is on its way, the child exits by itself, and the parent, which holds the child, can exit too.
+  process.send!({ summary: rest }, () => process.disconnect());
 }
 
 // ---- main ------------------------------------------------------------------------------------------------------
 
-function child<T>(args: string[], on: (message: T) => void): ChildProcess {
-  const c = fork(self, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+function child<T>(args: string[], on: (message: T) => void, nodeArgs: string[] = []): ChildProcess {
+  const c = fork(self, args, {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: [...process.execArgv, ...nodeArgs],
+  });
   c.on("message", (m) => on(m as T));
   return c;
+}
+
+/** Ends a child (if it has not ended by itself) and waits for it: no step leaves a process behind, even on error. */
+async function end(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise((resolve) => c.once("exit", resolve));
+  c.kill("SIGKILL");
+  await exited;
 }
 
 async function startServer(job: ServeJob) {
   let pending: ((s: ServerStats) => void) | undefined;
   let ready!: (port: number) => void;
   const port = new Promise<number>((resolve) => (ready = resolve));
-  const c = child<{ ready?: number; stats?: ServerStats }>(["--serve", JSON.stringify(job)], (m) => {
-    if (m.ready !== undefined) ready(m.ready);
-    if (m.stats) pending?.(m.stats);
-  });
+  const c = child<{ ready?: number; stats?: ServerStats }>(
+    ["--serve", JSON.stringify(job)],
+    (m) => {
+      if (m.ready !== undefined) ready(m.ready);
+      if (m.stats) pending?.(m.stats);
+    },
+    SERVE_NODE_ARGS,
+  );
   const url = `mqtt://127.0.0.1:${await port}`;
   return {
     url,
@@ -197,8 +217,13 @@ async function startServer(job: ServeJob) {
       }),
     reset: () => c.send({ cmd: "reset" }),
     async stop() {
-      c.kill("SIGKILL");
-      await new Promise((resolve) => c.once("exit", resolve));
+      // Asked to exit first, so that a --cpu-prof profile gets written; killed if it does not within 10 s.
+      if (c.exitCode === null && c.signalCode === null && c.connected) {
+        const exited = new Promise((resolve) => c.once("exit", resolve));
+        c.send({ cmd: "exit" });
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+      }
+      await end(c);
     },
   };
 }
@@ -218,7 +243,7 @@ function runLoad(job: LoadJob) {
     });
     c.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
   });
-  return { connected: allConnected, summary, stop: () => c.send({ cmd: "stop" }) };
+  return { connected: allConnected, summary, stop: () => c.send({ cmd: "stop" }), end: () => end(c) };
 }
 
 interface Step {
@@ -243,9 +268,10 @@ interface Step {
 /** One step: N trucks ramp up, then WINDOW_S seconds measured. A fresh broker per step (clean RSS baseline). */
 async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks: number): Promise<Step> {
   const server = await startServer({ ...job, kind });
+  let loading: ReturnType<typeof runLoad> | undefined;
   try {
     const base = await server.stats();
-    const loading = runLoad({
+    loading = runLoad({
       url: server.url,
       protocolVersion: kind === "aedes" ? 4 : 5,
       trucks,
@@ -266,9 +292,10 @@ async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks:
     const beganAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, WINDOW_S * 1000));
     idle.disable();
+    // Read before the trucks disconnect: closing N connections is not part of the steady load measured.
+    const after = await server.stats();
     loading.stop();
     const summary = await loading.summary;
-    const after = await server.stats();
     // Every truck must have been connected: a step whose trucks could not all connect measured fewer.
     const seconds = (Date.now() - beganAt) / 1000;
     const records = Math.max(1, trucks * Math.min(seconds, WINDOW_S));
@@ -296,6 +323,7 @@ async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks:
     );
     return result;
   } finally {
+    await loading?.end();
     await server.stop();
   }
 }
@@ -318,10 +346,11 @@ async function largestUnderLimit(kind: ServeJob["kind"], job: Omit<ServeJob, "ki
 
 async function storm(job: Omit<ServeJob, "kind">): Promise<number | null> {
   const server = await startServer({ ...job, kind: "bridge" });
+  let loading: ReturnType<typeof runLoad> | undefined;
   try {
     const rampS = STORM_TRUCKS / RAMP_PER_SEC;
     const atS = rampS + 5;
-    const summary = await runLoad({
+    loading = runLoad({
       url: server.url,
       protocolVersion: 5,
       trucks: STORM_TRUCKS,
@@ -329,7 +358,8 @@ async function storm(job: Omit<ServeJob, "kind">): Promise<number | null> {
       durationS: atS + 900,
       latencySamples: 1000,
       storm: { atS, backlogS: STORM_BACKLOG_S },
-    }).summary;
+    });
+    const summary = await loading.summary;
     const sec = summary.stormDrainMs === null ? null : summary.stormDrainMs / 1000;
     log(
       `reconnect storm: ${STORM_TRUCKS} trucks × ${STORM_BACKLOG_S} s backlog drained in ${sec?.toFixed(1)} s ` +
@@ -337,6 +367,7 @@ async function storm(job: Omit<ServeJob, "kind">): Promise<number | null> {
     );
     return sec;
   } finally {
+    await loading?.end();
     await server.stop();
   }
 }

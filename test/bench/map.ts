@@ -5,7 +5,9 @@
  *    truck update from the Kafka record's timestamp to its arrival (coalescing included; p99), the page measures
  *    its frame rate and longest frame, and the map's peak RSS is read from /proc;
  * 2. catch-up: a new map group reads everything phase 1 wrote, and a bare kafkajs consumer (eachBatch, nothing
- *    else) reads the same topic: records/s of each, in the same run (the ratio is what compares across machines);
+ *    else) reads the same topic: records/s of each, in the same run (the ratio is what compares across machines),
+ *    BENCH_MAP_ROUNDS times alternating (default 2), and the CPU time each spent per record (on a busy machine
+ *    records/s swing with other processes; CPU per record much less);
  * 3. the same page with 100 trucks, for its frame rate beside phase 1's.
  * Ends with one JSON line (the map.* keys of `npm run bench`).
  */
@@ -22,6 +24,8 @@ import { type MapProcess, spawnMap, writeMapConfig } from "../e2e/map.ts";
 import { launchBrowser } from "../support/browser.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+/** Catch-up rounds (map, then bare): more of them on a busy machine, whose load swings within a run. */
+const ROUNDS = Number(process.env.BENCH_MAP_ROUNDS ?? 2);
 const TRUCKS = Number(process.env.BENCH_TRUCKS ?? 10_000);
 const PARTITIONS = 12;
 const TICK_MS = 100;
@@ -197,6 +201,19 @@ async function waitUntil(
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+  // utime and stime are fields 14 and 15 of proc(5); [0] here is field 3 (state).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface CatchUp {
+  recordsPerSec: number;
+  /** CPU time per record (µs): unlike records/s, hardly moved by other processes on a busy machine. */
+  cpuUsPerRecord: number;
+}
+
 /** A new map group reads everything: records/s from its first kept record to the last (its metrics, every 200 ms). */
 async function mapCatchUp(
   dir: string,
@@ -204,43 +221,59 @@ async function mapCatchUp(
   topics: RunTopics,
   total: number,
   maps: MapProcess[],
-): Promise<number> {
+): Promise<CatchUp> {
   const map = await startMap(dir, brokers, topics, `catchup-${maps.length}`);
   maps.push(map);
+  const pid = map.child.pid!;
   let first = 0;
+  let cpuAtFirst = 0;
   await waitUntil(
     async () => {
       const kept = await keptCount(map);
-      if (kept > 0 && first === 0) first = Date.now();
+      if (kept > 0 && first === 0) {
+        first = Date.now();
+        cpuAtFirst = await cpuSeconds(pid);
+      }
       return kept >= total;
     },
     600_000,
     "the map to read everything",
     200,
   );
-  const rate = total / ((Date.now() - first) / 1000);
+  const recordsPerSec = total / ((Date.now() - first) / 1000);
+  const cpuUsPerRecord = (((await cpuSeconds(pid)) - cpuAtFirst) * 1e6) / total;
   await map.stop();
-  return rate;
+  return { recordsPerSec, cpuUsPerRecord };
 }
 
 /** The reference: a kafkajs consumer that only counts, new group, same topic; first batch to last. */
-async function bareCatchUp(kafka: Kafka, topic: string, total: number): Promise<number> {
+async function bareCatchUp(kafka: Kafka, topic: string, total: number): Promise<CatchUp> {
   const bare = kafka.consumer({ groupId: `bench-bare-${randomBytes(3).toString("hex")}` });
   await bare.connect();
   await bare.subscribe({ topic, fromBeginning: true });
   let count = 0;
   let first = 0;
   let last = 0;
+  let cpuAtFirst = process.cpuUsage();
+  let cpuAtLast = cpuAtFirst;
   await bare.run({
     eachBatch: async ({ batch }) => {
-      if (first === 0) first = Date.now();
+      if (first === 0) {
+        first = Date.now();
+        cpuAtFirst = process.cpuUsage();
+      }
       count += batch.messages.length;
       last = Date.now();
+      cpuAtLast = process.cpuUsage();
     },
   });
   await waitUntil(() => count >= total, 600_000, "the bare consumer to read everything");
   await bare.disconnect();
-  return total / (Math.max(1, last - first) / 1000);
+  const cpu = process.cpuUsage(cpuAtFirst);
+  const cpuLast = process.cpuUsage(cpuAtLast);
+  // This process's CPU from the first batch to the last (the benchmark's own idle work included: a little high).
+  const cpuUs = cpu.user + cpu.system - (cpuLast.user + cpuLast.system);
+  return { recordsPerSec: total / (Math.max(1, last - first) / 1000), cpuUsPerRecord: cpuUs / total };
 }
 
 async function main(): Promise<void> {
@@ -279,15 +312,26 @@ async function main(): Promise<void> {
     log(`  map service peak RSS ${rssMb.toFixed(1)} MB; ${total} records produced`);
     await live.stop();
 
-    log(`phase 2: catch-up over the ${total} records, the map vs a bare kafkajs consumer, alternating, best of 2`);
+    log(
+      `phase 2: catch-up over the ${total} records, the map vs a bare kafkajs consumer, alternating, best of ${ROUNDS}`,
+    );
     let mapRate = 0;
     let bareRate = 0;
-    for (let round = 1; round <= 2; round += 1) {
+    let mapCpu = Infinity;
+    let bareCpu = Infinity;
+    for (let round = 1; round <= ROUNDS; round += 1) {
       const m = await mapCatchUp(dir, kafkaRun.brokers, big, total, maps);
       const k = await bareCatchUp(kafka, big.telemetry, total);
-      log(`  round ${round}: map ${m.toFixed(0)} records/s, bare kafkajs ${k.toFixed(0)} records/s`);
-      mapRate = Math.max(mapRate, m);
-      bareRate = Math.max(bareRate, k);
+      // The round's own ratio beside the rates: the two ran minutes apart at most, under about the same load.
+      log(
+        `  round ${round}: map ${m.recordsPerSec.toFixed(0)} records/s (${m.cpuUsPerRecord.toFixed(1)} µs CPU each), ` +
+          `bare kafkajs ${k.recordsPerSec.toFixed(0)} records/s (${k.cpuUsPerRecord.toFixed(1)} µs CPU each): ` +
+          `${(m.recordsPerSec / k.recordsPerSec).toFixed(2)}x`,
+      );
+      mapRate = Math.max(mapRate, m.recordsPerSec);
+      bareRate = Math.max(bareRate, k.recordsPerSec);
+      mapCpu = Math.min(mapCpu, m.cpuUsPerRecord);
+      bareCpu = Math.min(bareCpu, k.cpuUsPerRecord);
     }
 
     log("phase 3: the page with 100 trucks");
@@ -306,6 +350,8 @@ async function main(): Promise<void> {
       JSON.stringify({
         "map.recordsPerSec": Math.round(mapRate),
         "map.consumerRecordsPerSec": Math.round(bareRate),
+        "map.cpuUsPerRecord": round(mapCpu, 2),
+        "map.consumerCpuUsPerRecord": round(bareCpu, 2),
         "map.latencyMsP99": p(0.99),
         "map.latencyMsP50": p(0.5),
         "map.fps10k": round(frames10k.fps),

@@ -5,9 +5,9 @@
  * the records into Kafka and the detect service gives alerts. Each truck gives exactly its scenario's expected alerts
  * and no others.
  *
- * Which scenarios: idle, dtc and geofence. silent needs its agent's connection cut mid-drive and siphon changes fuel
- * with the engine off (a silent bus: an agent cannot see it); both stay covered by detect-scenarios.test.ts, which
- * publishes the scenario records directly.
+ * Which scenarios: idle, siphon, dtc and geofence. siphon is what a real J1939 bus gives: no fuel level while the
+ * ignition is off, so the drop shows as the level at the next start against the level at the stop. silent needs its
+ * agent process killed mid-drive: detect-silent-agents.test.ts.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -37,7 +37,12 @@ describe("detectors on scripted trucks through real agents", () => {
     const dir = await mkdtemp(join(tmpdir(), "detect-agents-"));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const startTimeMs = Math.floor(Date.now() / 1000) * 1000;
-    const trucks = planScenarioFleet({ trucks: 3, startTimeMs, prefix: "agt", names: ["idle", "dtc", "geofence"] });
+    const trucks = planScenarioFleet({
+      trucks: 4,
+      startTimeMs,
+      prefix: "agt",
+      names: ["idle", "siphon", "dtc", "geofence"],
+    });
     const topics = runTopics("detect-agents");
     const { files } = await startScenarioBridge(dir, topics, trucks, cleanup);
     const alertsTopic = uniqueTopic("detect-agents-alerts");

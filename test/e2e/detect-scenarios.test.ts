@@ -4,8 +4,8 @@
  * the alerts topic. Each scenario's truck gives exactly the alerts its script expects and no others, the silent
  * truck's cut connection (a reset, no DISCONNECT) included.
  *
- * Publishing the records directly covers all five scenarios (silent and siphon cannot go through an agent); the
- * agents on ptys at 60x: detect-agents.test.ts (clock.timeScale).
+ * Publishing the records directly covers all five scenarios at once; through real agents on ptys at 20x:
+ * detect-agents.test.ts (idle, siphon, dtc, geofence) and detect-silent-agents.test.ts (an agent process SIGKILLed).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -13,7 +13,8 @@ import { type AgentPlan, type ChannelCounts, type InProcessAgent, startInProcess
 import { type BridgeFiles, type BridgeProcess, spawnBridge, writeBridgeFiles } from "./bridge.ts";
 import { type RunTopics, runTopics } from "./kafka.ts";
 
-export type CanKind = "slcan" | "elm327";
+/** "none": a truck with GPS only (no CAN adapter: one pty and no J1939 decoding, for large fleets). */
+export type CanKind = "slcan" | "elm327" | "none";
 
 export interface FleetRunOptions {
   /** Names the topics and the temporary folder. */

@@ -14,8 +14,11 @@ export interface PemFiles {
 export interface TestPki {
   /** A self-signed CA: `<name>.pem` and `<name>.key` in the folder. Returns their paths. */
   ca(name: string, cn: string): PemFiles;
-  /** A certificate with this CN signed by the CA `by`; `server: true` makes it valid for localhost / 127.0.0.1. */
-  issue(name: string, cn: string, by: string, options?: { server?: boolean }): PemFiles;
+  /**
+   * A certificate with this CN signed by the CA `by`; `server: true` makes it valid for localhost / 127.0.0.1.
+   * `days` (default 2): -1 gives a certificate that expired as it was made (its end lies before its start).
+   */
+  issue(name: string, cn: string, by: string, options?: { server?: boolean; days?: number }): PemFiles;
 }
 
 const KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
@@ -60,7 +63,7 @@ export function testPki(dir: string): TestPki {
         "-out",
         `${name}.pem`,
         "-days",
-        "2",
+        String(options.days ?? 2),
         ...extensions,
       );
       return files(name);

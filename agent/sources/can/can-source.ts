@@ -5,6 +5,7 @@
  * source sends ever puts a frame on the bus; OBD-II polling, which would, is not part of it.
  * `format: "socketcan"` reads a CAN network interface instead (socketcan-source.ts).
  */
+import { LifecycleGuard } from "../../../common/lifecycle.ts";
 import { type Logger, silentLogger } from "../../../common/log.ts";
 import { repeatedLog } from "../../../common/log-limit.ts";
 import {
@@ -169,29 +170,31 @@ export function createCanSource(
     }
   }
 
+  async function stop(): Promise<void> {
+    stopped = true;
+    detection++;
+    if (detectWait) {
+      clearTimeout(detectWait.timer);
+      detectWait.resolve();
+      detectWait = undefined;
+    }
+    if (expireTimer) clearInterval(expireTimer);
+    expireTimer = undefined;
+    replyWaiter?.();
+    await serial.stop();
+  }
+
+  const life = new LifecycleGuard(`CAN source ${path}`);
   return {
-    async start() {
-      if (!stopped) return;
-      stopped = false;
-      await serial.start();
-      // Lines carry no time on SLCAN/ELM327, and a quiet bus sends no frame: expire BAM sessions by the clock too.
-      expireTimer = setInterval(() => decoder?.expire(Date.now() / 1000), transportTimeoutMs);
-      expireTimer.unref();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      detection++;
-      if (detectWait) {
-        clearTimeout(detectWait.timer);
-        detectWait.resolve();
-        detectWait = undefined;
-      }
-      if (expireTimer) clearInterval(expireTimer);
-      expireTimer = undefined;
-      replyWaiter?.();
-      await serial.stop();
-    },
+    start: () =>
+      life.start(async () => {
+        stopped = false;
+        await serial.start();
+        // Lines carry no time on SLCAN/ELM327, and a quiet bus sends no frame: expire BAM sessions by the clock too.
+        expireTimer = setInterval(() => decoder?.expire(Date.now() / 1000), transportTimeoutMs);
+        expireTimer.unref();
+      }),
+    stop: () => life.stop(stop),
     format: () => decoder?.format,
     isOpen: () => serial.isOpen(),
     counters(): SourceCounters {

@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { FleetError } from "../../../common/errors.ts";
+import { LifecycleGuard } from "../../../common/lifecycle.ts";
 import { type Logger, silentLogger } from "../../../common/log.ts";
 import { repeatedLog } from "../../../common/log-limit.ts";
 import { createCanDecoder } from "../../decoders/index.ts";
@@ -159,40 +160,42 @@ export function createSocketCanSource(
     });
   }
 
+  async function stop(): Promise<void> {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (expireTimer) clearInterval(expireTimer);
+    expireTimer = undefined;
+    const c = child;
+    if (c && c.exitCode === null && c.signalCode === null) {
+      c.kill("SIGTERM");
+      const kill = setTimeout(() => c.kill("SIGKILL"), STOP_GRACE_MS);
+      kill.unref();
+      await exited;
+      clearTimeout(kill);
+    }
+  }
+
+  const life = new LifecycleGuard(`SocketCAN source ${name}`);
   return {
-    async start() {
-      if (!stopped) return;
-      stopped = false;
-      // Refused at once, so a misconfigured interface stops the agent with the reason, not a silent retry loop.
-      let ok: boolean;
-      try {
-        ok = await check();
-      } catch (error) {
-        stopped = true;
-        throw error;
-      }
-      if (ok) launch();
-      else schedule();
-      // candump stamps frames with the kernel's receive time; a quiet bus sends none: expire BAM sessions by the clock.
-      expireTimer = setInterval(() => decoder.expire(Date.now() / 1000), settings.transportTimeoutMs);
-      expireTimer.unref();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      if (expireTimer) clearInterval(expireTimer);
-      expireTimer = undefined;
-      const c = child;
-      if (c && c.exitCode === null && c.signalCode === null) {
-        c.kill("SIGTERM");
-        const kill = setTimeout(() => c.kill("SIGKILL"), STOP_GRACE_MS);
-        kill.unref();
-        await exited;
-        clearTimeout(kill);
-      }
-    },
+    start: () =>
+      life.start(async () => {
+        stopped = false;
+        // Refused at once, so a misconfigured interface stops the agent with the reason, not a silent retry loop.
+        let ok: boolean;
+        try {
+          ok = await check();
+        } catch (error) {
+          stopped = true;
+          throw error;
+        }
+        if (ok) launch();
+        else schedule();
+        // candump stamps frames with the kernel's receive time; a quiet bus sends none: expire BAM sessions by the clock.
+        expireTimer = setInterval(() => decoder.expire(Date.now() / 1000), settings.transportTimeoutMs);
+        expireTimer.unref();
+      }),
+    stop: () => life.stop(stop),
     format: () => "candump",
     interfaceState: () => lastInterface,
     isOpen: () => child !== undefined && child.exitCode === null,

@@ -49,6 +49,8 @@ export function bridgeConfig(options: {
   port?: number;
   forwarder?: Record<string, unknown>;
   partitions?: number;
+  /** More Kafka connection settings (tls, sasl: issue 23). */
+  kafka?: Record<string, unknown>;
 }): BridgeConfig {
   return parseBridgeConfig({
     listener: { tcp: { host: "127.0.0.1", port: options.port ?? 0 } },
@@ -59,6 +61,7 @@ export function bridgeConfig(options: {
       partitions: options.partitions ?? 6,
       replicationFactor: 1,
       connectionTimeoutMs: 1_000,
+      ...options.kafka,
     },
     forwarder: { retryMaxMs: 500, ...options.forwarder },
     http: { host: "127.0.0.1", port: 0 },

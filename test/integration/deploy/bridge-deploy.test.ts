@@ -119,6 +119,21 @@ describe("Compose", () => {
     expect(bridge.depends_on.kafka.condition).toBe("service_healthy");
   });
 
+  it("a managed Kafka (compose.managed-kafka.yaml): its configuration parses and names only secret files and variables", async () => {
+    const [override] = await yamlDocs("compose.managed-kafka.yaml");
+    const bridge = override.services.bridge;
+    const configFile = "config/bridge.managed-kafka.json";
+    const config = parseBridgeConfig(JSON.parse(await readFile(join(dir, configFile), "utf8")), configFile);
+    expect(bridge.command).toEqual(["--config", "/etc/fleetsync/bridge.managed-kafka.json"]);
+    expect(bridge.volumes).toContain(`./${configFile}:/etc/fleetsync/bridge.managed-kafka.json:ro`);
+    // The password is a Compose secret (a file under /run/secrets), the user name an environment variable.
+    const sasl = config.kafka.sasl!;
+    expect(sasl.passwordFile).toBe(`/run/secrets/${bridge.secrets[0]}`);
+    expect(override.secrets[bridge.secrets[0]].file).toMatch(/^\.\/secrets\//);
+    expect(Object.keys(bridge.environment)).toContain(sasl.usernameEnv);
+    expect(config.kafka.ssl).toBe(true);
+  });
+
   it("publishes exactly the bridge's TLS port to the world, the rest on loopback", () => {
     const ports = compose.services.bridge.ports as string[];
     const published = ports.filter((p) => !p.startsWith("127.0.0.1:"));
@@ -171,7 +186,16 @@ describe("Kubernetes", () => {
     const volumes = new Set((deployment().spec.template.spec.volumes as { name: string }[]).map((v) => v.name));
     for (const m of mounts) expect(volumes.has(m.name), m.name).toBe(true);
     const tls = k8sConfig.listener.tls!;
-    for (const file of [tls.certFile, tls.keyFile, tls.caFile!, k8sConfig.auth.credentialsFile!]) {
+    // Kafka's CA and the KafkaUser's password too (issue 23), from Strimzi's secrets (kafka-user.yaml).
+    const kafkaFiles = [k8sConfig.kafka.tls?.caFile, k8sConfig.kafka.sasl?.passwordFile];
+    expect(kafkaFiles.every(Boolean)).toBe(true);
+    for (const file of [
+      tls.certFile,
+      tls.keyFile,
+      tls.caFile!,
+      k8sConfig.auth.credentialsFile!,
+      ...kafkaFiles.map(String),
+    ]) {
       expect(
         mounts.some((m) => !m.subPath && file.startsWith(`${m.mountPath}/`)),
         file,

@@ -1,8 +1,8 @@
 /**
  * `fleetsync detect` against a real Kafka: the detectors' alerts land in the alerts topic (read_committed) exactly
  * once, a restart writes nothing again, a replay from earliest re-derives the same alerts with the same ids, a
- * backlog that arrives late gives the alerts it would have given live, and the silent sweep opens and the next
- * record closes a silence.
+ * backlog that arrives late gives the alerts it would have given live, resent (out-of-order) records change nothing,
+ * records on the gateway's own clock time nothing, and the silent sweep opens and the next record closes a silence.
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -10,7 +10,15 @@ import { createDetectService, type DetectService, parseDetectConfig } from "../.
 import { replayGroup } from "../../../pipelines/runtime/replay.ts";
 import { type Alert, AlertSchema } from "../../../protocol/alerts.ts";
 import type { EventRecord, StatusRecord, TelemetryRecord } from "../../../protocol/records.ts";
-import { createTopics, deleteTopics, kafkaBrokers, readUntil, testKafka, uniqueTopic } from "../../support/kafka.ts";
+import {
+  createTopics,
+  deleteTopics,
+  kafkaBrokers,
+  readToEnd,
+  readUntil,
+  testKafka,
+  uniqueTopic,
+} from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
 import { produce } from "./support.ts";
 
@@ -249,6 +257,58 @@ describe("fleetsync detect", () => {
     const backlogAlerts = alerts.filter((a) => a.truckId === "LATE-1").map(strip);
     expect(live.map((a) => `${a.detector} ${a.state}`)).toEqual(["idling opened", "idling closed", "fuel-drop opened"]);
     expect(backlogAlerts).toEqual(live);
+  });
+
+  it("drops resent and out-of-order records (in-order filter) and times nothing on the gateway's clock", async () => {
+    const s = await setup();
+    // A retry resends a record from inside the fence after the truck left it (same stream and seq: not above the
+    // last kept, so dropped). Kept, it would put the truck back inside: a second enter.
+    const resent = through("ORDER-1");
+    const order = [...resent, resent[3]!];
+    // No GNSS fix all along: the records count as facts but never time an idle stop (docs/pipelines.md).
+    const clock = idle("CLOCK-1").map((r) => ({ ...r, timeSource: "system" as const }));
+    await produce(kafka, s.topics.telemetry, [...through("CLEAN-1"), ...order, ...clock]);
+    // And on the events topic: a resent "raised" after the "cleared" would reopen the code.
+    await produce(kafka, s.topics.events, [
+      dtc("ORDER-1", 0, "raised"),
+      dtc("ORDER-1", 1, "cleared"),
+      dtc("ORDER-1", 0, "raised"),
+    ]);
+    await start(s);
+    await readAlerts(s.topics.alerts, (a) => a.length >= 4, "the trucks' alerts");
+    await waitFor(async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        for (const topic of [s.topics.telemetry, s.topics.events]) {
+          const [ends, [mine]] = await Promise.all([
+            admin.fetchTopicOffsets(topic),
+            admin.fetchOffsets({ groupId: s.groupId, topics: [topic] }),
+          ]);
+          const at = (p: number) => mine!.partitions.find((m) => m.partition === p)!.offset;
+          if (!ends.every((e) => e.high === e.low || at(e.partition) === e.high)) return false;
+        }
+        return true;
+      } finally {
+        await admin.disconnect();
+      }
+    }, "every record read");
+    // No others once every record is read (the sweep's silence is 10 wall minutes away).
+    const alerts = (await readToEnd(kafka, s.topics.alerts)).map((r) => AlertSchema.parse(JSON.parse(r.value!)));
+    const strip = (a: Alert) => ({ ...a, id: "", truckId: "" });
+    const of = (id: string, detector = /geofence/) =>
+      alerts.filter((a) => a.truckId === id && detector.test(a.detector)).map(strip);
+    expect(of("CLEAN-1").map((a) => `${a.detector} ${a.state}`)).toEqual([
+      "geofence-enter closed",
+      "geofence-exit closed",
+    ]);
+    expect(of("ORDER-1")).toEqual(of("CLEAN-1"));
+    expect(of("ORDER-1", /dtc/).map((a) => `${a.detector} ${a.state} v${a.version}`)).toEqual([
+      "dtc opened v0",
+      "dtc closed v1",
+    ]);
+    expect(of("CLOCK-1", /./)).toEqual([]);
+    expect(alerts).toHaveLength(6);
   });
 
   it("opens a silent alert on the sweep when an active truck goes quiet, and closes it when it is heard again", async () => {

@@ -15,6 +15,7 @@ import {
   type StoredPosition,
   type TopicPartition,
 } from "../../../pipelines/runtime/index.ts";
+import { FleetError } from "../../../common/errors.ts";
 import type { TelemetryRecord } from "../../../protocol/records.ts";
 import { createTopics, deleteTopics, testKafka, uniqueTopic } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -149,6 +150,50 @@ describe("pipeline runtime", () => {
       .find((m) => m.name === "fleetsync_pipeline_batches_total")!
       .values.find((v) => v.labels.result === "failed");
     expect(failed?.value).toBe(2);
+  });
+
+  it("retries by the error's retriable flag: a retriable FleetError's batch comes again; a non-retriable one pauses its partition", async () => {
+    const topic = await newTopic(2);
+    const groupId = group();
+    // FLEET_DATABASE is retriable (a database that comes back); FLEET_SCHEMA_NEWER is not (only an upgrade helps).
+    const attempts = { retriable: 0, fatal: 0 };
+    let fatalPartition: number | undefined;
+    const handledOk: string[] = [];
+    const r = runner(topic, groupId, {
+      async handle(batch) {
+        const trucks = batch.records.map((d) => (d.record as TelemetryRecord).truckId);
+        if (trucks.includes("FATAL") || batch.partition === fatalPartition) {
+          attempts.fatal += 1;
+          fatalPartition = batch.partition;
+          throw new FleetError("FLEET_SCHEMA_NEWER", "the history schema is newer (test)");
+        }
+        if (trucks.some((t) => t.startsWith("RETRY")) && attempts.retriable++ === 0) {
+          throw new FleetError("FLEET_DATABASE", "database restarting (test)");
+        }
+        handledOk.push(...seqs(batch.records.map((d) => d.record as TelemetryRecord)));
+      },
+    });
+    // Trucks until one lands on each partition, so the other partition shows the runner still reading.
+    const trucks = Array.from({ length: 16 }, (_, i) => `RETRY-${i}`);
+    await produce(kafka, topic, [telemetry("FATAL", 0)]);
+    await r.start();
+    await waitFor(() => r.halted().length === 1, "the partition of the non-retriable failure paused");
+    expect(r.halted()).toEqual([{ topic, partition: fatalPartition, code: "FLEET_SCHEMA_NEWER" }]);
+    expect(r.ready()).toBe(false);
+    // Retriable: RETRY-n records on the other partition fail once and come again.
+    await produce(
+      kafka,
+      topic,
+      trucks.map((t) => telemetry(t, 0)),
+    );
+    await waitFor(() => handledOk.length > 0, "records of the other partition handled after a retry");
+    expect(attempts.retriable).toBeGreaterThanOrEqual(2);
+    // The paused partition's batch was tried once: a retry would have come after 50-200 ms (telemetryRunner's
+    // retry), and the other partition's batch failed, waited its backoff and was handled meanwhile. One more window
+    // of ten retry periods, then the count is still one.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(attempts.fatal).toBe(1);
+    expect((await committed(kafka, groupId, topic))[fatalPartition!] ?? "-1").toBe("-1");
   });
 
   it("with an offset store, resumes at the stored position whatever Kafka's committed offset says", async () => {

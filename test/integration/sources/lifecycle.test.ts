@@ -1,8 +1,13 @@
 /**
- * The lifecycle contract (common/lifecycle.ts) run by the agent's serial sources on a real pty pair: start twice,
- * stop twice, start after stop, a write after stop, and stop while lines are streaming in.
+ * The lifecycle contract (common/lifecycle.ts) run by the agent's sources: the serial ones on a real pty pair, the
+ * SocketCAN one with the stand-ins of test/support/socketcan-standin (see socketcan.test.ts for why stand-ins):
+ * start twice, stop twice, start after stop, a write after stop, and stop while lines are streaming in.
  */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe } from "vitest";
+import { createCanSource } from "../../../agent/sources/can/index.ts";
 import { createGpsSource } from "../../../agent/sources/gps/gps-source.ts";
 import { createSerialLineSource } from "../../../agent/sources/serial/serial-line-source.ts";
 import { nmeaSentence } from "../../../sim/nmea/writer.ts";
@@ -10,13 +15,27 @@ import { lifecycleContract } from "../../support/lifecycle-contract.ts";
 import { waitFor } from "../../support/wait.ts";
 import { createPty, type Pty } from "./pty.ts";
 
+const REPO = resolve(import.meta.dirname, "../../..");
+const STANDIN = join(REPO, "test/support/socketcan-standin");
+const CAN_FIXTURE = resolve(REPO, "../shared/fixtures/can/css-electronics/j1939_truck_11111111_00000001.candump.log");
+
 let pty: Pty;
+let standinDir: string;
 beforeAll(async () => {
   pty = await createPty();
   await pty.start();
+  standinDir = await mkdtemp(join(tmpdir(), "fleetsync-lifecycle-can-"));
+  const state = join(standinDir, "interfaces.json");
+  await writeFile(
+    state,
+    JSON.stringify({ interfaces: [{ name: "can0", up: true, listenOnly: true, bitrate: 250000 }] }),
+  );
+  process.env.FLEETSYNC_STANDIN_STATE = state;
+  process.env.FLEETSYNC_STANDIN_FIXTURE = CAN_FIXTURE;
 });
 afterAll(async () => {
   await pty.dispose();
+  await rm(standinDir, { recursive: true, force: true });
 });
 
 /** Many one-second epochs of a valid fix (GGA + RMC with checksums), as a receiver prints them. */
@@ -64,6 +83,56 @@ describe("GPS source", () => {
           await waitFor(() => source.isOpen(), "the port to open", { timeoutMs: 10_000 });
           void pty.write(EPOCHS).catch(() => undefined);
           await waitFor(() => fixes > 0, "a fix", { timeoutMs: 10_000 });
+          return { settled: Promise.resolve() };
+        },
+      };
+    },
+    { busy: true },
+  );
+});
+
+describe("CAN source (candump text over the pty)", () => {
+  lifecycleContract(
+    () => {
+      let messages = 0;
+      const source = createCanSource(
+        { path: pty.device, baudRate: 115200, format: "candump" },
+        { onMessage: () => (messages += 1) },
+      );
+      return {
+        component: source,
+        // Stopped while frames of a real truck's capture stream in.
+        busy: async () => {
+          await waitFor(() => source.isOpen(), "the port to open", { timeoutMs: 10_000 });
+          const frames = (await readFile(CAN_FIXTURE, "utf8")).split("\n").slice(0, 20_000).join("\n");
+          void pty.write(`${frames}\n`).catch(() => undefined);
+          await waitFor(() => messages > 0, "a decoded CAN message", { timeoutMs: 10_000 });
+          return { settled: Promise.resolve() };
+        },
+      };
+    },
+    { busy: true },
+  );
+});
+
+describe("SocketCAN source (candump -L as a child process, stand-ins)", () => {
+  lifecycleContract(
+    () => {
+      let messages = 0;
+      const source = createCanSource(
+        {
+          format: "socketcan",
+          interface: "can0",
+          candumpPath: join(STANDIN, "candump"),
+          ipPath: join(STANDIN, "ip"),
+        },
+        { onMessage: () => (messages += 1) },
+      );
+      return {
+        component: source,
+        // Stopped while candump streams: stop() ends the child process (SIGTERM, then SIGKILL after a grace).
+        busy: async () => {
+          await waitFor(() => messages > 50, "messages from candump", { timeoutMs: 30_000 });
           return { settled: Promise.resolve() };
         },
       };
