@@ -33,7 +33,9 @@ export interface AgentHost {
   report(): Pick<StatusRecord, "appliedConfigVersion" | "configRejected">;
   /** The effective configuration (local file + applied overlay). */
   effective(): AgentConfig;
-  /** Resolves when no payload is waiting or being applied (tests). */
+  /** Hands the host a config payload, as the uplink does with what arrives on the truck's config topic. */
+  receive(payload: Buffer): void;
+  /** Resolves when no payload is waiting or being applied. */
   whenSettled(): Promise<void>;
 }
 
@@ -175,6 +177,7 @@ export async function createAgentHost(local: AgentConfig, deps: AgentHostDeps): 
     agent: () => agent,
     report,
     effective: () => effective,
+    receive,
     whenSettled: async () => {
       while (working) await working;
     },

@@ -4,7 +4,8 @@
  * measured from what lands in Kafka, not from the agent's word. Nothing may be lost along the way: the run ends with
  * the verifier over both channels.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,6 +35,40 @@ const LOCAL_SAMPLER = {
   tickMs: 100,
 };
 
+/**
+ * What HAProxy does in front of several bridges (docs/operations.md), reduced to what the test needs: every new
+ * connection goes to the bridge `target()` names; `cutAll` drops the open ones (a bridge taken out of rotation).
+ */
+async function startBalancer(target: () => number): Promise<{ port: number; cutAll(): void; close(): Promise<void> }> {
+  const open = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = tcpConnect(target(), "127.0.0.1");
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+    };
+    for (const socket of [client, upstream]) {
+      socket.on("error", end);
+      socket.on("close", end);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+    open.add(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    cutAll: () => {
+      for (const socket of open) socket.destroy();
+    },
+    close: () => {
+      for (const socket of open) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe("remote configuration: fleet.config → bridge → agent → fleet.status", () => {
   let dir: string;
   const brokers = kafkaBrokers();
@@ -44,6 +79,10 @@ describe("remote configuration: fleet.config → bridge → agent → fleet.stat
   let devices: DeviceFleet | undefined;
   let files: BridgeFiles;
   let bridge: BridgeProcess | undefined;
+  let other: BridgeProcess | undefined;
+  let balancer: Awaited<ReturnType<typeof startBalancer>> | undefined;
+  /** Which bridge new connections reach: the first (files.port) or the other one. */
+  let targetPort = 0;
   const plans = new Map<string, { file: string; metricsPort: number; plan: AgentPlan }>();
   const agents = new Map<string, AgentProcess>();
   const cli = (...args: string[]) =>
@@ -116,12 +155,14 @@ describe("remote configuration: fleet.config → bridge → agent → fleet.stat
       configTopic,
     });
     bridge = await spawnBridge(files.configFile);
+    targetPort = files.port;
+    balancer = await startBalancer(() => targetPort);
     for (const [i, truckId] of [T1, T2].entries()) {
       const metricsPort = await freePort();
       const plan: AgentPlan = {
         truckId,
         device: devices.devices()[i]!,
-        brokerUrl: `mqtt://127.0.0.1:${files.port}`,
+        brokerUrl: `mqtt://127.0.0.1:${balancer.port}`,
         password: PASSWORD,
         dir: join(dir, truckId),
         metricsPort,
@@ -141,6 +182,8 @@ describe("remote configuration: fleet.config → bridge → agent → fleet.stat
   afterAll(async () => {
     for (const agent of agents.values()) await agent.kill("SIGKILL");
     await bridge?.stop();
+    await other?.stop();
+    await balancer?.close();
     await devices?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -270,7 +313,8 @@ describe("remote configuration: fleet.config → bridge → agent → fleet.stat
       timeoutMs: 60_000,
       intervalMs: 200,
     });
-    expect(agents.get(T1)!.logTail()).toMatch(/pipeline restarted/);
+    // The new pipeline reports the version as it connects, a moment before the host logs the restart done.
+    await waitFor(() => /pipeline restarted/.test(agents.get(T1)!.logTail()), "the host to log the restart");
   });
 
   it("offline when set three times, bridge restarted meanwhile: only the latest applies on reconnect", async () => {
@@ -293,6 +337,51 @@ describe("remote configuration: fleet.config → bridge → agent → fleet.stat
     });
     const applied = new Set((await statuses(T2)).map((s) => s.appliedConfigVersion).filter((v) => v !== undefined));
     expect([...applied].sort()).toEqual([0, 3]);
+  });
+
+  it("two bridges: the truck moved to the other one keeps its config and gets the next changes there", async () => {
+    await mkdir(join(dir, "other"));
+    const otherFiles = await writeBridgeFiles({
+      dir: join(dir, "other"),
+      brokers,
+      topics,
+      trucks: { [T1]: PASSWORD, [T2]: PASSWORD },
+      configTopic,
+    });
+    other = await spawnBridge(otherFiles.configFile);
+    const setT1 = async (period: number) => {
+      const file = join(dir, `t1-${period}.json`);
+      await writeFile(file, JSON.stringify({ sampler: { movingPeriodMs: period, parkedPeriodMs: period } }));
+      const set = await cli("set", T1, "--file", file);
+      expect(set.code, set.stderr).toBe(0);
+      return (JSON.parse(set.stdout) as { version: number }).version;
+    };
+    const onVersion = (version: number, where: string) =>
+      waitFor(async () => (await reportedConfig(T1))?.appliedConfigVersion === version, `T1 on v${version} ${where}`, {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
+    const before = (await reportedConfig(T1))!.appliedConfigVersion!;
+    // The first bridge leaves the rotation: the truck reconnects to the other, which answers its subscribe with
+    // the same desired config (nothing to apply), then delivers the next change live.
+    targetPort = otherFiles.port;
+    const cutAt = Date.now();
+    balancer!.cutAll();
+    // The agent's own online status after the cut (the bridges' records carry no bootId): it is on the other bridge.
+    await waitFor(
+      async () => (await statuses(T1)).some((s) => s.bootId && s.state === "online" && Date.parse(s.ts) >= cutAt),
+      "T1 online again through the other bridge",
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const next = await setT1(1_100);
+    expect(next).toBe(before + 1);
+    await onVersion(next, "through the other bridge");
+    // Offline while it changes, back through the first bridge: the latest applies there.
+    await agents.get(T1)!.stop();
+    const offline = await setT1(1_000);
+    targetPort = files.port;
+    startAgent(T1);
+    await onVersion(offline, "after reconnecting to the first bridge");
   });
 
   it("nothing was lost or reordered through all of it", async () => {
