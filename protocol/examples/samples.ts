@@ -101,7 +101,7 @@ const idlingAlert = {
 } as const;
 
 /** A desired config as `fleetsync config set TRK-0042 --file F` writes it: records twice as often while moving. */
-const remoteConfig: RemoteConfig = RemoteConfigSchema.parse({
+export const remoteConfigSample: RemoteConfig = RemoteConfigSchema.parse({
   truckId,
   version: 3,
   setAt: "2026-03-14T08:00:00.000Z",
@@ -172,7 +172,7 @@ export function buildSamples(): Sample[] {
     },
     { name: "alerts", message: toAlertMessage(idlingAlert) },
     // Written by `fleetsync config set`, not by a bridge: no headers; a tombstone (null value) removes the override.
-    { name: "config", message: { key: truckId, value: JSON.stringify(remoteConfig), headers: {} } },
+    { name: "config", message: { key: truckId, value: JSON.stringify(remoteConfigSample), headers: {} } },
   ];
 }
 

@@ -4,6 +4,7 @@
  * hands them over (views into one large fetch buffer), with a typical config (the sample in docs/kafka-contract.md).
  */
 import { DesiredConfigs } from "../../bridge/downlink/desired.ts";
+import { remoteConfigSample } from "../../protocol/examples/samples.ts";
 
 const trucks = Number(process.argv[2] ?? 100_000);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -22,17 +23,7 @@ for (let start = 0; start < trucks; start += 1_000) {
   const values = [];
   for (let i = start; i < Math.min(trucks, start + 1_000); i += 1) {
     const truckId = `TRK-${String(i).padStart(6, "0")}`;
-    values.push([
-      truckId,
-      JSON.stringify({
-        truckId,
-        version: 3,
-        setAt: "2026-03-14T08:00:00.000Z",
-        sampler: { movingPeriodMs: 2500, parkedPeriodMs: 60000 },
-        state: { sources: { totalDistanceKm: [238, 23] } },
-        logLevel: "debug",
-      }),
-    ] as const);
+    values.push([truckId, JSON.stringify({ ...remoteConfigSample, truckId })] as const);
   }
   const fetched = Buffer.from(values.map(([, v]) => v).join(""));
   let at = 0;
