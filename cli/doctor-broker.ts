@@ -18,6 +18,7 @@ import {
   type TelemetryRecord,
   topicFor,
 } from "../protocol/index.ts";
+import { FleetError } from "../common/errors.ts";
 
 export type StepStatus = "pass" | "fail" | "warn" | "skip";
 
@@ -91,7 +92,9 @@ function connectOnce(truckId: string, config: UplinkConfig, timeoutMs: number): 
       client.end(true);
       reject(error);
     });
-    client.once("close", () => reject(new Error("connection closed before CONNACK")));
+    client.once("close", () =>
+      reject(new FleetError("FLEET_MQTT", `the broker at ${config.url} closed the connection before its CONNACK`)),
+    );
   });
 }
 

@@ -241,6 +241,15 @@ export const StatusRecordSchema = z
   .strict()
   .describe("A truck's latest online/offline state (compacted topic: the newest per truck is kept).");
 
+/**
+ * fleet.latest (issue 20): a truck's current state, the newest telemetry record it had taken when it sent it, with
+ * that record's stream and seq. The same record also comes (later, in order) on fleet.telemetry; the latest lane
+ * only lets a returning truck be shown where it is now while its backlog drains.
+ */
+export const LatestRecordSchema = TelemetryRecordSchema.describe(
+  "A truck's current state: the newest telemetry record it had when it sent it (compacted topic, newest per truck).",
+);
+
 export type Gps = z.infer<typeof GpsSchema>;
 export type Engine = z.infer<typeof EngineSchema>;
 export type J1939Dtc = z.infer<typeof J1939DtcSchema>;
@@ -248,4 +257,5 @@ export type TelemetryRecord = z.infer<typeof TelemetryRecordSchema>;
 export type EventType = EventRecord["type"];
 export type EventRecord = z.infer<typeof EventRecordSchema>;
 export type StatusRecord = z.infer<typeof StatusRecordSchema>;
+export type LatestRecord = z.infer<typeof LatestRecordSchema>;
 export type TimeSource = z.infer<typeof TimeSourceSchema>;

@@ -13,6 +13,7 @@
  *   is then written absolutely with the slot's `kAbs` (a sign bit follows when the slot can be negative).
  */
 import type { BitReader, BitWriter } from "./bits.ts";
+import { FleetError } from "../common/errors.ts";
 
 export const ABSENT = 0;
 export const NULL = 1;
@@ -74,12 +75,12 @@ export class SlotState {
     } else {
       const other = this.state === ABSENT ? NULL : ABSENT;
       if (assumeValue && this.state === ABSENT) {
-        if (state !== VALUE) throw new Error(`slot ${this.spec.name}: null written under the no-nulls promise`);
+        if (state !== VALUE) throw slotError(this.spec.name, "null written under the no-nulls promise");
       } else {
         out.bit(state === VALUE);
       }
       if (state === VALUE) writeAbsolute(out, value, kAbs, signed);
-      else if (state !== other) throw new Error(`slot ${this.spec.name}: unchanged state written as changed`);
+      else if (state !== other) throw slotError(this.spec.name, "unchanged state written as changed");
     }
     this.advance(state, value);
   }
@@ -107,6 +108,14 @@ export class SlotState {
   repeat(): void {
     this.advance(this.state, this.predict());
   }
+}
+
+/**
+ * The writer broke the slot's own state rules: a codec bug, not bad input (records are validated before encoding).
+ * Typed like every encoder refusal, so the agent's drain sends the batch as JSON for the bridge to dead-letter.
+ */
+function slotError(slot: string, what: string): FleetError {
+  return new FleetError("FLEET_PAYLOAD_INVALID", `slot ${slot}: ${what}`, { details: { slot } });
 }
 
 function writeAbsolute(out: BitWriter, value: number, k: number, signed: boolean): void {

@@ -10,6 +10,7 @@ import type { TruckModelOptions } from "./model/config.ts";
 import type { TruckState } from "./model/state.ts";
 import { createTruckModel, type TruckModel } from "./model/truck.ts";
 import { nmeaSentences, type Talker } from "./nmea/writer.ts";
+import { FleetError } from "../common/errors.ts";
 
 export interface TruckSimOptions extends TruckModelOptions {
   /** GNSS epochs per second, 1..10. */
@@ -48,7 +49,10 @@ export const STEP_MS = 10;
 export function createTruckSim(options: TruckSimOptions): TruckSim {
   const { nmeaHz = 1, talker, eec1PeriodMs, ecus = "engine", ...modelOptions } = options;
   if (!Number.isInteger(nmeaHz) || nmeaHz < 1 || nmeaHz > 10) {
-    throw new RangeError(`nmeaHz must be an integer 1..10, got ${nmeaHz}`);
+    // Reached from `fleetsync sim --nmea-hz`: a configuration error naming the option, not a RangeError.
+    throw new FleetError("FLEET_CONFIG_INVALID", `sim option nmeaHz must be an integer 1..10, got ${nmeaHz}`, {
+      details: { field: "nmeaHz" },
+    });
   }
   const model = createTruckModel(modelOptions);
   const buses: J1939Generator[] = [

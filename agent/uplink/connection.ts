@@ -106,6 +106,7 @@ export function createConnection(config: UplinkConfig, deps: ConnectionDeps): Co
       if (gen !== generation) return;
       attempt = 0;
       stats.connected = true;
+      stats.connectedAt = Date.now();
       stats.connects++;
       log.info({ url: config.url, depth: deps.depth() }, "uplink connected");
       publishOnline(c, gen);

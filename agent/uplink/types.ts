@@ -25,6 +25,8 @@ export type AgentStatusFields = Pick<
 
 export interface UplinkStats {
   connected: boolean;
+  /** When the current (or last) session came up (ms since the epoch; 0: never). */
+  connectedAt: number;
   connects: number;
   disconnects: number;
   batchesPublished: number;
@@ -34,6 +36,13 @@ export interface UplinkStats {
   /** Records sent as raw JSON because the codec refused them (the bridge dead-letters them). */
   recordsUnencodable: number;
   bytesPublished: number;
+  /** Times the drain pacing (drainBytesPerSecond) held a batch back. */
+  drainPacedWaits: number;
+  /** Publishes on the latest lane, and how many of them the bridge acknowledged (in fleet.latest). */
+  latestPublished: number;
+  latestAcked: number;
+  /** When the newest latest-lane record was acknowledged (ms since the epoch; 0: never). */
+  latestAckedAt: number;
 }
 
 export interface Uplink {

@@ -44,7 +44,7 @@ export function createMetrics() {
     }),
     publishes: new Counter({
       name: "fleetsync_bridge_publishes_total",
-      help: "Accepted publishes, by kind (telemetry, events, status).",
+      help: "Accepted publishes, by kind (telemetry, events, status, latest).",
       labelNames: ["kind"] as const,
       registers: [registry],
     }),

@@ -10,6 +10,7 @@ import {
   type KafkaMessageOut,
   toDeadLetterMessage,
   toEventMessage,
+  toLatestMessage,
   toStatusMessage,
   toTelemetryMessage,
 } from "../kafka.ts";
@@ -111,7 +112,7 @@ export const remoteConfigSample: RemoteConfig = RemoteConfigSchema.parse({
 });
 
 export interface Sample {
-  name: "telemetry" | "events" | "status" | "deadletter" | "alerts" | "config";
+  name: "telemetry" | "events" | "status" | "latest" | "deadletter" | "alerts" | "config";
   message: KafkaMessageOut;
   /** What the truck sent, as hex, when it came from the wire codec. */
   payloadHex?: string;
@@ -125,6 +126,14 @@ function only<T>(result: { ok: true; records: T[] } | { ok: false; error: FleetE
 export function buildSamples(): Sample[] {
   const telemetryPayload = encodeTelemetry([telemetry]);
   const eventPayload = encodeEvents([event]);
+  const latestPayload = encodeTelemetry([
+    {
+      ...telemetry,
+      seq: telemetry.seq + 7_214,
+      ts: "2026-03-14T11:31:06.000Z",
+      gps: { ...telemetry.gps!, lat: 48.3538912, lon: 11.7860518 },
+    },
+  ]);
   const badPayload = Buffer.from('{"stream":"5f2c9a0e13b7d846","seq":7,"ts":"yesterday","timeSource":"gnss"}');
   const badResult = decodeTelemetry(truckId, badPayload);
   const badError = badResult.ok ? new FleetError("FLEET_PAYLOAD_INVALID", "unexpectedly valid") : badResult.error;
@@ -159,6 +168,15 @@ export function buildSamples(): Sample[] {
         },
         { mqttTopic: topicFor(truckId, "status"), receivedAt: new Date("2026-03-14T06:09:58.310Z") },
       ),
+    },
+    {
+      // A truck back from an outage: its newest record goes on the latest lane at once, its backlog behind it.
+      name: "latest",
+      payloadHex: latestPayload.toString("hex"),
+      message: toLatestMessage(only(decodeTelemetry(truckId, latestPayload)), {
+        mqttTopic: topicFor(truckId, "latest"),
+        receivedAt: new Date("2026-03-14T11:31:07.208Z"),
+      }),
     },
     {
       name: "deadletter",

@@ -26,6 +26,7 @@ import {
   PGN,
 } from "./pgns.ts";
 import { BAM_PACKET_GAP_MS, bamFrames } from "./transport.ts";
+import { FleetError } from "../../common/errors.ts";
 
 /**
  * What this ECU sends. engine: everything above, with the truck's trouble codes in its DM1. cluster (the instrument
@@ -70,7 +71,15 @@ export function createJ1939Generator(options: J1939GeneratorOptions): J1939Gener
   const role = options.role ?? "engine";
   const sa = options.sourceAddress ?? { engine: 0, cluster: 23, transmission: 3 }[role];
   const eec1Period = options.eec1PeriodMs ?? prng.int(10, 20);
-  if (eec1Period < 10 || eec1Period > 20) throw new RangeError(`eec1PeriodMs must be 10..20, got ${eec1Period}`);
+  if (eec1Period < 10 || eec1Period > 20) {
+    throw new FleetError(
+      "FLEET_CONFIG_INVALID",
+      `J1939 generator option eec1PeriodMs must be 10..20, got ${eec1Period}`,
+      {
+        details: { field: "eec1PeriodMs" },
+      },
+    );
+  }
   const dm1 = (s: TruckState) => encodeDm1(s.dtcs.slice(0, 1));
   const offset = options.odometerOffsetKm ?? 0;
   const dashboard = (s: TruckState): TruckState => ({ ...s, totalDistanceKm: s.totalDistanceKm + offset });

@@ -4,14 +4,22 @@
  */
 import { type CanFrame, GLOBAL_ADDRESS, j1939Frame } from "./frame.ts";
 import { PGN } from "./pgns.ts";
+import { FleetError } from "../../common/errors.ts";
 
 const BAM_CONTROL = 32;
 const TP_PRIORITY = 7;
 export const BAM_PACKET_GAP_MS = 50;
 
 export function bamFrames(pgn: number, payload: Uint8Array, sa: number): CanFrame[] {
-  if (payload.length < 9 || payload.length > 1785) {
-    throw new RangeError(`BAM carries 9..1785 bytes, got ${payload.length}`);
+  // J1939-21: BAM carries 9..1785 bytes (255 packets of 7); 8 or fewer fit one frame and take no transport.
+  if (payload.length > 1785) {
+    throw new FleetError("FLEET_PAYLOAD_TOO_LARGE", `BAM carries at most 1785 bytes, got ${payload.length}`);
+  }
+  if (payload.length < 9) {
+    throw new FleetError(
+      "FLEET_PAYLOAD_INVALID",
+      `BAM carries 9..1785 bytes (8 or fewer: one frame), got ${payload.length}`,
+    );
   }
   const packets = Math.ceil(payload.length / 7);
   const cm = new Uint8Array([
