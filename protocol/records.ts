@@ -223,6 +223,20 @@ export const StatusRecordSchema = z
     bootId: text(64, "Identifies this boot of the gateway.").optional(),
     outboxDepth: int(0, Number.MAX_SAFE_INTEGER, "Records waiting in the truck's outbox.").optional(),
     reason: z.string().max(200).optional().describe("Why the truck went offline, when known."),
+    appliedConfigVersion: int(
+      0,
+      Number.MAX_SAFE_INTEGER,
+      "The remote config version (fleet.config) the truck runs on; 0: none, its local file only.",
+    ).optional(),
+    configRejected: z
+      .object({
+        version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
+        reason: z.string().max(300),
+        at: TimestampSchema,
+      })
+      .strict()
+      .optional()
+      .describe("The last remote config the truck refused and why (it kept running on what it had)."),
   })
   .strict()
   .describe("A truck's latest online/offline state (compacted topic: the newest per truck is kept).");

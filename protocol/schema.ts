@@ -18,6 +18,7 @@ import {
   TelemetryRecordSchema,
   TimestampSchema,
 } from "./records.ts";
+import { REMOTE_CONFIG_SCHEMA_ID, RemoteConfigSchema } from "./remote-config.ts";
 import { TruckIdSchema } from "./truck-id.ts";
 
 const recordHeaders = (schemaId: string, contentType: string) => ({
@@ -76,6 +77,11 @@ export const PUBLISHED_SCHEMAS = {
     zod: DeadLetterHeadersSchema,
   },
   "alert.v1.schema.json": { id: ALERT_SCHEMA_ID, title: "FleetSync alert (fleet.alerts)", zod: AlertSchema },
+  "remote-config.v1.schema.json": {
+    id: REMOTE_CONFIG_SCHEMA_ID,
+    title: "FleetSync remote configuration (fleet.config value, MQTT config payload)",
+    zod: RemoteConfigSchema,
+  },
   "confirm-reply.v1.schema.json": {
     id: "fleetsync.confirm-reply",
     title: "FleetSync MQTT confirmation reply",

@@ -1,5 +1,6 @@
 /** The uplink's face to the agent, its metrics and tools. */
 import type { Logger } from "../../common/log.ts";
+import type { StatusRecord } from "../../protocol/index.ts";
 import type { Outbox } from "../outbox/index.ts";
 import type { ConnectMqtt } from "./mqtt-port.ts";
 
@@ -7,13 +8,20 @@ export interface UplinkDeps {
   truckId: string;
   outbox: Outbox;
   logger?: Logger;
-  /** Agent details for the status topic. */
-  status: () => { agentVersion: string; bootId: string };
+  /** Agent details for the status topic (remote config: what the truck applied or refused). */
+  status: () => AgentStatusFields;
+  /** A payload on the truck's config topic (remote config); the uplink subscribes to it when this is given. */
+  onConfig?: (payload: Buffer) => void;
   /** Opens an MQTT client; MQTT.js over TCP or TLS (mqtt-connect.ts) unless a test passes a double. */
   connect?: ConnectMqtt;
   /** The reconnect jitter's random source (backoff.ts); Math.random unless a test fixes it. */
   random?: () => number;
 }
+
+export type AgentStatusFields = Pick<
+  StatusRecord,
+  "agentVersion" | "bootId" | "appliedConfigVersion" | "configRejected"
+>;
 
 export interface UplinkStats {
   connected: boolean;
@@ -43,4 +51,6 @@ export interface Uplink {
   stats(): UplinkStats;
   /** Resolves when connected (for tools and tests). */
   whenConnected(): Promise<void>;
+  /** Publishes the status again (when connected): what `status` returns has changed. */
+  refreshStatus(): void;
 }

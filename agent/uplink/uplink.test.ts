@@ -33,6 +33,10 @@ class FakeClient extends EventEmitter implements MqttPort {
     this.publishes.push({ topic, payload, options, callback });
     return this;
   }
+  /** Only with a remote-config hook; these tests give none. */
+  subscribe(): this {
+    return this;
+  }
   end(force: boolean, _options?: Record<string, never>, callback?: () => void): this {
     this.ends.push(force);
     callback?.();

@@ -43,6 +43,7 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
     log,
     stats,
     status: deps.status,
+    ...(deps.onConfig ? { onConfig: deps.onConfig } : {}),
     depth: () => outbox.depth(),
     ca: config.caFile ? readFileSync(config.caFile) : undefined,
     // The latest record goes first (its publish is written before any backlog batch), then the drain.
@@ -105,5 +106,6 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
       life.ensureOpen("whenConnected");
       return Promise.race([connection.whenConnected(), stopped]);
     },
+    refreshStatus: () => connection.publishStatus(),
   };
 }

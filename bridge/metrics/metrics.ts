@@ -107,6 +107,17 @@ export function createMetrics() {
       help: "Topics whose records wait apart because Kafka cannot take them (the topic is missing).",
       registers: [registry],
     }),
+    configUpdates: new Counter({
+      name: "fleetsync_bridge_config_updates_total",
+      help: "fleet.config records read, by outcome: set, removed, unchanged, too-large, full (not kept).",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    configDeliveries: new Counter({
+      name: "fleetsync_bridge_config_deliveries_total",
+      help: "Desired configs published to trucks (on subscribe and on change).",
+      registers: [registry],
+    }),
     statusDropped: new Counter({
       name: "fleetsync_bridge_status_dropped_total",
       help: "Waiting status records forgotten because forwarder.maxPendingStatuses trucks had one waiting.",

@@ -35,6 +35,9 @@ import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
 import { type TopicWatch, watchTopic } from "../e2e/watch.ts";
 import { type CuttingProxy, startCuttingProxy } from "../faults/proxy.ts";
 import { checkPrerequisites, describeMissing, installDebianPackages } from "./prereqs.ts";
+import { configKafka, readReported } from "../../cli/config-kafka.ts";
+import { DEFAULT_KAFKA_TOPICS } from "../../protocol/index.ts";
+import { runFleetsync } from "../support/cli.ts";
 import { createView, type TruckRow, type View } from "./view.ts";
 
 const TRUCKS = [
@@ -47,6 +50,10 @@ const TOPIC = "fleet.telemetry";
 const SCENARIO_TRUCK = "DEMO-idle-1"; // as planScenarioFleet names it (prefix DEMO)
 const SCENARIO_SPEED = 60;
 const REFRESH_MS = 1_000;
+/** The remote config change the demo makes: DEMO-1's record period halves, 1 s → 0.5 s, this long into the view. */
+const CONFIG_TRUCK = "DEMO-1";
+const CONFIG_AFTER_MS = 20_000;
+const HALF_PERIOD = { sampler: { movingPeriodMs: 500, parkedPeriodMs: 500, minIntervalMs: 500 } };
 
 const HELP = `Usage: npm run demo [-- options]
   --duration S   stop by itself after S seconds (default: run until Ctrl-C)
@@ -163,6 +170,60 @@ function row(
   return result;
 }
 
+/**
+ * The remote configuration step of the demo (issue 19): `fleetsync config set` halves one truck's record period;
+ * the bridge delivers it, the agent applies it live, and fleet.status says so. Messages say each step and how long
+ * the truck took.
+ */
+async function changeConfigLater(
+  dir: string,
+  brokers: string[],
+  configTopic: string,
+  say: (text: string) => void,
+  stopped: () => boolean,
+): Promise<void> {
+  const waitUntil = Date.now() + CONFIG_AFTER_MS;
+  while (!stopped() && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 250));
+  if (stopped()) return;
+  const file = join(dir, "demo-1-config.json");
+  await writeFile(file, `${JSON.stringify(HALF_PERIOD)}\n`);
+  const topicArgs = configTopic === "fleet.config" ? [] : ["--topic", configTopic];
+  say(`remote config: fleetsync config set ${CONFIG_TRUCK} --file ${file} ${topicArgs.join(" ")}`.trim());
+  const setAt = Date.now();
+  const set = await runFleetsync([
+    "config",
+    "set",
+    CONFIG_TRUCK,
+    "--file",
+    file,
+    "--brokers",
+    brokers.join(","),
+    ...topicArgs,
+  ]);
+  if (set.code !== 0) {
+    say(`remote config: set failed: ${set.stderr.trim()}`);
+    return;
+  }
+  const { version } = JSON.parse(set.stdout) as { version: number };
+  say(`remote config: ${CONFIG_TRUCK} version ${version} written (record period 1 s -> 0.5 s)`);
+  const options = { brokers, configTopic, statusTopic: DEFAULT_KAFKA_TOPICS.status, timeoutMs: 10_000 };
+  const kafka = configKafka(options);
+  const deadline = Date.now() + 60_000;
+  while (!stopped() && Date.now() < deadline) {
+    const reported = await readReported(kafka, options).catch(() => undefined);
+    const report = reported?.get(CONFIG_TRUCK)?.config;
+    // Reported after the set (fleet.status may hold an earlier run's DEMO-1 on a shared Kafka).
+    if (report && (report.appliedConfigVersion ?? 0) >= version && Date.parse(report.ts) >= setAt - 1_000) {
+      say(
+        `remote config: ${CONFIG_TRUCK} applied version ${version} (${((Date.now() - setAt) / 1000).toFixed(1)} s after set)`,
+      );
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  if (!stopped()) say(`remote config: ${CONFIG_TRUCK} did not report version ${version} within 60 s`);
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -236,6 +297,8 @@ async function main(): Promise<number> {
     const passwords = Object.fromEntries(
       [...TRUCKS.map((t) => t.truckId), SCENARIO_TRUCK].map((id) => [id, randomBytes(18).toString("base64url")]),
     );
+    // On a Kafka the user runs, a topic of this run's own: the demo's config change must not outlive it.
+    const configTopic = ownKafka ? "fleet.config" : `fleet.config.demo-${randomBytes(3).toString("hex")}`;
     const files = await writeBridgeFiles({
       dir: r.dir,
       brokers: r.kafka.brokers,
@@ -243,6 +306,7 @@ async function main(): Promise<number> {
       scrypt: DEFAULT_SCRYPT,
       partitions: 3,
       forwarder: { lingerMs: 5 },
+      configTopic,
     });
     say("starting the bridge...");
     r.bridge = await spawnBridge(files.configFile, { detached: true });
@@ -389,6 +453,7 @@ async function main(): Promise<number> {
     }).catch((error: unknown) => view.message(`the scripted truck failed: ${(error as Error).message}`));
 
     const viewStart = Date.now();
+    const configChange = changeConfigLater(r.dir, r.kafka.brokers, configTopic, say, () => stopRequested);
     const endAt = durationS === undefined ? Number.POSITIVE_INFINITY : viewStart + durationS * 1000;
     const tunnel = r.tunnel;
     const outageTimers: NodeJS.Timeout[] = [];
@@ -445,6 +510,7 @@ async function main(): Promise<number> {
     }
     for (const t of outageTimers) clearTimeout(t);
     await scripted;
+    await configChange;
     const inKafka = TRUCKS.map((t, i) => r.watch!.view(t.truckId, r.agents[i]!.stream()).records);
     view.close();
     // With --duration (a test, CI): fail when a truck never reached Kafka, so a broken path cannot look like a demo.
