@@ -7,11 +7,14 @@ import { randomUUID } from "node:crypto";
 import type { Kafka } from "kafkajs";
 import { FleetError } from "../common/errors.ts";
 import { createKafkaClient } from "../common/kafka/connection.ts";
+import type { KafkaSecurity } from "../common/kafka/security.ts";
 import { ensureConfigTopic, lastOffsets } from "../bridge/downlink/index.ts";
 import { type StatusRecord, StatusRecordSchema } from "../protocol/index.ts";
 
 export interface ConfigKafkaOptions {
   brokers: string[];
+  /** TLS and SASL from --kafka-config (the same file verify and replay read). */
+  security?: KafkaSecurity;
   configTopic: string;
   statusTopic: string;
   /** Give up reading a topic after this long. */
@@ -19,7 +22,12 @@ export interface ConfigKafkaOptions {
 }
 
 export function configKafka(options: ConfigKafkaOptions): Kafka {
-  return createKafkaClient({ clientId: "fleetsync-config", brokers: options.brokers, connectionTimeoutMs: 3_000 });
+  return createKafkaClient({
+    ...options.security,
+    clientId: "fleetsync-config",
+    brokers: options.brokers,
+    connectionTimeoutMs: 3_000,
+  });
 }
 
 /** Calls `each` for every record of `topic`, in offset order per partition, up to its end when called. */

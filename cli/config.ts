@@ -6,6 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { FleetError } from "../common/errors.ts";
+import { cliKafkaConnection } from "../common/kafka/connection.ts";
 import {
   assertTruckId,
   checkRemoteConfig,
@@ -29,13 +30,15 @@ const USAGE = `Usage: fleetsync config <set|get|delete|status> [options]
   config get TRUCK            print TRUCK's desired config (JSON)
   config delete TRUCK         remove TRUCK's override (tombstone): the truck goes back to its local file
   config status [--json]      per truck: desired vs applied version, online/offline, the last rejection and why
-Options: --brokers LIST (default $KAFKA_BROKERS or 127.0.0.1:39092), --topic T (default ${DEFAULT_CONFIG_TOPIC}),
+Options: --kafka-config FILE (or $FLEETSYNC_KAFKA_CONFIG: brokers, tls, sasl as in docs/bridge-config.md's kafka
+         section), --brokers LIST (default $KAFKA_BROKERS or 127.0.0.1:39092), --topic T (default ${DEFAULT_CONFIG_TOPIC}),
          --status-topic T (default ${DEFAULT_KAFKA_TOPICS.status})
 `;
 
 const OPTIONS = {
   file: { type: "string" },
   brokers: { type: "string" },
+  "kafka-config": { type: "string" },
   topic: { type: "string" },
   "status-topic": { type: "string" },
   json: { type: "boolean", default: false },
@@ -183,8 +186,13 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const { brokers, ...security } = await cliKafkaConnection({
+    brokers: values.brokers,
+    kafkaConfig: values["kafka-config"],
+  });
   const options: ConfigKafkaOptions = {
-    brokers: (values.brokers ?? process.env.KAFKA_BROKERS ?? "127.0.0.1:39092").split(",").map((b) => b.trim()),
+    brokers,
+    security,
     configTopic: values.topic ?? DEFAULT_CONFIG_TOPIC,
     statusTopic: values["status-topic"] ?? DEFAULT_KAFKA_TOPICS.status,
   };
