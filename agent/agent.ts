@@ -6,10 +6,11 @@
  * its own lifecycle. Stop order is the pipeline's: stop taking records, stop the sources, let the uplink finish what
  * is in flight, then commit the outbox and close it, so a SIGTERM loses nothing.
  */
+import { isDeepStrictEqual } from "node:util";
 import { readBootId } from "../common/boot-id.ts";
 import { FleetError, isFleetError } from "../common/errors.ts";
 import { type Logger, silentLogger } from "../common/log.ts";
-import { type Channel, EventRecordSchema, TelemetryRecordSchema } from "../protocol/index.ts";
+import { type Channel, EventRecordSchema, type StatusRecord, TelemetryRecordSchema } from "../protocol/index.ts";
 import type { AgentConfig } from "./config.ts";
 import { type AgentMetrics, createAgentMetrics, type SerialPortView } from "./metrics.ts";
 import { type ChannelBody, createOutbox, type Outbox } from "./outbox/index.ts";
@@ -43,6 +44,11 @@ export interface AgentDeps {
   bootId?: string;
   /** Replaces a source factory (a test that wants a handle on the source, or a double of its port). */
   sources?: Partial<SourceFactories>;
+  /** Remote configuration (agent/remote-config): payloads of the truck's config topic, and what it reports. */
+  remote?: {
+    onConfig(payload: Buffer): void;
+    status(): Pick<StatusRecord, "appliedConfigVersion" | "configRejected">;
+  };
 }
 
 export interface Agent {
@@ -55,6 +61,11 @@ export interface Agent {
   readonly metrics: AgentMetrics;
   /** The metrics port actually listened on (when enabled). */
   metricsPort(): number | undefined;
+  /**
+   * Takes `next` live when it differs from the running configuration only in the sampler (the next evaluation
+   * uses it). False: anything else differs, and the pipeline must be restarted with it (agent/remote-config/host.ts).
+   */
+  reconfigure(next: AgentConfig): boolean;
 }
 
 export { readBootId };
@@ -77,7 +88,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
     truckId: config.truckId,
     outbox,
     logger: log.child({ component: "uplink" }),
-    status: () => ({ agentVersion: deps.version.slice(0, 32), bootId }),
+    status: () => ({ agentVersion: deps.version.slice(0, 32), bootId, ...deps.remote?.status() }),
+    ...(deps.remote ? { onConfig: deps.remote.onConfig } : {}),
   });
   const ports: SerialPortView[] = [];
   const metrics = createAgentMetrics(outbox, uplink, { ports: () => ports, gnssTime: () => state?.gnssTime() });
@@ -125,6 +137,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
     ports.push({ source: "can", path: config.can.path ?? config.can.interface!, port: can });
   }
 
+  let running = config;
   let port: number | undefined;
   let phase: "new" | "running" | "stopped" = "new";
   let stopping: Promise<void> | undefined;
@@ -171,5 +184,11 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): Agent {
     sampler,
     metrics,
     metricsPort: () => port,
+    reconfigure(next) {
+      if (!isDeepStrictEqual({ ...running, sampler: null }, { ...next, sampler: null })) return false;
+      sampler.reconfigure(next.sampler);
+      running = next;
+      return true;
+    },
   };
 }

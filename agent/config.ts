@@ -8,6 +8,7 @@ import { parseConfig } from "../common/config.ts";
 import { FleetError } from "../common/errors.ts";
 import { TruckIdSchema } from "../protocol/index.ts";
 import { OutboxConfigSchema } from "./outbox/index.ts";
+import { RemoteConfigSettingsSchema } from "./remote-config/config.ts";
 import { SamplerConfigSchema } from "./sampler/index.ts";
 import { CanSourceConfigSchema, GpsSourceConfigSchema } from "./sources/index.ts";
 import { StateConfigSchema } from "./state/index.ts";
@@ -55,6 +56,10 @@ export const AgentConfigSchema = z
       .strict()
       .default({ enabled: true, host: "127.0.0.1", port: 9108 })
       .describe("The local metrics endpoint."),
+    remoteConfig: RemoteConfigSettingsSchema.prefault({}).describe(
+      "Remote configuration from the fleet office (fleet.config): an overlay on this file, never ports, " +
+        "credentials, broker addresses or anything that could transmit on the CAN bus.",
+    ),
   })
   .strict();
 

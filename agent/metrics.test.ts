@@ -25,6 +25,10 @@ const outbox = {
     diskFreeBytes: 5_000_000,
     channels: { telemetry: channel(3), events: channel(0) },
   }),
+  // Telemetry holds seqs 0..2, the oldest taken 90 s ago; events hold none.
+  firstSeq: () => 0,
+  committedNext: (c: string) => (c === "telemetry" ? 3 : 0),
+  read: async (c: string) => (c === "telemetry" ? [{ ts: new Date(Date.now() - 90_000).toISOString() }] : []),
 } as unknown as Outbox;
 const uplink = {
   stats: () => ({
@@ -58,6 +62,11 @@ describe("agent metrics (Prometheus text)", () => {
     expect(text).toMatch(/^fleetsync_agent_mqtt_disconnects_total 1$/m);
     expect(text).toMatch(/^fleetsync_agent_outbox_disk_free_bytes 5000000$/m);
     expect(text).toMatch(/^fleetsync_agent_outbox_commit_errors_total 2$/m);
+    // The backlog's age: from the oldest waiting record's own time.
+    const age = Number(/^fleetsync_agent_outbox_backlog_age_seconds\{channel="telemetry"\} (\S+)$/m.exec(text)?.[1]);
+    expect(age).toBeGreaterThanOrEqual(90);
+    expect(age).toBeLessThan(120);
+    expect(text).toMatch(/^fleetsync_agent_outbox_backlog_age_seconds\{channel="events"\} 0$/m);
     // Process metrics: a real RSS and heap, and the event loop's lag.
     expect(Number(/^fleetsync_agent_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e6);
     expect(Number(/^fleetsync_agent_nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e5);

@@ -78,6 +78,13 @@ function createCounter(maxSeries: number): LabeledCounter & { samples(): Sample[
   };
 }
 
+/** Seconds since the time of the oldest record waiting in a channel (0 when none waits, or it cannot be read). */
+async function backlogAgeSeconds(outbox: Outbox, channel: (typeof CHANNELS)[number]): Promise<number> {
+  if (outbox.committedNext(channel) <= outbox.firstSeq(channel)) return 0;
+  const [head] = await outbox.read(channel, outbox.firstSeq(channel), 1).catch(() => []);
+  return head ? Math.max(0, (Date.now() - Date.parse(head.ts)) / 1000) : 0;
+}
+
 /** The time a setImmediate callback waits right now: the event loop's current lag (as prom-client measures it). */
 function eventLoopLagSeconds(): Promise<number> {
   const start = process.hrtime.bigint();
@@ -188,8 +195,15 @@ export function createAgentMetrics(outbox: Outbox, uplink: Uplink, views: AgentM
       );
     const one = (name: string, type: "gauge" | "counter", help: string, value: number) =>
       family(PREFIX + name, type, help, [[undefined, value]]);
+    const ages = await Promise.all(CHANNELS.map((c) => backlogAgeSeconds(outbox, c)));
     const parts = [
       ...(await processFamilies()),
+      family(
+        `${PREFIX}outbox_backlog_age_seconds`,
+        "gauge",
+        "Age of the oldest record waiting in the outbox (its own time to now; 0: none waiting).",
+        CHANNELS.map((c, i): Sample => [{ channel: c }, ages[i]!]),
+      ),
       perChannel("outbox_records", "gauge", "Records in the outbox waiting for PUBACK (committed).", (s) => s.stored),
       perChannel("outbox_pending_records", "gauge", "Records appended, not yet committed.", (s) => s.pending),
       perChannel("outbox_bytes", "gauge", "Bytes of records stored in the outbox (budget units).", (s) => s.bytes),
@@ -222,6 +236,19 @@ export function createAgentMetrics(outbox: Outbox, uplink: Uplink, views: AgentM
       one("mqtt_published_records_total", "counter", "Records published (incl. resends).", u.recordsPublished),
       one("mqtt_published_bytes_total", "counter", "Payload bytes published.", u.bytesPublished),
       one("mqtt_publish_errors_total", "counter", "Publishes refused or lost.", u.publishErrors),
+      one(
+        "uplink_drain_paced_waits_total",
+        "counter",
+        "Times the drain pacing (broker.drainBytesPerSecond) held a batch back. The drain rate is rate(mqtt_published_bytes_total).",
+        u.drainPacedWaits,
+      ),
+      one(
+        "uplink_latest_published_total",
+        "counter",
+        "Current-state records sent on the latest lane (fleet.latest).",
+        u.latestPublished,
+      ),
+      one("uplink_latest_acked_total", "counter", "Latest-lane records the bridge acknowledged.", u.latestAcked),
       ...portFamilies(ports()),
       family(
         `${PREFIX}records_refused_total`,

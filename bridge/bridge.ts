@@ -7,10 +7,13 @@ import { within } from "../common/within.ts";
 import { CLEAN_DISCONNECT_REASON } from "../protocol/records.ts";
 import type { Client } from "aedes";
 import { type Logger, silentLogger } from "../common/log.ts";
+import { createKafkaClient } from "../common/kafka/connection.ts";
+import { topicFor } from "../protocol/topics.ts";
 import { type RepeatedLog, repeatedLog } from "../common/log-limit.ts";
 import { createAuth } from "./auth/index.ts";
 import { type Broker, createBroker } from "./broker/index.ts";
 import type { BridgeConfig } from "./config.ts";
+import { createDownlink, type Downlink } from "./downlink/index.ts";
 import { createForwarder, type Forwarder } from "./forwarder/index.ts";
 import { createKafkaSink, type KafkaSink } from "./kafka-sink/index.ts";
 import { createListener } from "./listener/index.ts";
@@ -26,6 +29,8 @@ export interface BridgeDeps {
 export interface Bridge extends Lifecycle {
   readonly metrics: BridgeMetrics;
   readonly forwarder: Forwarder;
+  /** Remote configuration delivery (undefined when downlink.enabled is false or the sink is a test double). */
+  readonly downlink: Downlink | undefined;
   start(): Promise<void>;
   /** Graceful: stop accepting, finish in-flight batches (their PUBACKs go out), close clients, then Kafka. */
   stop(): Promise<void>;
@@ -125,6 +130,30 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
     },
   });
   broker = aedes;
+  // Its own Kafka client: a consumer (group of its own) beside the sink's producer; a stub sink means a unit test.
+  const downlink =
+    config.downlink.enabled && !deps.sink
+      ? createDownlink(config.downlink, {
+          kafka: createKafkaClient(
+            { ...config.kafka, clientId: `${config.kafka.clientId}-downlink` },
+            { logger: logger.child({ part: "downlink" }) },
+          ),
+          logger: logger.child({ part: "downlink" }),
+          publish: (packet) => aedes.publish(packet),
+          ...(config.kafka.createTopics
+            ? {
+                createTopic: {
+                  partitions: config.kafka.partitions,
+                  replicationFactor: config.kafka.replicationFactor,
+                },
+              }
+            : {}),
+          hooks: {
+            onUpdate: (kind, reason) => metrics.configUpdates.inc({ kind: reason ?? kind }),
+            onDelivered: () => metrics.configDeliveries.inc(),
+          },
+        })
+      : undefined;
   const listener = createListener(config.listener, {
     broker: aedes,
     limiter: auth.limiter,
@@ -152,6 +181,11 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
       client,
       clean ? CLEAN_DISCONNECT_REASON : (lostReasons.get(client) ?? "connection closed without DISCONNECT"),
     );
+    downlink?.disconnected(client.id);
+  });
+  aedes.on("subscribe", (subscriptions, client) => {
+    // auth.authorizeSubscribe let through only the truck's own config topics: this is the truck asking for it.
+    if (subscriptions.some((s) => s.topic === topicFor(client.id, "config"))) downlink?.subscribed(client.id);
   });
   aedes.on("clientError", (client, error) => {
     lostReasons.set(client, error.message.slice(0, 200));
@@ -164,6 +198,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
   return {
     metrics,
     forwarder,
+    downlink,
     start: () =>
       life.start(async () => {
         await http?.start();
@@ -173,6 +208,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
           logger.warn(failureFields(error), "Kafka not reachable at start; will keep trying");
         });
         await forwarder.start();
+        await downlink?.start();
         await aedes.listen();
         await listener.start();
         logger.info({ id: aedes.id }, "bridge started");
@@ -191,6 +227,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
         await new Promise((resolve) => setImmediate(resolve));
         await aedes.close();
         await forwarder.stop(deadline);
+        await within(downlink?.stop() ?? Promise.resolve(), Math.max(SINK_STOP_MIN_MS, deadline - Date.now()));
         await within(sink.stop(), Math.max(SINK_STOP_MIN_MS, deadline - Date.now()));
         await http?.stop();
         await auth.stop();

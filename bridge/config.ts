@@ -8,6 +8,7 @@ import { z } from "zod";
 import { parseConfig, readConfigJson } from "../common/config.ts";
 import { resolveKafkaSecurityPaths } from "../common/kafka/security.ts";
 import { AuthConfigSchema } from "./auth/index.ts";
+import { DownlinkConfigSchema } from "./downlink/index.ts";
 import { ForwarderConfigSchema } from "./forwarder/index.ts";
 import { KafkaSinkConfigSchema } from "./kafka-sink/index.ts";
 import { ListenerConfigSchema } from "./listener/index.ts";
@@ -20,6 +21,9 @@ export const BridgeConfigSchema = z
     auth: AuthConfigSchema.prefault({}),
     kafka: KafkaSinkConfigSchema,
     forwarder: ForwarderConfigSchema.prefault({}),
+    downlink: DownlinkConfigSchema.prefault({}).describe(
+      "Remote configuration: desired configs read from fleet.config, delivered to trucks (docs/operations.md).",
+    ),
     http: HttpConfigSchema.optional().describe("Metrics and health endpoint; omit to disable."),
   })
   .strict();

@@ -1,6 +1,7 @@
 /** `fleetsync agent [--config FILE]`: runs the truck gateway until SIGTERM or SIGINT. */
 import { createRequire } from "node:module";
-import { createAgent, loadAgentConfig } from "../agent/index.ts";
+import { loadAgentConfig } from "../agent/index.ts";
+import { createAgentHost } from "../agent/remote-config/index.ts";
 import { createLogger } from "../common/log.ts";
 import { parseCommandArgs } from "./commands.ts";
 
@@ -40,7 +41,8 @@ export async function run(argv: string[]): Promise<number> {
   const file = values.config ?? DEFAULT_CONFIG;
   const config = await loadAgentConfig(file);
   const log = createLogger("agent");
-  const agent = createAgent(config, { version: agentVersion(), logger: log });
+  // The host runs the agent and applies remote configuration (an overlay on this file) to it.
+  const agent = await createAgentHost(config, { version: agentVersion(), logger: log });
   let signalled: NodeJS.Signals | undefined;
   let code = 0;
   const stopped = new Promise<void>((resolve) => {

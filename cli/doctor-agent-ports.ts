@@ -84,6 +84,7 @@ export async function configuredPortSteps(config: AgentConfig, timeoutMs: number
     });
     return steps;
   }
+  steps.push(backlogStep(text));
   const ports = parsePortMetrics(text);
   steps.push({
     step: "agent's ports",
@@ -100,4 +101,39 @@ export async function configuredPortSteps(config: AgentConfig, timeoutMs: number
     data: { ports },
   });
   return steps;
+}
+
+/** The running agent's backlog from its metrics: what waits in the outbox, how old, what was lost, the drain. */
+export function backlogStep(text: string): Step {
+  const value = (name: string, channel?: string): number => {
+    const labels = channel ? `\\{channel="${channel}"\\}` : "";
+    const m = new RegExp(`^fleetsync_agent_${name}${labels} (\\S+)$`, "m").exec(text);
+    return m ? Number(m[1]) : Number.NaN;
+  };
+  const per = (c: string) => ({
+    waiting: value("outbox_records", c) + value("outbox_pending_records", c),
+    ageS: Math.round(value("outbox_backlog_age_seconds", c)),
+    dropped: value("outbox_dropped_total", c),
+  });
+  const telemetry = per("telemetry");
+  const events = per("events");
+  const data = {
+    telemetry,
+    events,
+    connected: value("mqtt_connected") === 1,
+    publishedBytes: value("mqtt_published_bytes_total"),
+    pacedWaits: value("uplink_drain_paced_waits_total"),
+    latestSent: value("uplink_latest_published_total"),
+  };
+  const lost = telemetry.dropped + events.dropped;
+  return {
+    step: "agent's backlog",
+    status: lost > 0 ? "warn" : "pass",
+    detail:
+      `${telemetry.waiting} telemetry records waiting (oldest ${telemetry.ageS} s), ${events.waiting} events ` +
+      `(oldest ${events.ageS} s); dropped ${telemetry.dropped} telemetry, ${events.dropped} events; ` +
+      `${data.connected ? "connected" : "NOT connected"}, ${data.publishedBytes} bytes published, ` +
+      `drain held back by pacing ${data.pacedWaits} times, ${data.latestSent} current-state records sent`,
+    data,
+  };
 }

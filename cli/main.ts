@@ -25,6 +25,11 @@ export const commands: Command[] = [
     load: () => import("./bridge.ts"),
   },
   {
+    name: "config",
+    summary: "set, get and follow trucks' remote configuration (fleet.config -> trucks -> fleet.status)",
+    load: () => import("./config.ts"),
+  },
+  {
     name: "detect",
     summary: "raise alerts (idling, silence, fuel, trouble codes, geofences) into fleet.alerts",
     load: () => import("./detect.ts"),

@@ -6,6 +6,7 @@ export * from "./confirm.ts";
 export * from "./in-order.ts";
 export * from "./kafka.ts";
 export * from "./records.ts";
+export * from "./remote-config.ts";
 export * from "./schema.ts";
 export * from "./topics.ts";
 export * from "./truck-id.ts";

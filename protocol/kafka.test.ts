@@ -30,6 +30,7 @@ describe("Kafka mapping", () => {
       events: "fleet.events",
       status: "fleet.status",
       deadletter: "fleet.deadletter",
+      latest: "fleet.latest",
     });
   });
 

@@ -13,6 +13,7 @@ export const DEFAULT_KAFKA_TOPICS = {
   events: "fleet.events",
   status: "fleet.status",
   deadletter: "fleet.deadletter",
+  latest: "fleet.latest",
 } as const;
 
 export type KafkaTopicKind = keyof typeof DEFAULT_KAFKA_TOPICS;
@@ -26,6 +27,7 @@ export const SCHEMA_IDS = {
   events: "fleetsync.event",
   status: "fleetsync.status",
   deadletter: "fleetsync.deadletter",
+  latest: "fleetsync.latest",
 } as const satisfies Record<KafkaTopicKind, string>;
 
 export const SCHEMA_VERSION = "1";
@@ -114,6 +116,19 @@ export function toStatusMessage(status: StatusRecord, meta: ReceiveMeta): KafkaM
     key: status.truckId,
     value: JSON.stringify(status),
     headers: baseHeaders("status", "application/json", meta),
+  };
+}
+
+/**
+ * A truck's current state -> fleet.latest (compacted, key truck id: the newest message per truck is kept). The value
+ * is the telemetry record itself (same shape as on fleet.telemetry, with its stream and seq), so a consumer that
+ * reads both can tell it is the record the backlog will bring again later; only the schema header differs.
+ */
+export function toLatestMessage(record: TelemetryRecord, meta: ReceiveMeta): KafkaMessageOut {
+  return {
+    key: record.truckId,
+    value: JSON.stringify(record),
+    headers: baseHeaders("latest", "application/json", meta),
   };
 }
 

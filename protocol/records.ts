@@ -223,9 +223,32 @@ export const StatusRecordSchema = z
     bootId: text(64, "Identifies this boot of the gateway.").optional(),
     outboxDepth: int(0, Number.MAX_SAFE_INTEGER, "Records waiting in the truck's outbox.").optional(),
     reason: z.string().max(200).optional().describe("Why the truck went offline, when known."),
+    appliedConfigVersion: int(
+      0,
+      Number.MAX_SAFE_INTEGER,
+      "The remote config version (fleet.config) the truck runs on; 0: none, its local file only.",
+    ).optional(),
+    configRejected: z
+      .object({
+        version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
+        reason: z.string().max(300),
+        at: TimestampSchema,
+      })
+      .strict()
+      .optional()
+      .describe("The last remote config the truck refused and why (it kept running on what it had)."),
   })
   .strict()
   .describe("A truck's latest online/offline state (compacted topic: the newest per truck is kept).");
+
+/**
+ * fleet.latest (issue 20): a truck's current state, the newest telemetry record it had taken when it sent it, with
+ * that record's stream and seq. The same record also comes (later, in order) on fleet.telemetry; the latest lane
+ * only lets a returning truck be shown where it is now while its backlog drains.
+ */
+export const LatestRecordSchema = TelemetryRecordSchema.describe(
+  "A truck's current state: the newest telemetry record it had when it sent it (compacted topic, newest per truck).",
+);
 
 export type Gps = z.infer<typeof GpsSchema>;
 export type Engine = z.infer<typeof EngineSchema>;
@@ -234,4 +257,5 @@ export type TelemetryRecord = z.infer<typeof TelemetryRecordSchema>;
 export type EventType = EventRecord["type"];
 export type EventRecord = z.infer<typeof EventRecordSchema>;
 export type StatusRecord = z.infer<typeof StatusRecordSchema>;
+export type LatestRecord = z.infer<typeof LatestRecordSchema>;
 export type TimeSource = z.infer<typeof TimeSourceSchema>;

@@ -11,7 +11,14 @@ import { z } from "zod";
 import { ALERT_SCHEMA_ID, AlertSchema } from "./alerts.ts";
 import { ConfirmReplySchema } from "./confirm.ts";
 import { KAFKA_HEADERS, MAX_ERROR_REASON_CHARS, SCHEMA_IDS, SCHEMA_VERSION } from "./kafka.ts";
-import { EventRecordSchema, StatusRecordSchema, TelemetryRecordSchema, TimestampSchema } from "./records.ts";
+import {
+  EventRecordSchema,
+  LatestRecordSchema,
+  StatusRecordSchema,
+  TelemetryRecordSchema,
+  TimestampSchema,
+} from "./records.ts";
+import { REMOTE_CONFIG_SCHEMA_ID, RemoteConfigSchema } from "./remote-config.ts";
 import { TruckIdSchema } from "./truck-id.ts";
 
 const recordHeaders = (schemaId: string, contentType: string) => ({
@@ -26,10 +33,10 @@ const recordHeaders = (schemaId: string, contentType: string) => ({
 export const RecordHeadersSchema = z
   .object({
     ...recordHeaders(SCHEMA_IDS.telemetry, "application/json"),
-    [KAFKA_HEADERS.schema]: z.enum([SCHEMA_IDS.telemetry, SCHEMA_IDS.events, SCHEMA_IDS.status]),
+    [KAFKA_HEADERS.schema]: z.enum([SCHEMA_IDS.telemetry, SCHEMA_IDS.events, SCHEMA_IDS.status, SCHEMA_IDS.latest]),
   })
   .strict()
-  .describe("Kafka headers of a fleet.telemetry, fleet.events or fleet.status message.");
+  .describe("Kafka headers of a fleet.telemetry, fleet.events, fleet.status or fleet.latest message.");
 
 /** Headers of a fleet.deadletter message: its value is the raw payload, so the headers explain it. */
 export const DeadLetterHeadersSchema = z
@@ -54,6 +61,11 @@ export const PUBLISHED_SCHEMAS = {
   },
   "event.v1.schema.json": { id: SCHEMA_IDS.events, title: "FleetSync event record", zod: EventRecordSchema },
   "status.v1.schema.json": { id: SCHEMA_IDS.status, title: "FleetSync truck status", zod: StatusRecordSchema },
+  "latest.v1.schema.json": {
+    id: SCHEMA_IDS.latest,
+    title: "FleetSync truck current state (fleet.latest)",
+    zod: LatestRecordSchema,
+  },
   "record-headers.v1.schema.json": {
     id: "fleetsync.record-headers",
     title: "FleetSync Kafka record headers",
@@ -65,6 +77,11 @@ export const PUBLISHED_SCHEMAS = {
     zod: DeadLetterHeadersSchema,
   },
   "alert.v1.schema.json": { id: ALERT_SCHEMA_ID, title: "FleetSync alert (fleet.alerts)", zod: AlertSchema },
+  "remote-config.v1.schema.json": {
+    id: REMOTE_CONFIG_SCHEMA_ID,
+    title: "FleetSync remote configuration (fleet.config value, MQTT config payload)",
+    zod: RemoteConfigSchema,
+  },
   "confirm-reply.v1.schema.json": {
     id: "fleetsync.confirm-reply",
     title: "FleetSync MQTT confirmation reply",

@@ -9,9 +9,11 @@ export const TOPIC_PREFIX = "fleetsync/v1";
  * - telemetry: QoS 1, a batch of telemetry records
  * - events: QoS 1, discrete events
  * - status: retained, online (on connect) / offline (the will)
+ * - latest: QoS 1, one telemetry record: the truck's current state, sent at once on reconnect and while a backlog
+ *   drains (issue 20). Not part of the ordered telemetry stream: the bridge writes it to the compacted fleet.latest.
  * - config: the only topic a truck may subscribe to; the bridge answers confirmation requests on `config/confirm`
  */
-export const TOPIC_KINDS = ["telemetry", "events", "status", "config"] as const;
+export const TOPIC_KINDS = ["telemetry", "events", "status", "latest", "config"] as const;
 export type TopicKind = (typeof TOPIC_KINDS)[number];
 
 /** The record channels: each has its own outbox queue, its own `seq` sequence and its own Kafka topic. */

@@ -15,6 +15,8 @@ export interface Sampler {
   evaluate(): void;
   /** Why the last record was taken, for logs and tests. */
   lastReason(): string | undefined;
+  /** New triggers from the next evaluation on (remote config, applied live); the tick period stays. */
+  reconfigure(next: SamplerConfig): void;
 }
 
 export interface SamplerDeps {
@@ -39,8 +41,9 @@ export function headingChange(a: number, b: number): number {
   return d > 180 ? 360 - d : d;
 }
 
-export function createSampler(config: SamplerConfig, deps: SamplerDeps): Sampler {
+export function createSampler(initial: SamplerConfig, deps: SamplerDeps): Sampler {
   const { state, clock } = deps;
+  let config = initial;
   let last:
     { at: number; lat: number | null; lon: number | null; course: number | null; speed: number | null } | undefined;
   let reason: string | undefined;
@@ -139,5 +142,8 @@ export function createSampler(config: SamplerConfig, deps: SamplerDeps): Sampler
     },
     evaluate,
     lastReason: () => reason,
+    reconfigure(next) {
+      config = { ...next, tickMs: config.tickMs };
+    },
   };
 }

@@ -4,6 +4,8 @@ import { MAX_RECORDS_PER_PAYLOAD } from "../../protocol/index.ts";
 /**
  * The MQTT uplink. When-full policy: at most `inflightBatches` batches per channel wait for their PUBACK; the
  * rest of the backlog stays in the outbox on disk until a slot frees, so memory use does not grow with it.
+ * Two lanes (issue 20): the ordered drain of the outbox (telemetry, events), paced by `drainBytesPerSecond`, and the
+ * latest lane, one record with the truck's current state, never paced and sent ahead of the backlog on reconnect.
  */
 export const UplinkConfigSchema = z
   .object({
@@ -67,6 +69,30 @@ export const UplinkConfigSchema = z
       .enum(["binary", "json"])
       .default("binary")
       .describe("Wire format (binary saves cellular data; json for debugging)."),
+    drainBytesPerSecond: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "Pacing of the outbox drain, in payload bytes per second (0: not paced). Bytes, not records, because bytes are what the cellular link carries and the contract bills; set it to the share of the link the backlog may take (e.g. 8000 on a 128 kbit/s link gives the backlog half of it). A batch goes out when the running allowance is positive (bursts of up to one second's worth); the latest lane is never paced, so a truck's current state is not starved by its backlog.",
+      ),
+    latestIntervalMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(1_000)
+      .describe(
+        "The latest lane (fleetsync/v1/{truckId}/latest -> fleet.latest): the newest telemetry record is sent at once on every (re)connect, before the backlog, then again whenever a newer record is stuck behind a backlog, at most once per this many ms. 0: no latest lane.",
+      ),
+    latestRefreshMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe(
+        "With no backlog the latest lane repeats the newest record at most once per this many ms, so fleet.latest stays current for consumers that read only it (0: only on reconnect and while a backlog drains).",
+      ),
     stopTimeoutMs: z
       .number()
       .int()

@@ -13,7 +13,7 @@ import { type StatusRecord, topicFor } from "../../protocol/index.ts";
 import { backoffDelay } from "./backoff.ts";
 import type { UplinkConfig } from "./config.ts";
 import type { ConnectMqtt, MqttPort } from "./mqtt-port.ts";
-import type { UplinkStats } from "./types.ts";
+import type { AgentStatusFields, UplinkStats } from "./types.ts";
 
 /** A live connection: its client and its generation. */
 export interface Session {
@@ -28,7 +28,9 @@ export interface ConnectionDeps {
   /** The counters the uplink reports; the connection keeps `connected`, `connects`, `disconnects`. */
   stats: UplinkStats;
   /** Agent details for the status topic. */
-  status: () => { agentVersion: string; bootId: string };
+  status: () => AgentStatusFields;
+  /** Remote config payloads; when given, every session subscribes to the truck's config topic. */
+  onConfig?: (payload: Buffer) => void;
   /** The outbox's depth, for the status topic and the logs. */
   depth: () => number;
   ca: Buffer | undefined;
@@ -56,6 +58,8 @@ export interface Connection {
   /** Says offline on the status topic (when connected) and ends the session, within bounded waits. */
   close(): Promise<void>;
   whenConnected(): Promise<void>;
+  /** Publishes the online status again on the live session. */
+  publishStatus(): void;
 }
 
 export function createConnection(config: UplinkConfig, deps: ConnectionDeps): Connection {
@@ -102,11 +106,11 @@ export function createConnection(config: UplinkConfig, deps: ConnectionDeps): Co
       if (gen !== generation) return;
       attempt = 0;
       stats.connected = true;
+      stats.connectedAt = Date.now();
       stats.connects++;
       log.info({ url: config.url, depth: deps.depth() }, "uplink connected");
-      c.publish(topicFor(truckId, "status"), statusPayload("online"), { qos: 1, retain: true }, (err) => {
-        if (err && gen === generation) log.warn({ err }, "uplink: status online not acknowledged");
-      });
+      publishOnline(c, gen);
+      if (deps.onConfig) subscribeConfig(c, gen, deps.onConfig);
       deps.onUp({ client: c, generation: gen });
       for (const w of connectedWaiters) w();
       connectedWaiters = [];
@@ -118,6 +122,27 @@ export function createConnection(config: UplinkConfig, deps: ConnectionDeps): Co
     c.on("close", () => {
       if (gen !== generation) return;
       lost(c);
+    });
+  }
+
+  function publishOnline(c: MqttPort, gen: number): void {
+    c.publish(topicFor(truckId, "status"), statusPayload("online"), { qos: 1, retain: true }, (err) => {
+      if (err && gen === generation) log.warn({ err }, "uplink: status online not acknowledged");
+    });
+  }
+
+  /**
+   * Every session subscribes again (each connection is a fresh client): the bridge sends the desired config on
+   * the SUBSCRIBE, so a truck gets it on every reconnect, whichever bridge it lands on.
+   */
+  function subscribeConfig(c: MqttPort, gen: number, onConfig: (payload: Buffer) => void): void {
+    const topic = topicFor(truckId, "config");
+    c.on("message", (t, payload) => {
+      if (gen === generation && t === topic) onConfig(payload);
+    });
+    c.subscribe(topic, { qos: 1 }, (err, granted) => {
+      if (gen !== generation) return;
+      if (err || granted?.some((g) => g.qos >= 0x80)) log.warn({ err, granted }, "uplink: config subscription refused");
     });
   }
 
@@ -189,6 +214,9 @@ export function createConnection(config: UplinkConfig, deps: ConnectionDeps): Co
     },
     opened: () => client !== undefined,
     close,
+    publishStatus() {
+      if (stats.connected && !stopping && client) publishOnline(client, generation);
+    },
     whenConnected() {
       if (stats.connected) return Promise.resolve();
       return new Promise((resolve) => connectedWaiters.push(resolve));

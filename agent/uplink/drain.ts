@@ -2,7 +2,8 @@
  * The drain pump: per channel, in seq order, it reads committed records from the head of the outbox, publishes them
  * in batches at QoS 1 with at most `inflightBatches` unacknowledged, and acknowledges them to the outbox only when
  * the PUBACK came back (MQTT.js calls a QoS 1 publish's callback at PUBACK), in order: a later batch's PUBACK waits
- * for the earlier ones, so the outbox's acknowledged prefix never has a hole.
+ * for the earlier ones, so the outbox's acknowledged prefix never has a hole. With `drainBytesPerSecond` set, a batch
+ * goes out only while the pace allows (pace.ts); the pump then comes back on a timer.
  */
 import type { Logger } from "../../common/log.ts";
 import {
@@ -16,6 +17,7 @@ import {
 import type { Outbox } from "../outbox/index.ts";
 import type { UplinkConfig } from "./config.ts";
 import type { Session } from "./connection.ts";
+import { createPace } from "./pace.ts";
 import type { UplinkStats } from "./types.ts";
 
 export const CHANNELS: Channel[] = ["telemetry", "events"];
@@ -49,6 +51,8 @@ export interface DrainDeps {
   generation(): number;
   /** A publish failed: the session is dropped and the next one starts from the outbox head. */
   fail(): void;
+  /** A telemetry batch went out: its newest record (for the latest lane). */
+  publishedTelemetry?(record: ChannelRecord["telemetry"]): void;
 }
 
 export interface Drain {
@@ -60,6 +64,10 @@ export interface Drain {
   pumpAll(): void;
   /** Resolves when no batch is in flight, or after `timeoutMs`. */
   whenIdle(timeoutMs: number): Promise<void>;
+  /** Committed records of the channel not published yet on this session (the backlog still to go). */
+  behind(channel: Channel): number;
+  /** Clears the pacing timer. */
+  stop(): void;
 }
 
 export function createDrain(config: UplinkConfig, deps: DrainDeps): Drain {
@@ -67,6 +75,28 @@ export function createDrain(config: UplinkConfig, deps: DrainDeps): Drain {
   const flows = {} as Record<Channel, ChannelFlow>;
   for (const c of CHANNELS) flows[c] = { cursor: 0, ackedUpTo: -1, inflight: [], pumping: false, again: false };
   let idleWaiters: Array<() => void> = [];
+  const pace = createPace(config.drainBytesPerSecond);
+  /**
+   * False from a lost session until restart(): the new session first sends its latest record (latest.ts), and a
+   * commit in between must not pump from the old session's cursors (records before them were never acknowledged).
+   */
+  let started = false;
+  let paceTimer: NodeJS.Timeout | undefined;
+
+  /** False when the pace holds the drain back; a timer then pumps every channel again. */
+  function paced(): boolean {
+    const wait = pace.waitMs();
+    if (wait === 0) return true;
+    stats.drainPacedWaits++;
+    if (!paceTimer) {
+      paceTimer = setTimeout(() => {
+        paceTimer = undefined;
+        for (const ch of CHANNELS) void pump(ch);
+      }, wait);
+      paceTimer.unref();
+    }
+    return false;
+  }
 
   function encode(channel: Channel, records: ChannelRecord[Channel][]): Buffer {
     const format = { format: config.format };
@@ -94,6 +124,7 @@ export function createDrain(config: UplinkConfig, deps: DrainDeps): Drain {
       do {
         f.again = false;
         for (let s = deps.session(); s && f.inflight.length < config.inflightBatches; s = deps.session()) {
+          if (!started || !paced()) break;
           let records = await outbox.read(channel, f.cursor, config.maxBatchRecords);
           if (s.generation !== deps.generation() || records.length === 0) break;
           let payload = encode(channel, records);
@@ -112,6 +143,8 @@ export function createDrain(config: UplinkConfig, deps: DrainDeps): Drain {
           stats.batchesPublished++;
           stats.recordsPublished += records.length;
           stats.bytesPublished += payload.length;
+          pace.take(payload.length);
+          if (channel === "telemetry") deps.publishedTelemetry?.(records.at(-1) as ChannelRecord["telemetry"]);
           s.client.publish(topicFor(truckId, channel), payload, { qos: 1 }, (err) => acked(channel, batch, err));
         }
       } while (f.again);
@@ -160,6 +193,7 @@ export function createDrain(config: UplinkConfig, deps: DrainDeps): Drain {
 
   return {
     restart() {
+      started = true;
       for (const ch of CHANNELS) {
         const f = flows[ch];
         f.inflight = [];
@@ -168,11 +202,17 @@ export function createDrain(config: UplinkConfig, deps: DrainDeps): Drain {
       }
     },
     forget() {
+      started = false;
       for (const ch of CHANNELS) flows[ch].inflight = [];
       notifyIdle();
     },
     pumpAll() {
       for (const ch of CHANNELS) void pump(ch);
+    },
+    behind: (channel) => Math.max(0, outbox.committedNext(channel) - flows[channel].cursor),
+    stop() {
+      if (paceTimer) clearTimeout(paceTimer);
+      paceTimer = undefined;
     },
     whenIdle(timeoutMs) {
       if (idle()) return Promise.resolve();

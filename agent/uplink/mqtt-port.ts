@@ -9,6 +9,7 @@ export interface MqttPort {
   on(event: "connect", listener: () => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
   on(event: "close", listener: () => void): unknown;
+  on(event: "message", listener: (topic: string, payload: Buffer) => void): unknown;
   removeAllListeners(event: "close"): unknown;
   /** QoS 1: `callback` runs when the PUBACK arrives (no error) or the publish failed (an MQTT 5 reason >= 0x80). */
   publish(
@@ -16,6 +17,12 @@ export interface MqttPort {
     payload: Buffer,
     options: { qos: 1; retain?: boolean },
     callback: (error?: Error) => void,
+  ): unknown;
+  /** `granted[i].qos` 128 is a refusal (SUBACK 0x80). */
+  subscribe(
+    topic: string,
+    options: { qos: 1 },
+    callback: (error: Error | null, granted?: { topic: string; qos: number }[]) => void,
   ): unknown;
   /** `force`: drop the socket without a DISCONNECT. */
   end(force: boolean, options?: Record<string, never>, callback?: () => void): unknown;

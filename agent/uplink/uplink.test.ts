@@ -33,10 +33,18 @@ class FakeClient extends EventEmitter implements MqttPort {
     this.publishes.push({ topic, payload, options, callback });
     return this;
   }
+  /** Only with a remote-config hook; these tests give none. */
+  subscribe(): this {
+    return this;
+  }
   end(force: boolean, _options?: Record<string, never>, callback?: () => void): this {
     this.ends.push(force);
     callback?.();
     return this;
+  }
+  /** The latest-lane publishes so far. */
+  latestLane(): Published[] {
+    return this.publishes.filter((p) => p.topic === `fleetsync/v1/${TRUCK}/latest`);
   }
   /** The telemetry batches published so far, as their seqs. */
   telemetry(): Published[] {
@@ -69,6 +77,8 @@ interface Rig {
   uplink: ReturnType<typeof createUplink>;
   latest(): FakeClient;
   append(count: number): Promise<void>;
+  /** Appends `records`, starts the uplink and lets the broker accept the connection: the client of that session. */
+  connectWith(records: number): Promise<FakeClient>;
   /** Stops the uplink (answering its offline status as the broker would), then the outbox. */
   stop(): Promise<void>;
 }
@@ -106,19 +116,27 @@ async function rig(overrides: Partial<UplinkConfig> = {}): Promise<Rig> {
     random: () => 0.5,
   });
   let minute = 0;
+  async function append(count: number): Promise<void> {
+    const appended: Promise<number>[] = [];
+    for (let i = 0; i < count; i++) {
+      const ts = new Date(Date.UTC(2026, 0, 1, 0, minute++)).toISOString();
+      appended.push(outbox.append("telemetry", { ts, timeSource: "system" }));
+    }
+    await outbox.flush();
+    await Promise.all(appended);
+  }
   return {
     outbox,
     clients,
     uplink,
     latest: () => clients.at(-1)!,
-    async append(count) {
-      const appended: Promise<number>[] = [];
-      for (let i = 0; i < count; i++) {
-        const ts = new Date(Date.UTC(2026, 0, 1, 0, minute++)).toISOString();
-        appended.push(outbox.append("telemetry", { ts, timeSource: "system" }));
-      }
-      await outbox.flush();
-      await Promise.all(appended);
+    append,
+    async connectWith(records) {
+      await append(records);
+      await uplink.start();
+      const c = clients.at(-1)!;
+      c.emit("connect");
+      return c;
     },
     async stop() {
       let done = false;
@@ -325,9 +343,8 @@ describe("uplink: drain pump", () => {
     await vi.advanceTimersByTimeAsync(4_000);
     expect(stopped).toBe(false);
     c.telemetry()[0]!.callback();
-    await until(() => c.publishes.length === 3, "the offline status");
-    expect(JSON.parse(String(c.publishes[2]!.payload))).toMatchObject({ state: "offline" });
-    c.publishes[2]!.callback();
+    await until(() => offlineStatus(c) !== undefined, "the offline status");
+    offlineStatus(c)!.callback();
     await stopping;
     expect(c.telemetry()).toHaveLength(1);
     expect(r.uplink.stats().recordsAcked).toBe(2);
@@ -348,5 +365,51 @@ describe("uplink: drain pump", () => {
     expect(s.outbox.depth()).toBe(1);
     await r.outbox.stop();
     await s.outbox.stop();
+  });
+
+  it("on connect sends the newest record on the latest lane before the first backlog batch", async () => {
+    const r = await rig({ maxBatchRecords: 2, inflightBatches: 1 });
+    const c = await r.connectWith(6);
+    await until(() => c.telemetry().length === 1, "the first backlog batch");
+    const lanes = c.publishes.map((p) => p.topic.split("/").at(-1));
+    // status (online) first, then the latest record, then the backlog from its oldest record.
+    expect(lanes).toEqual(["status", "latest", "telemetry"]);
+    expect(seqs(c.latestLane()[0]!)).toEqual([5]);
+    expect(seqs(c.telemetry()[0]!)).toEqual([0, 1]);
+    c.latestLane()[0]!.callback();
+    expect(r.uplink.stats()).toMatchObject({ latestPublished: 1, latestAcked: 1 });
+    // The latest lane is not the outbox's: nothing was acknowledged to it.
+    expect(r.outbox.depth()).toBe(6);
+    await r.stop();
+  });
+
+  it("while a backlog drains, a newer record goes on the latest lane again, at most once per latestIntervalMs", async () => {
+    const r = await rig({ maxBatchRecords: 2, inflightBatches: 1, latestIntervalMs: 1_000 });
+    const c = await r.connectWith(6);
+    await until(() => c.telemetry().length === 1, "the first backlog batch");
+    await r.append(1); // seq 6, stuck behind the backlog
+    await r.append(1); // seq 7
+    expect(c.latestLane()).toHaveLength(1);
+    await until(() => c.latestLane().length === 2, "the newer record on the latest lane", 100);
+    expect(seqs(c.latestLane()[1]!)).toEqual([7]);
+    await r.stop();
+  });
+
+  it("drainBytesPerSecond paces the backlog: batches wait for the allowance, the latest lane does not", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    const r = await rig({ maxBatchRecords: 2, inflightBatches: 8, drainBytesPerSecond: 100 });
+    const c = await r.connectWith(10);
+    await until(() => c.telemetry().length >= 1, "the first batch");
+    // A JSON batch of two records is over 100 bytes: the first spends the one-second allowance.
+    const first = c.telemetry()[0]!.payload.length;
+    expect(first).toBeGreaterThan(100);
+    expect(c.telemetry()).toHaveLength(1);
+    expect(c.latestLane()).toHaveLength(1);
+    // The allowance is 100 - first bytes now and refills at 100 bytes/s: still short 100 ms before it is back.
+    await vi.advanceTimersByTimeAsync(Math.ceil(((first - 100) * 1000) / 100) - 100);
+    expect(c.telemetry()).toHaveLength(1);
+    await until(() => c.telemetry().length === 2, "the second batch, once the allowance is back", 100);
+    expect(r.uplink.stats().drainPacedWaits).toBeGreaterThan(0);
+    await r.stop();
   });
 });

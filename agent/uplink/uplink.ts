@@ -1,9 +1,11 @@
 /**
- * The uplink drains the outbox over MQTT. Two jobs, one module each: connection.ts keeps one MQTT session at a time
+ * The uplink drains the outbox over MQTT. Three jobs, one module each: connection.ts keeps one MQTT session at a time
  * (status topic, reconnect with backoff and jitter), drain.ts publishes each channel's records in seq order and
- * acknowledges them to the outbox at PUBACK. This file joins them: a new session restarts the drain from the outbox
- * head, a lost one makes it forget what was in flight, a failed publish drops the session, and a commit in the
- * outbox wakes the drain. The MQTT client comes through a port (mqtt-port.ts), so the logic runs in unit tests.
+ * acknowledges them to the outbox at PUBACK, latest.ts sends the truck's current state on its own lane. This file
+ * joins them: a new session sends the latest record first and then restarts the drain from the outbox head, a lost
+ * one makes the drain forget what was in flight, a failed publish drops the session, and a commit in the outbox
+ * wakes the drain (and the latest lane, when a backlog holds the newest record back). The MQTT client comes through
+ * a port (mqtt-port.ts), so the logic runs in unit tests.
  */
 import { readFileSync } from "node:fs";
 import { FleetError } from "../../common/errors.ts";
@@ -12,6 +14,7 @@ import { silentLogger } from "../../common/log.ts";
 import type { UplinkConfig } from "./config.ts";
 import { createConnection } from "./connection.ts";
 import { createDrain } from "./drain.ts";
+import { createLatestLane } from "./latest.ts";
 import { connectMqtt } from "./mqtt-connect.ts";
 import type { Uplink, UplinkDeps, UplinkStats } from "./types.ts";
 
@@ -20,6 +23,7 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
   const { outbox, truckId } = deps;
   const stats: UplinkStats = {
     connected: false,
+    connectedAt: 0,
     connects: 0,
     disconnects: 0,
     batchesPublished: 0,
@@ -28,6 +32,10 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
     publishErrors: 0,
     recordsUnencodable: 0,
     bytesPublished: 0,
+    drainPacedWaits: 0,
+    latestPublished: 0,
+    latestAcked: 0,
+    latestAckedAt: 0,
   };
   const connection = createConnection(config, {
     truckId,
@@ -35,9 +43,13 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
     log,
     stats,
     status: deps.status,
+    ...(deps.onConfig ? { onConfig: deps.onConfig } : {}),
     depth: () => outbox.depth(),
     ca: config.caFile ? readFileSync(config.caFile) : undefined,
-    onUp: () => drain.restart(),
+    // The latest record goes first (its publish is written before any backlog batch), then the drain.
+    onUp: () => {
+      void latest.up().finally(() => drain.restart());
+    },
     onDown: () => drain.forget(),
     ...(deps.random ? { random: deps.random } : {}),
   });
@@ -49,6 +61,15 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
     session: () => connection.session(),
     generation: () => connection.generation(),
     fail: () => connection.fail(),
+    publishedTelemetry: (record) => latest.published(record),
+  });
+  const latest = createLatestLane(config, {
+    truckId,
+    outbox,
+    log,
+    stats,
+    session: () => connection.session(),
+    behind: () => drain.behind("telemetry"),
   });
   let unsubscribe: (() => void) | undefined;
   const life = new LifecycleGuard("the uplink");
@@ -61,6 +82,8 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
     refuseWaiters(new FleetError("FLEET_CLOSED", "the uplink stopped before it connected"));
     connection.beginStop();
     unsubscribe?.();
+    latest.stop();
+    drain.stop();
     if (!connection.opened()) return;
     // Let what is in flight get its PUBACK (bounded): those records then leave the outbox instead of going again.
     if (stats.connected) await drain.whenIdle(config.stopTimeoutMs);
@@ -71,7 +94,10 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
   return {
     start: () =>
       life.start(async () => {
-        unsubscribe = outbox.onCommit(() => drain.pumpAll());
+        unsubscribe = outbox.onCommit(() => {
+          drain.pumpAll();
+          latest.committed();
+        });
         connection.open();
       }),
     stop: () => life.stop(stop),
@@ -80,5 +106,6 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
       life.ensureOpen("whenConnected");
       return Promise.race([connection.whenConnected(), stopped]);
     },
+    refreshStatus: () => connection.publishStatus(),
   };
 }

@@ -1,10 +1,10 @@
 /**
  * The ACL of the topic contract (design, "MQTT topics"): a truck publishes only under its own id, to telemetry,
- * events or status; it subscribes only to its own config topic and the confirmation topic below it.
+ * events, status or latest; it subscribes only to its own config topic and the confirmation topic below it.
  */
 import { confirmTopic, parseTopic, type TopicKind, topicFor } from "../../protocol/topics.ts";
 
-export type PublishKind = Extract<TopicKind, "telemetry" | "events" | "status">;
+export type PublishKind = Extract<TopicKind, "telemetry" | "events" | "status" | "latest">;
 
 export type PublishDecision = { ok: true; kind: PublishKind } | { ok: false; reason: string };
 

@@ -36,6 +36,8 @@ export interface BrokerEvents {
   clientDisconnect: [client: Client, clean: boolean];
   clientError: [client: Client, error: Error];
   connectionError: [client: Client, error: Error];
+  /** After the SUBACK: the subscriptions Aedes granted (a refused one is not among them). */
+  subscribe: [subscriptions: { topic: string; qos: number }[], client: Client];
 }
 
 export interface BrokerOptions {

@@ -9,6 +9,7 @@ import {
   type ReceiveMeta,
   toDeadLetterMessage,
   toEventMessages,
+  toLatestMessage,
   toStatusMessage,
   toTelemetryMessages,
 } from "../../protocol/kafka.ts";
@@ -66,6 +67,12 @@ export function decodePublish(
   if (kind === "telemetry") {
     const result = decodeTelemetry(truckId, payload, { maxBytes });
     if (result.ok) messages = withTopic(topics.telemetry, toTelemetryMessages(result.records, meta));
+    else error = result.error;
+  } else if (kind === "latest") {
+    const result = decodeTelemetry(truckId, payload, { maxBytes });
+    if (result.ok && result.records.length !== 1) {
+      error = new FleetError("FLEET_PAYLOAD_INVALID", `latest holds ${result.records.length} records, not one`);
+    } else if (result.ok) messages = [{ topic: topics.latest, ...toLatestMessage(result.records[0]!, meta) }];
     else error = result.error;
   } else if (kind === "events") {
     const result = decodeEvents(truckId, payload, { maxBytes });

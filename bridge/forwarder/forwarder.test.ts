@@ -133,6 +133,35 @@ describe("forwarder (sink double)", () => {
       offset: "100",
     });
   });
+
+  it("writes a truck's latest record to the latest topic, keyed by truck; a latest of two records is a dead letter", async () => {
+    const { forwarder, sink } = forwarderWith();
+    const one = publish(forwarder, "fw-1", {
+      topic: topicFor("fw-1", "latest"),
+      payload: encodeTelemetry([record(9)]),
+    });
+    await waitFor(() => sink.batches.length === 1, "the latest record to reach the sink");
+    expect(sink.batches[0]!.map((m) => [m.topic, m.key, m.headers["fleet-schema"]])).toEqual([
+      [DEFAULT_KAFKA_TOPICS.latest, "fw-1", "fleetsync.latest"],
+    ]);
+    expect(JSON.parse(String(sink.batches[0]![0]!.value))).toMatchObject({ truckId: "fw-1", seq: 9 });
+    sink.release();
+    expect(await one.acked).toBeNull();
+    const two = publish(forwarder, "fw-1", {
+      topic: topicFor("fw-1", "latest"),
+      payload: encodeTelemetry([record(10), record(11)]),
+    });
+    await waitFor(() => sink.batches.length === 2, "the dead letter to reach the sink");
+    expect(sink.batches[1]!.map((m) => m.topic)).toEqual([DEFAULT_KAFKA_TOPICS.deadletter]);
+    sink.release();
+    expect(await two.acked).toBeNull();
+    // Another truck's latest topic is refused like any other topic of its.
+    const other = await publish(forwarder, "fw-1", {
+      topic: topicFor("fw-2", "latest"),
+      payload: encodeTelemetry([record(12)]),
+    }).acked;
+    expect(isFleetError(other, "FLEET_AUTH")).toBe(true);
+  });
 });
 
 describe("forwarder lifecycle (sink double)", () => {

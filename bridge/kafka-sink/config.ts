@@ -17,6 +17,11 @@ export const KafkaTopicsSchema = z
       .min(1)
       .default(DEFAULT_KAFKA_TOPICS.deadletter)
       .describe("Payloads that could not be accepted."),
+    latest: z
+      .string()
+      .min(1)
+      .default(DEFAULT_KAFKA_TOPICS.latest)
+      .describe("Each truck's current state, sent at once on reconnect before its backlog (compacted)."),
   })
   .strict();
 
@@ -29,8 +34,8 @@ export const KafkaSinkConfigSchema = z
       .boolean()
       .default(true)
       .describe(
-        "Create missing topics at start and whenever one vanishes (admin API); fleet.status with " +
-          "cleanup.policy=compact. Off: a missing topic makes the bridge not ready, its records wait unacknowledged.",
+        "Create missing topics at start and whenever one vanishes (admin API); fleet.status and fleet.latest " +
+          "with cleanup.policy=compact. Off: a missing topic makes the bridge not ready, its records wait unacknowledged.",
       ),
     partitions: z
       .number()

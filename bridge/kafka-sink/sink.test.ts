@@ -68,12 +68,12 @@ function kafkaDouble(topics: Map<string, number>) {
   };
 }
 
-const TOPICS = { telemetry: "t", events: "e", status: "s", deadletter: "d" };
+const TOPICS = { telemetry: "t", events: "e", status: "s", deadletter: "d", latest: "l" };
 const config = (extra: Record<string, unknown> = {}) =>
   KafkaSinkConfigSchema.parse({ brokers: ["k:9092"], topics: TOPICS, ...extra });
 const message = (key: string) => ({ topic: "t", key, value: "{}", headers: {} });
 
-function sinkWith(counts: Record<string, number> = { t: 4, e: 4, s: 1, d: 1 }, extra = {}) {
+function sinkWith(counts: Record<string, number> = { t: 4, e: 4, s: 1, d: 1, l: 1 }, extra = {}) {
   const double = kafkaDouble(new Map(Object.entries(counts)));
   const sink = createKafkaSink(config(extra), { logger: silentLogger, kafka: double.kafka });
   return { sink, ...double };
@@ -134,7 +134,7 @@ describe("Kafka sink (kafkajs double)", () => {
   });
 
   it("refuses a batch for a topic that does not exist (createTopics off) with FLEET_KAFKA_TOPIC naming it", async () => {
-    const { sink, sent } = sinkWith({ e: 4, s: 1, d: 1 }, { createTopics: false });
+    const { sink, sent } = sinkWith({ e: 4, s: 1, d: 1, l: 1 }, { createTopics: false });
     const error = await sink.send([message("a")]).catch((e: unknown) => e);
     expect(isFleetError(error, "FLEET_KAFKA_TOPIC")).toBe(true);
     expect((error as { details: { topics: string[] } }).details.topics).toEqual(["t"]);

@@ -65,8 +65,10 @@ export function createTopicAdmin(config: KafkaSinkConfig, deps: TopicAdminDeps):
       numPartitions: config.partitions,
       replicationFactor: plan.replicationFactor,
       configEntries: [
-        // The status topic keeps only the latest state per truck: log compaction.
-        ...(topic === config.topics.status ? [{ name: "cleanup.policy", value: "compact" }] : []),
+        // The status and latest topics keep only the newest record per truck: log compaction.
+        ...(topic === config.topics.status || topic === config.topics.latest
+          ? [{ name: "cleanup.policy", value: "compact" }]
+          : []),
         ...(plan.minInsyncReplicas ? [{ name: "min.insync.replicas", value: String(plan.minInsyncReplicas) }] : []),
       ],
     }));

@@ -44,7 +44,7 @@ export function createMetrics() {
     }),
     publishes: new Counter({
       name: "fleetsync_bridge_publishes_total",
-      help: "Accepted publishes, by kind (telemetry, events, status).",
+      help: "Accepted publishes, by kind (telemetry, events, status, latest).",
       labelNames: ["kind"] as const,
       registers: [registry],
     }),
@@ -105,6 +105,17 @@ export function createMetrics() {
     parkedTopics: new Gauge({
       name: "fleetsync_bridge_parked_topics",
       help: "Topics whose records wait apart because Kafka cannot take them (the topic is missing).",
+      registers: [registry],
+    }),
+    configUpdates: new Counter({
+      name: "fleetsync_bridge_config_updates_total",
+      help: "fleet.config records read, by outcome: set, removed, unchanged, too-large, full (not kept).",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    configDeliveries: new Counter({
+      name: "fleetsync_bridge_config_deliveries_total",
+      help: "Desired configs published to trucks (on subscribe and on change).",
       registers: [registry],
     }),
     statusDropped: new Counter({

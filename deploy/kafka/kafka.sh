@@ -150,7 +150,7 @@ auto.create.topics.enable=false
 log.segment.bytes=67108864
 log.retention.check.interval.ms=60000
 EOF
-  ((secure)) && secure_config >>"$dir/server.properties"
+  if ((secure)); then secure_config >>"$dir/server.properties"; fi
   if ((nodes > 1)); then
     cat >>"$dir/server.properties" <<EOF
 broker.heartbeat.interval.ms=1000
@@ -260,7 +260,7 @@ launch_node() {
   mkdir -p "$dir"
   port_open "$(node_port "$id")" &&
     die "port $(node_port "$id") is already taken by another process; set KAFKA_PORT (or KAFKA_PORTS) to free ports."
-  ((secure)) && make_secure
+  if ((secure)); then make_secure; fi
   write_config "$id"
   if [[ ! -f "$dir/logs/meta.properties" ]]; then
     [[ -s "$data_dir/cluster-id" ]] || jvm "$dir" kafka.tools.StorageTool random-uuid >"$data_dir/cluster-id"
@@ -268,7 +268,7 @@ launch_node() {
     mapfile -t users < <(scram_users)
     jvm "$dir" kafka.tools.StorageTool format -t "$(cat "$data_dir/cluster-id")" -c "$dir/server.properties" \
       "${users[@]}" >>"$log" 2>&1 || die "formatting the KRaft store of node $id failed; see $log"
-    ((secure)) && touch "$secure_dir/formatted"
+    if ((secure)); then touch "$secure_dir/formatted"; fi
   elif ((secure)) && [[ ! -f "$secure_dir/formatted" ]]; then
     die "$data_dir was formatted without --secure (SCRAM users are made at format time); use a new KAFKA_DATA_DIR."
   fi
@@ -380,9 +380,13 @@ case "${1:-}" in
     elif [[ -n "${1:-}" ]]; then
       die "usage: kafka.sh start [--brokers N] [--secure]"
     fi
-    ((secure && nodes > 1)) && die "--secure runs one node only (the listeners' ports are per node); drop --brokers."
+    if ((secure && nodes > 1)); then die "--secure runs one node only (the listeners' ports are per node); drop --brokers."; fi
     start
-    ((secure)) && echo "kafka: secure listeners SASL_SSL 127.0.0.1:$(secure_port sasl_ssl), SSL 127.0.0.1:$(secure_port ssl); see $secure_dir/connection.json" >&2
+    # An if, not `((secure)) && echo`: as the branch's last command that list's status (1 without --secure) would be
+    # the script's, and every plain start would fail after the brokers came up.
+    if ((secure)); then
+      echo "kafka: secure listeners SASL_SSL 127.0.0.1:$(secure_port sasl_ssl), SSL 127.0.0.1:$(secure_port ssl); see $secure_dir/connection.json" >&2
+    fi
     ;;
   stop) stop ;;
   status) status ;;

@@ -20,6 +20,7 @@ import { classifyKafkaError } from "../../common/kafka/errors.ts";
 import { FleetError } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
 import { type Alert, toAlertMessage } from "../../protocol/alerts.ts";
+import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 import type { RecordKind } from "../runtime/types.ts";
 import type { DetectConfig } from "./config.ts";
 import type { TruckEntry } from "./engine.ts";
@@ -80,6 +81,8 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
     status: config.topics.status,
     // Never read by detect (it writes alerts); here only so the map covers every kind the runtime knows.
     alerts: config.topics.alerts,
+    // Not read by detect either (yet: a silent-truck rule could take a returning truck's current state from it).
+    latest: DEFAULT_KAFKA_TOPICS.latest,
   };
   const kafka = createKafkaClient({ ...config.kafka, clientId: `${config.groupId}-checkpoint` });
   const admin: Admin = kafka.admin();

@@ -142,7 +142,7 @@ export function createHistoryStore(config: HistoryConfig["database"], groupId: s
     migrate: () => withClient("migrate", (client) => migrate(client)),
 
     write(batch) {
-      if (batch.kind === "status" || batch.kind === "alerts") {
+      if (batch.kind === "status" || batch.kind === "alerts" || batch.kind === "latest") {
         throw new FleetError("FLEET_PIPELINE_HANDLER", `the history pipeline does not read the ${batch.kind} topic`);
       }
       const position = batch.position();

@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { FleetError } from "../../common/errors.ts";
 import { ALERTS_TOPIC } from "../../protocol/alerts.ts";
+import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 import { parseConfig } from "../../common/config.ts";
 import { PIPELINE_INPUT_TOPICS, PipelineKafkaSchema } from "../runtime/config.ts";
 
@@ -23,6 +24,13 @@ export const MapConfigSchema = z
           .min(1)
           .default(ALERTS_TOPIC)
           .describe("The detect pipeline's alerts, shown in the event feed (read only when the topic exists)."),
+        latest: z
+          .string()
+          .min(1)
+          .default(DEFAULT_KAFKA_TOPICS.latest)
+          .describe(
+            "Each truck's current state (the latest lane): a truck back from an outage is shown where it is now while its backlog still drains on telemetry (read only when the topic exists).",
+          ),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,6 @@
 /**
- * The live map: a pipeline (group fleetsync-map) that folds telemetry, events and the compacted status topic into
- * the fleet's latest state, and the web server that shows it. A restart shows the fleet at once: the runtime starts
+ * The live map: a pipeline (group fleetsync-map) that folds telemetry, events and the compacted status and latest
+ * topics into the fleet's latest state, and the web server that shows it. A restart shows the fleet at once: the runtime starts
  * telemetry and events at the last `historyMs` of records (or earlier, after a replay) and status from its start.
  */
 import type { AddressInfo } from "node:net";
@@ -50,6 +50,9 @@ export function createMapService(config: MapConfig, deps: MapServiceDeps = {}): 
           break;
         case "alerts":
           for (const d of batch.records) state.applyAlert(d.record);
+          break;
+        case "latest":
+          for (const d of batch.records) state.applyLatest(d.record, d.kafkaTimestamp);
           break;
       }
     },

@@ -186,4 +186,30 @@ describe("client coalescing", () => {
     const snapshot = snapshotOf(state, 3);
     expect(snapshot.trucks.map((t) => t.id)).toEqual(["K"]);
   });
+
+  it("a truck back from an outage jumps to its fleet.latest position; its backlog fills the trail without moving it back", () => {
+    const state = fleet({ trailPoints: 10 });
+    const at = (minute: number) => new Date(Date.UTC(2026, 10, 30, 6, minute)).toISOString();
+    state.applyTelemetry(rec("A", 1, { ts: at(0) }), 0);
+    // Two hours later the truck is back: its current state (seq 120) comes first on fleet.latest.
+    state.applyLatest(rec("A", 120, { ts: at(120) }), 0);
+    expect(state.get("A")).toMatchObject({ lat: 51.2, ts: at(120), seq: 1 });
+    // The backlog arrives in order behind it: the trail fills in, the truck stays where it is now.
+    state.applyTelemetry(rec("A", 2, { ts: at(1) }), 0);
+    state.applyTelemetry(rec("A", 3, { ts: at(2) }), 0);
+    expect(state.get("A")).toMatchObject({ lat: 51.2, ts: at(120), seq: 3 });
+    expect(state.trail("A")).toEqual([
+      [50.01, 8],
+      [50.02, 8],
+      [50.03, 8],
+    ]);
+    // An older latest (a redelivery) never moves it back.
+    state.applyLatest(rec("A", 60, { ts: at(60) }), 0);
+    expect(state.get("A")).toMatchObject({ lat: 51.2, ts: at(120) });
+    // Telemetry catching up (the latest record itself, then newer ones) moves it on as usual.
+    state.applyTelemetry(rec("A", 120, { ts: at(120) }), 0);
+    state.applyTelemetry(rec("A", 121, { ts: at(121) }), 0);
+    expect(state.get("A")).toMatchObject({ lat: 51.21, ts: at(121), seq: 121 });
+    expect(state.trail("A").at(-1)).toEqual([51.21, 8]);
+  });
 });

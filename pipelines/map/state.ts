@@ -3,6 +3,8 @@
  * feed of recent events. Pure (no I/O, the clock passed in), so the rules are unit-tested:
  * - a truck's state is the newest record of its current stream: an older one (a redelivery after a rebalance or a
  *   restart, whose records the runtime's fresh filter keeps again) never moves a truck back;
+ * - a record from fleet.latest newer than what the truck shows moves it at once; the truck's older telemetry (its
+ *   backlog after an outage) then extends the trail without moving it back, until telemetry catches up;
  * - every change bumps the truck's version and is reported to `onChange`, which the per-client coalescers use.
  */
 import { LruMap } from "../../common/lru.ts";
@@ -64,6 +66,11 @@ export interface FleetStateOptions {
 
 export interface FleetState {
   applyTelemetry(record: TelemetryRecord, kafkaTs: number): void;
+  /**
+   * A truck's current state from fleet.latest (issue 20): shown when newer (by event time) than what the truck
+   * shows, so a truck back from an outage jumps to where it is now; its backlog then fills in the trail behind it.
+   */
+  applyLatest(record: TelemetryRecord, kafkaTs: number): void;
   applyEvent(record: EventRecord): void;
   applyStatus(record: StatusRecord): void;
   /**
@@ -107,6 +114,11 @@ interface Truck {
   dtcs: Set<string>;
   /** The dtcs changed since the view's list was made. */
   dtcsChanged: boolean;
+  /**
+   * The time of a fleet.latest record the view shows that the truck's telemetry has not caught up with yet (a truck
+   * back from an outage): older telemetry only extends the trail until it does.
+   */
+  ahead: string | undefined;
 }
 
 function emptyView(id: string): TruckView {
@@ -161,6 +173,7 @@ export function createFleetState(options: FleetStateOptions): FleetState {
       trailLength: 0,
       dtcs: new Set(),
       dtcsChanged: false,
+      ahead: undefined,
     };
     trucks.set(id, truck);
     if (trucks.size > options.maxTrucks) {
@@ -212,6 +225,36 @@ export function createFleetState(options: FleetStateOptions): FleetState {
     for (const l of listeners) l.event(entry);
   }
 
+  /** Makes the truck's view show `record`; `trail`: its position also extends the trail. */
+  function show(truck: Truck, record: TelemetryRecord, kafkaTs: number, trail: boolean): void {
+    const v = truck.view;
+    const seenAt = now();
+    v.ts = record.ts;
+    v.seenAt = seenAt;
+    v.kafkaTs = kafkaTs;
+    v.lagMs = Math.max(0, seenAt - Date.parse(record.ts));
+    const gps = record.gps;
+    if (gps) {
+      v.fix = gps.fix;
+      if (gps.lat !== null && gps.lon !== null && gps.fix !== "none") {
+        v.lat = gps.lat;
+        v.lon = gps.lon;
+        if (trail) addTrail(truck, gps.lat, gps.lon);
+      }
+      if (gps.courseDeg !== null) v.headingDeg = gps.courseDeg;
+      v.speedKmh = gps.speedKmh;
+    }
+    const engine = record.engine;
+    // No engine part: the ECU is asleep (ignition off), so the engine is not running.
+    v.engineSpeedRpm = engine ? (engine.engineSpeedRpm ?? null) : 0;
+    if (engine?.fuelLevelPct !== undefined) v.fuelLevelPct = engine.fuelLevelPct;
+    if (engine?.coolantTempC !== undefined) v.coolantTempC = engine.coolantTempC;
+    if (record.dtcs || record.obdDtcs) {
+      setDtcs(truck, new Set([...(record.dtcs ?? []).map((d) => j1939Code(d.spn, d.fmi)), ...(record.obdDtcs ?? [])]));
+    }
+    changed(truck);
+  }
+
   /** True when the record is older than what the truck shows (same stream, seq not above). */
   function isOld(view: TruckView, stream: string, seq: number): boolean {
     return view.stream === stream && view.seq !== null && seq <= view.seq;
@@ -222,37 +265,28 @@ export function createFleetState(options: FleetStateOptions): FleetState {
       const truck = truckOf(record.truckId);
       const v = truck.view;
       if (isOld(v, record.stream, record.seq)) return;
-      const seenAt = now();
       // The same string kept while the stream goes on: each record's copy would live until the truck's next record.
       if (v.stream !== record.stream) v.stream = record.stream;
       v.seq = record.seq;
-      v.ts = record.ts;
-      v.seenAt = seenAt;
-      v.kafkaTs = kafkaTs;
-      v.lagMs = Math.max(0, seenAt - Date.parse(record.ts));
-      const gps = record.gps;
-      if (gps) {
-        v.fix = gps.fix;
-        if (gps.lat !== null && gps.lon !== null && gps.fix !== "none") {
-          v.lat = gps.lat;
-          v.lon = gps.lon;
-          addTrail(truck, gps.lat, gps.lon);
+      if (truck.ahead !== undefined) {
+        if (record.ts < truck.ahead) {
+          // The backlog of a truck back from an outage, behind the current state fleet.latest showed: its trail
+          // fills in, the truck stays where it is now (never moved back to an older time).
+          const gps = record.gps;
+          if (gps && gps.lat !== null && gps.lon !== null && gps.fix !== "none") addTrail(truck, gps.lat, gps.lon);
+          return;
         }
-        if (gps.courseDeg !== null) v.headingDeg = gps.courseDeg;
-        v.speedKmh = gps.speedKmh;
+        truck.ahead = undefined;
       }
-      const engine = record.engine;
-      // No engine part: the ECU is asleep (ignition off), so the engine is not running.
-      v.engineSpeedRpm = engine ? (engine.engineSpeedRpm ?? null) : 0;
-      if (engine?.fuelLevelPct !== undefined) v.fuelLevelPct = engine.fuelLevelPct;
-      if (engine?.coolantTempC !== undefined) v.coolantTempC = engine.coolantTempC;
-      if (record.dtcs || record.obdDtcs) {
-        setDtcs(
-          truck,
-          new Set([...(record.dtcs ?? []).map((d) => j1939Code(d.spn, d.fmi)), ...(record.obdDtcs ?? [])]),
-        );
-      }
-      changed(truck);
+      show(truck, record, kafkaTs, true);
+    },
+
+    applyLatest(record, kafkaTs) {
+      const truck = truckOf(record.truckId);
+      // Newer event time wins: a latest record older than what the truck shows changes nothing.
+      if (truck.view.ts !== null && record.ts <= truck.view.ts) return;
+      truck.ahead = record.ts;
+      show(truck, record, kafkaTs, false);
     },
 
     applyEvent(record) {

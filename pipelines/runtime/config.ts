@@ -41,6 +41,14 @@ export const PipelineTopicsSchema = z
         "Alerts topic to read (contract: fleet.alerts). Optional at start: the detect pipeline creates it, so when it " +
           "does not exist yet the pipeline runs without it (a warning says so).",
       ),
+    latest: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        `Latest-state topic to read (contract: ${DEFAULT_KAFKA_TOPICS.latest}), compacted, read from its start like status. ` +
+          "Optional at start: when it does not exist yet (a bridge older than the latest lane) the pipeline runs without it.",
+      ),
   })
   .strict()
   .refine((t) => t.telemetry ?? t.events ?? t.status, { message: "name at least one topic" });
@@ -67,7 +75,9 @@ export const PipelineRuntimeConfigSchema = z
     statusFromEarliest: z
       .boolean()
       .default(false)
-      .describe("On assignment, read the compacted status topic from its start (the latest state of every truck)."),
+      .describe(
+        "On assignment, read the compacted status and latest topics from their start (the latest state of every truck).",
+      ),
     partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(1),
     commitIntervalMs: z
       .number()

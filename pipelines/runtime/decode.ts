@@ -26,6 +26,7 @@ const FILES: Record<RecordKind, PublishedSchemaFile> = {
   events: "event.v1.schema.json",
   status: "status.v1.schema.json",
   alerts: "alert.v1.schema.json",
+  latest: "latest.v1.schema.json",
 };
 
 // validateFormats off: the schema's own `pattern` already pins the timestamp format (ISO 8601 UTC, milliseconds).

@@ -81,7 +81,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   const logger = (deps.logger ?? silentLogger).child({ pipeline: config.name });
   const metrics = deps.metrics ?? createPipelineMetrics(config.name);
   const kindOf = new Map<string, RecordKind>();
-  for (const kind of ["telemetry", "events", "status", "alerts"] as const) {
+  for (const kind of ["telemetry", "events", "status", "alerts", "latest"] as const) {
     const topic = config.topics[kind];
     if (topic !== undefined) kindOf.set(topic, kind);
   }
@@ -111,7 +111,9 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   let committing: Promise<void> = Promise.resolve();
 
   const newFilter = (kind: RecordKind) =>
-    kind === "status" || kind === "alerts" ? undefined : createInOrderFilter({ maxTrucks: config.inOrder.maxTrucks });
+    kind === "status" || kind === "alerts" || kind === "latest"
+      ? undefined
+      : createInOrderFilter({ maxTrucks: config.inOrder.maxTrucks });
 
   function count(error: FleetError): void {
     metrics.errors.inc({ code: error.code });
@@ -120,11 +122,12 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   /** The offset a partition starts at after an assignment, or undefined for Kafka's own (committed) position. */
   async function startOffset(tp: TopicPartition, state: PartitionState): Promise<string | undefined> {
     if (deps.offsetStore) return loadStored(deps.offsetStore, tp, state);
-    if (state.kind === "status" && config.statusFromEarliest) {
+    // Compacted topics: their whole content is the current state of every truck.
+    if ((state.kind === "status" || state.kind === "latest") && config.statusFromEarliest) {
       const offsets = await admin.fetchTopicOffsets(tp.topic);
       return offsets.find((o) => o.partition === tp.partition)?.low;
     }
-    if (state.kind !== "status" && config.historyMs > 0) {
+    if (state.kind !== "status" && state.kind !== "latest" && config.historyMs > 0) {
       const [byTime, committed] = await Promise.all([
         admin.fetchTopicOffsetsByTimestamp(tp.topic, Date.now() - config.historyMs),
         admin.fetchOffsets({ groupId: config.groupId, topics: [tp.topic] }),
@@ -394,13 +397,14 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
           await admin.connect();
           const existing = new Set(await admin.listTopics());
           // The alerts topic is the detect pipeline's output: a reader (the map) must work before detect ever ran.
-          const alertsTopic = config.topics.alerts;
-          if (alertsTopic !== undefined && !existing.has(alertsTopic)) {
-            kindOf.delete(alertsTopic);
-            logger.warn(
-              { topic: alertsTopic },
-              "alerts topic does not exist yet (start detect first): reading without it",
-            );
+          // The latest topic likewise, before a bridge with the latest lane ever ran.
+          for (const [optional, why] of [
+            [config.topics.alerts, "alerts topic does not exist yet (start detect first): reading without it"],
+            [config.topics.latest, "latest topic does not exist yet (an older bridge): reading without it"],
+          ] as const) {
+            if (optional === undefined || existing.has(optional)) continue;
+            kindOf.delete(optional);
+            logger.warn({ topic: optional }, why);
           }
           const missing = [...kindOf.keys()].filter((t) => !existing.has(t));
           if (missing.length > 0) {

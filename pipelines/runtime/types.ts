@@ -3,14 +3,18 @@ import type { TruckPosition } from "../../protocol/in-order.ts";
 import type { Alert } from "../../protocol/alerts.ts";
 import type { EventRecord, StatusRecord, TelemetryRecord } from "../../protocol/records.ts";
 
-/** alerts: fleet.alerts, written by the detect pipeline (not sequenced per truck, like status). */
-export type RecordKind = "telemetry" | "events" | "status" | "alerts";
+/**
+ * alerts: fleet.alerts, written by the detect pipeline (not sequenced per truck, like status). latest: fleet.latest,
+ * each truck's current state (compacted, not sequenced: it runs ahead of the truck's telemetry after an outage).
+ */
+export type RecordKind = "telemetry" | "events" | "status" | "alerts" | "latest";
 
 export interface RecordOf {
   telemetry: TelemetryRecord;
   events: EventRecord;
   status: StatusRecord;
   alerts: Alert;
+  latest: TelemetryRecord;
 }
 
 /** One Kafka record that passed validation and (telemetry, events) the in-order filter. */
@@ -43,7 +47,8 @@ interface BatchOf<K extends RecordKind> {
   position(): StoredPosition;
 }
 
-export type RecordBatch = BatchOf<"telemetry"> | BatchOf<"events"> | BatchOf<"status"> | BatchOf<"alerts">;
+export type RecordBatch =
+  BatchOf<"telemetry"> | BatchOf<"events"> | BatchOf<"status"> | BatchOf<"alerts"> | BatchOf<"latest">;
 
 export interface TopicPartition {
   topic: string;

@@ -10,10 +10,12 @@ import {
   type KafkaMessageOut,
   toDeadLetterMessage,
   toEventMessage,
+  toLatestMessage,
   toStatusMessage,
   toTelemetryMessage,
 } from "../kafka.ts";
 import type { EventRecord, TelemetryRecord } from "../records.ts";
+import { type RemoteConfig, RemoteConfigSchema } from "../remote-config.ts";
 import { topicFor } from "../topics.ts";
 
 const truckId = "TRK-0042";
@@ -99,8 +101,18 @@ const idlingAlert = {
   thresholds: { idleMinutes: 20, speedKmh: 3, radiusM: 50 },
 } as const;
 
+/** A desired config as `fleetsync config set TRK-0042 --file F` writes it: records twice as often while moving. */
+export const remoteConfigSample: RemoteConfig = RemoteConfigSchema.parse({
+  truckId,
+  version: 3,
+  setAt: "2026-03-14T08:00:00.000Z",
+  sampler: { movingPeriodMs: 2_500, parkedPeriodMs: 60_000 },
+  state: { sources: { totalDistanceKm: [238, 23] } },
+  logLevel: "debug",
+});
+
 export interface Sample {
-  name: "telemetry" | "events" | "status" | "deadletter" | "alerts";
+  name: "telemetry" | "events" | "status" | "latest" | "deadletter" | "alerts" | "config";
   message: KafkaMessageOut;
   /** What the truck sent, as hex, when it came from the wire codec. */
   payloadHex?: string;
@@ -114,6 +126,14 @@ function only<T>(result: { ok: true; records: T[] } | { ok: false; error: FleetE
 export function buildSamples(): Sample[] {
   const telemetryPayload = encodeTelemetry([telemetry]);
   const eventPayload = encodeEvents([event]);
+  const latestPayload = encodeTelemetry([
+    {
+      ...telemetry,
+      seq: telemetry.seq + 7_214,
+      ts: "2026-03-14T11:31:06.000Z",
+      gps: { ...telemetry.gps!, lat: 48.3538912, lon: 11.7860518 },
+    },
+  ]);
   const badPayload = Buffer.from('{"stream":"5f2c9a0e13b7d846","seq":7,"ts":"yesterday","timeSource":"gnss"}');
   const badResult = decodeTelemetry(truckId, badPayload);
   const badError = badResult.ok ? new FleetError("FLEET_PAYLOAD_INVALID", "unexpectedly valid") : badResult.error;
@@ -144,9 +164,19 @@ export function buildSamples(): Sample[] {
           agentVersion: "0.1.0",
           bootId: "3f1e0c52-8d7a-4a4b-9f43-1c2d3e4f5a6b",
           outboxDepth: 0,
+          appliedConfigVersion: 3,
         },
         { mqttTopic: topicFor(truckId, "status"), receivedAt: new Date("2026-03-14T06:09:58.310Z") },
       ),
+    },
+    {
+      // A truck back from an outage: its newest record goes on the latest lane at once, its backlog behind it.
+      name: "latest",
+      payloadHex: latestPayload.toString("hex"),
+      message: toLatestMessage(only(decodeTelemetry(truckId, latestPayload)), {
+        mqttTopic: topicFor(truckId, "latest"),
+        receivedAt: new Date("2026-03-14T11:31:07.208Z"),
+      }),
     },
     {
       name: "deadletter",
@@ -159,6 +189,8 @@ export function buildSamples(): Sample[] {
       }),
     },
     { name: "alerts", message: toAlertMessage(idlingAlert) },
+    // Written by `fleetsync config set`, not by a bridge: no headers; a tombstone (null value) removes the override.
+    { name: "config", message: { key: truckId, value: JSON.stringify(remoteConfigSample), headers: {} } },
   ];
 }
 

@@ -7,15 +7,12 @@ import { planScenario, SCENARIO_NAMES, SCENARIOS, scenarioFences } from "./scena
 
 const START = { lat: 51.9, lon: 4.45 };
 const T0 = Date.UTC(2026, 10, 30, 6, 0, 0);
+const planOf = (name: (typeof SCENARIO_NAMES)[number]) =>
+  planScenario(SCENARIOS[name], { truckId: "S-1", stream: "00000000000000ee", startTimeMs: T0, start: START });
 
 /** Runs a scenario's records through the detectors as the pipeline would (one batch per record, live arrival). */
 function detect(name: (typeof SCENARIO_NAMES)[number]): Alert[] {
-  const plan = planScenario(SCENARIOS[name], {
-    truckId: "S-1",
-    stream: "00000000000000ee",
-    startTimeMs: T0,
-    start: START,
-  });
+  const plan = planOf(name);
   const engine = createDetectEngine({
     detectors: parseDetectConfig({ kafka: { brokers: ["x:1"] } }).detectors,
     // Only the geofence scenario has a fence ahead: the others drive north too.
@@ -48,12 +45,7 @@ describe("scripted scenarios", () => {
   });
 
   it.each(SCENARIO_NAMES)("%s sends valid records with seq rising by one per channel", (name) => {
-    const plan = planScenario(SCENARIOS[name], {
-      truckId: "S-1",
-      stream: "00000000000000ee",
-      startTimeMs: T0,
-      start: START,
-    });
+    const plan = planOf(name);
     const seqs = { telemetry: [] as number[], events: [] as number[] };
     for (const { record } of plan.records) {
       (record.kind === "telemetry" ? TelemetryRecordSchema : EventRecordSchema).parse(record.value);
@@ -63,23 +55,13 @@ describe("scripted scenarios", () => {
   });
 
   it("cuts the silent truck's connection mid-drive", () => {
-    const plan = planScenario(SCENARIOS.silent, {
-      truckId: "S-1",
-      stream: "00000000000000ee",
-      startTimeMs: T0,
-      start: START,
-    });
+    const plan = planOf("silent");
     expect(plan.silentFromMs).toBe(180_000);
     expect(Math.max(...plan.records.map((r) => r.atMs))).toBeLessThan(180_000);
   });
 
   it("siphon: the records carry no fuel level while the engine is off, as an agent's on a J1939 bus", () => {
-    const plan = planScenario(SCENARIOS.siphon, {
-      truckId: "S-1",
-      stream: "00000000000000ee",
-      startTimeMs: T0,
-      start: START,
-    });
+    const plan = planOf("siphon");
     const telemetry = plan.records.flatMap((r) => (r.record.kind === "telemetry" ? [r.record.value] : []));
     const levels = telemetry.map((t) => t.engine?.fuelLevelPct);
     // Parked from minute 2 to 13 with no level; the first level after the start is the siphoned one.

@@ -289,6 +289,16 @@ async function benchRss(dir: string, broker: Broker, scenario: RssScenario) {
   const feed = createWriteStream(gps.feed);
   const canFeed = can ? createWriteStream(can.feed) : undefined;
   const canLines = can ? readFileSync(CAN_LOG, "utf8").split("\n").filter(Boolean) : [];
+  // A write stream without an 'error' listener turns a pty's EIO into an uncaught exception that ends the whole
+  // report. A feed failing while we measure fails this run by name; once measuring is over the feeds are destroyed
+  // (what they still hold was never going to be measured) and their late errors do not matter.
+  let measuring = true;
+  let feedFailure: Error | undefined;
+  const onFeedError = (name: string) => (err: Error) => {
+    if (measuring) feedFailure ??= new Error(`the ${name} feed pty failed while measuring: ${err.message}`);
+  };
+  feed.on("error", onFeedError("GPS"));
+  canFeed?.on("error", onFeedError("CAN"));
   let n = 0;
   let c = 0;
   const timer = setInterval(() => {
@@ -315,12 +325,14 @@ async function benchRss(dir: string, broker: Broker, scenario: RssScenario) {
   }
   const end = { at: performance.now(), cpu: cpuSeconds(pid) };
   clearInterval(timer);
-  feed.end();
-  canFeed?.end();
+  measuring = false;
+  feed.destroy();
+  canFeed?.destroy();
   agent.child.kill("SIGTERM");
   await agent.exited;
   await gps.close();
   await can?.close();
+  if (feedFailure) throw feedFailure;
   // Reference: node doing nothing.
   const bare = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
   await new Promise((r) => setTimeout(r, 1500));

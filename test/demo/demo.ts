@@ -7,7 +7,11 @@
  * whose URL and an example query are printed. A live view shows every truck until Ctrl-C (or --duration), which
  * stops everything in order: agents, map, history, bridge, devices, PostgreSQL, Kafka, and removes the folder.
  *
- *   npm run demo [-- --duration S] [-- --plain] [-- --map-port N]
+ *   npm run demo [-- --duration S] [-- --plain] [-- --map-port N] [-- --outage S]
+ *
+ * --outage S: DEMO-1 dials the bridge through a TCP proxy that, 20 s into the view, goes silent for S seconds (a
+ * tunnel): the map shows it standing still while its outbox fills, then, at the reconnect, jumping to where it is now
+ * (its current state on fleet.latest, issue 20) while the trail of the outage fills in behind it.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -29,7 +33,11 @@ import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
 import { runScenarios } from "../../sim/scenarios/scenario-run.ts";
 import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
 import { type TopicWatch, watchTopic } from "../e2e/watch.ts";
+import { type CuttingProxy, startCuttingProxy } from "../faults/proxy.ts";
 import { checkPrerequisites, describeMissing, installDebianPackages } from "./prereqs.ts";
+import { configKafka, readReported } from "../../cli/config-kafka.ts";
+import { DEFAULT_KAFKA_TOPICS } from "../../protocol/index.ts";
+import { runFleetsync } from "../support/cli.ts";
 import { createView, type TruckRow, type View } from "./view.ts";
 
 const TRUCKS = [
@@ -42,11 +50,16 @@ const TOPIC = "fleet.telemetry";
 const SCENARIO_TRUCK = "DEMO-idle-1"; // as planScenarioFleet names it (prefix DEMO)
 const SCENARIO_SPEED = 60;
 const REFRESH_MS = 1_000;
+/** The remote config change the demo makes: DEMO-1's record period halves, 1 s → 0.5 s, this long into the view. */
+const CONFIG_TRUCK = "DEMO-1";
+const CONFIG_AFTER_MS = 20_000;
+const HALF_PERIOD = { sampler: { movingPeriodMs: 500, parkedPeriodMs: 500, minIntervalMs: 500 } };
 
 const HELP = `Usage: npm run demo [-- options]
   --duration S   stop by itself after S seconds (default: run until Ctrl-C)
   --plain        one JSON line per refresh instead of the terminal view (the default when stdout is not a terminal)
   --map-port N   the live map's port (default 8090; another free port when 8090 is taken)
+  --outage S     DEMO-1 loses its link for S seconds, 20 s into the run, then comes back: the map jumps to it
 Environment: KAFKA_BROKERS=host:port,... uses an existing Kafka instead of starting the local one;
   DATABASE_URL=postgres://... an existing PostgreSQL database for the history instead of a throw-away server.
 `;
@@ -63,6 +76,8 @@ interface Running {
   devices?: DeviceFleet;
   agents: AgentProcess[];
   watch?: TopicWatch;
+  /** --outage: the link of the truck that goes through a tunnel. */
+  tunnel?: CuttingProxy;
   dir?: string;
 }
 
@@ -77,6 +92,7 @@ async function stopAll(r: Running, say: (text: string) => void): Promise<void> {
   await r.detect?.stop();
   await r.history?.stop();
   await r.db?.end().catch(() => undefined);
+  await r.tunnel?.close().catch(() => undefined);
   await r.bridge?.stop();
   await r.watch?.stop().catch(() => undefined);
   await r.devices?.stop();
@@ -154,12 +170,67 @@ function row(
   return result;
 }
 
+/**
+ * The remote configuration step of the demo (issue 19): `fleetsync config set` halves one truck's record period;
+ * the bridge delivers it, the agent applies it live, and fleet.status says so. Messages say each step and how long
+ * the truck took.
+ */
+async function changeConfigLater(
+  dir: string,
+  brokers: string[],
+  configTopic: string,
+  say: (text: string) => void,
+  stopped: () => boolean,
+): Promise<void> {
+  const waitUntil = Date.now() + CONFIG_AFTER_MS;
+  while (!stopped() && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 250));
+  if (stopped()) return;
+  const file = join(dir, "demo-1-config.json");
+  await writeFile(file, `${JSON.stringify(HALF_PERIOD)}\n`);
+  const topicArgs = configTopic === "fleet.config" ? [] : ["--topic", configTopic];
+  say(`remote config: fleetsync config set ${CONFIG_TRUCK} --file ${file} ${topicArgs.join(" ")}`.trim());
+  const setAt = Date.now();
+  const set = await runFleetsync([
+    "config",
+    "set",
+    CONFIG_TRUCK,
+    "--file",
+    file,
+    "--brokers",
+    brokers.join(","),
+    ...topicArgs,
+  ]);
+  if (set.code !== 0) {
+    say(`remote config: set failed: ${set.stderr.trim()}`);
+    return;
+  }
+  const { version } = JSON.parse(set.stdout) as { version: number };
+  say(`remote config: ${CONFIG_TRUCK} version ${version} written (record period 1 s -> 0.5 s)`);
+  const options = { brokers, configTopic, statusTopic: DEFAULT_KAFKA_TOPICS.status, timeoutMs: 10_000 };
+  const kafka = configKafka(options);
+  const deadline = Date.now() + 60_000;
+  while (!stopped() && Date.now() < deadline) {
+    const reported = await readReported(kafka, options).catch(() => undefined);
+    const report = reported?.get(CONFIG_TRUCK)?.config;
+    // Reported after the set (fleet.status may hold an earlier run's DEMO-1 on a shared Kafka).
+    if (report && (report.appliedConfigVersion ?? 0) >= version && Date.parse(report.ts) >= setAt - 1_000) {
+      say(
+        `remote config: ${CONFIG_TRUCK} applied version ${version} (${((Date.now() - setAt) / 1000).toFixed(1)} s after set)`,
+      );
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  if (!stopped()) say(`remote config: ${CONFIG_TRUCK} did not report version ${version} within 60 s`);
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       duration: { type: "string" },
       plain: { type: "boolean", default: false },
       "map-port": { type: "string", default: "8090" },
+      outage: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -170,6 +241,11 @@ async function main(): Promise<number> {
   const durationS = values.duration === undefined ? undefined : Number(values.duration);
   if (durationS !== undefined && !(durationS > 0)) {
     process.stderr.write("--duration must be a positive number of seconds\n");
+    return 2;
+  }
+  const outageS = values.outage === undefined ? undefined : Number(values.outage);
+  if (outageS !== undefined && !(outageS > 0)) {
+    process.stderr.write("--outage must be a positive number of seconds\n");
     return 2;
   }
   const tty = !values.plain && process.stdout.isTTY === true;
@@ -221,6 +297,8 @@ async function main(): Promise<number> {
     const passwords = Object.fromEntries(
       [...TRUCKS.map((t) => t.truckId), SCENARIO_TRUCK].map((id) => [id, randomBytes(18).toString("base64url")]),
     );
+    // On a Kafka the user runs, a topic of this run's own: the demo's config change must not outlive it.
+    const configTopic = ownKafka ? "fleet.config" : `fleet.config.demo-${randomBytes(3).toString("hex")}`;
     const files = await writeBridgeFiles({
       dir: r.dir,
       brokers: r.kafka.brokers,
@@ -228,6 +306,7 @@ async function main(): Promise<number> {
       scrypt: DEFAULT_SCRYPT,
       partitions: 3,
       forwarder: { lingerMs: 5 },
+      configTopic,
     });
     say("starting the bridge...");
     r.bridge = await spawnBridge(files.configFile, { detached: true });
@@ -304,12 +383,14 @@ async function main(): Promise<number> {
     });
     await r.devices.start();
     const bridgeUrl = `mqtt://127.0.0.1:${files.port}`;
-    for (const device of r.devices.devices()) {
+    if (outageS !== undefined) r.tunnel = await startCuttingProxy(files.port, "demo-outage");
+    for (const [index, device] of r.devices.devices().entries()) {
+      const tunnelled = index === 0 && r.tunnel !== undefined;
       const metricsPort = await freePort();
       const configFile = await writeAgentConfig({
         truckId: device.truckId,
         device,
-        brokerUrl: bridgeUrl,
+        brokerUrl: tunnelled ? `mqtt://127.0.0.1:${r.tunnel!.port}` : bridgeUrl,
         password: passwords[device.truckId]!,
         dir: join(r.dir, "agents", device.truckId),
         metricsPort,
@@ -317,6 +398,8 @@ async function main(): Promise<number> {
         overrides: {
           sampler: { movingPeriodMs: 1_000, parkedPeriodMs: 1_000, minIntervalMs: 1_000, tickMs: 250 },
           outbox: { commitIntervalMs: 200 },
+          // The tunnelled truck notices the dead link within a keepalive and is back within seconds of its end.
+          ...(tunnelled ? { broker: { keepaliveS: 10, reconnectMinMs: 500, reconnectMaxMs: 2_000 } } : {}),
         },
       });
       r.agents.push(spawnAgent(configFile, metricsPort, { detached: true }));
@@ -370,7 +453,28 @@ async function main(): Promise<number> {
     }).catch((error: unknown) => view.message(`the scripted truck failed: ${(error as Error).message}`));
 
     const viewStart = Date.now();
+    const configChange = changeConfigLater(r.dir, r.kafka.brokers, configTopic, say, () => stopRequested);
     const endAt = durationS === undefined ? Number.POSITIVE_INFINITY : viewStart + durationS * 1000;
+    const tunnel = r.tunnel;
+    const outageTimers: NodeJS.Timeout[] = [];
+    if (tunnel && outageS !== undefined) {
+      outageTimers.push(
+        setTimeout(() => {
+          tunnel.partition();
+          view.message(
+            `${TRUCKS[0].truckId} drives into a tunnel: no link for ${outageS} s (its outbox keeps every record)`,
+          );
+        }, 20_000),
+        setTimeout(
+          () => {
+            tunnel.heal();
+            view.message(`${TRUCKS[0].truckId} is out of the tunnel: the map jumps to it, its backlog drains behind`);
+          },
+          20_000 + outageS * 1000,
+        ),
+      );
+      for (const t of outageTimers) t.unref();
+    }
     while (!stopRequested && Date.now() < endAt) {
       const [gauges, inDatabase] = await Promise.all([
         Promise.all(r.agents.map((a) => a.scrape().catch(() => undefined))),
@@ -404,7 +508,9 @@ async function main(): Promise<number> {
         };
       });
     }
+    for (const t of outageTimers) clearTimeout(t);
     await scripted;
+    await configChange;
     const inKafka = TRUCKS.map((t, i) => r.watch!.view(t.truckId, r.agents[i]!.stream()).records);
     view.close();
     // With --duration (a test, CI): fail when a truck never reached Kafka, so a broken path cannot look like a demo.

@@ -36,6 +36,8 @@ export interface BridgeFileOptions {
   forwarder?: Record<string, unknown>;
   /** Bind the metrics endpoint (port 0 = any); default off. */
   http?: boolean;
+  /** The desired-config topic the bridge's downlink reads (default fleet.config). */
+  configTopic?: string;
 }
 
 export async function writeBridgeFiles(options: BridgeFileOptions): Promise<BridgeFiles> {
@@ -58,6 +60,7 @@ export async function writeBridgeFiles(options: BridgeFileOptions): Promise<Brid
     },
     forwarder: { retryMaxMs: 1_000, ...options.forwarder },
     ...(options.http ? { http: { host: "127.0.0.1", port: 0 } } : {}),
+    ...(options.configTopic ? { downlink: { topic: options.configTopic } } : {}),
   };
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
   return { configFile, credentialsFile, port };

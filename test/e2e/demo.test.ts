@@ -106,6 +106,32 @@ describe("npm run demo", () => {
       alertLines().join("\n"),
     ).toBe(true);
 
+    // The remote configuration step: DEMO-1's record period halves (1 s → 0.5 s) through fleetsync config set;
+    // the demo says when the truck reported it applied, and from then on DEMO-1 gains records twice as fast.
+    const applied = await waitFor(
+      () => d.messages.find((m) => /^remote config: DEMO-1 applied version \d+/.test(m)),
+      "DEMO-1 to apply the demo's config change",
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+    expect(d.messages.some((m) => m.startsWith("remote config: fleetsync config set DEMO-1 --file"))).toBe(true);
+    const counts = () => {
+      const f = d.frames.at(-1)!;
+      return {
+        one: f.trucks.find((t) => t.truckId === "DEMO-1")!.inKafka,
+        two: f.trucks.find((t) => t.truckId === "DEMO-2")!.inKafka,
+      };
+    };
+    const start = await waitFor(() => (d.frames.length > 0 ? counts() : undefined), "a frame after the change");
+    await waitFor(() => counts().two >= start.two + 15, "15 more records of DEMO-2", {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+    const end = counts();
+    expect(
+      end.one - start.one,
+      `${applied}: DEMO-1 ${start.one}→${end.one}, DEMO-2 ${start.two}→${end.two}`,
+    ).toBeGreaterThanOrEqual(1.5 * (end.two - start.two));
+
     d.child.kill("SIGINT");
     const exit = await d.exited;
     expect(exit.code, d.stderr()).toBe(0);

@@ -13,14 +13,17 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createDeviceFleet } from "../../sim/index.ts";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
-import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
-import { createScriptedDevices } from "../../sim/scenarios/scripted-devices.ts";
 import { deleteTopics, readToEnd, readUntil, testKafka, uniqueTopic } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
 import { type InProcessAgent, startInProcessAgent } from "./agents.ts";
-import { expectedAlertCount, startScenarioDetect, startScenarioBridge } from "./detect-scenario-run.ts";
+import {
+  expectedAlertCount,
+  scenarioAgentOverrides,
+  startScenarioBridge,
+  startScenarioDetect,
+  startScenarioDevices,
+} from "./detect-scenario-run.ts";
 import { runTopics } from "./kafka.ts";
 
 const SCALE = 20;
@@ -51,21 +54,7 @@ describe("detectors on scripted trucks through real agents", () => {
     cleanup.push(() => detect.service.stop());
 
     // Devices first (the agents open their ptys), then the agents; the scripts start when the devices do.
-    const devices = createDeviceFleet(
-      {
-        dir: join(dir, "dev"),
-        startTimeMs,
-        timeScale: SCALE,
-        trucks: trucks.map((t) => ({ truckId: t.truckId, can: "slcan" as const })),
-      },
-      {
-        sims: Object.fromEntries(
-          trucks.map((t) => [t.truckId, createScriptedDevices(SCENARIOS[t.scenario], { startTimeMs, start: t.start })]),
-        ),
-      },
-    );
-    await devices.start();
-    cleanup.push(() => devices.stop());
+    const devices = await startScenarioDevices(join(dir, "dev"), trucks, { startTimeMs, scale: SCALE }, cleanup);
     const agents: InProcessAgent[] = [];
     for (const device of devices.devices()) {
       const agent = await startInProcessAgent({
@@ -74,15 +63,7 @@ describe("detectors on scripted trucks through real agents", () => {
         brokerUrl: `mqtt://127.0.0.1:${files.port}`,
         password: `pw-${device.truckId}`,
         dir: join(dir, "agents", device.truckId),
-        overrides: {
-          clock: { timeScale: SCALE },
-          // The scenarios' cadence (sim/scenarios/scenarios.ts): 10 s moving, 30 s standing, in simulated time.
-          sampler: { movingPeriodMs: 10_000, parkedPeriodMs: 30_000, minIntervalMs: 0, tickMs: 100 },
-          // The guard's tolerance is in the receiver's time: at 20x a pty read held up 500 ms by a busy machine is 10
-          // simulated seconds, the whole default. Scaled, it is the default's 10 s of wall time again. (At 60x the
-          // test failed once at load average ~50; 20x leaves three times the room for the same scenarios.)
-          state: { gnssMaxJumpMs: 10_000 * SCALE },
-        },
+        overrides: scenarioAgentOverrides(SCALE),
       });
       agents.push(agent);
       cleanup.push(() => agent.stop());

@@ -13,8 +13,10 @@ import {
   parseGeofences,
 } from "../../pipelines/detect/index.ts";
 import { type Alert, AlertSchema } from "../../protocol/alerts.ts";
+import { createDeviceFleet, type DeviceFleet } from "../../sim/index.ts";
 import { type ScriptedTruck, scenarioFleetFences } from "../../sim/scenarios/fleet.ts";
 import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
+import { createScriptedDevices } from "../../sim/scenarios/scripted-devices.ts";
 import { kafkaBrokers, readToEnd } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
 import { type BridgeFiles, type BridgeProcess, spawnBridge, writeBridgeFiles } from "./bridge.ts";
@@ -122,4 +124,46 @@ export async function startScenarioBridge(
   const bridge = await spawnBridge(files.configFile);
   cleanup.push(() => bridge.stop());
   return { files, bridge };
+}
+
+/**
+ * The scripted trucks' devices (NMEA and J1939 on socat ptys) on a clock `scale` times the wall clock, started (the
+ * agents open their ptys next; the scripts start when the devices do), stopped by `cleanup`.
+ */
+export async function startScenarioDevices(
+  dir: string,
+  trucks: readonly ScriptedTruck[],
+  options: { startTimeMs: number; scale: number },
+  cleanup: (() => Promise<unknown>)[],
+): Promise<DeviceFleet> {
+  const { startTimeMs } = options;
+  const devices = createDeviceFleet(
+    {
+      dir,
+      startTimeMs,
+      timeScale: options.scale,
+      trucks: trucks.map((t) => ({ truckId: t.truckId, can: "slcan" as const })),
+    },
+    {
+      sims: Object.fromEntries(
+        trucks.map((t) => [t.truckId, createScriptedDevices(SCENARIOS[t.scenario], { startTimeMs, start: t.start })]),
+      ),
+    },
+  );
+  await devices.start();
+  cleanup.push(() => devices.stop());
+  return devices;
+}
+
+/** Agent settings for scripted devices at `scale`x (merged over test/e2e/agents.ts' defaults). */
+export function scenarioAgentOverrides(scale: number) {
+  return {
+    clock: { timeScale: scale },
+    // The scenarios' cadence (sim/scenarios/scenarios.ts): 10 s moving, 30 s standing, in simulated time.
+    sampler: { movingPeriodMs: 10_000, parkedPeriodMs: 30_000, minIntervalMs: 0, tickMs: 100 },
+    // The GNSS-time guard's tolerance is in the receiver's time: at 20x a pty read held up 500 ms by a busy machine
+    // is 10 simulated seconds, the whole default. Scaled, it is the default's 10 s of wall time again. (At 60x the
+    // agents test failed once at load average ~50; 20x leaves three times the room for the same scenarios.)
+    state: { gnssMaxJumpMs: 10_000 * scale },
+  };
 }

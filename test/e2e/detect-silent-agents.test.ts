@@ -12,14 +12,16 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
 import { type Alert, AlertSchema } from "../../protocol/alerts.ts";
-import { createDeviceFleet } from "../../sim/index.ts";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
-import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
-import { createScriptedDevices } from "../../sim/scenarios/scripted-devices.ts";
 import { deleteTopics, readToEnd, testKafka, uniqueTopic } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
 import { type AgentPlan, type AgentProcess, spawnAgent, writeAgentConfig } from "./agents.ts";
-import { startScenarioBridge, startScenarioDetect } from "./detect-scenario-run.ts";
+import {
+  scenarioAgentOverrides,
+  startScenarioBridge,
+  startScenarioDetect,
+  startScenarioDevices,
+} from "./detect-scenario-run.ts";
 import { runTopics } from "./kafka.ts";
 
 const SCALE = 20;
@@ -54,21 +56,7 @@ describe("silent truck through real agent processes", () => {
     });
     cleanup.push(() => detect.service.stop());
 
-    const devices = createDeviceFleet(
-      {
-        dir: join(dir, "dev"),
-        startTimeMs,
-        timeScale: SCALE,
-        trucks: trucks.map((t) => ({ truckId: t.truckId, can: "slcan" as const })),
-      },
-      {
-        sims: Object.fromEntries(
-          trucks.map((t) => [t.truckId, createScriptedDevices(SCENARIOS[t.scenario], { startTimeMs, start: t.start })]),
-        ),
-      },
-    );
-    await devices.start();
-    cleanup.push(() => devices.stop());
+    const devices = await startScenarioDevices(join(dir, "dev"), trucks, { startTimeMs, scale: SCALE }, cleanup);
 
     const plans = new Map<string, { plan: AgentPlan; file: string }>();
     const running = new Map<string, AgentProcess>();
@@ -80,12 +68,7 @@ describe("silent truck through real agent processes", () => {
         password: `pw-${device.truckId}`,
         dir: join(dir, "agents", device.truckId),
         metricsPort: await freePort(),
-        overrides: {
-          clock: { timeScale: SCALE },
-          sampler: { movingPeriodMs: 10_000, parkedPeriodMs: 30_000, minIntervalMs: 0, tickMs: 100 },
-          // The GNSS guard's tolerance in the receiver's time (detect-agents.test.ts says why it is scaled).
-          state: { gnssMaxJumpMs: 10_000 * SCALE },
-        },
+        overrides: scenarioAgentOverrides(SCALE),
       };
       plans.set(device.truckId, { plan, file: await writeAgentConfig(plan) });
     }

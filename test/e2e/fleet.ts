@@ -35,6 +35,13 @@ export interface FleetRunOptions {
   agentUrl?: (bridgePort: number, files: BridgeFiles) => string | Promise<string>;
   /** Start the bridge at once (default true); false for faults that begin with the bridge down. */
   bridgeUp?: boolean;
+  /**
+   * Simulated time runs this many times faster on the devices (sim/devices `timeScale`); the agents get the same
+   * `clock.timeScale` through `agent` (the caller's overrides: sampler periods are in simulated time too).
+   */
+  timeScale?: number;
+  /** How often the devices write (sim/devices `tickMs`, default 20 ms): at a high timeScale, one epoch per write. */
+  deviceTickMs?: number;
 }
 
 export interface FleetResult {
@@ -75,6 +82,8 @@ export async function startFleetRun(options: FleetRunOptions): Promise<FleetRun>
   const devices = createDeviceFleet({
     dir: join(dir, "dev"),
     trucks: ids.map((truckId, i) => ({ truckId, can: canKind(i), nmeaHz: options.nmeaHz ?? 5 })),
+    ...(options.timeScale ? { timeScale: options.timeScale } : {}),
+    ...(options.deviceTickMs ? { tickMs: options.deviceTickMs } : {}),
   });
   const agents: InProcessAgent[] = [];
   let bridge: BridgeProcess | undefined;

@@ -63,6 +63,7 @@ export interface RunTopics {
   events: string;
   status: string;
   deadletter: string;
+  latest: string;
 }
 
 /** Topics no other run uses, so a shared Kafka never mixes runs (the bridge creates them at start). */
@@ -73,5 +74,6 @@ export function runTopics(prefix: string): RunTopics {
     events: `e2e.${prefix}.events.${tag}`,
     status: `e2e.${prefix}.status.${tag}`,
     deadletter: `e2e.${prefix}.deadletter.${tag}`,
+    latest: `e2e.${prefix}.latest.${tag}`,
   };
 }

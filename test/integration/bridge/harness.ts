@@ -18,6 +18,7 @@ export interface TestTopics {
   events: string;
   status: string;
   deadletter: string;
+  latest: string;
 }
 
 export function testTopics(prefix: string): TestTopics {
@@ -26,6 +27,7 @@ export function testTopics(prefix: string): TestTopics {
     events: uniqueTopic(`${prefix}-events`),
     status: uniqueTopic(`${prefix}-status`),
     deadletter: uniqueTopic(`${prefix}-dead`),
+    latest: uniqueTopic(`${prefix}-latest`),
   };
 }
 

@@ -16,6 +16,7 @@ import { type Bridge, createBridge } from "../../../bridge/bridge.ts";
 import { createKafkaClient, type KafkaConnectionSettings } from "../../../common/kafka/connection.ts";
 import { kafkaFailure } from "../../../common/kafka/security.ts";
 import { createLogger } from "../../../common/log.ts";
+import { createMapService, parseMapConfig } from "../../../pipelines/map/index.ts";
 import { encodeTelemetry } from "../../../protocol/codec.ts";
 import { topicFor } from "../../../protocol/topics.ts";
 import { runFleetsync } from "../../support/cli.ts";
@@ -238,7 +239,7 @@ describe("Kafka security: SASL_SSL and mutual TLS listeners (own secure Kafka)",
     await bridge.stop();
   });
 
-  it("a pipeline consumes over SCRAM-SHA-512 + TLS; verify and replay work against it with --kafka-config", async () => {
+  it("the pipeline runtime and the live map consume over SCRAM-SHA-512 + TLS; verify and replay work with --kafka-config", async () => {
     const scram = secure.sasl("scram-sha-512");
     const topics = testTopics("sec-pipe");
     // Records through a bridge over SCRAM, as in production.
@@ -290,6 +291,22 @@ describe("Kafka security: SASL_SSL and mutual TLS listeners (own secure Kafka)",
     );
     expect(replay.code, replay.stderr).toBe(0);
     expect(await committed(secure.plain(), groupId, topics.telemetry)).toEqual({ 0: "0" });
+
+    // A real pipeline end to end over the same listener: the live map shows the truck.
+    const map = createMapService(
+      parseMapConfig({
+        groupId: `${groupId}-map`,
+        kafka: scram,
+        topics: { telemetry: topics.telemetry, events: topics.events, status: topics.status },
+        http: { host: "127.0.0.1", port: 0 },
+      }),
+    );
+    try {
+      await map.start();
+      await waitFor(() => map.state.get("sec-scram") !== undefined, "the map shows sec-scram");
+    } finally {
+      await map.stop();
+    }
     await bridge.stop();
   });
 });

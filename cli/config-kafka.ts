@@ -1,0 +1,141 @@
+/**
+ * What `fleetsync config` reads and writes in Kafka: the desired configs (fleet.config, compacted, key = truck id)
+ * and what trucks reported (fleet.status). Both are read whole, up to where they ended when asked, with a consumer
+ * group of its own that commits nothing (nothing to clean up, nothing another reader could be moved by).
+ */
+import { randomUUID } from "node:crypto";
+import type { Kafka } from "kafkajs";
+import { FleetError } from "../common/errors.ts";
+import { createKafkaClient } from "../common/kafka/connection.ts";
+import { ensureConfigTopic, lastOffsets } from "../bridge/downlink/index.ts";
+import { type StatusRecord, StatusRecordSchema } from "../protocol/index.ts";
+
+export interface ConfigKafkaOptions {
+  brokers: string[];
+  configTopic: string;
+  statusTopic: string;
+  /** Give up reading a topic after this long. */
+  timeoutMs?: number;
+}
+
+export function configKafka(options: ConfigKafkaOptions): Kafka {
+  return createKafkaClient({ clientId: "fleetsync-config", brokers: options.brokers, connectionTimeoutMs: 3_000 });
+}
+
+/** Calls `each` for every record of `topic`, in offset order per partition, up to its end when called. */
+export async function readWhole(
+  kafka: Kafka,
+  topic: string,
+  each: (key: string, value: Buffer | null, timestampMs: number) => void,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let remaining: Map<number, bigint>;
+  try {
+    const topics = await admin.listTopics();
+    if (!topics.includes(topic)) return;
+    remaining = await lastOffsets(admin, topic);
+  } finally {
+    await admin.disconnect();
+  }
+  if (remaining.size === 0) return;
+  const consumer = kafka.consumer({ groupId: `fleetsync-config-${randomUUID()}`, allowAutoTopicCreation: false });
+  await consumer.connect();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new FleetError("FLEET_TIMEOUT", `${topic} not read to its end within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      consumer.subscribe({ topic, fromBeginning: true }).then(
+        () =>
+          consumer.run({
+            autoCommit: false,
+            eachMessage: async ({ partition, message }) => {
+              const end = remaining.get(partition);
+              if (end === undefined || BigInt(message.offset) > end) return;
+              each(message.key?.toString("utf8") ?? "", message.value ?? null, Number(message.timestamp));
+              if (BigInt(message.offset) === end) {
+                remaining.delete(partition);
+                if (remaining.size === 0) {
+                  clearTimeout(timer);
+                  resolve();
+                }
+              }
+            },
+          }),
+        reject,
+      );
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** Per truck, its desired config text (tombstones remove it). */
+export async function readDesired(kafka: Kafka, options: ConfigKafkaOptions): Promise<Map<string, string>> {
+  const desired = new Map<string, string>();
+  await readWhole(
+    kafka,
+    options.configTopic,
+    (key, value) => {
+      if (value === null || value.length === 0) desired.delete(key);
+      else desired.set(key, value.toString("utf8"));
+    },
+    options.timeoutMs,
+  );
+  return desired;
+}
+
+export interface Reported {
+  /** The newest status record of the truck (the bridge's own online/offline records among them). */
+  latest: StatusRecord;
+  /** The newest status the agent itself sent with what it applied (the bridge's records carry no config fields). */
+  config?: StatusRecord;
+}
+
+export async function readReported(kafka: Kafka, options: ConfigKafkaOptions): Promise<Map<string, Reported>> {
+  const reported = new Map<string, Reported>();
+  await readWhole(
+    kafka,
+    options.statusTopic,
+    (key, value) => {
+      if (!value) return;
+      let parsed;
+      try {
+        parsed = StatusRecordSchema.safeParse(JSON.parse(value.toString("utf8")));
+      } catch {
+        return;
+      }
+      if (!parsed.success) return;
+      const status = parsed.data;
+      const known = reported.get(key);
+      const hasConfig = status.appliedConfigVersion !== undefined || status.configRejected !== undefined;
+      reported.set(key, {
+        latest: status,
+        ...(hasConfig ? { config: status } : known?.config ? { config: known.config } : {}),
+      });
+    },
+    options.timeoutMs,
+  );
+  return reported;
+}
+
+/** Writes one desired config (or a tombstone), acks=all, creating the compacted topic when it is missing. */
+export async function writeDesired(kafka: Kafka, topic: string, truckId: string, value: string | null): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureConfigTopic(admin, topic, { partitions: 12, replicationFactor: 3 });
+  } finally {
+    await admin.disconnect();
+  }
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    await producer.send({ topic, acks: -1, messages: [{ key: truckId, value }] });
+  } finally {
+    await producer.disconnect();
+  }
+}
