@@ -225,18 +225,21 @@ describe("Kubernetes", () => {
     expect(pdb.spec.maxUnavailable).toBeLessThan(deployment().spec.replicas);
   });
 
-  it("defines the bridge's four topics, fleet.status compacted, with partitions and retention", () => {
+  it("defines every topic the bridge writes or reads, the per-truck state topics compacted, with partitions and retention", () => {
     const topics = [...k8s.values()].filter((d) => d.kind === "KafkaTopic");
     const byName = new Map(topics.map((t) => [t.spec.topicName, t]));
     const names = KafkaTopicsSchema.parse({});
-    expect([...byName.keys()].sort()).toEqual(Object.values(names).sort());
+    // The downlink reads fleet.config; with createTopics off nobody but Strimzi makes it.
+    const configTopic = k8sConfig.downlink.topic;
+    expect([...byName.keys()].sort()).toEqual([...Object.values(names), configTopic].sort());
     expect(Object.values(k8sConfig.kafka.topics).sort()).toEqual(Object.values(names).sort());
+    const compacted = new Set([names.status, names.latest, configTopic]);
     for (const topic of topics) {
       expect(topic.apiVersion).toBe("kafka.strimzi.io/v1beta2");
       expect(topic.metadata.labels["strimzi.io/cluster"]).toBeTruthy();
       expect(topic.spec.partitions).toBeGreaterThan(0);
       expect(Number(topic.spec.config["min.insync.replicas"])).toBeLessThan(topic.spec.replicas);
-      if (topic.spec.topicName === names.status) {
+      if (compacted.has(topic.spec.topicName)) {
         expect(topic.spec.config["cleanup.policy"]).toBe("compact");
       } else {
         expect(topic.spec.config["cleanup.policy"]).toBe("delete");
