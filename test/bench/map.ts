@@ -179,7 +179,7 @@ async function startMap(
     {
       groupId,
       kafka: { brokers },
-      topics: { telemetry: topics.telemetry, events: topics.events, status: topics.status },
+      topics: { telemetry: topics.telemetry, events: topics.events, status: topics.status, latest: topics.latest },
       historyMs: 3_600_000,
       http: { host: "127.0.0.1", port: 0 },
     },

@@ -297,7 +297,7 @@ describe("Kafka security: SASL_SSL and mutual TLS listeners (own secure Kafka)",
       parseMapConfig({
         groupId: `${groupId}-map`,
         kafka: scram,
-        topics: { telemetry: topics.telemetry, events: topics.events, status: topics.status },
+        topics: { telemetry: topics.telemetry, events: topics.events, status: topics.status, latest: topics.latest },
         http: { host: "127.0.0.1", port: 0 },
       }),
     );

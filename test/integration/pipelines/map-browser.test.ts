@@ -51,6 +51,7 @@ beforeAll(async () => {
       telemetry: run.topics.telemetry,
       events: run.topics.events,
       status: run.topics.status,
+      latest: run.topics.latest,
       alerts: alertsTopic,
     },
     http: { host: "127.0.0.1", port: 0 },
