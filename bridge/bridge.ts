@@ -138,6 +138,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
             { ...config.kafka, clientId: `${config.kafka.clientId}-downlink` },
             { logger: logger.child({ part: "downlink" }) },
           ),
+          security: config.kafka,
           logger: logger.child({ part: "downlink" }),
           publish: (packet) => aedes.publish(packet),
           ...(config.kafka.createTopics

@@ -11,6 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Consumer, Kafka } from "kafkajs";
+import { type KafkaSecurity, kafkaFailure } from "../../common/kafka/security.ts";
 import type { Logger } from "../../common/log.ts";
 import { topicFor } from "../../protocol/topics.ts";
 import { isTruckId } from "../../protocol/truck-id.ts";
@@ -21,6 +22,8 @@ import { ensureConfigTopic, lastOffsets } from "./topic.ts";
 
 export interface DownlinkDeps {
   kafka: Kafka;
+  /** The connection's TLS/SASL settings, to name a refused login or certificate in one sentence. */
+  security?: KafkaSecurity;
   logger: Logger;
   publish(packet: BrokerPublish): void;
   hooks?: {
@@ -58,6 +61,8 @@ export function createDownlink(config: DownlinkConfig, deps: DownlinkDeps): Down
   let consumer: Consumer | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
+  let opened = false;
+  let lastFailure = "";
 
   function deliver(truckId: string): void {
     const text = desired.get(truckId);
@@ -119,15 +124,29 @@ export function createDownlink(config: DownlinkConfig, deps: DownlinkDeps): Down
 
   function attempt(): void {
     if (stopped) return;
-    open().catch(async (error: unknown) => {
-      logger.warn({ err: error, retryMs: RETRY_MS }, "downlink: cannot read the config topic yet");
-      const c = consumer;
-      consumer = undefined;
-      await c?.disconnect().catch(() => undefined);
-      if (stopped) return;
-      retry = setTimeout(attempt, RETRY_MS);
-      retry.unref();
-    });
+    open().then(
+      () => {
+        opened = true;
+        lastFailure = "";
+      },
+      async (error: unknown) => {
+        // One line per cause, no stack: a Kafka that refuses our credentials fails every retry the same way
+        // (the sink's "Kafka batch failed" says the same; docs/operations.md, "Kafka security").
+        const failure = kafkaFailure("downlink: cannot read the config topic yet", error, deps.security ?? {}, {
+          firstContact: !opened,
+        });
+        const reason = failure.message;
+        if (reason !== lastFailure) logger.warn({ code: failure.code, reason, retryMs: RETRY_MS }, reason);
+        else logger.debug({ code: failure.code, reason, retryMs: RETRY_MS }, reason);
+        lastFailure = reason;
+        const c = consumer;
+        consumer = undefined;
+        await c?.disconnect().catch(() => undefined);
+        if (stopped) return;
+        retry = setTimeout(attempt, RETRY_MS);
+        retry.unref();
+      },
+    );
   }
 
   return {
