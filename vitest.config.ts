@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { SCENARIO_TESTS } from "./vitest.scenarios.config.ts";
 
 /**
  * `npm test` runs two projects:
@@ -7,7 +8,8 @@ import { defineConfig } from "vitest/config";
  *   test/e2e/, the whole path (simulated trucks on ptys → agents → bridge process → Kafka) and the demo.
  * The global setups start one local Kafka and one PostgreSQL for the run unless KAFKA_BROKERS / DATABASE_URL point
  * at existing ones.
- * Fault and benchmark suites have their own configs and npm scripts.
+ * Fault, scenario (the long multi-agent end-to-end runs, vitest.scenarios.config.ts) and benchmark suites have their
+ * own configs and npm scripts; .ci/run runs the fault and scenario suites after this one.
  */
 export default defineConfig({
   test: {
@@ -29,6 +31,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          exclude: SCENARIO_TESTS,
           globalSetup: ["test/support/kafka-global-setup.ts", "test/support/postgres-global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,

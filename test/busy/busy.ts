@@ -1,12 +1,12 @@
 /**
  * `npm run test:busy`: the test suites on a busy machine, the way contributors' laptops and shared CI runners are.
- * Runs `npm test` and then `npm run test:faults` with load beside them: one core kept busy by a spinning process
+ * Runs `npm test`, `npm run test:scenarios` and `npm run test:faults` with load beside them: one core kept busy by a spinning process
  * and the disk kept busy by fsync'd writes (test/busy/hog.ts). A test that passes only on a calm machine fails here.
  *
- *   npm run test:busy                      one round (npm test, then test:faults) under load
+ *   npm run test:busy                      one round (npm test, test:scenarios, test:faults) under load
  *   npm run test:busy -- --repeat 5        five rounds in a row; stops at the first failure
  *   npm run test:busy -- --cpu 2 --no-disk two spinning cores, no disk load
- *   npm run test:busy -- --only test       only `npm test` (or `--only faults`)
+ *   npm run test:busy -- --only test       only `npm test` (or `--only scenarios`, `--only faults`)
  *
  * Each round prints how long each suite took and the load average measured beside it; the last line sums up.
  */
@@ -30,13 +30,12 @@ const repeat = Number(values.repeat);
 const cpuHogs = Number(values.cpu);
 if (!Number.isInteger(repeat) || repeat < 1) fail(`--repeat must be a whole number >= 1, got "${values.repeat}"`);
 if (!Number.isInteger(cpuHogs) || cpuHogs < 0) fail(`--cpu must be a whole number >= 0, got "${values.cpu}"`);
-if (values.only !== undefined && values.only !== "test" && values.only !== "faults") {
-  fail(`--only must be "test" or "faults", got "${values.only}"`);
-}
 const suites = [
   { key: "test", name: "npm test", args: ["test"] },
+  { key: "scenarios", name: "npm run test:scenarios", args: ["run", "test:scenarios"] },
   { key: "faults", name: "npm run test:faults", args: ["run", "test:faults"] },
 ].filter((suite) => values.only === undefined || suite.key === values.only);
+if (suites.length === 0) fail(`--only must be "test", "scenarios" or "faults", got "${values.only}"`);
 
 function fail(message: string): never {
   process.stderr.write(`test:busy: ${message}\n`);
