@@ -91,7 +91,6 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: KafkaSinkDeps): K
         await topics.refreshAll(admin);
         await producer.get();
         connectedOnce = true;
-        readiness.ok();
       } catch (error) {
         // A security cause (wrong password, unknown CA, TLS/SASL mismatch) is named in one sentence; /readyz shows
         // it through its probe, which connects again each time (so readiness returns once the cause is fixed).
@@ -174,6 +173,7 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: KafkaSinkDeps): K
         list.push({ key: message.key, value: message.value, headers: message.headers, partition });
       }
       let result: Awaited<ReturnType<Producer["sendBatch"]>>;
+      const answered = readiness.sending();
       try {
         result = await writer.sendBatch({
           acks: -1,
@@ -190,6 +190,8 @@ export function createKafkaSink(config: KafkaSinkConfig, deps: KafkaSinkDeps): K
           if (topicFailure) throw topicFailed(topicFailure);
         }
         throw failed(`Kafka did not take a batch: ${(error as Error).message}`, error);
+      } finally {
+        answered();
       }
       producer.afterSend(messages, false);
       const { deliveries, unanswered } = book.deliveries(result);
