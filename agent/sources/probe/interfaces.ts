@@ -24,9 +24,11 @@ export interface InterfaceProbeOptions {
 /**
  * How long candump may take to say anything before the interface counts as silent, on top of the window. The window
  * starts at candump's first output, not at the spawn: a start slowed by a loaded machine must not eat it (a bus with
- * traffic then looked silent), and frames/s is then measured over the time that was really listened to.
+ * traffic then looked silent), and frames/s is then measured over the time that was really listened to. 5 s: a
+ * stand-in candump (a node script) at nice 10 beside a benchmark once took over 3 s to print its first frame. On a
+ * silent bus doctor waits that much longer, mostly while it still probes the serial ports.
  */
-const START_ALLOWANCE_MS = 2_000;
+const START_ALLOWANCE_MS = 5_000;
 
 function listen(
   name: string,
