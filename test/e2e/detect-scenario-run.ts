@@ -39,7 +39,7 @@ export async function startScenarioDetect(
   kafka: Kafka,
   options: {
     groupId: string;
-    topics: { telemetry: string; events: string; status: string };
+    topics: Pick<RunTopics, "telemetry" | "events" | "status">;
     alertsTopic: string;
     trucks: readonly ScriptedTruck[];
     detectors?: DetectConfigInput["detectors"];
