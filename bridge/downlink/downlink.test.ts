@@ -37,6 +37,13 @@ function slowKafka() {
   return { kafka, consumers, release };
 }
 
+/** A downlink on the double, started: its start returns at once and goes on in the background (Kafka may be down). */
+async function started(kafka: Kafka) {
+  const downlink = createDownlink(DownlinkConfigSchema.parse({}), { kafka, logger: silentLogger, publish: () => {} });
+  await downlink.start();
+  return downlink;
+}
+
 /** Lets the downlink's pending start go on as far as it will (the double answers at once once released). */
 const settle = async () => {
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -45,12 +52,7 @@ const settle = async () => {
 describe("downlink lifecycle", () => {
   it("a stop while the start waits for Kafka leaves no consumer running", async () => {
     const { kafka, consumers, release } = slowKafka();
-    const downlink = createDownlink(DownlinkConfigSchema.parse({}), {
-      kafka,
-      logger: silentLogger,
-      publish: () => {},
-    });
-    await downlink.start();
+    const downlink = await started(kafka);
     await downlink.stop();
     release();
     await settle();
@@ -59,12 +61,7 @@ describe("downlink lifecycle", () => {
 
   it("without a stop, the same start reads the topic (the double is not what keeps the consumer away)", async () => {
     const { kafka, consumers, release } = slowKafka();
-    const downlink = createDownlink(DownlinkConfigSchema.parse({}), {
-      kafka,
-      logger: silentLogger,
-      publish: () => {},
-    });
-    await downlink.start();
+    const downlink = await started(kafka);
     release();
     await settle();
     expect(consumers).toEqual([{ running: true, disconnected: false }]);
