@@ -47,8 +47,8 @@ export interface Checkpoint {
   restore(kind: RecordKind, partition: number): Promise<Restored | undefined>;
   /** Forget the changelog read for the last assignment (the next assignment reads it again). */
   forgetRestore(): void;
-  /** Per partition of `topic`: the offset after its last committed record. */
-  endOffsets(topic: string): Promise<Map<number, bigint>>;
+  /** Per partition of `topic`: its first offset and the offset after its last committed record. */
+  endOffsets(topic: string): Promise<Map<number, { low: bigint; high: bigint }>>;
   stop(): Promise<void>;
 }
 
@@ -307,7 +307,7 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
 
     async endOffsets(topic) {
       const ends = await admin.fetchTopicOffsets(topic);
-      return new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
+      return new Map(ends.map((e) => [e.partition, { low: BigInt(e.low), high: BigInt(e.high) }]));
     },
 
     async stop() {
