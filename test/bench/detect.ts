@@ -35,7 +35,7 @@ const PARTITIONS = 4;
 /** The fetch settings both readers use: detect's defaults (the runner waits at most 100 ms for a fetch to fill). */
 const DETECT_DEFAULTS = DetectConfigSchema.parse({ kafka: { brokers: ["unused:9092"] } });
 const FETCH = {
-  maxBytesPerPartition: DETECT_DEFAULTS.fetchBytes,
+  maxBytesPerPartition: Number(process.env.BENCH_DETECT_FETCH_BYTES ?? DETECT_DEFAULTS.fetchBytes),
   maxWaitTimeInMs: 100,
   partitionsConsumedConcurrently: DETECT_DEFAULTS.partitionsConsumedConcurrently,
 };
