@@ -36,6 +36,8 @@ export interface ChannelStats {
 
 export interface OutboxStats {
   stream: string;
+  /** The when-full policy (config.whenFull). */
+  whenFull: "drop-oldest" | "thin-then-drop";
   commits: number;
   commitErrors: number;
   /** Times the store was closed and opened again after failed commits. */
