@@ -593,7 +593,16 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
         ...ch.counters,
       };
     }
-    return { stream, whenFull: config.whenFull, commits, commitErrors, reopens, lostAtStop, diskFreeBytes: diskFree, channels: out };
+    return {
+      stream,
+      whenFull: config.whenFull,
+      commits,
+      commitErrors,
+      reopens,
+      lostAtStop,
+      diskFreeBytes: diskFree,
+      channels: out,
+    };
   }
 
   return {
