@@ -16,6 +16,8 @@ const channel = (n: number) => ({
   refused: 0,
   lost: 0,
 });
+/** Whether each read of the outbox was a peek. */
+const reads: boolean[] = [];
 const outbox = {
   stats: () => ({
     stream: "s",
@@ -30,7 +32,10 @@ const outbox = {
   // Telemetry holds seqs 0..2, the oldest taken 90 s ago; events hold none.
   firstSeq: () => 0,
   committedNext: (c: string) => (c === "telemetry" ? 3 : 0),
-  read: async (c: string) => (c === "telemetry" ? [{ ts: new Date(Date.now() - 90_000).toISOString() }] : []),
+  read: async (c: string, _from: number, _limit: number, options?: { peek?: boolean }) => {
+    reads.push(options?.peek === true);
+    return c === "telemetry" ? [{ ts: new Date(Date.now() - 90_000).toISOString() }] : [];
+  },
 } as unknown as Outbox;
 const uplink = {
   stats: () => ({
@@ -75,6 +80,13 @@ describe("agent metrics (Prometheus text)", () => {
     expect(Number(/^fleetsync_agent_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e6);
     expect(Number(/^fleetsync_agent_nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1e5);
     expect(text).toMatch(/^fleetsync_agent_nodejs_eventloop_lag_seconds [0-9.e-]+$/m);
+  });
+
+  it("only peeks at the oldest record for the backlog's age (a read would keep it from being thinned)", async () => {
+    reads.length = 0;
+    await createAgentMetrics(outbox, uplink).render();
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.every((peek) => peek)).toBe(true);
   });
 
   it("counts refused records per channel and reason, and escapes label values", async () => {

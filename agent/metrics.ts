@@ -81,7 +81,8 @@ function createCounter(maxSeries: number): LabeledCounter & { samples(): Sample[
 /** Seconds since the time of the oldest record waiting in a channel (0 when none waits, or it cannot be read). */
 async function backlogAgeSeconds(outbox: Outbox, channel: (typeof CHANNELS)[number]): Promise<number> {
   if (outbox.committedNext(channel) <= outbox.firstSeq(channel)) return 0;
-  const [head] = await outbox.read(channel, outbox.firstSeq(channel), 1).catch(() => []);
+  // A peek: looking at the oldest record's time must not mark it in flight (that would keep it from thinning).
+  const [head] = await outbox.read(channel, outbox.firstSeq(channel), 1, { peek: true }).catch(() => []);
   return head ? Math.max(0, (Date.now() - Date.parse(head.ts)) / 1000) : 0;
 }
 
