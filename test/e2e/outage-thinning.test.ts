@@ -10,8 +10,8 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { expectNoLossNoReorder } from "../faults/support.ts";
-import { kafkaBrokers } from "../support/kafka.ts";
-import { type FleetRun, startFleetRun } from "./fleet.ts";
+import type { FleetRun } from "./fleet.ts";
+import { startOutageRun } from "./outage.ts";
 
 const TIME_SCALE = 200;
 const OUTAGE_RECORDS = 3_600; // one hour at one record per simulated second
@@ -26,26 +26,8 @@ describe("a truck whose outage outlasts its outbox budget (thin-then-drop)", () 
   });
 
   it("thins its oldest telemetry with announced ranges, keeps every event, and the accounting adds up", async () => {
-    run = await startFleetRun({
-      name: "outage-thin",
-      brokers: kafkaBrokers(),
-      trucks: 1,
-      canKind: () => "none",
-      nmeaHz: 1,
-      timeScale: TIME_SCALE,
-      deviceTickMs: 1_000 / TIME_SCALE,
-      bridgeUp: false,
-      agent: {
-        clock: { timeScale: TIME_SCALE },
-        sampler: { movingPeriodMs: 1_000, parkedPeriodMs: 1_000, minIntervalMs: 0, tickMs: 20 },
-        state: { gnssMaxJumpMs: 10_000 * TIME_SCALE },
-        outbox: {
-          maxBytes: MAX_BYTES,
-          whenFull: "thin-then-drop",
-          thinWindowS: WINDOW_S,
-          thinKeepEveryS: KEEP_EVERY_S,
-        },
-      },
+    run = await startOutageRun("outage-thin", TIME_SCALE, {
+      outbox: { maxBytes: MAX_BYTES, whenFull: "thin-then-drop", thinWindowS: WINDOW_S, thinKeepEveryS: KEEP_EVERY_S },
     });
     const r = run;
     const truck = r.agents[0]!;

@@ -10,9 +10,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { TelemetryRecord } from "../../protocol/index.ts";
 import { expectNoLossNoReorder } from "../faults/support.ts";
-import { kafkaBrokers, readUntil, testKafka } from "../support/kafka.ts";
+import { readUntil, testKafka } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
-import { type FleetRun, startFleetRun } from "./fleet.ts";
+import type { FleetRun } from "./fleet.ts";
+import { startOutageRun } from "./outage.ts";
 
 const TIME_SCALE = 200;
 const OUTAGE_RECORDS = 7_200; // two hours at one record per simulated second
@@ -30,24 +31,7 @@ describe("a truck back from a two-hour outage", () => {
   });
 
   it("shows its current position in fleet.latest within 2 s, while the backlog drains complete and in order", async () => {
-    run = await startFleetRun({
-      name: "outage",
-      brokers: kafkaBrokers(),
-      trucks: 1,
-      canKind: () => "none",
-      nmeaHz: 1,
-      timeScale: TIME_SCALE,
-      // One simulated second per device write, so each NMEA epoch is its own fix and each fix its own record.
-      deviceTickMs: 1_000 / TIME_SCALE,
-      bridgeUp: false,
-      agent: {
-        clock: { timeScale: TIME_SCALE },
-        sampler: { movingPeriodMs: 1_000, parkedPeriodMs: 1_000, minIntervalMs: 0, tickMs: 20 },
-        // The GNSS-time guard's tolerance is in simulated time (see detect-agents.test.ts).
-        state: { gnssMaxJumpMs: 10_000 * TIME_SCALE },
-        broker: { drainBytesPerSecond: DRAIN_BYTES_PER_S },
-      },
-    });
+    run = await startOutageRun("outage", TIME_SCALE, { broker: { drainBytesPerSecond: DRAIN_BYTES_PER_S } });
     const r = run;
     const truck = r.agents[0]!;
     const began = Date.now();

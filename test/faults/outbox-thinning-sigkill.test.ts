@@ -14,11 +14,12 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
 import type { EventRecord } from "../../protocol/index.ts";
-import { createDeviceFleet, type DeviceFleet, runVerify } from "../../sim/index.ts";
+import { createDeviceFleet, type DeviceFleet } from "../../sim/index.ts";
 import { kafkaBrokers, readUntil, testKafka } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
-import { type AgentPlan, type AgentProcess, spawnAgent, writeAgentConfig } from "../e2e/agents.ts";
+import { type AgentPlan, type AgentProcess, drainWithoutSources, spawnAgent, writeAgentConfig } from "../e2e/agents.ts";
 import { type BridgeProcess, spawnBridge, writeBridgeFiles } from "../e2e/bridge.ts";
+import { verifyChannels } from "../e2e/fleet.ts";
 import { runTopics } from "../e2e/kafka.ts";
 import { expectNoLossNoReorder } from "./support.ts";
 
@@ -93,50 +94,38 @@ describe("fault: agent SIGKILL while its outbox thins", () => {
 
     // 2. The bridge comes up; an agent with no sources (it makes no telemetry) drains what the kills left.
     bridge = await spawnBridge(files.configFile);
-    const drainFile = await writeAgentConfig({ ...plan, device: { ...plan.device, gps: null, can: null } });
-    const drain = spawnAgent(drainFile, metricsPort);
-    agents.push(drain);
-    await waitFor(() => drain.started(), "the drain agent started", { timeoutMs: 60_000, intervalMs: 20 });
-    expect(drain.logTail()).not.toContain("hole in stored seqs");
-    const final = await waitFor(
-      async () => {
-        const g = await scrape(drain);
-        return g && g.waiting.telemetry === 0 && g.waiting.events === 0 ? g : undefined;
-      },
-      "every outbox record acknowledged",
-      { timeoutMs: 90_000, intervalMs: 100 },
-    );
-    await drain.stop();
+    const next = await drainWithoutSources({ ...plan, metricsPort }, (drain) => agents.push(drain), 90_000);
 
     // 3. The verifier: kept + thinned + dropped = produced, nothing unexplained, every range's holes = its count.
-    const verify = (channel: "telemetry" | "events") =>
-      runVerify({
-        brokers,
-        topic: channel === "telemetry" ? topics.telemetry : topics.events,
-        eventsTopic: topics.events,
-        channel,
-        expect: { [TRUCK]: final.next[channel] },
-        timeoutMs: 60_000,
-      });
-    const [telemetry, events] = await Promise.all([verify("telemetry"), verify("events")]);
+    const { telemetry, events } = await verifyChannels({
+      brokers,
+      topics,
+      expected: { [TRUCK]: next },
+      timeoutMs: 60_000,
+    });
     expectNoLossNoReorder("agent SIGKILL while thinning", { telemetry, events }, { announcedLossAllowed: true });
     const t = telemetry.trucks[TRUCK]!;
     process.stdout.write(
       `thinning SIGKILL: accounting kept ${t.accounting.kept} + thinned ${t.accounting.thinned} + dropped ` +
         `${t.accounting.dropped} = produced ${t.accounting.produced}; ${telemetry.announcedThinned} thinned ranges\n`,
     );
-    expect(t.accounting.thinned).toBeGreaterThanOrEqual(KILLS * 300);
+    // Each killed agent thinned 300+ records. The drain agent starts on a store at its budget with only the open
+    // window left to thin, and drops (announced, the policy's second half): a gap over a thinned range counts its
+    // holes as dropped, so thinned alone may come out lower.
+    expect(t.accounting.thinned).toBeGreaterThan(0);
+    expect(t.accounting.thinned + t.accounting.dropped).toBeGreaterThanOrEqual(KILLS * 300);
+    expect(telemetry.announcedThinned).toBeGreaterThanOrEqual(KILLS);
     expect(t.accounting.unexplained).toBe(0);
     expect(t.streams).toHaveLength(1);
     // Every event arrived: none was ever dropped or thinned.
-    expect(events.totals.unique).toBe(final.next.events);
+    expect(events.totals.unique).toBe(next.events);
     expect(events.totals.lostAnnounced).toBe(0);
 
     // 4. No range announced twice: the thinned events (each once, by its own seq) cover disjoint, rising ranges.
     const records = await readUntil(
       testKafka("thin-kill"),
       topics.events,
-      (rs) => rs.length >= final.next.events,
+      (rs) => rs.length >= next.events,
       "every event",
       30_000,
     );
