@@ -82,6 +82,34 @@ describe("SizeQueue.set (thinning keeps places, at zero bytes)", () => {
   });
 });
 
+describe("thin-then-drop when the store cannot be read back", () => {
+  it("commits anyway and drops as drop-oldest does (the pass's read failing is not a failed commit)", async () => {
+    const data = new Map<string, string>();
+    const inner = createMemoryStore(data);
+    const store = { ...inner, list: () => Promise.reject(new Error("EIO: read failed")) };
+    const config = OutboxConfigSchema.parse({
+      dir: "x",
+      commitIntervalMs: 5,
+      commitMaxRecords: 50,
+      maxBytes: 64 * 1024,
+      whenFull: "thin-then-drop",
+    });
+    const o = createOutbox(config, { truckId: "T1", store });
+    await o.start();
+    const ts = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
+    for (let i = 0; i < 1000; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, j) => o.append("telemetry", { ts: ts(i + j), timeSource: "gnss" })),
+      );
+    }
+    expect(o.stats().channels.telemetry).toMatchObject({ thinned: 0, nextSeq: 1000 });
+    expect(o.stats().channels.telemetry.dropped).toBeGreaterThan(0);
+    await o.stop();
+    const gaps = (await inner.list({ gte: "e:", lt: "e;", limit: 1000 })).filter(([, v]) => v.includes('"gap"'));
+    expect(gaps.length).toBeGreaterThan(0);
+  });
+});
+
 describe("outbox recovery and the seq mark (memory store)", () => {
   const body = { ts: "2026-01-01T00:00:00.000Z", timeSource: "system" as const };
   async function crashAfter(data: Map<string, string>, sync: boolean, bootId: string, count: number) {

@@ -376,10 +376,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     for (const l of listeners) l();
   }
 
-  /**
-   * thin-then-drop: the store is over its budget (overBudget()); chooses the next thinning pass (or says that telemetry can
-   * still be thinned although this commit cannot, so nothing is dropped yet). Undefined: drop as drop-oldest does.
-   */
+  /** thin-then-drop, and this commit would leave the store over its budget (pending records counted). */
   function overBudget(): boolean {
     if (config.whenFull !== "thin-then-drop" || !storeOpen) return false;
     let bytesNow = 0;
@@ -392,15 +389,26 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     return bytesAfter > budgetLimit({ ...config, freeBytes: diskFree, bytesNow }).limit;
   }
 
+  /**
+   * Chooses the next thinning pass (or says that telemetry can still be thinned although this commit cannot, so
+   * nothing is dropped yet). Undefined: nothing left to thin, drop as drop-oldest does.
+   */
   async function planThinning(): Promise<ThinStep | undefined> {
     const t = channels.telemetry;
     const from = Math.max(t.first, t.thinnedUpTo + 1, highestRead.telemetry + 1, t.ackUpTo + 1);
     if (from >= t.committedNext) return undefined;
-    const rows = await store.list({
-      gte: recordKey("telemetry", from),
-      lt: recordKey("telemetry", t.committedNext),
-      limit: THIN_READ_ROWS,
-    });
+    let rows: Array<[string, string]>;
+    try {
+      rows = await store.list({
+        gte: recordKey("telemetry", from),
+        lt: recordKey("telemetry", t.committedNext),
+        limit: THIN_READ_ROWS,
+      });
+    } catch (error) {
+      // The commit must still happen (its records wait on it): this one goes on under drop-oldest.
+      log.warn({ err: error }, "outbox: thinning could not read the store; dropping instead this time");
+      return undefined;
+    }
     const plan = selectThinning(
       rows,
       { keepEveryMs: config.thinKeepEveryS * 1000, windowMs: config.thinWindowS * 1000 },
