@@ -42,17 +42,7 @@ beforeAll(async () => {
   const { stdout } = await run(
     "npx",
     // gzip instead of the release default xz: identical contents, about 6 times faster to compress.
-    [
-      "tsx",
-      "deploy/deb/build.ts",
-      "--skip-build",
-      "--compression",
-      "gzip",
-      "--dist",
-      dist,
-      "--out",
-      join(work, "out"),
-    ],
+    ["tsx", "deploy/deb/build.ts", "--skip-build", "--compression", "gzip", "--dist", dist, "--out", join(work, "out")],
     { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 },
   );
   const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as { debs: Built[] };
