@@ -161,6 +161,8 @@ export interface AgentGauges {
   /** Committed and pending records not yet acknowledged, per channel. */
   waiting: ChannelCounts;
   dropped: ChannelCounts;
+  /** fleetsync_agent_outbox_thinned_total per channel (since this process started; thin-then-drop). */
+  thinned: ChannelCounts;
   connected: boolean;
 }
 
@@ -228,6 +230,7 @@ export function parseAgentMetrics(text: string): AgentGauges {
     acked: both("fleetsync_agent_outbox_acked_total"),
     waiting: { telemetry: stored.telemetry + pending.telemetry, events: stored.events + pending.events },
     dropped: both("fleetsync_agent_outbox_dropped_total"),
+    thinned: both("fleetsync_agent_outbox_thinned_total"),
     connected: /^fleetsync_agent_mqtt_connected 1$/m.test(text),
   };
 }
