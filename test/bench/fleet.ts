@@ -25,8 +25,10 @@ import { Aedes } from "aedes";
 import { hashSecret } from "../../bridge/auth/credentials.ts";
 import { createBridge } from "../../bridge/bridge.ts";
 import { parseBridgeConfig } from "../../bridge/config.ts";
+import type { KafkaTopics } from "../../bridge/kafka-sink/index.ts";
 import { type LocalKafka, startLocalKafka } from "../../deploy/kafka/local-kafka.ts";
 import { createLoadRun, type LoadSummary } from "../../sim/load/load-run.ts";
+import { benchTopics, deleteBenchTopics } from "./topics.ts";
 
 const STEPS = (process.env.BENCH_FLEET_STEPS ?? "2000,5000,10000,20000,30000,50000").split(",").map(Number);
 const WINDOW_S = Number(process.env.BENCH_FLEET_SECONDS ?? 15);
@@ -45,7 +47,7 @@ const self = fileURLToPath(import.meta.url);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const load1 = () => loadavg()[0]!.toFixed(1);
 
-type ServeJob = { kind: "bridge" | "aedes"; dir: string; brokers: string[]; topics: Record<string, string> };
+type ServeJob = { kind: "bridge" | "aedes"; dir: string; brokers: string[]; topics: KafkaTopics };
 type LoadJob = {
   url: string;
   /** Plain Aedes 1.x speaks MQTT 3.1.1 only (the bridge adds MQTT 5 itself): the reference's trucks use 3.1.1. */
@@ -376,13 +378,7 @@ async function main(): Promise<void> {
   const local: LocalKafka | undefined = process.env.KAFKA_BROKERS ? undefined : await startLocalKafka();
   const brokers = process.env.KAFKA_BROKERS?.split(",") ?? local!.brokers;
   const dir = await mkdtemp(join(tmpdir(), "fleetsync-bench-fleet-"));
-  const suffix = Date.now().toString(36);
-  const topics = {
-    telemetry: `bench.fleet.telemetry.${suffix}`,
-    events: `bench.fleet.events.${suffix}`,
-    status: `bench.fleet.status.${suffix}`,
-    deadletter: `bench.fleet.dead.${suffix}`,
-  };
+  const topics = benchTopics("fleet");
   try {
     const hash = await hashSecret(PASSWORD, CHEAP);
     const all = [...truckIds("fleet", Math.max(...STEPS)), ...truckIds("storm", STORM_TRUCKS)];
@@ -418,6 +414,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await deleteBenchTopics(brokers, Object.values(topics));
     await local?.stop();
   }
 }
