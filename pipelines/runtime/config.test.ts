@@ -4,7 +4,7 @@ import { createLogger } from "../../common/log.ts";
 import { DetectConfigSchema, parseDetectConfig } from "../detect/config.ts";
 import { HistoryConfigSchema, parseHistoryConfig } from "../history/config.ts";
 import { MapConfigSchema, parseMapConfig } from "../map/config.ts";
-import { warnTopicsLeftAtDefault } from "./config.ts";
+import { parsePipelineRuntimeConfig, warnTopicsLeftAtDefault } from "./config.ts";
 
 /** What warnTopicsLeftAtDefault logs for a pipeline's topics, as the log lines' JSON. */
 function warnings(topics: Record<string, string>, defaults: Record<string, string>): Record<string, unknown>[] {
@@ -56,5 +56,15 @@ describe("pipeline topics left at their default names", () => {
     expect(warnings(parseMapConfig({ kafka }).topics, defaults)).toEqual([]);
     const all = { telemetry: "t.t", events: "t.e", status: "t.s", alerts: "t.a", latest: "t.l" };
     expect(warnings(parseMapConfig({ kafka, topics: all }).topics, defaults)).toEqual([]);
+  });
+});
+
+describe("pipeline runtime topics", () => {
+  it("refuses a configuration whose only topics are the optional ones, saying which are needed", () => {
+    const parse = (topics: Record<string, string>) => () =>
+      parsePipelineRuntimeConfig({ name: "x", groupId: "g", kafka, topics });
+    // alerts and latest are read only when they exist: alone, the pipeline might read nothing at all.
+    expect(parse({ alerts: "a", latest: "l" })).toThrow(/topics: name telemetry, events or status/);
+    expect(parse({ status: "s", latest: "l" })).not.toThrow();
   });
 });

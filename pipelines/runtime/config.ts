@@ -89,7 +89,10 @@ export const PipelineTopicsSchema = z
       ),
   })
   .strict()
-  .refine((t) => t.telemetry ?? t.events ?? t.status, { message: "name at least one topic" });
+  .refine((t) => t.telemetry ?? t.events ?? t.status, {
+    // alerts and latest alone are not enough: each is read only when it exists, so the pipeline might read nothing.
+    message: "name telemetry, events or status (alerts and latest are read only when they exist)",
+  });
 
 export const PipelineRuntimeConfigSchema = z
   .object({
