@@ -3,7 +3,8 @@ import { defineConfig } from "vitest/config";
 /**
  * `npm run test:scenarios`: the long end-to-end scenarios of the downstream features, each several real agent
  * processes on ptys driving for a simulated hour or two through the bridge process and Kafka (detectors through
- * agents, a silent truck, a truck back from a two-hour outage, remote configuration). Together about four minutes,
+ * agents, a silent truck, a truck back from a two-hour outage, an outage outlasting the outbox budget, remote
+ * configuration). Together about four minutes,
  * so they run in CI as a step of their own (.ci/run) and keep `npm test` well under 15 minutes.
  * The whole path itself (20 agents, test/e2e/fleet.test.ts) and the demo stay in `npm test`.
  */
@@ -11,6 +12,7 @@ export const SCENARIO_TESTS = [
   "test/e2e/detect-agents.test.ts",
   "test/e2e/detect-silent-agents.test.ts",
   "test/e2e/outage.test.ts",
+  "test/e2e/outage-thinning.test.ts",
   "test/e2e/remote-config.test.ts",
 ];
 

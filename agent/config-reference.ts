@@ -33,9 +33,18 @@ ${JSON.stringify(example, null, 2)}
 
 ## What is bounded, and what happens when full
 
-- **Outbox disk budget** (\`outbox.maxBytes\`): the oldest telemetry records are dropped first, then the oldest
-  events; a \`gap\` event on the events channel names the lost \`seq\` range (\`fromSeq\`..\`toSeq\`, \`count\`), the
-  agent logs it and counts it (\`fleetsync_agent_outbox_dropped_total\`).
+- **Outbox disk budget** (\`outbox.maxBytes\`), policy \`outbox.whenFull\`:
+  - \`drop-oldest\` (the default): the oldest telemetry records are dropped first, then the oldest events; a \`gap\`
+    event on the events channel names the lost \`seq\` range (\`fromSeq\`..\`toSeq\`, \`count\`), the agent logs it and
+    counts it (\`fleetsync_agent_outbox_dropped_total\`).
+  - \`thin-then-drop\`: first the oldest telemetry is thinned, one \`outbox.thinWindowS\` window (an hour) at a time,
+    keeping one record per \`outbox.thinKeepEveryS\` (30 s) and both sides of every state change (engine off/on/running,
+    trouble codes, moving/stopped, parking brake); each window is announced by a \`thinned\` event (range, count
+    removed, interval kept) and counted (\`fleetsync_agent_outbox_thinned_total\`). Events are never thinned, and
+    nothing is dropped while telemetry can still be thinned; once only the newest (still open) window is left, the
+    oldest records are dropped as with \`drop-oldest\`. For a day of driving at 1 Hz (483 B per full J1939 record
+    stored) 64 MB keeps 3.9 days with \`drop-oldest\` and 88 days thinned (\`npm run bench:thinning\`). It stays off
+    by default because the \`thinned\` event needs bridges of v1.2 or later: update the bridges first.
 - **Outbox write buffer** (\`outbox.maxPendingRecords\`): records not yet committed to disk; when full, new records
   are refused, logged and counted (\`fleetsync_agent_records_refused_total{reason="busy"}\`).
 - **In-flight window** (\`broker.inflightBatches\` × \`broker.maxBatchRecords\`): the rest of a backlog waits on disk.
@@ -56,8 +65,8 @@ ${table.join("\n")}
 ## Metrics
 
 Prometheus text at \`http://127.0.0.1:9108/metrics\` (\`metrics.*\`): outbox records, bytes, appended, acknowledged,
-dropped and next seq per channel; MQTT connected, connects, disconnects, published records and bytes, publish errors;
-records refused; and the process metrics (RSS, heap, event-loop lag) under \`fleetsync_agent_\`.
+dropped, thinned and next seq per channel, the when-full policy; MQTT connected, connects, disconnects, published
+records and bytes, publish errors; records refused; and the process metrics (RSS, heap, event-loop lag) under \`fleetsync_agent_\`.
 
 ## Memory
 

@@ -12,12 +12,14 @@ const channel = (n: number) => ({
   appended: n + 1,
   acked: 7,
   dropped: 0,
+  thinned: 40 * n,
   refused: 0,
   lost: 0,
 });
 const outbox = {
   stats: () => ({
     stream: "s",
+    whenFull: "thin-then-drop",
     commits: 1,
     commitErrors: 2,
     reopens: 0,
@@ -61,6 +63,8 @@ describe("agent metrics (Prometheus text)", () => {
     expect(text).toMatch(/^fleetsync_agent_mqtt_connected 1$/m);
     expect(text).toMatch(/^fleetsync_agent_mqtt_disconnects_total 1$/m);
     expect(text).toMatch(/^fleetsync_agent_outbox_disk_free_bytes 5000000$/m);
+    expect(text).toMatch(/^fleetsync_agent_outbox_thinned_total\{channel="telemetry"\} 120$/m);
+    expect(text).toMatch(/^fleetsync_agent_outbox_when_full_info\{policy="thin-then-drop"\} 1$/m);
     expect(text).toMatch(/^fleetsync_agent_outbox_commit_errors_total 2$/m);
     // The backlog's age: from the oldest waiting record's own time.
     const age = Number(/^fleetsync_agent_outbox_backlog_age_seconds\{channel="telemetry"\} (\S+)$/m.exec(text)?.[1]);

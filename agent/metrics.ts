@@ -215,6 +215,18 @@ export function createAgentMetrics(outbox: Outbox, uplink: Uplink, views: AgentM
         "Records dropped because the disk budget was full.",
         (s) => s.dropped,
       ),
+      perChannel(
+        "outbox_thinned_total",
+        "counter",
+        "Telemetry records removed by thinning (outbox.whenFull thin-then-drop), each range announced by a thinned event.",
+        (s) => s.thinned,
+      ),
+      family(
+        `${PREFIX}outbox_when_full_info`,
+        "gauge",
+        "The outbox's when-full policy (outbox.whenFull), as a label.",
+        [[{ policy: stats.whenFull }, 1]],
+      ),
       perChannel("outbox_next_seq", "gauge", "The next seq of the channel.", (s) => s.nextSeq),
       perChannel(
         "outbox_recovery_lost_total",

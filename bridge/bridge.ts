@@ -89,6 +89,7 @@ export function createBridge(config: BridgeConfig, deps: BridgeDeps = {}): Bridg
   const auth = createAuth(config.auth, {
     logger: logger.child({ part: "auth" }),
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason }),
+    onPasswordCheck: () => metrics.passwordChecks.inc(),
   });
   let broker: Broker | undefined;
   const forwarder = createForwarder(config.forwarder, {

@@ -5,8 +5,14 @@
  * (default 127.0.0.1:39092), the contract's topic names, default thresholds (docs/pipelines.md, "detect").
  */
 import { createLogger } from "../common/log.ts";
-import { type DetectConfig, loadDetectConfig, parseDetectConfig } from "../pipelines/detect/config.ts";
+import {
+  type DetectConfig,
+  DetectConfigSchema,
+  loadDetectConfig,
+  parseDetectConfig,
+} from "../pipelines/detect/config.ts";
 import { createDetectService } from "../pipelines/detect/service.ts";
+import { warnTopicsLeftAtDefault } from "../pipelines/runtime/index.ts";
 import { parseCommandArgs } from "./commands.ts";
 import { untilSignal } from "./signals.ts";
 
@@ -51,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     values.config ?? "command line",
   );
   const logger = createLogger("detect");
+  warnTopicsLeftAtDefault(logger, config.topics, DetectConfigSchema.shape.topics.parse(undefined));
   const service = createDetectService(config, {
     logger,
     onAlerts(alerts) {

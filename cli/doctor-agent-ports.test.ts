@@ -25,5 +25,20 @@ describe("doctor: the running agent's backlog", () => {
     expect(ok.detail).toContain("NOT connected");
     expect(ok.data).toMatchObject({ telemetry: { waiting: 7203, dropped: 0 }, pacedWaits: 5, latestSent: 2 });
     expect(backlogStep(text(12)).status).toBe("warn");
+    // An agent without the thin-then-drop metrics can only drop.
+    expect(ok.detail).toContain("when full: drop-oldest, thinned 0 telemetry");
+  });
+
+  it("names the when-full policy and the records thinned (announced, so no warning)", () => {
+    const thinning = backlogStep(
+      [
+        text(0),
+        'fleetsync_agent_outbox_when_full_info{policy="thin-then-drop"} 1',
+        'fleetsync_agent_outbox_thinned_total{channel="telemetry"} 6840',
+      ].join("\n"),
+    );
+    expect(thinning.status).toBe("pass");
+    expect(thinning.detail).toContain("when full: thin-then-drop, thinned 6840 telemetry");
+    expect(thinning.data).toMatchObject({ policy: "thin-then-drop", telemetry: { thinned: 6840 } });
   });
 });

@@ -114,10 +114,14 @@ export function backlogStep(text: string): Step {
     waiting: value("outbox_records", c) + value("outbox_pending_records", c),
     ageS: Math.round(value("outbox_backlog_age_seconds", c)),
     dropped: value("outbox_dropped_total", c),
+    thinned: value("outbox_thinned_total", c) || 0, // NaN from an agent older than thinning: none
   });
   const telemetry = per("telemetry");
   const events = per("events");
+  // An agent older than the thin-then-drop policy has no policy line: it can only drop.
+  const policy = /^fleetsync_agent_outbox_when_full_info\{policy="([^"]+)"\} 1$/m.exec(text)?.[1] ?? "drop-oldest";
   const data = {
+    policy,
     telemetry,
     events,
     connected: value("mqtt_connected") === 1,
@@ -131,7 +135,8 @@ export function backlogStep(text: string): Step {
     status: lost > 0 ? "warn" : "pass",
     detail:
       `${telemetry.waiting} telemetry records waiting (oldest ${telemetry.ageS} s), ${events.waiting} events ` +
-      `(oldest ${events.ageS} s); dropped ${telemetry.dropped} telemetry, ${events.dropped} events; ` +
+      `(oldest ${events.ageS} s); when full: ${policy}, thinned ${telemetry.thinned} telemetry; ` +
+      `dropped ${telemetry.dropped} telemetry, ${events.dropped} events; ` +
       `${data.connected ? "connected" : "NOT connected"}, ${data.publishedBytes} bytes published, ` +
       `drain held back by pacing ${data.pacedWaits} times, ${data.latestSent} current-state records sent`,
     data,

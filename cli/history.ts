@@ -10,10 +10,12 @@ import {
   createHistoryService,
   createHistoryStore,
   type HistoryConfig,
+  HistoryConfigSchema,
   loadHistoryConfig,
   parseHistoryConfig,
 } from "../pipelines/history/index.ts";
 import { csvField, queryHistory, rowToJson } from "../pipelines/history/query.ts";
+import { warnTopicsLeftAtDefault } from "../pipelines/runtime/index.ts";
 import { describeMoves, parseReplayTarget, REPLAY_TARGET_FORMS, replayGroup } from "../pipelines/runtime/replay.ts";
 import { parseCommandArgs } from "./commands.ts";
 import { untilSignal } from "./signals.ts";
@@ -71,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
   if (verb === "replay") return replay(config, values.to);
 
   const logger = createLogger("history");
+  warnTopicsLeftAtDefault(logger, config.topics, HistoryConfigSchema.shape.topics.parse(undefined));
   const service = createHistoryService(config, { logger });
   await service.start();
   process.stdout.write(`${JSON.stringify({ ready: true, http: service.address()?.port })}\n`);

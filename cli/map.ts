@@ -4,7 +4,14 @@
  * 127.0.0.1:8090. The access token comes from FLEETSYNC_MAP_TOKEN (an argument would show in `ps`).
  */
 import { createLogger } from "../common/log.ts";
-import { createMapService, loadMapConfig, type MapConfig, parseMapConfig } from "../pipelines/map/index.ts";
+import {
+  createMapService,
+  loadMapConfig,
+  type MapConfig,
+  MapConfigSchema,
+  parseMapConfig,
+} from "../pipelines/map/index.ts";
+import { warnTopicsLeftAtDefault } from "../pipelines/runtime/index.ts";
 import { parseCommandArgs } from "./commands.ts";
 import { untilSignal } from "./signals.ts";
 
@@ -47,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     values.config ?? "command line",
   );
   const logger = createLogger("map");
+  warnTopicsLeftAtDefault(logger, config.topics, MapConfigSchema.shape.topics.parse(undefined));
   const service = createMapService(config, { logger });
   await service.start();
   process.stdout.write(`${JSON.stringify({ ready: true, url: service.url(), http: service.address()?.port })}\n`);

@@ -2,12 +2,14 @@
  * `fleetsync verify`: reads a Kafka topic, applies protocol/'s in-order filter, and checks every truck for
  * completeness, order, duplicates and gaps. Prints one JSON summary on stdout; exit code 0 only with zero
  * unexplained loss and zero reordering (duplicates are reported, not failed; announced overflow gaps from
- * --events-topic are reported as lostAnnounced).
+ * --events-topic are reported as lostAnnounced, thinned ranges as thinned). On stderr, one accounting line:
+ * kept + thinned + dropped (+ unexplained) = produced.
  */
 import { readFile } from "node:fs/promises";
 import { FleetError } from "../common/errors.ts";
 import { cliKafkaConnection } from "../common/kafka/connection.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../protocol/kafka.ts";
+import type { TruckReport } from "../sim/verify/checker.ts";
 import { runVerify } from "../sim/verify/verify.ts";
 import { parseCommandArgs } from "./commands.ts";
 
@@ -17,7 +19,8 @@ const USAGE = `Usage: fleetsync verify [options]
                        are files or environment variables, never flags
   --topic T            topic to check (default ${DEFAULT_KAFKA_TOPICS.telemetry})
   --expect E           records per truck: a number, a JSON map {"truckId": n}, or @file.json with that map
-  --events-topic T     topic with gap events (e.g. ${DEFAULT_KAFKA_TOPICS.events}): announced losses, reported apart
+  --events-topic T     topic with gap and thinned events (e.g. ${DEFAULT_KAFKA_TOPICS.events}): announced losses
+                       and thinned ranges, reported apart from unexplained loss
   --channel C          telemetry | events (default: from the records)
   --timeout S          give up after S seconds (default 60)
   --only-problems      list only trucks with loss, reordering, duplicates or extra records
@@ -81,13 +84,28 @@ export async function run(argv: string[]): Promise<number> {
     ...(channel === undefined ? {} : { channel }),
     timeoutMs: timeoutS * 1000,
   });
+  const accounting = accountingLine(summary);
   if (values["only-problems"]) {
     summary.trucks = Object.fromEntries(
       Object.entries(summary.trucks).filter(
-        ([, r]) => r.lostUnexplained + r.lostAnnounced + r.reordered + r.duplicates + r.extra > 0,
+        ([, r]) => r.lostUnexplained + r.lostAnnounced + r.thinned + r.reordered + r.duplicates + r.extra > 0,
       ),
     );
   }
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  process.stderr.write(`${accounting}\n`);
   return summary.ok ? 0 : 1;
+}
+
+/** kept + thinned + dropped (+ unexplained) = produced, over every truck: the line a person reads first. */
+export function accountingLine(summary: { trucks: Record<string, TruckReport> }): string {
+  const t = { produced: 0, kept: 0, thinned: 0, dropped: 0, unexplained: 0 };
+  for (const r of Object.values(summary.trucks)) {
+    for (const k of Object.keys(t) as Array<keyof typeof t>) t[k] += r.accounting[k];
+  }
+  const sum = t.kept + t.thinned + t.dropped + t.unexplained;
+  return (
+    `accounting: kept ${t.kept} + thinned ${t.thinned} + dropped ${t.dropped} + unexplained ${t.unexplained} = ` +
+    `${sum}${sum === t.produced ? "" : " !"}= produced ${t.produced}`
+  );
 }

@@ -19,6 +19,7 @@ import type { z } from "zod";
 import { FleetError } from "../common/errors.ts";
 import { type EventRecord, EventRecordSchema, type TelemetryRecord, TelemetryRecordSchema } from "./records.ts";
 import { isTruckId } from "./truck-id.ts";
+import { compileValidator, INVALID, type Validator } from "./validate.ts";
 import { decodeEventsBinary, encodeEventsBinary, eventsVersion } from "./wire-events.ts";
 import {
   type BinaryVersion,
@@ -54,13 +55,26 @@ export type DecodeResult<T> = { ok: true; records: T[] } | { ok: false; error: F
 
 type Channel = "telemetry" | "events";
 
+/** A record schema (the source of truth, and the one that explains a refusal) with its compiled fast validator. */
+interface RecordRules<T> {
+  schema: z.ZodType<T>;
+  validate: Validator<T>;
+}
+
+// Compiled at import: a schema the compiler cannot read stops the bridge and the agent at start-up (validate.ts).
+const TELEMETRY: RecordRules<TelemetryRecord> = {
+  schema: TelemetryRecordSchema,
+  validate: compileValidator(TelemetryRecordSchema),
+};
+const EVENTS: RecordRules<EventRecord> = { schema: EventRecordSchema, validate: compileValidator(EventRecordSchema) };
+
 export function encodeTelemetry(records: TelemetryRecord[], options: EncodeOptions = {}): Buffer {
-  const valid = validateForEncode(records, TelemetryRecordSchema, "telemetry");
+  const valid = validateForEncode(records, TELEMETRY, "telemetry");
   return options.format === "json" ? encodeJson(valid) : encodeTelemetryBinary(valid, telemetryVersion(valid));
 }
 
 export function encodeEvents(records: EventRecord[], options: EncodeOptions = {}): Buffer {
-  const valid = validateForEncode(records, EventRecordSchema, "events");
+  const valid = validateForEncode(records, EVENTS, "events");
   return options.format === "json" ? encodeJson(valid) : encodeEventsBinary(valid, eventsVersion(valid));
 }
 
@@ -70,7 +84,7 @@ export function decodeTelemetry(
   payload: Uint8Array,
   options: DecodeOptions = {},
 ): DecodeResult<TelemetryRecord> {
-  return decode(truckId, payload, options, "telemetry", TelemetryRecordSchema, decodeTelemetryBinary);
+  return decode(truckId, payload, options, "telemetry", TELEMETRY, decodeTelemetryBinary);
 }
 
 export function decodeEvents(
@@ -78,7 +92,7 @@ export function decodeEvents(
   payload: Uint8Array,
   options: DecodeOptions = {},
 ): DecodeResult<EventRecord> {
-  return decode(truckId, payload, options, "events", EventRecordSchema, decodeEventsBinary);
+  return decode(truckId, payload, options, "events", EVENTS, decodeEventsBinary);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -87,9 +101,23 @@ function invalid(message: string, details?: Record<string, unknown>): FleetError
   return new FleetError("FLEET_PAYLOAD_INVALID", message, details ? { details } : {});
 }
 
+/**
+ * One record against its rules: the compiled validator decides what to accept (fast, and the same rules as zod);
+ * zod is asked only about a record it refused, to name the field in the error. Should the two ever disagree
+ * (validate.test.ts makes sure they do not), zod's verdict stands.
+ */
+function parseRecord<T>(
+  candidate: unknown,
+  rules: RecordRules<T>,
+): { success: true; data: T } | z.ZodSafeParseError<T> {
+  const fast = rules.validate(candidate);
+  if (fast !== INVALID) return { success: true, data: fast };
+  return rules.schema.safeParse(candidate);
+}
+
 function validateForEncode<T extends { truckId: string; stream: string }>(
   records: T[],
-  schema: z.ZodType<T>,
+  rules: RecordRules<T>,
   channel: Channel,
 ): T[] {
   if (!Array.isArray(records) || records.length === 0) throw invalid(`cannot encode an empty ${channel} batch`);
@@ -98,7 +126,7 @@ function validateForEncode<T extends { truckId: string; stream: string }>(
   }
   const out: T[] = [];
   for (const [i, record] of records.entries()) {
-    const parsed = schema.safeParse(record);
+    const parsed = parseRecord(record, rules);
     if (!parsed.success) throw invalid(`${channel} record ${i}: ${describeIssues(parsed.error)}`, { index: i });
     const first = records[0]!;
     if (parsed.data.truckId !== first.truckId || parsed.data.stream !== first.stream) {
@@ -141,7 +169,7 @@ function decode<T extends { truckId: string; stream: string; seq: number }>(
   payload: Uint8Array,
   options: DecodeOptions,
   channel: Channel,
-  schema: z.ZodType<T>,
+  rules: RecordRules<T>,
   decodeBinary: (truckId: string, bytes: Uint8Array, version: BinaryVersion) => unknown[],
 ): DecodeResult<T> {
   try {
@@ -193,7 +221,7 @@ function decode<T extends { truckId: string; stream: string; seq: number }>(
         error: invalid(`${channel} payload starts with byte 0x${hex(first)}: neither a FleetSync format byte nor JSON`),
       };
     }
-    return validateDecoded(candidates, schema, channel);
+    return validateDecoded(candidates, rules, channel);
   } catch (error) {
     // The binary decoders signal malformed input with FleetError; anything else is a bug we still must not throw.
     if (error instanceof FleetError) return { ok: false, error };
@@ -252,12 +280,12 @@ function parseJson(
 
 function validateDecoded<T extends { truckId: string; stream: string; seq: number }>(
   candidates: unknown[],
-  schema: z.ZodType<T>,
+  rules: RecordRules<T>,
   channel: Channel,
 ): DecodeResult<T> {
   const records: T[] = [];
   for (const [i, candidate] of candidates.entries()) {
-    const parsed = schema.safeParse(candidate);
+    const parsed = parseRecord(candidate, rules);
     if (!parsed.success) {
       return { ok: false, error: invalid(`${channel} record ${i}: ${describeIssues(parsed.error)}`, { index: i }) };
     }

@@ -88,6 +88,24 @@ describe("in-order filter", () => {
     expect(after.accept(rec("A", S2, 1))).toEqual({ keep: true });
   });
 
+  it("snapshots only the trucks asked for, without changing which truck is forgotten first", () => {
+    const filter = createInOrderFilter({ maxTrucks: 2 });
+    filter.accept(rec("A", S1, 0));
+    filter.accept(rec("B", S1, 0));
+    const some = filter.snapshot(["A", "unknown"]);
+    expect(Object.keys(some)).toEqual(["A"]);
+    expect(some.A).toEqual(filter.snapshot().A);
+    // Reading A for storage is not seeing A: A is still the least recently seen, so a third truck evicts it.
+    filter.accept(rec("C", S1, 0));
+    expect(Object.keys(filter.snapshot()).sort()).toEqual(["B", "C"]);
+    // A copy: the filter's own position moves on, the snapshot does not.
+    const b = filter.snapshot(["B"]).B!;
+    const stored = JSON.stringify(b);
+    filter.accept(rec("B", S1, 1));
+    expect(JSON.stringify(b)).toBe(stored);
+    expect(filter.snapshot(["B"]).B).not.toEqual(b);
+  });
+
   it("refuses nonsense options", () => {
     expect(() => createInOrderFilter({ maxTrucks: 0 })).toThrow(/maxTrucks/);
     expect(() => createInOrderFilter({ retiredStreamsPerTruck: -1 })).toThrow(/retired/);

@@ -183,6 +183,24 @@ export const EventRecordSchema = z
     z
       .object({
         ...eventEnvelope,
+        type: z.literal("thinned"),
+        channel: z.literal("telemetry").describe("The channel that was thinned (only telemetry ever is)."),
+        fromSeq: SeqSchema.describe("First seq of the thinned range (inclusive)."),
+        toSeq: SeqSchema.describe("Last seq of the thinned range (inclusive)."),
+        count: int(1, Number.MAX_SAFE_INTEGER, "How many records of the range were removed."),
+        keptEveryS: int(1, 86_400, "The interval kept: one position per this many seconds, plus every state change."),
+      })
+      .strict()
+      .refine((t) => t.toSeq >= t.fromSeq && t.count <= t.toSeq - t.fromSeq + 1, {
+        message: "a thinned range needs toSeq >= fromSeq and count <= toSeq - fromSeq + 1",
+        path: ["count"],
+      })
+      .describe(
+        "The truck's outbox reached its budget during a long outage and thinned its oldest telemetry instead of dropping it: of the records fromSeq..toSeq, `count` were removed and one per `keptEveryS` seconds was kept, with every record that carries a state change (engine running, trouble codes, moving or stopped). The seqs missing inside the range are these removed records: announced, not lost. Added in v1.2.",
+      ),
+    z
+      .object({
+        ...eventEnvelope,
         type: z.literal("start"),
         agentVersion: text(32, "The agent's version."),
         bootId: text(64, "Identifies this boot of the gateway (Linux /proc/sys/kernel/random/boot_id)."),

@@ -12,11 +12,12 @@
  *     ts           first: signed eg(24 s / 34 ms) since 2025-01-01; later: signed eg(6 s / 16 ms) delta
  *     bit          timeSource (0 gnss, 1 system)
  *     bit          gps present; then fix(2) and per gps field bit null / bit value + absolute (as telemetry)
- *     2 bits       type: 0 ignition, 1 dtc, 2 gap, 3 start (v2: 3 bits, 4 source)
+ *     2 bits       type: 0 ignition, 1 dtc, 2 gap, 3 start (v2: 3 bits, 4 source, 5 thinned)
  *     ignition: bit on | dtc: bit cleared, bit j1939 + spn(19) fmi(5) oc(7), bit obd + letter(2) digit(2) hex(12)
  *     gap: bit channel (0 telemetry, 1 events), uintLen fromSeq, toSeq, count, eg(0) reason index
  *     start: agentVersion, bootId as eg(4) UTF-8 byte length + bytes
  *     source (v2): eg(2) engine field index (records.ts order), from(11), to(11)
+ *     thinned (v2): uintLen fromSeq, toSeq, count, eg(4) keptEveryS (the channel is always telemetry)
  *   v2 (0x04): every J1939 code is followed by bit sa present + sa(8)
  *   zero bits to the byte boundary
  */
@@ -27,16 +28,17 @@ import { beginBatch, readBatchHeader, readJ1939, readObd, TS_EPOCH_MS, writeJ193
 import { type BinaryVersion, FORMAT_EVENTS_V1, FORMAT_EVENTS_V2 } from "./wire-format.ts";
 import { FIXES, GPS_FIELDS, GPS_KEYS } from "./wire-telemetry.ts";
 
-const TYPES = ["ignition", "dtc", "gap", "start", "source"] as const;
+const TYPES = ["ignition", "dtc", "gap", "start", "source", "thinned"] as const;
 const SIGNALS = EngineSchema.keyof().options;
 const CHANNELS = ["telemetry", "events"] as const;
 // Append only: the index is on the wire (a bridge older than a reason dead-letters events carrying it).
 const GAP_REASONS = ["outbox-full", "disk-full", "recovery"] as const;
 const MAX_STRING_BYTES = 256;
 
-/** v2 only for a source event or a trouble code with its source address (wire-format.ts). */
+/** v2 only for a source or thinned event or a trouble code with its source address (wire-format.ts). */
 export function eventsVersion(records: EventRecord[]): BinaryVersion {
-  const needsV2 = (e: EventRecord) => e.type === "source" || (e.type === "dtc" && e.dtc.j1939?.sa !== undefined);
+  const needsV2 = (e: EventRecord) =>
+    e.type === "source" || e.type === "thinned" || (e.type === "dtc" && e.dtc.j1939?.sa !== undefined);
   return records.some(needsV2) ? 2 : 1;
 }
 
@@ -78,6 +80,12 @@ export function encodeEventsBinary(records: EventRecord[], version: BinaryVersio
         out.eg(SIGNALS.indexOf(event.signal), 2);
         out.bits(event.from, 11);
         out.bits(event.to, 11);
+        break;
+      case "thinned":
+        out.uintLen(event.fromSeq);
+        out.uintLen(event.toSeq);
+        out.uintLen(event.count);
+        out.eg(event.keptEveryS, 4);
         break;
     }
   }
@@ -135,6 +143,13 @@ export function decodeEventsBinary(truckId: string, bytes: Uint8Array, version: 
         event.signal = SIGNALS[input.eg(2)] ?? input.fail("unknown engine signal");
         event.from = input.bits(11);
         event.to = input.bits(11);
+        break;
+      case "thinned":
+        event.channel = "telemetry";
+        event.fromSeq = input.uintLen();
+        event.toSeq = input.uintLen();
+        event.count = input.uintLen();
+        event.keptEveryS = input.eg(4);
         break;
     }
     records.push(event);

@@ -34,14 +34,18 @@ export interface DropPlan {
   shortBy: number;
 }
 
-export function planDrops(input: BudgetInput): DropPlan {
-  let limit = input.maxBytes;
-  let reason: GapReason = "outbox-full";
+/** The budget now: maxBytes, or less when the file system has less free above the reserve (and why). */
+export function budgetLimit(input: Pick<BudgetInput, "maxBytes" | "diskReserveBytes" | "freeBytes" | "bytesNow">): {
+  limit: number;
+  reason: GapReason;
+} {
   const diskLimit = input.bytesNow + input.freeBytes - input.diskReserveBytes;
-  if (diskLimit < limit) {
-    limit = Math.max(0, Math.floor(diskLimit));
-    reason = "disk-full";
-  }
+  if (diskLimit < input.maxBytes) return { limit: Math.max(0, Math.floor(diskLimit)), reason: "disk-full" };
+  return { limit: input.maxBytes, reason: "outbox-full" };
+}
+
+export function planDrops(input: BudgetInput): DropPlan {
+  const { limit, reason } = budgetLimit(input);
   const drops: Record<Channel, number> = { telemetry: 0, events: 0 };
   let need = 0;
   if (input.bytesAfter > limit) {

@@ -8,10 +8,11 @@ import type { Channel } from "../../protocol/index.ts";
 import { planDrops } from "./budget.ts";
 import type { OutboxConfig } from "./config.ts";
 import { type GapInfo, type GapReason, gapEvent } from "./gaps.ts";
-import { floorKey, recordKey } from "./keys.ts";
+import { floorKey, recordKey, thinnedKey } from "./keys.ts";
 import { CHANNEL_LIST } from "./recovery.ts";
 import { SizeQueue } from "./size-queue.ts";
 import type { StoreOp } from "./store.ts";
+import { type ThinnedInfo, type ThinPlan, thinnedEvent } from "./thinning.ts";
 import type { OutboxDeps } from "./types.ts";
 
 /** A record appended and given its seq, waiting for the commit that makes it readable. */
@@ -34,7 +35,9 @@ export interface ChannelState {
   pending: Pending[];
   /** Everything up to here was acknowledged by the uplink; deleted with the next commit. */
   ackUpTo: number;
-  counters: { appended: number; acked: number; dropped: number; refused: number; lost: number };
+  /** The highest seq a thinning pass examined (stored under thinnedKey); -1: none. */
+  thinnedUpTo: number;
+  counters: { appended: number; acked: number; dropped: number; thinned: number; refused: number; lost: number };
 }
 
 export function newChannelState(): ChannelState {
@@ -46,7 +49,8 @@ export function newChannelState(): ChannelState {
     sizes: new SizeQueue(),
     pending: [],
     ackUpTo: -1,
-    counters: { appended: 0, acked: 0, dropped: 0, refused: 0, lost: 0 },
+    thinnedUpTo: -1,
+    counters: { appended: 0, acked: 0, dropped: 0, thinned: 0, refused: 0, lost: 0 },
   };
 }
 
@@ -56,6 +60,8 @@ export interface CommitBatch {
   removed: Record<Channel, { count: number; acked: number; newFirst: number; floor: number }>;
   gap: GapInfo | undefined;
   gapValue: string | undefined;
+  /** A thinning pass riding in this batch (telemetry): its deletes, its event and its watermark. */
+  thinned: { info: ThinnedInfo; value: string | undefined; plan: ThinPlan } | undefined;
   limit: number;
   reason: GapReason;
 }
@@ -65,18 +71,31 @@ export interface PreparedCommit extends CommitBatch {
   ackWaiters: Array<() => void>;
 }
 
-type BatchConfig = Pick<OutboxConfig, "maxBytes" | "diskReserveBytes" | "dropToFraction" | "commitMaxRecords">;
+type BatchConfig = Pick<
+  OutboxConfig,
+  "maxBytes" | "diskReserveBytes" | "dropToFraction" | "commitMaxRecords" | "thinKeepEveryS"
+>;
+
+/** The thin-then-drop policy's part in one commit. */
+export interface ThinStep {
+  /** A pass to write in this batch (rows chosen by thinning.ts, none of them read by the uplink). */
+  plan: ThinPlan | undefined;
+  /** Telemetry can still be thinned: no record is dropped in this commit, thinning frees the room first. */
+  holdDrops: boolean;
+}
 
 /**
  * Takes every channel's pending records and acknowledgements into one batch, with the drops the budget needs and
- * their gap event. Gives the gap event its seq (the events channel's next). `acksLeft`: acknowledgements were held
- * back for the next batch (see the cap below); `shortBy`: bytes still over the budget.
+ * their gap event, or a thinning pass and its thinned event. Gives that event its seq (the events channel's next).
+ * `acksLeft`: acknowledgements were held back for the next batch (see the cap below); `shortBy`: bytes still over
+ * the budget.
  */
 export function prepareCommit(
   channels: Record<Channel, ChannelState>,
   free: number,
   config: BatchConfig,
   now: NonNullable<OutboxDeps["now"]>,
+  thin: ThinStep = { plan: undefined, holdDrops: false },
 ): { batch: CommitBatch; acksLeft: boolean; shortBy: number } {
   const ops: StoreOp[] = [];
   const taken = {} as CommitBatch["taken"];
@@ -95,6 +114,32 @@ export function prepareCommit(
     bytesNow += ch.sizes.bytes;
     bytesAfter += ch.sizes.bytes - ch.sizes.countBytes(ackCount) + pendingBytes;
   }
+  let thinned: CommitBatch["thinned"];
+  if (thin.plan) {
+    // One batch holds the deletes, the announcing event and the watermark: a crash leaves all of them or none.
+    const { plan } = thin;
+    const bytes = plan.remove.reduce((n, r) => n + r.bytes, 0);
+    bytesAfter -= bytes;
+    for (const r of plan.remove) ops.push({ type: "del", key: r.key });
+    ops.push({ type: "put", key: thinnedKey("telemetry"), value: String(plan.toSeq) });
+    let value: string | undefined;
+    const info: ThinnedInfo = {
+      fromSeq: plan.fromSeq,
+      toSeq: plan.toSeq,
+      count: plan.remove.length,
+      keptEveryS: config.thinKeepEveryS,
+      bytes,
+      eventSeq: -1,
+    };
+    if (plan.remove.length > 0) {
+      // Taken after every pending event of this batch: the event is the newest committed one (as a gap event).
+      info.eventSeq = channels.events.next++;
+      channels.events.counters.appended++;
+      value = JSON.stringify(thinnedEvent(now(), info));
+      ops.push({ type: "put", key: recordKey("events", info.eventSeq), value });
+    }
+    thinned = { info, value, plan };
+  }
   // The when-full policy (budget.ts): which of the oldest records go, to stay within the bytes or the disk.
   const plan = planDrops({
     maxBytes: config.maxBytes,
@@ -108,7 +153,10 @@ export function prepareCommit(
       events: { sizes: channels.events.sizes, ackCount: ackCounts.events },
     },
   });
-  const { limit, reason, drops: dropCounts } = plan;
+  const { limit, reason } = plan;
+  // thin-then-drop: while telemetry can still be thinned nothing is dropped; the budget may be exceeded by this
+  // commit's records until the next pass (one per commit) has freed the room.
+  const dropCounts = thin.holdDrops ? { telemetry: 0, events: 0 } : plan.drops;
   let gap: GapInfo | undefined;
   let gapValue: string | undefined;
   const dropping: Channel = dropCounts.telemetry > 0 ? "telemetry" : "events";
@@ -156,12 +204,23 @@ export function prepareCommit(
     for (const p of taken[c]) ops.push({ type: "put", key: p.key, value: p.value });
     removed[c] = { count, acked: ackCounts[c], newFirst, floor };
   }
-  return { batch: { ops, taken, removed, gap, gapValue, limit, reason }, acksLeft, shortBy: plan.shortBy };
+  return {
+    batch: { ops, taken, removed, gap, gapValue, thinned, limit, reason },
+    acksLeft,
+    shortBy: thin.holdDrops ? 0 : plan.shortBy,
+  };
 }
 
 /** Moves the positions after the store wrote `batch`. True when it made new records readable. */
 export function applyCommit(channels: Record<Channel, ChannelState>, batch: CommitBatch): boolean {
   let readable = false;
+  if (batch.thinned) {
+    // The thinned records keep their places in the size queue, at zero bytes (positions are counted by seq).
+    const t = channels.telemetry;
+    for (const r of batch.thinned.plan.remove) t.sizes.set(r.seq - t.first, 0);
+    t.thinnedUpTo = Math.max(t.thinnedUpTo, batch.thinned.plan.toSeq);
+    t.counters.thinned += batch.thinned.info.count;
+  }
   for (const c of CHANNEL_LIST) {
     const ch = channels[c];
     const r = batch.removed[c];
@@ -182,6 +241,13 @@ export function applyCommit(channels: Record<Channel, ChannelState>, batch: Comm
     // The gap event's seq was taken after every pending event of this batch, so it is the newest committed.
     events.sizes.push(recordKey("events", batch.gap.eventSeq).length + batch.gapValue.length);
     events.committedNext = Math.max(events.committedNext, batch.gap.eventSeq + 1);
+    readable = true;
+  }
+  const thinnedEventSeq = batch.thinned?.info.eventSeq ?? -1;
+  if (thinnedEventSeq >= 0 && batch.thinned?.value !== undefined) {
+    const events = channels.events;
+    events.sizes.push(recordKey("events", thinnedEventSeq).length + batch.thinned.value.length);
+    events.committedNext = Math.max(events.committedNext, thinnedEventSeq + 1);
     readable = true;
   }
   return readable;

@@ -4,7 +4,7 @@ import { z } from "zod";
  * Outbox settings. The field docs are the configuration reference (docs/agent-config.md).
  * When-full policies: the disk budget (the smaller of `maxBytes` and what the file system has free above
  * `diskReserveBytes`) drops the oldest telemetry records first, then the oldest events, and records a `gap` event
- * naming them; the write buffer (`maxPendingRecords`) refuses new records with FLEET_OUTBOX_BUSY (counted and
+ * naming them (with `whenFull: thin-then-drop`, the oldest telemetry is thinned first, see thinning.ts); the write buffer (`maxPendingRecords`) refuses new records with FLEET_OUTBOX_BUSY (counted and
  * logged) when the disk cannot keep up or refuses writes.
  */
 export const OutboxConfigSchema = z
@@ -53,6 +53,28 @@ export const OutboxConfigSchema = z
       .default(0.9)
       .describe(
         "When the budget is exceeded, drop until the store is this fraction of maxBytes (fewer, larger drops).",
+      ),
+    whenFull: z
+      .enum(["drop-oldest", "thin-then-drop"])
+      .default("drop-oldest")
+      .describe(
+        "When-full policy of the disk budget. drop-oldest: the oldest records go, telemetry first, announced by a gap event. thin-then-drop: first the oldest telemetry is thinned, one thinWindowS window at a time (one record per thinKeepEveryS kept, and every record around a state change: engine, trouble codes, moving or stopped, parking brake), each window announced by a thinned event; records the uplink has read are never thinned; only when nothing is left to thin (the newest window is still open) are records dropped as with drop-oldest. Events are never thinned. The default stays drop-oldest: the thinned event needs bridges of v1.2 or later (an older bridge dead-letters it), so update the bridges before turning it on.",
+      ),
+    thinKeepEveryS: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(30)
+      .describe("thin-then-drop: one telemetry record per this many seconds is kept in a thinned window."),
+    thinWindowS: z
+      .number()
+      .int()
+      .min(60)
+      .max(86_400)
+      .default(3600)
+      .describe(
+        "thin-then-drop: the span of telemetry one thinning pass takes (by record time, oldest first) and one thinned event announces.",
       ),
     commitIntervalMs: z
       .number()

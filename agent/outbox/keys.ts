@@ -15,6 +15,14 @@ export function floorKey(channel: Channel): string {
   return `m:floor:${channel}`;
 }
 
+/**
+ * The highest seq a thinning pass has examined (thin-then-drop): written in the pass's batch, so recovery knows that
+ * the holes below it were thinned on purpose and passes never examine a range twice.
+ */
+export function thinnedKey(channel: Channel): string {
+  return `m:thinned:${channel}`;
+}
+
 export function recordKey(channel: Channel, seq: number): string {
   return PREFIX[channel] + seq.toString(16).padStart(SEQ_DIGITS, "0");
 }

@@ -3,9 +3,16 @@
  * project, LevelDB on disk in the integration project). A test that passes on one store and fails on another
  * means the queue logic leans on a store quirk.
  */
+import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { isFleetError } from "../../common/errors.ts";
-import { EventRecordSchema, StreamIdSchema, type TelemetryBody, TelemetryRecordSchema } from "../../protocol/index.ts";
+import {
+  type EventRecord,
+  EventRecordSchema,
+  StreamIdSchema,
+  type TelemetryBody,
+  TelemetryRecordSchema,
+} from "../../protocol/index.ts";
 import { type OutboxConfigInput, OutboxConfigSchema } from "./config.ts";
 import { createOutbox } from "./outbox.ts";
 import type { Outbox } from "./types.ts";
@@ -34,6 +41,7 @@ export function outboxContract(name: string, makeEnv: () => Promise<StoreEnv>): 
       env: StoreEnv,
       overrides: Partial<OutboxConfigInput>,
       fn: (o: Outbox, commits: () => number) => Promise<T>,
+      logger?: pino.Logger,
     ): Promise<T> {
       const inner = env.open();
       let batches = 0;
@@ -49,6 +57,7 @@ export function outboxContract(name: string, makeEnv: () => Promise<StoreEnv>): 
         truckId: TRUCK,
         store,
         now: () => ({ ts: body(0).ts, timeSource: "gnss" }),
+        ...(logger ? { logger } : {}),
       });
       await outbox.start();
       try {
@@ -194,6 +203,153 @@ export function outboxContract(name: string, makeEnv: () => Promise<StoreEnv>): 
       } finally {
         await env.cleanup();
       }
+    });
+
+    describe("thin-then-drop", () => {
+      // An hour's window is 3,600 records at 1 Hz: the contract uses one-minute windows (60 records, 6 kept).
+      const thin = { whenFull: "thin-then-drop", thinWindowS: 60, thinKeepEveryS: 10, commitMaxRecords: 50 } as const;
+
+      async function appendRange(o: Outbox, from: number, to: number): Promise<void> {
+        for (let i = from; i < to; i += 50) {
+          await Promise.all(Array.from({ length: Math.min(50, to - i) }, (_, j) => o.append("telemetry", body(i + j))));
+        }
+      }
+
+      type Thinned = Extract<EventRecord, { type: "thinned" }>;
+      type Gap = Extract<EventRecord, { type: "gap" }>;
+      const thinnedOf = (events: EventRecord[]) => events.filter((e): e is Thinned => e.type === "thinned");
+      const gapsOf = (events: EventRecord[]) => events.filter((e): e is Gap => e.type === "gap");
+
+      /** Every seq below `total` is kept, inside a thinned range, or inside a gap; thinned counts match their holes. */
+      function account(kept: number[], thinned: Thinned[], gaps: Gap[], total: number) {
+        const keptSet = new Set(kept);
+        const inRange = (seq: number, ranges: Array<{ fromSeq: number; toSeq: number }>) =>
+          ranges.some((r) => seq >= r.fromSeq && seq <= r.toSeq);
+        let dropped = 0;
+        let thinnedHoles = 0;
+        for (let seq = 0; seq < total; seq++) {
+          if (keptSet.has(seq)) continue;
+          if (inRange(seq, gaps)) dropped++;
+          else if (inRange(seq, thinned)) thinnedHoles++;
+          else throw new Error(`seq ${seq} is missing without an announcement`);
+        }
+        // A range no gap touched: exactly `count` of its seqs are missing.
+        const lastGap = Math.max(-1, ...gaps.map((g) => g.toSeq));
+        for (const t of thinned.filter((r) => r.fromSeq > lastGap)) {
+          let holes = 0;
+          for (let seq = t.fromSeq; seq <= t.toSeq; seq++) if (!keptSet.has(seq)) holes++;
+          expect(holes, `holes in ${t.fromSeq}..${t.toSeq}`).toBe(t.count);
+        }
+        return { kept: kept.length, thinned: thinnedHoles, dropped };
+      }
+
+      it("over the budget thins the oldest telemetry window by window, announces each range, drops nothing", async () => {
+        const env = await makeEnv();
+        try {
+          await withOutbox(env, { ...thin, maxBytes: 128 * 1024 }, async (o) => {
+            await o.append("events", { ts: body(0).ts, timeSource: "gnss", type: "ignition", on: true });
+            const total = 1500;
+            await appendRange(o, 0, total);
+            const kept = (await o.read("telemetry", 0, total)).map((r) => r.seq);
+            const events = await o.read("events", 0, 1000);
+            expect(events[0]).toMatchObject({ type: "ignition", seq: 0 });
+            expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i));
+            expect(gapsOf(events)).toEqual([]);
+            const thinned = thinnedOf(events);
+            expect(thinned.length).toBeGreaterThan(5);
+            // Oldest first, one window after the other, each one minute of records with one per 10 s kept.
+            expect(thinned[0]).toMatchObject({
+              channel: "telemetry",
+              fromSeq: 0,
+              toSeq: 59,
+              count: 54,
+              keptEveryS: 10,
+            });
+            for (let i = 1; i < thinned.length; i++) expect(thinned[i]!.fromSeq).toBe(thinned[i - 1]!.toSeq + 1);
+            const sum = account(kept, thinned, [], total);
+            expect(sum.kept + sum.thinned).toBe(total);
+            expect(o.stats().channels.telemetry).toMatchObject({ thinned: sum.thinned, dropped: 0 });
+            // The newest records are all there.
+            expect(kept.slice(-100)).toEqual(Array.from({ length: 100 }, (_, i) => total - 100 + i));
+            const stats = o.stats().channels;
+            expect(stats.telemetry.bytes + stats.events.bytes).toBeLessThanOrEqual(128 * 1024);
+          });
+        } finally {
+          await env.cleanup();
+        }
+      });
+
+      it("drops only once nothing is left to thin, never an event, and every loss is announced", async () => {
+        const env = await makeEnv();
+        try {
+          await withOutbox(env, { ...thin, maxBytes: 64 * 1024 }, async (o) => {
+            await o.append("events", { ts: body(0).ts, timeSource: "gnss", type: "ignition", on: true });
+            const total = 5000;
+            await appendRange(o, 0, total);
+            const kept = (await o.read("telemetry", 0, total)).map((r) => r.seq);
+            const events = await o.read("events", 0, 10_000);
+            expect(events[0]).toMatchObject({ type: "ignition", seq: 0 });
+            const gaps = gapsOf(events);
+            const thinned = thinnedOf(events);
+            expect(gaps.length).toBeGreaterThan(0);
+            for (const g of gaps) expect(g).toMatchObject({ channel: "telemetry", reason: "outbox-full" });
+            // The first drop came after thinning had reached the newest (open) window, not before.
+            expect(gaps[0]!.seq).toBeGreaterThan(thinned[0]!.seq);
+            expect(gaps[0]!.fromSeq).toBe(0);
+            const sum = account(kept, thinned, gaps, total);
+            expect(sum.kept + sum.thinned + sum.dropped).toBe(total);
+            const stats = o.stats().channels;
+            expect(stats.telemetry.bytes + stats.events.bytes).toBeLessThanOrEqual(64 * 1024);
+          });
+        } finally {
+          await env.cleanup();
+        }
+      });
+
+      it("never thins records the uplink has read, and after a restart keeps its sizes and thins no range twice", async () => {
+        const env = await makeEnv();
+        try {
+          const lines: string[] = [];
+          const logger = pino({ level: "warn" }, { write: (line: string) => lines.push(line) });
+          const before = await withOutbox(
+            env,
+            { ...thin, maxBytes: 64 * 1024 },
+            async (o) => {
+              await appendRange(o, 0, 200);
+              // The uplink has 0..99 in flight; the latest lane only peeks at the newest.
+              expect((await o.read("telemetry", 0, 100)).at(-1)?.seq).toBe(99);
+              expect((await o.read("telemetry", 199, 1, { peek: true }))[0]?.seq).toBe(199);
+              await appendRange(o, 200, 1000);
+              const thinned = thinnedOf(await o.read("events", 0, 1000));
+              expect(thinned.length).toBeGreaterThan(0);
+              expect(thinned[0]!.fromSeq).toBe(100);
+              const kept = (await o.read("telemetry", 0, 1000)).map((r) => r.seq);
+              expect(kept.slice(0, 100)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+              return { bytes: o.stats().channels.telemetry.bytes, thinned, kept };
+            },
+            logger,
+          );
+          await withOutbox(
+            env,
+            { ...thin, maxBytes: 64 * 1024 },
+            async (o) => {
+              // Recovery finds the same records and sizes, and no hole below the watermark is a surprise.
+              expect(o.stats().channels.telemetry.bytes).toBe(before.bytes);
+              // A peek: a read would put all of them in flight, and nothing would be left to thin.
+              expect((await o.read("telemetry", 0, 1000, { peek: true })).map((r) => r.seq)).toEqual(before.kept);
+              const eventsFrom = o.committedNext("events");
+              await appendRange(o, 1000, 1600);
+              const more = thinnedOf(await o.read("events", eventsFrom, 1000));
+              expect(more.length).toBeGreaterThan(0);
+              expect(more[0]!.fromSeq).toBe(before.thinned.at(-1)!.toSeq + 1);
+            },
+            logger,
+          );
+          expect(lines.filter((l) => l.includes("hole in stored seqs"))).toEqual([]);
+        } finally {
+          await env.cleanup();
+        }
+      });
     });
 
     it("refuses appends beyond the write buffer with FLEET_OUTBOX_BUSY and counts them", async () => {

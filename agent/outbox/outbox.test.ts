@@ -69,6 +69,19 @@ describe("SizeQueue", () => {
   });
 });
 
+describe("SizeQueue.set (thinning keeps places, at zero bytes)", () => {
+  it("changes one entry in the middle, across chunks and after shifts, and keeps the byte total", () => {
+    const q = new SizeQueue();
+    for (let i = 0; i < 20_000; i++) q.push(100);
+    q.shift(5_000);
+    expect(q.set(10_000, 0)).toBe(100); // entry 15,000 as pushed, in the second chunk
+    expect(q.bytes).toBe(15_000 * 100 - 100);
+    expect(q.countBytes(10_001)).toBe(10_000 * 100);
+    expect(q.countFor(10_000 * 100 + 1)).toBe(10_002); // the zero entry counts as a place
+    expect(() => q.set(15_000, 0)).toThrow(RangeError);
+  });
+});
+
 describe("outbox recovery and the seq mark (memory store)", () => {
   const body = { ts: "2026-01-01T00:00:00.000Z", timeSource: "system" as const };
   async function crashAfter(data: Map<string, string>, sync: boolean, bootId: string, count: number) {

@@ -3,8 +3,16 @@
  * One ordered queue per channel (telemetry, events), each with its own `seq` within the store's `stream`.
  *
  * This file is the group commit; the outbox's other jobs each have a module: recovery.ts (what is on disk at open,
- * and the seq mark), budget.ts (drop-oldest when the byte budget or the disk is full), gaps.ts (the event that
- * announces a loss), envelope.ts (records read back with their envelope), types.ts (the interface).
+ * and the seq mark), budget.ts (drop-oldest when the byte budget or the disk is full), thinning.ts (thin-then-drop:
+ * what to thin first), gaps.ts (the event that announces a loss), envelope.ts (records read back with their
+ * envelope), types.ts (the interface).
+ *
+ * Thinning (whenFull: thin-then-drop) runs where commits are serialised, before each commit is prepared: when the
+ * store is over its budget, one window of the oldest telemetry not yet examined and not yet read by the uplink is
+ * read back and chosen from (thinning.ts), and its deletes, its `thinned` event and the watermark ride in that
+ * commit's batch. From the moment a pass is chosen until its batch is written, reads stop below the pass's range
+ * (a read already under way starts again), so no record the uplink sends can be one that a thinned event announces
+ * as removed.
  *
  * Writes are group commits: append() gives the record the next seq at once and resolves when the batch holding
  * it is committed; only committed records are readable (so only they are ever sent). Acknowledgements and drops
@@ -25,15 +33,17 @@ import { FleetError } from "../../common/errors.ts";
 import { LifecycleGuard } from "../../common/lifecycle.ts";
 import { silentLogger } from "../../common/log.ts";
 import type { Channel, ChannelBody, ChannelRecord, TimeSource } from "../../protocol/index.ts";
-import { applyCommit, newChannelState, type PreparedCommit, prepareCommit } from "./commit-batch.ts";
+import { budgetLimit } from "./budget.ts";
+import { applyCommit, newChannelState, type PreparedCommit, prepareCommit, type ThinStep } from "./commit-batch.ts";
 import type { OutboxConfig } from "./config.ts";
 import { envelopeReader } from "./envelope.ts";
 import { gapEvent } from "./gaps.ts";
-import { recordKey } from "./keys.ts";
+import { recordKey, seqOfKey } from "./keys.ts";
 import { createLevelStore } from "./level-store.ts";
 import { CHANNEL_LIST, type RecoveryLoss, recoverStore } from "./recovery.ts";
 import type { SeqMark } from "./seq-mark.ts";
 import { MAX_RECORD_BYTES } from "./size-queue.ts";
+import { selectThinning } from "./thinning.ts";
 import type { ChannelStats, Outbox, OutboxDeps, OutboxStats } from "./types.ts";
 
 const RETRY_MS = 1000;
@@ -44,6 +54,11 @@ const REOPEN_AFTER_FAILURES = 2;
 const SEQ_BLOCK = 4096;
 /** Longest wait for the store to close at stop: a hung disk must not hold the process. */
 const CLOSE_TIMEOUT_MS = 2_000;
+/**
+ * Rows one thinning pass reads at most: an hour at 2 Hz (~480 B each, ~3.5 MB of strings on a Pi). A faster
+ * record rate makes the pass's range end at this many records instead of at the hour.
+ */
+const THIN_READ_ROWS = 7_200;
 
 function isNoSpace(error: unknown): boolean {
   for (let e = error; e instanceof Error; e = e.cause) {
@@ -101,6 +116,12 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
   const life = new LifecycleGuard("the outbox");
   /** The last prepared commit left acknowledged records for the next one (see the cap in prepare()). */
   let acksLeft = false;
+  /** The highest seq of each channel a read (not a peek) returned: the uplink may have it in flight. */
+  const highestRead: Record<Channel, number> = { telemetry: -1, events: -1 };
+  /** A thinning pass is chosen and not yet written: telemetry reads stop below this seq. */
+  let thinHold: number | undefined;
+  /** Changes whenever a pass is chosen: a read that began before must read again (its rows may be thinned). */
+  let thinEpoch = 0;
 
   function start(): Promise<void> {
     return life.start(open);
@@ -131,6 +152,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
       const r = found.channels[c];
       ch.sizes = r.sizes;
       ch.floor = r.floor;
+      ch.thinnedUpTo = r.thinnedUpTo;
       ch.first = r.first;
       ch.committedNext = r.next;
       ch.next = r.next;
@@ -168,7 +190,11 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
   async function reserve(prepared: PreparedCommit): Promise<void> {
     const highest: Record<Channel, number> = {
       telemetry: prepared.taken.telemetry.at(-1)?.seq ?? -1,
-      events: Math.max(prepared.taken.events.at(-1)?.seq ?? -1, prepared.gap?.eventSeq ?? -1),
+      events: Math.max(
+        prepared.taken.events.at(-1)?.seq ?? -1,
+        prepared.gap?.eventSeq ?? -1,
+        prepared.thinned?.info.eventSeq ?? -1,
+      ),
     };
     const current = mark?.next ?? { telemetry: 0, events: 0 };
     if (mark && !mark.clean && CHANNEL_LIST.every((c) => highest[c] < current[c])) return;
@@ -244,7 +270,10 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
       }
       // One commit per call; more work that arrived meanwhile waits for the next timer tick (group commit). The
       // free space is the one measured after the last commit: measuring here would let more appends into this one.
-      const prepared = retry ?? prepare(diskFree);
+      // Only a store over its budget waits for a pass: the check is synchronous, so that otherwise the commit takes
+      // exactly what is pending now (group commit sizes stay as they were).
+      const thin = retry || !overBudget() ? undefined : await planThinning();
+      const prepared = retry ?? prepare(diskFree, thin);
       retry = undefined;
       try {
         await reserve(prepared);
@@ -257,7 +286,8 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
       failuresInRow = 0;
       commits++;
       apply(prepared);
-      if (healed || prepared.gap?.reason === "disk-full") {
+      const freedDisk = prepared.gap?.reason === "disk-full" || (prepared.thinned && prepared.reason === "disk-full");
+      if (healed || freedDisk) {
         // After a failed write LevelDB's log writer has moved past bytes that never reached the file: everything
         // written to that log since would be unreadable at the next open. A compaction writes the memtable (which
         // holds only what was written) to a table and starts a new log, so the damaged one is dropped unread.
@@ -303,6 +333,7 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
   async function reopen(): Promise<void> {
     const given = retry;
     retry = undefined;
+    thinHold = undefined; // a pass in the given-up commit is chosen afresh
     if (given) {
       for (const c of CHANNEL_LIST) channels[c].pending = [...given.taken[c], ...channels[c].pending];
       ackWaiters.push(...given.ackWaiters);
@@ -345,9 +376,47 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     for (const l of listeners) l();
   }
 
+  /**
+   * thin-then-drop: the store is over its budget (overBudget()); chooses the next thinning pass (or says that telemetry can
+   * still be thinned although this commit cannot, so nothing is dropped yet). Undefined: drop as drop-oldest does.
+   */
+  function overBudget(): boolean {
+    if (config.whenFull !== "thin-then-drop" || !storeOpen) return false;
+    let bytesNow = 0;
+    let bytesAfter = 0;
+    for (const c of CHANNEL_LIST) {
+      bytesNow += channels[c].sizes.bytes;
+      bytesAfter += channels[c].sizes.bytes;
+      for (const p of channels[c].pending) bytesAfter += p.key.length + p.value.length;
+    }
+    return bytesAfter > budgetLimit({ ...config, freeBytes: diskFree, bytesNow }).limit;
+  }
+
+  async function planThinning(): Promise<ThinStep | undefined> {
+    const t = channels.telemetry;
+    const from = Math.max(t.first, t.thinnedUpTo + 1, highestRead.telemetry + 1, t.ackUpTo + 1);
+    if (from >= t.committedNext) return undefined;
+    const rows = await store.list({
+      gte: recordKey("telemetry", from),
+      lt: recordKey("telemetry", t.committedNext),
+      limit: THIN_READ_ROWS,
+    });
+    const plan = selectThinning(
+      rows,
+      { keepEveryMs: config.thinKeepEveryS * 1000, windowMs: config.thinWindowS * 1000 },
+      rows.length === THIN_READ_ROWS,
+    );
+    if (!plan) return undefined; // only the newest window is left, still open: drop
+    // The uplink read into the range while we chose: choose again at the next commit, drop nothing meanwhile.
+    if (plan.fromSeq <= highestRead.telemetry || plan.fromSeq <= t.ackUpTo) return { plan: undefined, holdDrops: true };
+    thinHold = plan.fromSeq;
+    thinEpoch++;
+    return { plan, holdDrops: true };
+  }
+
   /** The next batch (commit-batch.ts), with the ack() calls it fully settles. */
-  function prepare(free: number): PreparedCommit {
-    const { batch, shortBy, acksLeft: left } = prepareCommit(channels, free, config, now);
+  function prepare(free: number, thin: ThinStep | undefined): PreparedCommit {
+    const { batch, shortBy, acksLeft: left } = prepareCommit(channels, free, config, now, thin);
     if (shortBy > 0)
       log.warn({ need: shortBy, limit: batch.limit, reason: batch.reason }, "outbox: budget smaller than one commit");
     acksLeft = left;
@@ -359,6 +428,14 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
 
   function apply(prepared: PreparedCommit): void {
     const readable = applyCommit(channels, prepared);
+    if (prepared.thinned) {
+      thinHold = undefined;
+      const { info } = prepared.thinned;
+      log.info(
+        { fromSeq: info.fromSeq, toSeq: info.toSeq, removed: info.count, bytes: info.bytes, eventSeq: info.eventSeq },
+        "outbox over its budget: thinned the oldest telemetry",
+      );
+    }
     if (prepared.gap) {
       log.warn(
         { ...prepared.gap, diskFreeBytes: diskFree },
@@ -378,14 +455,27 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     if (readable) for (const l of listeners) l();
   }
 
-  async function read<C extends Channel>(channel: C, fromSeq: number, limit: number): Promise<ChannelRecord[C][]> {
+  async function read<C extends Channel>(
+    channel: C,
+    fromSeq: number,
+    limit: number,
+    options: { peek?: boolean } = {},
+  ): Promise<ChannelRecord[C][]> {
     if (state === "closed" || state === "new") throw refused("read");
     const ch = channels[channel];
-    const from = Math.max(fromSeq, ch.first);
-    const end = ch.committedNext;
-    if (from >= end || limit <= 0 || !storeOpen) return [];
-    const rows = await store.list({ gte: recordKey(channel, from), lt: recordKey(channel, end), limit });
-    return envelopeReader(deps.truckId, stream)<C>(rows);
+    for (;;) {
+      const epoch = thinEpoch;
+      const from = Math.max(fromSeq, ch.first);
+      const end =
+        channel === "telemetry" && thinHold !== undefined ? Math.min(ch.committedNext, thinHold) : ch.committedNext;
+      if (from >= end || limit <= 0 || !storeOpen) return [];
+      const rows = await store.list({ gte: recordKey(channel, from), lt: recordKey(channel, end), limit });
+      // A pass was chosen while we read: what we read may be in its range (the store's read is a snapshot).
+      if (epoch !== thinEpoch) continue;
+      const last = rows.at(-1);
+      if (!options.peek && last) highestRead[channel] = Math.max(highestRead[channel], seqOfKey(last[0]));
+      return envelopeReader(deps.truckId, stream)<C>(rows);
+    }
   }
 
   function ack(channel: Channel, seq: number): Promise<void> {
@@ -503,7 +593,16 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
         ...ch.counters,
       };
     }
-    return { stream, commits, commitErrors, reopens, lostAtStop, diskFreeBytes: diskFree, channels: out };
+    return {
+      stream,
+      whenFull: config.whenFull,
+      commits,
+      commitErrors,
+      reopens,
+      lostAtStop,
+      diskFreeBytes: diskFree,
+      channels: out,
+    };
   }
 
   return {

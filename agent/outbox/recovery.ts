@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../../common/log.ts";
 import type { Channel } from "../../protocol/index.ts";
-import { channelRange, floorKey, META_CREATED, META_STREAM, seqOfKey } from "./keys.ts";
+import { channelRange, floorKey, META_CREATED, META_STREAM, seqOfKey, thinnedKey } from "./keys.ts";
 import type { SeqMark } from "./seq-mark.ts";
 import { SizeQueue } from "./size-queue.ts";
 import type { OutboxStore, StoreOp } from "./store.ts";
@@ -28,6 +28,8 @@ export interface RecoveredChannel {
   next: number;
   /** The highest seq that ever left the channel (-1: none). */
   floor: number;
+  /** The highest seq a thinning pass examined (-1: none): holes below it were thinned on purpose. */
+  thinnedUpTo: number;
   sizes: SizeQueue;
 }
 
@@ -74,6 +76,8 @@ async function recoverChannel(store: OutboxStore, channel: Channel, log: Logger)
   const sizes = new SizeQueue();
   const floorValue = await store.get(floorKey(channel));
   const floor = floorValue === undefined ? -1 : Number(floorValue);
+  const thinnedValue = await store.get(thinnedKey(channel));
+  const thinnedUpTo = thinnedValue === undefined ? -1 : Number(thinnedValue);
   let first = -1;
   let last = -1;
   const stale: StoreOp[] = [];
@@ -86,7 +90,8 @@ async function recoverChannel(store: OutboxStore, channel: Channel, log: Logger)
     }
     if (first < 0) first = seq;
     if (last >= 0 && seq !== last + 1) {
-      log.warn({ channel, after: last, seq }, "outbox: hole in stored seqs");
+      // Below the thinning watermark holes are what thinning removed (announced with a thinned event).
+      if (seq - 1 > thinnedUpTo) log.warn({ channel, after: last, seq }, "outbox: hole in stored seqs");
       for (let s = last + 1; s < seq; s++) sizes.push(0);
     }
     last = seq;
@@ -94,7 +99,7 @@ async function recoverChannel(store: OutboxStore, channel: Channel, log: Logger)
   }
   if (stale.length > 0) await store.batch(stale);
   const next = Math.max(last + 1, floor + 1);
-  return { first: first < 0 ? next : first, next, floor, sizes };
+  return { first: first < 0 ? next : first, next, floor, thinnedUpTo, sizes };
 }
 
 /**

@@ -54,6 +54,21 @@ export class SizeQueue {
     return freed;
   }
 
+  /**
+   * Sets entry `index` (0 = the head) to `size` and returns what it was: thinning removes records from the middle
+   * of the queue but keeps their places (counting by seq stays counting by place), now zero bytes.
+   */
+  set(index: number, size: number): number {
+    if (!(index >= 0 && index < this.#length)) throw new RangeError(`size queue index ${index} of ${this.#length}`);
+    const at = this.#head + index;
+    const chunk = this.#chunks[Math.floor(at / CHUNK)]!;
+    const old = chunk[at % CHUNK]!;
+    const clamped = Math.min(size, MAX_RECORD_BYTES);
+    chunk[at % CHUNK] = clamped;
+    this.#bytes += clamped - old;
+    return old;
+  }
+
   /** Total bytes of the first `count` entries. */
   countBytes(count: number): number {
     let sum = 0;

@@ -27,6 +27,8 @@ export interface ChannelStats {
   appended: number;
   acked: number;
   dropped: number;
+  /** Telemetry records removed by thinning (whenFull: thin-then-drop), each range announced by a thinned event. */
+  thinned: number;
   refused: number;
   /** seqs announced as not brought back by recovery (an upper bound: some may never have held a record). */
   lost: number;
@@ -34,6 +36,8 @@ export interface ChannelStats {
 
 export interface OutboxStats {
   stream: string;
+  /** The when-full policy (config.whenFull). */
+  whenFull: "drop-oldest" | "thin-then-drop";
   commits: number;
   commitErrors: number;
   /** Times the store was closed and opened again after failed commits. */
@@ -52,8 +56,16 @@ export interface Outbox {
   readonly stream: string;
   /** Appends with the channel's next seq; resolves with that seq once the record is committed. */
   append<C extends Channel>(channel: C, body: ChannelBody[C]): Promise<number>;
-  /** Committed records with seq >= fromSeq, oldest first, at most `limit`. */
-  read<C extends Channel>(channel: C, fromSeq: number, limit: number): Promise<ChannelRecord[C][]>;
+  /**
+   * Committed records with seq >= fromSeq, oldest first, at most `limit`. A read is taken to be in flight (never
+   * thinned) unless `peek` says it is only looked at (the latest lane's look at the newest record).
+   */
+  read<C extends Channel>(
+    channel: C,
+    fromSeq: number,
+    limit: number,
+    options?: { peek?: boolean },
+  ): Promise<ChannelRecord[C][]>;
   /** Everything up to and including `seq` was acknowledged: it leaves with the next commit. */
   ack(channel: Channel, seq: number): Promise<void>;
   /** Writes everything appended or acknowledged so far. */

@@ -54,7 +54,8 @@ export function createLatestLane(config: UplinkConfig, deps: LatestLaneDeps): La
   async function readNewest(): Promise<TelemetryRecord | undefined> {
     const next = outbox.committedNext("telemetry");
     if (next > 0 && (newest === undefined || newest.seq < next - 1)) {
-      const [record] = await outbox.read("telemetry", next - 1, 1);
+      // A peek: the lane's copy is not sequenced, so the record stays free to be thinned.
+      const [record] = await outbox.read("telemetry", next - 1, 1, { peek: true });
       if (record && (newest === undefined || record.seq > newest.seq)) newest = record;
     }
     return newest;

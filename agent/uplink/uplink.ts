@@ -53,24 +53,15 @@ export function createUplink(config: UplinkConfig, deps: UplinkDeps): Uplink {
     onDown: () => drain.forget(),
     ...(deps.random ? { random: deps.random } : {}),
   });
+  // The drain and the latest lane read the same outbox and publish on the same session, with the same stats.
+  const lane = { truckId, outbox, log, stats, session: () => connection.session() };
   const drain = createDrain(config, {
-    truckId,
-    outbox,
-    log,
-    stats,
-    session: () => connection.session(),
+    ...lane,
     generation: () => connection.generation(),
     fail: () => connection.fail(),
     publishedTelemetry: (record) => latest.published(record),
   });
-  const latest = createLatestLane(config, {
-    truckId,
-    outbox,
-    log,
-    stats,
-    session: () => connection.session(),
-    behind: () => drain.behind("telemetry"),
-  });
+  const latest = createLatestLane(config, { ...lane, behind: () => drain.behind("telemetry") });
   let unsubscribe: (() => void) | undefined;
   const life = new LifecycleGuard("the uplink");
   /** Rejects when stop() begins: a whenConnected() still waiting then fails instead of waiting forever. */

@@ -20,6 +20,8 @@ export interface AuthDeps {
   logger: Logger;
   onAuthFailure?: (reason: AuthFailureReason) => void;
   onSubscribeRefused?: () => void;
+  /** A scrypt check ran (credentials.ts, CredentialStoreHooks.onHash). */
+  onPasswordCheck?: () => void;
 }
 
 export interface Auth extends Lifecycle {
@@ -63,7 +65,9 @@ function certificateCn(client: Client): string | undefined {
 }
 
 export function createAuth(config: AuthConfig, deps: AuthDeps): Auth {
-  const store = config.credentialsFile ? new CredentialStore(config.credentialsFile) : undefined;
+  const store = config.credentialsFile
+    ? new CredentialStore(config.credentialsFile, { onHash: deps.onPasswordCheck })
+    : undefined;
   const limiter = new SourceLimiter({
     connectionsPerSecond: config.maxConnectionsPerSecondPerSource,
     maxAuthFailures: config.maxAuthFailuresPerTruck,

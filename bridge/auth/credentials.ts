@@ -86,6 +86,11 @@ export async function setTruckSecret(
   await rename(tmp, path);
 }
 
+export interface CredentialStoreHooks {
+  /** Called for each scrypt check actually run (a cache miss that no in-flight check could answer). */
+  onHash?: () => void;
+}
+
 /**
  * Looks up and checks truck secrets, re-reading the file when its mtime changes (checked at most once a second),
  * so `add-truck` takes effect without restarting the bridge. After one successful scrypt check, an HMAC of the
@@ -100,8 +105,16 @@ export class CredentialStore {
   private readonly cacheKey = randomBytes(32);
   /** truckId -> the encoded hash it was verified against and the HMAC of the accepted password; bounded by the file. */
   private readonly accepted = new Map<string, { encoded: string; mac: Buffer }>();
+  /**
+   * (truck, hash, HMAC of the secret) -> its scrypt check while it runs. Bounded by the checks in flight, which
+   * libuv's thread pool and the per-source and per-truck failure limits (limiter.ts) already bound.
+   */
+  private readonly checking = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly hooks: CredentialStoreHooks = {},
+  ) {}
 
   async load(): Promise<void> {
     const info = await stat(this.path).catch(() => undefined);
@@ -132,8 +145,21 @@ export class CredentialStore {
     const mac = createHmac("sha256", this.cacheKey).update(password).digest();
     const known = this.accepted.get(truckId);
     if (known && known.encoded === encoded && timingSafeEqual(known.mac, mac)) return true;
-    const ok = await verifySecret(encoded, password);
-    if (ok) this.accepted.set(truckId, { encoded, mac });
-    return ok;
+    // One check per (truck, hash, secret) in flight: a reconnect storm brings the same truck's login several times
+    // (a retry, a new connection while the old one closes) before the first check has filled the cache above.
+    const key = `${truckId}\0${encoded}\0${mac.toString("base64")}`;
+    let check = this.checking.get(key);
+    if (!check) {
+      this.hooks.onHash?.();
+      check = verifySecret(encoded, password)
+        .then((ok) => {
+          if (ok) this.accepted.set(truckId, { encoded, mac });
+          return ok;
+        })
+        // A settled check leaves: a wrong secret is checked again next time (only accepted ones are remembered).
+        .finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    return check;
   }
 }

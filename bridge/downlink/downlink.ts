@@ -101,13 +101,16 @@ export function createDownlink(config: DownlinkConfig, deps: DownlinkDeps): Down
 
   async function open(): Promise<void> {
     const admin = deps.kafka.admin();
-    await admin.connect();
     try {
+      await admin.connect();
       if (deps.createTopic) await ensureConfigTopic(admin, config.topic, deps.createTopic);
       endAtStart = await lastOffsets(admin, config.topic);
     } finally {
       await admin.disconnect();
     }
+    // stop() may come while Kafka answers slowly (a bridge shut down during a Kafka outage): it cannot disconnect a
+    // consumer that does not exist yet, so none is started after it.
+    if (stopped) return;
     // A group of its own per bridge process: every bridge gets every partition. Nothing is committed, so each start
     // reads the whole (compacted) topic again.
     const c = deps.kafka.consumer({ groupId: `fleetsync-downlink-${randomUUID()}`, allowAutoTopicCreation: false });
@@ -119,6 +122,11 @@ export function createDownlink(config: DownlinkConfig, deps: DownlinkDeps): Down
       eachMessage: async ({ partition, message }) =>
         onRecord(partition, message.offset, message.key ?? null, message.value ?? null),
     });
+    // A stop during connect/subscribe/run disconnected it already, or will; one more is harmless.
+    if (stopped) {
+      await c.disconnect().catch(() => undefined);
+      return;
+    }
     if (endAtStart.size === 0) markCaughtUp();
   }
 

@@ -42,6 +42,13 @@ export function createMetrics() {
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    passwordChecks: new Counter({
+      name: "fleetsync_bridge_password_checks_total",
+      help:
+        "scrypt password checks run (logins that neither the verified cache nor a check of the same truck and " +
+        "secret already in flight could answer): the CPU cost of a reconnect storm onto this bridge.",
+      registers: [registry],
+    }),
     publishes: new Counter({
       name: "fleetsync_bridge_publishes_total",
       help: "Accepted publishes, by kind (telemetry, events, status, latest).",

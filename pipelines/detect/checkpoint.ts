@@ -47,8 +47,8 @@ export interface Checkpoint {
   restore(kind: RecordKind, partition: number): Promise<Restored | undefined>;
   /** Forget the changelog read for the last assignment (the next assignment reads it again). */
   forgetRestore(): void;
-  /** Per partition of `topic`: the offset after its last committed record. */
-  endOffsets(topic: string): Promise<Map<number, bigint>>;
+  /** Per partition of `topic`: its first offset and the offset after its last committed record. */
+  endOffsets(topic: string): Promise<Map<number, { low: bigint; high: bigint }>>;
   stop(): Promise<void>;
 }
 
@@ -84,7 +84,14 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
     // Not read by detect either (yet: a silent-truck rule could take a returning truck's current state from it).
     latest: DEFAULT_KAFKA_TOPICS.latest,
   };
-  const kafka = createKafkaClient({ ...config.kafka, clientId: `${config.groupId}-checkpoint` });
+  const kafka = createKafkaClient(
+    { ...config.kafka, clientId: `${config.groupId}-checkpoint` },
+    // A transaction begun right after the previous one committed is refused with CONCURRENT_TRANSACTIONS until the
+    // broker has written the previous one's markers (a few ms), and kafkajs retries it after its default 300 ms:
+    // commits of 300-400 ms that were most of detect's time in `npm run bench:detect`. A short first retry (the
+    // Java client retries this case after 20 ms) with more of them keeps the same total patience (about 25 s).
+    { retry: { initialRetryTime: 25, retries: 10 } },
+  );
   const admin: Admin = kafka.admin();
   const producer: Producer = kafka.producer({
     transactionalId: config.transactionalId ?? config.groupId,
@@ -300,7 +307,7 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
 
     async endOffsets(topic) {
       const ends = await admin.fetchTopicOffsets(topic);
-      return new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
+      return new Map(ends.map((e) => [e.partition, { low: BigInt(e.low), high: BigInt(e.high) }]));
     },
 
     async stop() {

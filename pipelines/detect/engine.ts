@@ -169,7 +169,7 @@ export function createDetectEngine(options: EngineOptions): DetectEngine {
         }
         break;
     }
-    const position = batch.position();
+    const position = batch.position(plan.updates.keys());
     plan.nextOffset = position.nextOffset;
     if (position.filter) {
       for (const [truckId, entry] of plan.updates) {

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { parseConfig, readConfigJson } from "../../common/config.ts";
 import { KafkaConnectionFields } from "../../common/kafka/connection.ts";
+import type { Logger } from "../../common/log.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 
 export const PipelineKafkaSchema = z
@@ -23,6 +24,43 @@ export const PIPELINE_INPUT_TOPICS = {
   events: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.events),
   status: z.string().min(1).default(DEFAULT_KAFKA_TOPICS.status),
 };
+
+/**
+ * The topics a pipeline's configuration leaves at their default names (`field (topic)`) while it names others:
+ * empty when it names none or every one. Each topic defaults on its own, so a configuration written for another
+ * fleet's (or a test's) topics that leaves one out reads that one from production: the map given telemetry, events
+ * and status read the production `fleet.latest` once the latest lane added that topic. `defaults` is the pipeline's
+ * `topics` as its schema fills them in.
+ */
+export function topicsLeftAtDefault(
+  topics: Readonly<Record<string, string>>,
+  defaults: Readonly<Record<string, string>>,
+): string[] {
+  const fields = Object.keys(defaults);
+  const atDefault = fields.filter((field) => topics[field] === defaults[field]);
+  if (atDefault.length === fields.length) return [];
+  return atDefault.map((field) => `${field} (${defaults[field]})`);
+}
+
+/**
+ * Says at start, as a warning, which topics a pipeline reads or writes under their default names beside others it
+ * was given. A warning, not an error: naming only the topic one changed is a valid configuration (each field is
+ * documented with its default), but mixing one fleet's topics with another's is an easy mistake to make and a hard
+ * one to see in the results.
+ */
+export function warnTopicsLeftAtDefault(
+  log: Logger,
+  topics: Readonly<Record<string, string>>,
+  defaults: Readonly<Record<string, string>>,
+): void {
+  const left = topicsLeftAtDefault(topics, defaults);
+  if (left.length === 0) return;
+  log.warn(
+    { topicsLeftAtDefault: left },
+    `topics: ${left.join(", ")} keep their default names while other topics are named; ` +
+      "name them too if this pipeline is meant for another set of topics",
+  );
+}
 
 export const PipelineTopicsSchema = z
   .object({
@@ -51,7 +89,10 @@ export const PipelineTopicsSchema = z
       ),
   })
   .strict()
-  .refine((t) => t.telemetry ?? t.events ?? t.status, { message: "name at least one topic" });
+  .refine((t) => t.telemetry ?? t.events ?? t.status, {
+    // alerts and latest alone are not enough: each is read only when it exists, so the pipeline might read nothing.
+    message: "name telemetry, events or status (alerts and latest are read only when they exist)",
+  });
 
 export const PipelineRuntimeConfigSchema = z
   .object({

@@ -9,6 +9,7 @@ export {
   type PipelineRuntimeConfig,
   type PipelineRuntimeConfigInput,
   PipelineRuntimeConfigSchema,
+  warnTopicsLeftAtDefault,
 } from "./config.ts";
 export { decodeKafkaValue } from "./decode.ts";
 export { closeServer, createOpsServer, listen, type OpsServer, opsRoute, requestPath } from "./http.ts";

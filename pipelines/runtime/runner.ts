@@ -279,7 +279,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
       kind: state.kind,
       ...tp,
       records,
-      position: (): StoredPosition => (filter ? { nextOffset, filter: filter.snapshot() } : { nextOffset }),
+      position: (trucks?: Iterable<string>): StoredPosition =>
+        filter ? { nextOffset, filter: filter.snapshot(trucks) } : { nextOffset },
     } as RecordBatch;
     const began = process.hrtime.bigint();
     try {

@@ -43,8 +43,11 @@ interface BatchOf<K extends RecordKind> {
   partition: number;
   /** Kept records in partition order; may be empty when every record was filtered or invalid. */
   records: Delivered<RecordOf[K]>[];
-  /** The position after this batch, for pipelines that store their own offsets (exactly once). */
-  position(): StoredPosition;
+  /**
+   * The position after this batch, for pipelines that store their own offsets (exactly once). `trucks`: the filter
+   * positions of just these trucks (a pipeline storing each truck's position beside its state needs no others).
+   */
+  position(trucks?: Iterable<string>): StoredPosition;
 }
 
 export type RecordBatch =

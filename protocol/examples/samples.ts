@@ -77,6 +77,21 @@ const event: EventRecord = {
   dtc: { j1939: { spn: 3216, fmi: 4, oc: 1 } },
 };
 
+/** A truck back from a long outage whose outbox thinned an hour of its oldest telemetry (one position per 30 s kept). */
+const thinned: EventRecord = {
+  truckId,
+  stream,
+  seq: 815,
+  ts: "2026-03-14T13:02:11.000Z",
+  timeSource: "gnss",
+  type: "thinned",
+  channel: "telemetry",
+  fromSeq: 1_234_568,
+  toSeq: 1_238_167,
+  count: 3_462,
+  keptEveryS: 30,
+};
+
 /** An idling alert as the detect pipeline writes it when it opens (pipelines/detect/idling.ts). */
 const idlingAlert = {
   id: alertId({ truckId, detector: "idling", stream, seq: 1235767 }),
@@ -112,7 +127,7 @@ export const remoteConfigSample: RemoteConfig = RemoteConfigSchema.parse({
 });
 
 export interface Sample {
-  name: "telemetry" | "events" | "status" | "latest" | "deadletter" | "alerts" | "config";
+  name: "telemetry" | "events" | "thinned" | "status" | "latest" | "deadletter" | "alerts" | "config";
   message: KafkaMessageOut;
   /** What the truck sent, as hex, when it came from the wire codec. */
   payloadHex?: string;
@@ -126,6 +141,7 @@ function only<T>(result: { ok: true; records: T[] } | { ok: false; error: FleetE
 export function buildSamples(): Sample[] {
   const telemetryPayload = encodeTelemetry([telemetry]);
   const eventPayload = encodeEvents([event]);
+  const thinnedPayload = encodeEvents([thinned]);
   const latestPayload = encodeTelemetry([
     {
       ...telemetry,
@@ -152,6 +168,14 @@ export function buildSamples(): Sample[] {
       message: toEventMessage(only(decodeEvents(truckId, eventPayload)), {
         mqttTopic: topicFor(truckId, "events"),
         receivedAt: new Date("2026-03-14T09:27:40.412Z"),
+      }),
+    },
+    {
+      name: "thinned",
+      payloadHex: thinnedPayload.toString("hex"),
+      message: toEventMessage(only(decodeEvents(truckId, thinnedPayload)), {
+        mqttTopic: topicFor(truckId, "events"),
+        receivedAt: new Date("2026-03-14T13:02:11.530Z"),
       }),
     },
     {
@@ -205,7 +229,9 @@ export function renderSample(sample: Sample): string {
       : `(${value.length} bytes, the payload as received) ${value.toString("utf8")}`;
   const parts = ["```text", ...lines, "```", "", typeof value === "string" ? "```json" : "```text", body, "```"];
   if (sample.payloadHex) {
-    parts.push("", `The MQTT payload it came from (binary v1, ${sample.payloadHex.length / 2} bytes):`, "");
+    // The format byte says the version (wire-format.ts): 0x01/0x02 v1, 0x03/0x04 v2.
+    const version = Number.parseInt(sample.payloadHex.slice(0, 2), 16) >= 0x03 ? 2 : 1;
+    parts.push("", `The MQTT payload it came from (binary v${version}, ${sample.payloadHex.length / 2} bytes):`, "");
     parts.push("```text", sample.payloadHex, "```");
   }
   return parts.join("\n");

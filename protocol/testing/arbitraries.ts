@@ -173,6 +173,19 @@ const eventBodyArb = fc.oneof(
       return { ...g, fromSeq, toSeq: fromSeq + g.count - 1 };
     }),
   fc.record({ type: fc.constant("start" as const), agentVersion: wellFormedText(32), bootId: wellFormedText(64) }),
+  fc
+    .record({
+      type: fc.constant("thinned" as const),
+      channel: fc.constant("telemetry" as const),
+      fromSeq: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      span: fc.integer({ min: 1, max: 1_000_000 }),
+      removed: fc.integer({ min: 1, max: 1_000_000 }),
+      keptEveryS: fc.integer({ min: 1, max: 86_400 }),
+    })
+    .map(({ span, removed, ...t }) => {
+      const fromSeq = Math.min(t.fromSeq, Number.MAX_SAFE_INTEGER - span + 1);
+      return { ...t, fromSeq, toSeq: fromSeq + span - 1, count: Math.min(removed, span) };
+    }),
   fc.record({
     type: fc.constant("source" as const),
     signal: fc.constantFrom(...EngineSchema.keyof().options),

@@ -53,6 +53,40 @@ describe("verify checker", () => {
     expect([r.lostAnnounced, r.lostUnexplained]).toEqual([2, 1]);
   });
 
+  it("counts the holes of a thinned range as thinned, never lost, and a later gap over them as dropped", () => {
+    // 0..9 thinned keeping 0, 5, 9 (7 removed); then 10..19 kept, 20..21 dropped by a gap, 22..23 kept.
+    const kept = [0, 5, 9, ...Array.from({ length: 10 }, (_, i) => 10 + i), 22, 23];
+    const c = check(kept, 24);
+    c.addThinned({ truckId: "t1", stream: S, fromSeq: 0, toSeq: 9, count: 7 });
+    c.addGap({ truckId: "t1", stream: S, fromSeq: 20, toSeq: 21 });
+    const s = c.summary();
+    expect(s.ok).toBe(true);
+    expect(s.trucks.t1).toMatchObject({ thinned: 7, lostAnnounced: 2, lostUnexplained: 0, extra: 0 });
+    expect(s.trucks.t1!.accounting).toEqual({ produced: 24, kept: 15, thinned: 7, dropped: 2, unexplained: 0 });
+    expect(s.totals.thinned).toBe(7);
+
+    // A gap that later took a thinned range (and what it kept): each missing seq counts once, as dropped.
+    const d = check([9, 10], 11);
+    d.addThinned({ truckId: "t1", stream: S, fromSeq: 0, toSeq: 8, count: 6 });
+    d.addGap({ truckId: "t1", stream: S, fromSeq: 0, toSeq: 8 });
+    expect(d.summary().trucks.t1!.accounting).toEqual({
+      produced: 11,
+      kept: 2,
+      thinned: 0,
+      dropped: 9,
+      unexplained: 0,
+    });
+  });
+
+  it("fails when a thinned range's holes differ from its announced count, or a hole is outside every range", () => {
+    const c = check([0, 5, 9, 10, 12], 13);
+    c.addThinned({ truckId: "t1", stream: S, fromSeq: 0, toSeq: 9, count: 6 }); // 7 are missing
+    const s = c.summary();
+    expect(s.ok).toBe(false);
+    expect(s.failures.join("\n")).toMatch(/thinned 0\.\.9 announces 6, 7 missing/);
+    expect(s.failures.join("\n")).toMatch(/1 records lost without an announcement/); // seq 11
+  });
+
   it("is satisfied once every expected truck has its count, kept or announced", () => {
     const filter = createInOrderFilter();
     const c = createChecker({ expect: { a: 2, b: 3 }, filter: { keep: (r) => filter.accept(r).keep } });

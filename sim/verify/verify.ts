@@ -2,7 +2,8 @@
  * `fleetsync verify` as a library: reads a FleetSync topic from Kafka, runs every record through protocol/'s
  * in-order filter (what a backend consumer does), and accounts per truck for completeness against an expected
  * count, order, duplicates and gaps. Gap events on the events topic (outbox overflow) turn a gap into an announced
- * loss, reported apart from unexplained loss. ok is true only with no unexplained loss, no reordering, no invalid
+ * loss, reported apart from unexplained loss; thinned events (thin-then-drop) turn the holes of their ranges into
+ * thinned records, announced and never counted as lost (kept + thinned + dropped = produced). ok is true only with no unexplained loss, no reordering, no invalid
  * record and every truck on one partition; duplicates are reported but allowed (delivery is at least once).
  */
 import type { Kafka } from "kafkajs";
@@ -19,7 +20,7 @@ export interface VerifyOptions {
   topic: string;
   /** Expected records per truck: one count for every truck seen, or a map truck id -> count. */
   expect?: number | Readonly<Record<string, number>>;
-  /** Topic with gap events (fleet.events): announced losses. */
+  /** Topic with gap and thinned events (fleet.events): announced losses and thinned ranges. */
   eventsTopic?: string;
   /** Which channel the topic carries (gap events name one); default: from the records (events have a `type`). */
   channel?: "telemetry" | "events";
@@ -34,6 +35,7 @@ export interface VerifySummary extends CheckerSummary {
   elapsedMs: number;
   messagesRead: number;
   announcedGaps: number;
+  announcedThinned: number;
   filter: InOrderStats;
 }
 
@@ -45,6 +47,7 @@ interface Parsed {
   channel?: unknown;
   fromSeq?: unknown;
   toSeq?: unknown;
+  count?: unknown;
 }
 
 function parse(message: ReadMessage): Parsed | string {
@@ -74,6 +77,7 @@ export async function runVerify(options: VerifyOptions, deps: { kafka?: Kafka } 
   });
   let channel = options.channel;
   const seenGaps = new Set<string>();
+  let thinnedSeen = 0;
   const pendingGaps: Parsed[] = [];
 
   const readGaps = async () => {
@@ -84,7 +88,7 @@ export async function runVerify(options: VerifyOptions, deps: { kafka?: Kafka } 
       timeoutMs: options.timeoutMs,
       onMessage: (m) => {
         const p = parse(m);
-        if (typeof p !== "string" && p.type === "gap") pendingGaps.push(p);
+        if (typeof p !== "string" && (p.type === "gap" || p.type === "thinned")) pendingGaps.push(p);
       },
     });
   };
@@ -92,10 +96,15 @@ export async function runVerify(options: VerifyOptions, deps: { kafka?: Kafka } 
     for (const g of pendingGaps.splice(0)) {
       if (g.channel !== (channel ?? "telemetry")) continue;
       if (!Number.isSafeInteger(g.fromSeq) || !Number.isSafeInteger(g.toSeq)) continue;
-      const key = `${g.truckId}/${g.stream}/${g.fromSeq}/${g.toSeq}`;
+      const key = `${g.type}/${g.truckId}/${g.stream}/${g.fromSeq}/${g.toSeq}`;
       if (seenGaps.has(key)) continue; // the events topic is read again after a timeout; events may be duplicated
       seenGaps.add(key);
-      checker.addGap({ truckId: g.truckId, stream: g.stream, fromSeq: g.fromSeq as number, toSeq: g.toSeq as number });
+      const range = { truckId: g.truckId, stream: g.stream, fromSeq: g.fromSeq as number, toSeq: g.toSeq as number };
+      if (g.type === "gap") checker.addGap(range);
+      else if (Number.isSafeInteger(g.count)) {
+        thinnedSeen++;
+        checker.addThinned({ ...range, count: g.count as number });
+      }
     }
   };
 
@@ -139,7 +148,8 @@ export async function runVerify(options: VerifyOptions, deps: { kafka?: Kafka } 
     timedOut: result.timedOut,
     elapsedMs: Date.now() - began,
     messagesRead: result.messages,
-    announcedGaps: seenGaps.size,
+    announcedGaps: seenGaps.size - thinnedSeen,
+    announcedThinned: thinnedSeen,
     filter: filter.stats(),
   };
 }

@@ -7,7 +7,9 @@
  *   npm run bench:wire
  */
 import { decodeTelemetry, encodeTelemetry } from "../../protocol/codec.ts";
-import type { TelemetryRecord } from "../../protocol/records.ts";
+import { type TelemetryRecord, TelemetryRecordSchema } from "../../protocol/records.ts";
+import { compileValidator } from "../../protocol/validate.ts";
+import { decodeTelemetryBinary } from "../../protocol/wire-telemetry.ts";
 import { simulateDrive } from "./wire-drive.ts";
 
 /**
@@ -125,6 +127,44 @@ function main(): void {
   const parseMs = timeIt("reference: JSON.parse", () => {
     for (const t of jsonTexts) JSON.parse(t);
   });
+  // Validation per record on the bridge's decode path (issue 21): the compiled validator it runs against zod's
+  // safeParse, which it ran before, on the same decoded records in the same run.
+  const decoded = binaryPayloads.flatMap((p) => decodeTelemetryBinary(truckId, p, p[0] === 0x01 ? 1 : 2));
+  const validate = compileValidator(TelemetryRecordSchema);
+  // Alternating rounds, best of each: on a shared machine a burst of other work then hits both alike.
+  let compiledMs = Number.POSITIVE_INFINITY;
+  let zodMs = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 5; round++) {
+    compiledMs = Math.min(
+      compiledMs,
+      timeIt(
+        "validate: compiled from zod (protocol/validate)",
+        () => {
+          for (const r of decoded) validate(r);
+        },
+        200,
+      ),
+    );
+    zodMs = Math.min(
+      zodMs,
+      timeIt(
+        "reference: zod safeParse",
+        () => {
+          for (const r of decoded) TelemetryRecordSchema.safeParse(r);
+        },
+        200,
+      ),
+    );
+  }
+  const singlePayloads = records.map((r) => encodeTelemetry([r]));
+  const singleDecodeMs = timeIt("decodeTelemetry, one record per payload", () => {
+    for (const p of singlePayloads) decodeTelemetry(truckId, p);
+  });
+  const usPerRecord = (ms: number) => ((ms * 1000) / records.length).toFixed(2);
+  out.write(
+    `  validation: ${usPerRecord(compiledMs)} µs/record compiled, ${usPerRecord(zodMs)} µs/record zod ` +
+      `(${(zodMs / compiledMs).toFixed(1)}x); one-record payload decoded in ${usPerRecord(singleDecodeMs)} µs\n`,
+  );
   const decodeRecordsPerSecond = records.length / (decodeMs / 1000);
   out.write(
     `  encode ${(encodeMs / stringifyMs).toFixed(1)}x JSON.stringify, decode ${(decodeMs / parseMs).toFixed(1)}x JSON.parse`,
@@ -143,6 +183,8 @@ function main(): void {
       "wire.codec8BytesSinglePacket": round(codec8Single),
       "wire.encodeVsJsonStringify": round(encodeMs / stringifyMs),
       "wire.decodeVsJsonParse": round(decodeMs / parseMs),
+      "wire.validateUsPerRecord": round((compiledMs * 1000) / records.length),
+      "reference.zodValidateUsPerRecord": round((zodMs * 1000) / records.length),
       "wire.targetsMet": ok,
     })}\n`,
   );

@@ -16,6 +16,7 @@ import { type CanSource, createCanSource, createGpsSource, type GpsSource } from
 import type { Logger } from "../../common/log.ts";
 import type { DeviceInfo } from "../../sim/index.ts";
 import { fleetsyncCommand } from "../support/build.ts";
+import { waitFor } from "../support/wait.ts";
 import { REPO } from "./bridge.ts";
 import { childLifecycle, type Exit } from "./child.ts";
 
@@ -160,6 +161,8 @@ export interface AgentGauges {
   /** Committed and pending records not yet acknowledged, per channel. */
   waiting: ChannelCounts;
   dropped: ChannelCounts;
+  /** fleetsync_agent_outbox_thinned_total per channel (since this process started; thin-then-drop). */
+  thinned: ChannelCounts;
   connected: boolean;
 }
 
@@ -184,6 +187,32 @@ export async function writeAgentConfig(plan: AgentPlan): Promise<string> {
   return file;
 }
 
+/**
+ * How a run with agent processes ends: an agent on the truck's outbox with no sources (so it takes no telemetry;
+ * its start event is all it adds) connects and drains what is left, then stops. Returns how many seqs the outbox
+ * ever gave per channel: what the verifier must find in Kafka. `track` gets the process at once, so the caller's
+ * clean-up stops it when the wait fails.
+ */
+export async function drainWithoutSources(
+  plan: AgentPlan & { metricsPort: number },
+  track: (agent: AgentProcess) => void,
+  timeoutMs = 60_000,
+): Promise<ChannelCounts> {
+  const file = await writeAgentConfig({ ...plan, device: { ...plan.device, gps: null, can: null } });
+  const agent = spawnAgent(file, plan.metricsPort);
+  track(agent);
+  const final = await waitFor(
+    async () => {
+      const g = await agent.scrape().catch(() => undefined);
+      return g && g.connected && g.waiting.telemetry === 0 && g.waiting.events === 0 ? g : undefined;
+    },
+    `${plan.truckId}'s outbox drained by an agent without sources`,
+    { timeoutMs, intervalMs: 100 },
+  );
+  await agent.stop();
+  return final.next;
+}
+
 /** Parses the agent's Prometheus text into the few gauges runs look at. */
 export function parseAgentMetrics(text: string): AgentGauges {
   const pick = (name: string, channel: string): number => {
@@ -201,6 +230,7 @@ export function parseAgentMetrics(text: string): AgentGauges {
     acked: both("fleetsync_agent_outbox_acked_total"),
     waiting: { telemetry: stored.telemetry + pending.telemetry, events: stored.events + pending.events },
     dropped: both("fleetsync_agent_outbox_dropped_total"),
+    thinned: both("fleetsync_agent_outbox_thinned_total"),
     connected: /^fleetsync_agent_mqtt_connected 1$/m.test(text),
   };
 }

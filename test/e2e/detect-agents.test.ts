@@ -9,27 +9,22 @@
  * ignition is off, so the drop shows as the level at the next start against the level at the stop. silent needs its
  * agent process killed mid-drive: detect-silent-agents.test.ts.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
-import { deleteTopics, readToEnd, readUntil, testKafka, uniqueTopic } from "../support/kafka.ts";
+import { readToEnd, readUntil, testKafka } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
 import { type InProcessAgent, startInProcessAgent } from "./agents.ts";
 import {
   expectedAlertCount,
   scenarioAgentOverrides,
-  startScenarioBridge,
-  startScenarioDetect,
+  startScenarioRun,
   startScenarioDevices,
 } from "./detect-scenario-run.ts";
-import { runTopics } from "./kafka.ts";
 
 const SCALE = 20;
 const kafka = testKafka("detect-agents-e2e");
 const cleanup: (() => Promise<unknown>)[] = [];
-const detectGroup = `detect-agents-${Date.now().toString(36)}`;
 
 afterAll(async () => {
   for (const step of cleanup.reverse()) await step().catch(() => undefined);
@@ -37,8 +32,6 @@ afterAll(async () => {
 
 describe("detectors on scripted trucks through real agents", () => {
   it("gives each scenario's expected alerts and no others", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "detect-agents-"));
-    cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const startTimeMs = Math.floor(Date.now() / 1000) * 1000;
     const trucks = planScenarioFleet({
       trucks: 4,
@@ -46,12 +39,7 @@ describe("detectors on scripted trucks through real agents", () => {
       prefix: "agt",
       names: ["idle", "siphon", "dtc", "geofence"],
     });
-    const topics = runTopics("detect-agents");
-    const { files } = await startScenarioBridge(dir, topics, trucks, cleanup);
-    const alertsTopic = uniqueTopic("detect-agents-alerts");
-    cleanup.push(() => deleteTopics(kafka, [...Object.values(topics), alertsTopic, `${alertsTopic}.state`]));
-    const detect = await startScenarioDetect(kafka, { groupId: detectGroup, topics, alertsTopic, trucks });
-    cleanup.push(() => detect.service.stop());
+    const { dir, files, detect } = await startScenarioRun(kafka, { name: "detect-agents", trucks, cleanup });
 
     // Devices first (the agents open their ptys), then the agents; the scripts start when the devices do.
     const devices = await startScenarioDevices(join(dir, "dev"), trucks, { startTimeMs, scale: SCALE }, cleanup);
@@ -73,13 +61,13 @@ describe("detectors on scripted trucks through real agents", () => {
     const longestMs = Math.max(...trucks.map((t) => t.plan.durationMs));
     await readUntil(
       kafka,
-      alertsTopic,
+      detect.alertsTopic,
       (r) => r.length >= count,
       `${count} alert changes`,
       longestMs / SCALE + 60_000,
     ).catch(async (error: Error) => {
       // What each truck's agent made and the alerts so far: where the path stopped.
-      const so = await readToEnd(kafka, alertsTopic)
+      const so = await readToEnd(kafka, detect.alertsTopic)
         .then((rs) => rs.map((r) => r.value).join("\n"))
         .catch((e: Error) => e.message);
       const made = agents.map((a) => ({

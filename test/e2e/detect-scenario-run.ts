@@ -3,6 +3,9 @@
  * directly; detect-agents: through real agents): on a run's topics with the scripted trucks' fences, the check
  * that it has read every record, and the check that each truck gave exactly its scenario's alert changes.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect } from "vitest";
 import type { Kafka } from "kafkajs";
 import {
@@ -17,10 +20,10 @@ import { createDeviceFleet, type DeviceFleet } from "../../sim/index.ts";
 import { type ScriptedTruck, scenarioFleetFences } from "../../sim/scenarios/fleet.ts";
 import { SCENARIOS } from "../../sim/scenarios/scenarios.ts";
 import { createScriptedDevices } from "../../sim/scenarios/scripted-devices.ts";
-import { kafkaBrokers, readToEnd } from "../support/kafka.ts";
+import { deleteTopics, kafkaBrokers, readToEnd, uniqueTopic } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
 import { type BridgeFiles, type BridgeProcess, spawnBridge, writeBridgeFiles } from "./bridge.ts";
-import type { RunTopics } from "./kafka.ts";
+import { type RunTopics, runTopics } from "./kafka.ts";
 
 export interface ScenarioDetect {
   service: DetectService;
@@ -36,7 +39,7 @@ export async function startScenarioDetect(
   kafka: Kafka,
   options: {
     groupId: string;
-    topics: { telemetry: string; events: string; status: string };
+    topics: Pick<RunTopics, "telemetry" | "events" | "status">;
     alertsTopic: string;
     trucks: readonly ScriptedTruck[];
     detectors?: DetectConfigInput["detectors"];
@@ -100,12 +103,45 @@ export async function startScenarioDetect(
   };
 }
 
+/**
+ * What every detect e2e test starts from: a temporary folder, the run's own topics, the bridge process for the
+ * scripted trucks and the detect service reading those topics into an alerts topic of its own. `cleanup` stops and
+ * removes all of it, the topics too (a shared Kafka must not collect a run's topics).
+ */
+export async function startScenarioRun(
+  kafka: Kafka,
+  options: {
+    /** Names the folder, topics and consumer group. */
+    name: string;
+    trucks: readonly ScriptedTruck[];
+    detectors?: DetectConfigInput["detectors"];
+    cleanup: (() => Promise<unknown>)[];
+  },
+): Promise<{ dir: string; topics: RunTopics; files: BridgeFiles; detect: ScenarioDetect }> {
+  const { name, trucks, cleanup } = options;
+  const dir = await mkdtemp(join(tmpdir(), `${name}-`));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  const topics = runTopics(name);
+  const { files } = await startScenarioBridge(dir, topics, trucks, cleanup);
+  const alertsTopic = uniqueTopic(`${name}-alerts`);
+  cleanup.push(() => deleteTopics(kafka, [...Object.values(topics), alertsTopic, `${alertsTopic}.state`]));
+  const detect = await startScenarioDetect(kafka, {
+    groupId: `${name}-${Date.now().toString(36)}`,
+    topics,
+    alertsTopic,
+    trucks,
+    ...(options.detectors ? { detectors: options.detectors } : {}),
+  });
+  cleanup.push(() => detect.service.stop());
+  return { dir, topics, files, detect };
+}
+
 /** How many alert changes the trucks' scenarios give together. */
 export const expectedAlertCount = (trucks: readonly ScriptedTruck[]) =>
   trucks.reduce((n, t) => n + SCENARIOS[t.scenario].expected.length, 0);
 
 /**
- * The bridge process both detect e2e tests put the scripted trucks' records through: one password per truck, two
+ * The bridge process the detect e2e tests put the scripted trucks' records through: one password per truck, two
  * partitions, stopped by `cleanup`.
  */
 export async function startScenarioBridge(

@@ -7,15 +7,11 @@
  * Publishing the records directly covers all five scenarios at once; through real agents on ptys at 20x:
  * detect-agents.test.ts (idle, siphon, dtc, geofence) and detect-silent-agents.test.ts (an agent process SIGKILLed).
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
 import { runScenarios } from "../../sim/scenarios/scenario-run.ts";
-import { deleteTopics, readUntil, testKafka, uniqueTopic } from "../support/kafka.ts";
-import { expectedAlertCount, startScenarioDetect, startScenarioBridge } from "./detect-scenario-run.ts";
-import { runTopics } from "./kafka.ts";
+import { readUntil, testKafka } from "../support/kafka.ts";
+import { expectedAlertCount, startScenarioRun } from "./detect-scenario-run.ts";
 
 const kafka = testKafka("detect-e2e");
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -26,22 +22,14 @@ afterAll(async () => {
 
 describe("detectors on scripted trucks through the bridge", () => {
   it("gives each scenario's expected alerts and no others", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "detect-e2e-"));
-    cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const topics = runTopics("detect");
     const trucks = planScenarioFleet({ trucks: 5, startTimeMs: Math.floor(Date.now() / 1000) * 1000, prefix: "e2e" });
-    const { files } = await startScenarioBridge(dir, topics, trucks, cleanup);
-    const alertsTopic = uniqueTopic("detect-e2e-alerts");
-    cleanup.push(() => deleteTopics(kafka, [...Object.values(topics), alertsTopic, `${alertsTopic}.state`]));
-    const detect = await startScenarioDetect(kafka, {
-      groupId: `detect-e2e-${Date.now().toString(36)}`,
-      topics,
-      alertsTopic,
+    const { files, detect } = await startScenarioRun(kafka, {
+      name: "detect-e2e",
       trucks,
       // Wall-clock silence, scaled like the scenario clock would not be: 6 s of nothing from an active truck.
       detectors: { silent: { minutes: 0.1, sweepIntervalMs: 250 } },
+      cleanup,
     });
-    cleanup.push(() => detect.service.stop());
 
     const summary = await runScenarios({
       url: `mqtt://127.0.0.1:${files.port}`,
@@ -52,7 +40,7 @@ describe("detectors on scripted trucks through the bridge", () => {
     expect(summary.records).toBe(trucks.reduce((n, t) => n + t.plan.records.length, 0));
 
     const count = expectedAlertCount(trucks);
-    await readUntil(kafka, alertsTopic, (r) => r.length >= count, `${count} alert changes`, 90_000);
+    await readUntil(kafka, detect.alertsTopic, (r) => r.length >= count, `${count} alert changes`, 90_000);
     // No others: once every record is through the detectors, the alerts topic holds exactly these.
     await detect.caughtUp();
     await detect.expectScenarioAlerts(trucks);

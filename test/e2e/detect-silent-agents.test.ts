@@ -6,23 +6,15 @@
  * goodbye). After the configured wall-clock silence the killed truck gets a `silent` alert and the cleanly stopped
  * one none; restarted, the killed truck is heard again and its alert closes.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
 import { type Alert, AlertSchema } from "../../protocol/alerts.ts";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
-import { deleteTopics, readToEnd, testKafka, uniqueTopic } from "../support/kafka.ts";
+import { readToEnd, testKafka } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
 import { type AgentPlan, type AgentProcess, spawnAgent, writeAgentConfig } from "./agents.ts";
-import {
-  scenarioAgentOverrides,
-  startScenarioBridge,
-  startScenarioDetect,
-  startScenarioDevices,
-} from "./detect-scenario-run.ts";
-import { runTopics } from "./kafka.ts";
+import { scenarioAgentOverrides, startScenarioRun, startScenarioDevices } from "./detect-scenario-run.ts";
 
 const SCALE = 20;
 /** Wall-clock silence that opens the alert: 15 s, long against a sweep (250 ms), short for a test. */
@@ -36,25 +28,17 @@ afterAll(async () => {
 
 describe("silent truck through real agent processes", () => {
   it("alerts for the truck killed mid-drive, not for the one that said goodbye, and closes when it is heard", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "detect-silent-"));
-    cleanup.push(() => rm(dir, { recursive: true, force: true }));
     const startTimeMs = Math.floor(Date.now() / 1000) * 1000;
     // Both drive the silent scenario's road (70 km/h for 33 simulated minutes: the devices keep going, the cut is
     // this test's SIGKILL).
     const [cut, goodbye] = planScenarioFleet({ trucks: 2, startTimeMs, prefix: "sil", names: ["silent"] });
     const trucks = [cut!, goodbye!];
-    const topics = runTopics("detect-silent");
-    const { files } = await startScenarioBridge(dir, topics, trucks, cleanup);
-    const alertsTopic = uniqueTopic("detect-silent-alerts");
-    cleanup.push(() => deleteTopics(kafka, [...Object.values(topics), alertsTopic, `${alertsTopic}.state`]));
-    const detect = await startScenarioDetect(kafka, {
-      groupId: `detect-silent-${Date.now().toString(36)}`,
-      topics,
-      alertsTopic,
+    const { dir, topics, files, detect } = await startScenarioRun(kafka, {
+      name: "detect-silent",
       trucks,
       detectors: { silent: { minutes: SILENT_MINUTES, sweepIntervalMs: 250 } },
+      cleanup,
     });
-    cleanup.push(() => detect.service.stop());
 
     const devices = await startScenarioDevices(join(dir, "dev"), trucks, { startTimeMs, scale: SCALE }, cleanup);
 
@@ -81,7 +65,7 @@ describe("silent truck through real agent processes", () => {
     };
     const acked = async (agent: AgentProcess) => (await agent.scrape().catch(() => undefined))?.acked.telemetry ?? 0;
     const alerts = async (): Promise<Alert[]> =>
-      (await readToEnd(kafka, alertsTopic)).map((r) => AlertSchema.parse(JSON.parse(r.value!)));
+      (await readToEnd(kafka, detect.alertsTopic)).map((r) => AlertSchema.parse(JSON.parse(r.value!)));
     const statuses = async (truckId: string) =>
       (await readToEnd(kafka, topics.status))
         .filter((r) => r.key === truckId)

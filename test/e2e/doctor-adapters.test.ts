@@ -71,62 +71,67 @@ describe("fleetsync doctor with the simulator's serial CAN adapters, the bridge 
     }
   });
 
+  // The three installers' passes at once: each truck has its own ports, outbox and credentials, and a pass spends
+  // its ~15 s waiting out listening windows and answers, not computing (one after another they took 45 s).
   for (const t of TRUCKS) {
-    it(`${t.truckId}: doctor finds the ${t.chip === "stn" ? "STN" : t.can} adapter, provision writes it, every check passes`, async () => {
-      const gps = join(dir, "dev", `${t.truckId}.gps`);
-      const can = join(dir, "dev", `${t.truckId}.can`);
-      // First pass, no configuration: which port is which, at which speed.
-      const found = await runFleetsync(["doctor", "--port", can, "--port", gps, "--json", "--listen-ms", "1200"]);
-      const ports = (
-        JSON.parse(found.stdout) as {
-          steps: Array<{ step: string; data?: { path?: string; baudRate?: number; format?: string } }>;
-        }
-      ).steps.find((s) => s.step === "CAN port")!.data!;
-      expect(ports).toMatchObject({ path: can, format: t.format });
-      if (t.canBaudRate !== undefined) expect(ports.baudRate).toBe(t.canBaudRate);
+    it.concurrent(
+      `${t.truckId}: doctor finds the ${t.chip === "stn" ? "STN" : t.can} adapter, provision writes it, every check passes`,
+      async ({ expect }) => {
+        const gps = join(dir, "dev", `${t.truckId}.gps`);
+        const can = join(dir, "dev", `${t.truckId}.can`);
+        // First pass, no configuration: which port is which, at which speed.
+        const found = await runFleetsync(["doctor", "--port", can, "--port", gps, "--json", "--listen-ms", "1200"]);
+        const ports = (
+          JSON.parse(found.stdout) as {
+            steps: Array<{ step: string; data?: { path?: string; baudRate?: number; format?: string } }>;
+          }
+        ).steps.find((s) => s.step === "CAN port")!.data!;
+        expect(ports).toMatchObject({ path: can, format: t.format });
+        if (t.canBaudRate !== undefined) expect(ports.baudRate).toBe(t.canBaudRate);
 
-      const config = join(dir, `${t.truckId}.json`);
-      const provision = await runFleetsync([
-        "provision",
-        "--truck-id",
-        t.truckId,
-        "--broker",
-        `mqtt://127.0.0.1:${bridge.port}`,
-        "--password",
-        `pw-${t.truckId}`,
-        "--gps",
-        gps,
-        "--can",
-        can,
-        "--can-format",
-        ports.format!,
-        "--can-baud",
-        String(ports.baudRate),
-        "--data-dir",
-        join(dir, `${t.truckId}-outbox`),
-        "--out",
-        config,
-      ]);
-      expect(provision.code, provision.stderr).toBe(0);
+        const config = join(dir, `${t.truckId}.json`);
+        const provision = await runFleetsync([
+          "provision",
+          "--truck-id",
+          t.truckId,
+          "--broker",
+          `mqtt://127.0.0.1:${bridge.port}`,
+          "--password",
+          `pw-${t.truckId}`,
+          "--gps",
+          gps,
+          "--can",
+          can,
+          "--can-format",
+          ports.format!,
+          "--can-baud",
+          String(ports.baudRate),
+          "--data-dir",
+          join(dir, `${t.truckId}-outbox`),
+          "--out",
+          config,
+        ]);
+        expect(provision.code, provision.stderr).toBe(0);
 
-      const run = await runFleetsync([
-        "doctor",
-        "--config",
-        config,
-        "--port",
-        can,
-        "--port",
-        gps,
-        "--listen-ms",
-        "1200",
-      ]);
-      process.stdout.write(`\n$ fleetsync doctor (${t.truckId})\n${run.stdout}`);
-      expect(run.stdout).not.toMatch(/^FAIL/m);
-      expect(run.stdout).toMatch(/^PASS {2}CAN port +.*(ELM327 v1\.5|STN1100 v1\.2\.3|SLCAN adapter V1013)/m);
-      expect(run.stdout).toMatch(/^PASS {2}test record +written to Kafka e2e\.doctor\.telemetry\.\S+ partition \d+/m);
-      expect(run.code).toBe(0);
-      const stats = fleet.stats().find((s) => s.truckId === t.truckId)!.adapter as Record<string, number>;
-      expect(stats.transmitRefused).toBe(0);
-    });
+        const run = await runFleetsync([
+          "doctor",
+          "--config",
+          config,
+          "--port",
+          can,
+          "--port",
+          gps,
+          "--listen-ms",
+          "1200",
+        ]);
+        process.stdout.write(`\n$ fleetsync doctor (${t.truckId})\n${run.stdout}`);
+        expect(run.stdout).not.toMatch(/^FAIL/m);
+        expect(run.stdout).toMatch(/^PASS {2}CAN port +.*(ELM327 v1\.5|STN1100 v1\.2\.3|SLCAN adapter V1013)/m);
+        expect(run.stdout).toMatch(/^PASS {2}test record +written to Kafka e2e\.doctor\.telemetry\.\S+ partition \d+/m);
+        expect(run.code).toBe(0);
+        const stats = fleet.stats().find((s) => s.truckId === t.truckId)!.adapter as Record<string, number>;
+        expect(stats.transmitRefused).toBe(0);
+      },
+    );
   }
 });

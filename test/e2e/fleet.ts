@@ -154,26 +154,12 @@ export async function startFleetRun(options: FleetRunOptions): Promise<FleetRun>
           { timeoutMs: drainTimeoutMs, intervalMs: 50 },
         );
         const drainMs = Date.now() - began;
-        const expect = (channel: keyof ChannelCounts) =>
-          Object.fromEntries(Object.entries(made).map(([id, c]) => [id, c[channel]]));
-        const [telemetry, events] = await Promise.all([
-          runVerify({
-            brokers: options.brokers,
-            topic: topics.telemetry,
-            eventsTopic: topics.events,
-            channel: "telemetry",
-            expect: expect("telemetry"),
-            timeoutMs: verifyTimeoutMs,
-          }),
-          runVerify({
-            brokers: options.brokers,
-            topic: topics.events,
-            eventsTopic: topics.events,
-            channel: "events",
-            expect: expect("events"),
-            timeoutMs: verifyTimeoutMs,
-          }),
-        ]);
+        const { telemetry, events } = await verifyChannels({
+          brokers: options.brokers,
+          topics,
+          expected: made,
+          timeoutMs: verifyTimeoutMs,
+        });
         return { made, telemetry, events, drainMs };
       },
       close,
@@ -182,6 +168,29 @@ export async function startFleetRun(options: FleetRunOptions): Promise<FleetRun>
     await close();
     throw error;
   }
+}
+
+/**
+ * The verifier over both topics at once, each channel expecting every truck's count for it (what the agents made,
+ * or what their outboxes ever gave a seq): how every run that accounts for its records ends.
+ */
+export async function verifyChannels(options: {
+  brokers: string[];
+  topics: Pick<RunTopics, "telemetry" | "events">;
+  expected: Record<string, ChannelCounts>;
+  timeoutMs: number;
+}): Promise<Pick<FleetResult, "telemetry" | "events">> {
+  const verify = (channel: keyof ChannelCounts) =>
+    runVerify({
+      brokers: options.brokers,
+      topic: options.topics[channel],
+      eventsTopic: options.topics.events,
+      channel,
+      expect: Object.fromEntries(Object.entries(options.expected).map(([id, c]) => [id, c[channel]])),
+      timeoutMs: options.timeoutMs,
+    });
+  const [telemetry, events] = await Promise.all([verify("telemetry"), verify("events")]);
+  return { telemetry, events };
 }
 
 /** One line for a test's output: what arrived, what was duplicated, what was lost and why. */

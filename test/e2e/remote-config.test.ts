@@ -12,13 +12,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configKafka, readReported, readWhole, writeDesired } from "../../cli/config-kafka.ts";
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
 import type { StatusRecord } from "../../protocol/index.ts";
-import { createDeviceFleet, type DeviceFleet, runVerify } from "../../sim/index.ts";
+import { createDeviceFleet, type DeviceFleet } from "../../sim/index.ts";
 import { expectNoLossNoReorder } from "../faults/support.ts";
 import { runFleetsync } from "../support/cli.ts";
 import { kafkaBrokers } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
-import { type AgentPlan, type AgentProcess, spawnAgent, writeAgentConfig } from "./agents.ts";
+import {
+  type AgentPlan,
+  type AgentProcess,
+  type ChannelCounts,
+  drainWithoutSources,
+  spawnAgent,
+  writeAgentConfig,
+} from "./agents.ts";
 import { type BridgeFiles, type BridgeProcess, spawnBridge, writeBridgeFiles } from "./bridge.ts";
+import { verifyChannels } from "./fleet.ts";
 import { runTopics } from "./kafka.ts";
 
 const T1 = "rcfg-1";
@@ -386,34 +394,17 @@ describe("remote configuration: fleet.config → bridge → agent → fleet.stat
 
   it("nothing was lost or reordered through all of it", async () => {
     for (const truckId of [T1, T2]) await agents.get(truckId)!.stop();
-    const expected: Record<string, { telemetry: number; events: number }> = {};
-    // Agents without sources drain what the outboxes still hold and say how many seqs were ever given.
+    const expected: Record<string, ChannelCounts> = {};
     for (const truckId of [T1, T2]) {
       const { plan, metricsPort } = plans.get(truckId)!;
-      const drainFile = await writeAgentConfig({ ...plan, device: { ...plan.device, gps: null, can: null } });
-      const drain = spawnAgent(drainFile, metricsPort);
-      agents.set(truckId, drain);
-      const final = await waitFor(
-        async () => {
-          const g = await drain.scrape().catch(() => undefined);
-          return g && g.connected && g.waiting.telemetry === 0 && g.waiting.events === 0 ? g : undefined;
-        },
-        `${truckId}'s outbox drained`,
-        { timeoutMs: 60_000, intervalMs: 100 },
-      );
-      await drain.stop();
-      expected[truckId] = final.next;
+      expected[truckId] = await drainWithoutSources({ ...plan, metricsPort }, (drain) => agents.set(truckId, drain));
     }
-    const verify = (channel: "telemetry" | "events") =>
-      runVerify({
-        brokers,
-        topic: channel === "telemetry" ? topics.telemetry : topics.events,
-        eventsTopic: topics.events,
-        channel,
-        expect: Object.fromEntries(Object.entries(expected).map(([t, n]) => [t, n[channel]])),
-        timeoutMs: 60_000,
-      });
-    const [telemetryResult, events] = await Promise.all([verify("telemetry"), verify("events")]);
+    const { telemetry: telemetryResult, events } = await verifyChannels({
+      brokers,
+      topics,
+      expected,
+      timeoutMs: 60_000,
+    });
     expectNoLossNoReorder("remote config", { telemetry: telemetryResult, events });
     // One stream per truck: the pipeline restarts reopened the same outbox.
     expect(telemetryResult.trucks[T1]!.streams).toHaveLength(1);

@@ -8,11 +8,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
-import { createDeviceFleet, type DeviceFleet, runVerify } from "../../sim/index.ts";
+import { createDeviceFleet, type DeviceFleet } from "../../sim/index.ts";
 import { kafkaBrokers } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
-import { type AgentGauges, type AgentPlan, type AgentProcess, spawnAgent, writeAgentConfig } from "../e2e/agents.ts";
+import {
+  type AgentGauges,
+  type AgentPlan,
+  type AgentProcess,
+  drainWithoutSources,
+  spawnAgent,
+  writeAgentConfig,
+} from "../e2e/agents.ts";
 import { type BridgeProcess, spawnBridge, writeBridgeFiles } from "../e2e/bridge.ts";
+import { verifyChannels } from "../e2e/fleet.ts";
 import { runTopics } from "../e2e/kafka.ts";
 import { expectNoLossNoReorder } from "./support.ts";
 
@@ -91,32 +99,17 @@ describe("fault: agent SIGKILL during a backlog drain", () => {
 
     // 4. The end of the run: an agent with no sources (so it makes no telemetry) drains what is left and says how
     //    many records the outbox ever gave a seq.
-    const drainFile = await writeAgentConfig({ ...plan, device: { ...plan.device, gps: null, can: null } });
-    const drain = spawnAgent(drainFile, metricsPort);
-    agents.push(drain);
-    const final = await waitFor(
-      async () => {
-        const g = await scrape(drain);
-        return g && g.waiting.telemetry === 0 && g.waiting.events === 0 ? g : undefined;
-      },
-      "every outbox record acknowledged",
-      { timeoutMs: 60_000, intervalMs: 100 },
-    );
-    await drain.stop();
-    const verify = (channel: "telemetry" | "events") =>
-      runVerify({
-        brokers,
-        topic: channel === "telemetry" ? topics.telemetry : topics.events,
-        eventsTopic: topics.events,
-        channel,
-        expect: { [TRUCK]: final.next[channel] },
-        timeoutMs: 60_000,
-      });
-    const [telemetry, events] = await Promise.all([verify("telemetry"), verify("events")]);
+    const next = await drainWithoutSources({ ...plan, metricsPort }, (drain) => agents.push(drain));
+    const { telemetry, events } = await verifyChannels({
+      brokers,
+      topics,
+      expected: { [TRUCK]: next },
+      timeoutMs: 60_000,
+    });
     expectNoLossNoReorder("agent SIGKILL during drain", { telemetry, events });
-    expect(telemetry.totals.unique).toBe(final.next.telemetry);
+    expect(telemetry.totals.unique).toBe(next.telemetry);
     expect(telemetry.trucks[TRUCK]!.streams).toHaveLength(1);
     // Three starts (first, second, drain): three start events, seqs never reused.
-    expect(events.totals.unique).toBe(final.next.events);
+    expect(events.totals.unique).toBe(next.events);
   });
 });

@@ -43,7 +43,13 @@ async function startKafka(project: TestProject): Promise<void> {
     return;
   }
   const kafkaBegan = Date.now();
-  local = await startLocalKafka({ nodes: kafkaClusterSize() });
+  const nodes = kafkaClusterSize();
+  // One node (the default) gets the secure listeners too (TLS + SASL, test CA and users: kafka.sh start --secure), so
+  // test/integration/kafka/security.test.ts uses this broker (KAFKA_SECURE_DIR, test/support/kafka-secure.ts) instead
+  // of starting one of its own, 15 s of npm test. The plaintext listener every other test uses is unchanged, and no
+  // authorizer is set. Its start overlaps the build. Secure listeners run on one node only.
+  local = await startLocalKafka({ nodes, ...(nodes === 1 ? { secure: true } : {}) });
+  if (local.secure) process.env.KAFKA_SECURE_DIR ??= local.dataDir;
   process.stderr.write(`kafka: local Kafka ${local.brokers.join(",")} ready in ${Date.now() - kafkaBegan} ms\n`);
   project.provide("kafkaBrokers", local.brokers);
 }

@@ -27,19 +27,23 @@ interface Step {
 }
 
 async function doctor(dir: string, args: string[]): Promise<{ code: number | null; text: string; steps: Step[] }> {
-  // A silent pty as the only serial port, so doctor probes nothing of this machine's own.
-  const pty = await createPty();
-  await pty.start();
-  cleanups.push(() => pty.dispose());
   const env = {
     ...process.env,
     PATH: `${STANDIN}:${process.env.PATH}`,
     FLEETSYNC_STANDIN_STATE: join(dir, "interfaces.json"),
     FLEETSYNC_STANDIN_FIXTURE: FIXTURE,
   };
-  const common = ["doctor", "--port", pty.device, "--listen-ms", "1000", "--reply-ms", "200", "--timeout-ms", "500"];
-  const run = (json: boolean) => runFleetsync([...common, ...(json ? ["--json"] : []), ...args], env);
-  const [json, text] = [await run(true), await run(false)];
+  // A silent pty as the only serial port, so doctor probes nothing of this machine's own: one per run, so the JSON
+  // run (asserted) and the text run (printed) go at once (a port is opened exclusively). Each spends ~6 s asking the
+  // silent port at five baud rates; one after the other they made this file take 51 s.
+  const run = async (json: boolean) => {
+    const pty = await createPty();
+    await pty.start();
+    cleanups.push(() => pty.dispose());
+    const common = ["doctor", "--port", pty.device, "--listen-ms", "1000", "--reply-ms", "200", "--timeout-ms", "500"];
+    return runFleetsync([...common, ...(json ? ["--json"] : []), ...args], env);
+  };
+  const [json, text] = await Promise.all([run(true), run(false)]);
   process.stdout.write(`\n$ fleetsync doctor ${args.join(" ")}\n${text.stdout}`);
   return { code: json.code, text: text.stdout, steps: (JSON.parse(json.stdout) as { steps: Step[] }).steps };
 }
@@ -90,18 +94,18 @@ describe("fleetsync doctor with a SocketCAN interface (stand-in candump and ip)"
       format: "socketcan",
       interface: "can0",
     });
-    const a = await doctor(notListenOnly.dir, notListenOnly.args);
+    const down = await setup([{ name: "can0", up: false, listenOnly: true, bitrate: 250000 }], {
+      format: "socketcan",
+      interface: "can0",
+    });
+    // Both at once: each doctor run waits out its listening windows, not the processor.
+    const [a, b] = await Promise.all([doctor(notListenOnly.dir, notListenOnly.args), doctor(down.dir, down.args)]);
     expect(step(a.steps, "CAN port")).toMatchObject({ status: "fail" });
     expect(step(a.steps, "CAN port").detail).toContain(
       "can0 is not listen-only: its controller would acknowledge frames on the vehicle bus, and the agent refuses it. Fix: sudo ip link set can0 down && sudo ip link set can0 up type can bitrate 250000 listen-only on",
     );
     expect(a.code).toBe(1);
 
-    const down = await setup([{ name: "can0", up: false, listenOnly: true, bitrate: 250000 }], {
-      format: "socketcan",
-      interface: "can0",
-    });
-    const b = await doctor(down.dir, down.args);
     expect(step(b.steps, "CAN port").detail).toMatch(/^can0 is down\. Fix: sudo ip link set can0 down/);
   });
 

@@ -6,7 +6,7 @@
  */
 import type { Kafka } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLEAN_DISCONNECT_REASON } from "../../../protocol/records.ts";
+import { CLEAN_DISCONNECT_REASON, StatusRecordSchema } from "../../../protocol/records.ts";
 import { deleteTopics, kafkaBrokers, readUntil, testKafka } from "../../support/kafka.ts";
 import {
   bridgeConfig,
@@ -50,7 +50,7 @@ describe("offline status reason", () => {
       cut.stream.destroy();
       const offline = (records: Parameters<typeof byKey>[0], truckId: string) =>
         byKey(records, truckId)
-          .map((r) => JSON.parse(r.value!) as { state: string; reason?: string })
+          .map((r) => StatusRecordSchema.parse(JSON.parse(r.value!)))
           .find((s) => s.state === "offline");
       const records = await readUntil(
         kafka,

@@ -337,4 +337,58 @@ describe("fleetsync detect", () => {
     // BYE-1 said goodbye (a clean MQTT disconnect): never alerted, however long the sweep watched it.
     expect(closed.some((a) => a.truckId === "BYE-1")).toBe(false);
   });
+  it("calls no truck silent before fleet.status is read to its end (a goodbye behind a backlog)", async () => {
+    const s = await setup();
+    const now = Date.now();
+    // Both trucks' last records are 10 minutes old in Kafka time: silent at the first sweep that may look.
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: s.topics.telemetry,
+        acks: -1,
+        // One partition for both, so every sweep that looks at one looks at the other.
+        messages: ["BYE-2", "QUIET-2"].map((truckId) => ({
+          partition: 0,
+          key: truckId,
+          value: JSON.stringify(drive(truckId, [{ min: 0, rpm: 1400, kmh: 70 }])[0]),
+          timestamp: String(now - 10 * MIN),
+        })),
+      });
+      // A backlog in fleet.status (in many small produce batches) before BYE-2's goodbye: with one record batch per
+      // fetch, telemetry is read to its end at once and status only after many fetches. The sweep must wait for it.
+      const status = (truckId: string, state: "online" | "offline", reason?: string): StatusRecord => ({
+        truckId,
+        state,
+        ts: new Date(now).toISOString(),
+        ...(reason ? { reason } : {}),
+      });
+      for (let i = 0; i < 100; i += 1) {
+        await producer.send({
+          topic: s.topics.status,
+          acks: -1,
+          messages: range(0, 2).map((j) => ({
+            key: `FILL-${i}-${j}`,
+            value: JSON.stringify(status(`FILL-${i}-${j}`, "online")),
+          })),
+        });
+      }
+      await producer.send({
+        topic: s.topics.status,
+        acks: -1,
+        messages: [{ partition: 0, key: "BYE-2", value: JSON.stringify(status("BYE-2", "offline", "disconnected")) }],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    await start(s, { fetchBytes: 1, detectors: { silent: { minutes: 1, sweepIntervalMs: 100 } } });
+    // QUIET-2 never said goodbye: its alert shows that sweeps ran with the status read. Alerts are read in order,
+    // so a silent alert for BYE-2 from an earlier sweep would be read before it.
+    const alerts = await readAlerts(
+      s.topics.alerts,
+      (a) => a.some((x) => x.truckId === "QUIET-2"),
+      "QUIET-2's silent alert",
+    );
+    expect(brief(alerts)).toEqual(["QUIET-2 silent opened v0"]);
+  });
 });

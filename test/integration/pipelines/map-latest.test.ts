@@ -4,6 +4,7 @@
  * extends its trail and never moves it back.
  */
 import { randomBytes } from "node:crypto";
+import type { Producer } from "kafkajs";
 import { afterAll, describe, expect, it } from "vitest";
 import { createMapService, type MapService, parseMapConfig } from "../../../pipelines/map/index.ts";
 import { createTopics, deleteTopics, kafkaBrokers, testKafka, uniqueTopic } from "../../support/kafka.ts";
@@ -13,9 +14,11 @@ import { telemetry } from "./support.ts";
 const kafka = testKafka("map-latest-test");
 const HOUR = 3_600_000;
 let map: MapService | undefined;
+let producer: Producer | undefined;
 const made: string[] = [];
 
 afterAll(async () => {
+  await producer?.disconnect();
   await map?.stop();
   await deleteTopics(kafka, made);
 });
@@ -36,10 +39,10 @@ describe("the live map and fleet.latest", () => {
     // Whole seconds, two hours ago: the records' times as a GNSS receiver gives them.
     const start = Math.floor((Date.now() - 2 * HOUR) / 1000) * 1000;
     const at = (ms: number) => new Date(start + ms).toISOString();
-    const producer = kafka.producer();
-    await producer.connect();
+    const p = (producer = kafka.producer());
+    await p.connect();
     const send = (topic: string, records: ReturnType<typeof telemetry>[]) =>
-      producer.send({
+      p.send({
         topic,
         acks: -1,
         messages: records.map((r) => ({ key: r.truckId, value: JSON.stringify(r) })),
@@ -50,7 +53,8 @@ describe("the live map and fleet.latest", () => {
       parseMapConfig({
         groupId: `map-latest-${randomBytes(4).toString("hex")}`,
         kafka: { brokers: kafkaBrokers() },
-        topics: t,
+        // alerts named too (never created): left out, it is read as production's fleet.alerts.
+        topics: { ...t, alerts: uniqueTopic("map-latest-a") },
         http: { host: "127.0.0.1", port: 0 },
       }),
     );
@@ -76,6 +80,5 @@ describe("the live map and fleet.latest", () => {
     await send(t.telemetry, [telemetry("BACK", 7_201, { ts: at(2 * HOUR + 1000) })]);
     await waitFor(() => state.get("BACK")?.seq === 7_201, "telemetry caught up");
     expect(state.get("BACK")).toMatchObject({ lat: 48.7201, ts: at(2 * HOUR + 1000) });
-    await producer.disconnect();
   });
 });

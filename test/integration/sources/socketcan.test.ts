@@ -13,6 +13,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeSlcanLine, parseCandumpLine } from "../../../agent/decoders/can/index.ts";
 import { createCanSource } from "../../../agent/sources/can/index.ts";
+import { probeCanInterfaces } from "../../../agent/sources/probe/index.ts";
 import type { CanMessage } from "../../../agent/sources/types.ts";
 import { isFleetError } from "../../../common/errors.ts";
 import type { Logger } from "../../../common/log.ts";
@@ -188,5 +189,34 @@ describe("SocketCAN source through candump -L (stand-ins)", () => {
     } finally {
       await source.stop();
     }
+  });
+});
+
+describe("doctor's CAN interface probe (stand-ins)", () => {
+  it("listens for its whole window even when candump is slow to start (a loaded machine)", async () => {
+    await setInterfaces([{ name: "can0", up: true, listenOnly: true, bitrate: 250000 }]);
+    // candump that takes longer to start than the window lasts: before the window started at the first line, the
+    // probe killed it before it said anything and reported a bus with traffic as silent (doctor-socketcan failed so
+    // at load average 20, where the stand-in's node start took over a second).
+    const slow = join(dir, "slow-candump");
+    await writeFile(slow, `#!/bin/sh\nsleep 1\nexec "${standins.candumpPath}" "$@"\n`, { mode: 0o755 });
+    const began = performance.now();
+    const [probe] = await probeCanInterfaces({ listenMs: 300, candumpPath: slow, ipPath: standins.ipPath });
+    expect(probe!.iface.name).toBe("can0");
+    expect(probe!.error).toBeUndefined();
+    expect(probe!.can?.frames).toBeGreaterThan(0);
+    expect(probe!.can?.engineSpeedRpm).toEqual(expect.any(Number));
+    expect(performance.now() - began).toBeGreaterThanOrEqual(1_300);
+  });
+
+  it("gives up on an interface that stays silent, within the start allowance and the window", async () => {
+    await setInterfaces([{ name: "can0", up: true, listenOnly: true, bitrate: 250000 }]);
+    const silent = join(dir, "silent-candump");
+    await writeFile(silent, `#!/bin/sh\nexec sleep 60\n`, { mode: 0o755 });
+    const began = performance.now();
+    const [probe] = await probeCanInterfaces({ listenMs: 300, candumpPath: silent, ipPath: standins.ipPath });
+    expect(probe!.can).toBeUndefined();
+    expect(probe!.error).toBeUndefined();
+    expect(performance.now() - began).toBeLessThan(30_000);
   });
 });
