@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { isFleetError } from "../common/errors.ts";
 import { createAgentMetrics } from "./metrics.ts";
 import type { Outbox } from "./outbox/index.ts";
 import type { Uplink } from "./uplink/index.ts";
@@ -126,5 +127,21 @@ describe("agent metrics (Prometheus text)", () => {
       await metrics.close();
     }
     await metrics.close(); // idempotent
+  });
+
+  it("a metrics port in use is a FLEET_CONFIG_INVALID naming metrics.port, not a crash with Node's bare error", async () => {
+    const holder = createAgentMetrics(outbox, uplink);
+    const port = await holder.listen("127.0.0.1", 0);
+    const second = createAgentMetrics(outbox, uplink);
+    try {
+      const error = await second.listen("127.0.0.1", port).catch((e: unknown) => e);
+      expect(isFleetError(error, "FLEET_CONFIG_INVALID")).toBe(true);
+      expect((error as Error).message).toBe(
+        `metrics.port: 127.0.0.1:${port} is in use (EADDRINUSE): another program (another agent?) holds it; choose another port or set metrics.enabled false`,
+      );
+    } finally {
+      await second.close();
+      await holder.close();
+    }
   });
 });

@@ -12,6 +12,7 @@ import { readdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getHeapSpaceStatistics } from "node:v8";
+import { FleetError } from "../common/errors.ts";
 import type { Outbox } from "./outbox/index.ts";
 import type { PortSource } from "./sources/index.ts";
 import type { GnssTimeCounters } from "./state/index.ts";
@@ -306,7 +307,15 @@ export function createAgentMetrics(outbox: Outbox, uplink: Uplink, views: AgentM
         );
       });
       await new Promise<void>((resolve, reject) => {
-        server!.once("error", reject);
+        server!.once("error", (error: NodeJS.ErrnoException) => {
+          // The configuration's port is taken (by default 9108: a second agent on the machine): say which field to
+          // change instead of crashing the process with Node's bare error.
+          const detail =
+            error.code === "EADDRINUSE"
+              ? "is in use (EADDRINUSE): another program (another agent?) holds it; choose another port or set metrics.enabled false"
+              : `cannot be listened on: ${error.message}`;
+          reject(new FleetError("FLEET_CONFIG_INVALID", `metrics.port: ${host}:${port} ${detail}`, { cause: error }));
+        });
         server!.listen(port, host, () => resolve());
       });
       server.unref();

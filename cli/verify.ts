@@ -106,6 +106,6 @@ export function accountingLine(summary: { trucks: Record<string, TruckReport> })
   const sum = t.kept + t.thinned + t.dropped + t.unexplained;
   return (
     `accounting: kept ${t.kept} + thinned ${t.thinned} + dropped ${t.dropped} + unexplained ${t.unexplained} = ` +
-    `${sum}${sum === t.produced ? "" : " !"}= produced ${t.produced}`
+    `${sum}, ${sum === t.produced ? "" : "but "}produced ${t.produced}`
   );
 }

@@ -83,6 +83,8 @@ describe("demo parts", () => {
       'fleetsync_agent_outbox_acked_total{channel="events"} 2',
       'fleetsync_agent_outbox_dropped_total{channel="telemetry"} 0',
       'fleetsync_agent_outbox_dropped_total{channel="events"} 0',
+      'fleetsync_agent_outbox_thinned_total{channel="telemetry"} 40',
+      'fleetsync_agent_outbox_thinned_total{channel="events"} 0',
       "fleetsync_agent_mqtt_connected 1",
     ].join("\n");
     expect(parseAgentMetrics(text)).toEqual({
@@ -90,6 +92,7 @@ describe("demo parts", () => {
       acked: { telemetry: 113, events: 2 },
       waiting: { telemetry: 7, events: 1 },
       dropped: { telemetry: 0, events: 0 },
+      thinned: { telemetry: 40, events: 0 },
       connected: true,
     });
   });

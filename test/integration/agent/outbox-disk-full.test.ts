@@ -229,6 +229,8 @@ describe.skipIf(!isRoot)("the agent process on a 2 MiB tmpfs that fills (broker 
       },
       gps: { path: gps.device, baudRate: 115200 },
       sampler: { minIntervalMs: 0, movingPeriodMs: 0, parkedPeriodMs: 0, tickMs: 3_600_000 },
+      // Not the default port 9108: another agent on the machine (a demo, another run) may hold it.
+      metrics: { enabled: false },
     });
     // A receiver streaming 10 epochs every 10 ms: a record per epoch, far more than 2 MiB in a minute.
     let epoch = 0;
