@@ -1,7 +1,14 @@
 import { createRequire } from "node:module";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { crc32c, decodeRecord, encodeRecord, fastPath, groupMessagesPerPartition } from "./kafkajs-fast-path.ts";
+import {
+  crc32c,
+  decodeRecord,
+  encodeRecord,
+  fastBatchClass,
+  fastPath,
+  groupMessagesPerPartition,
+} from "./kafkajs-fast-path.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -45,6 +52,38 @@ const record = fc.record({
     { maxKeys: 6 },
   ),
 });
+
+type BatchClass = Parameters<typeof fastBatchClass>[0];
+const StockBatch = stock<BatchClass>("consumer/batch.js");
+const filterAborted = require(require.resolve("kafkajs/src/consumer/filterAbortedMessages.js")) as Parameters<
+  typeof fastBatchClass
+>[1];
+
+/** A partition's share of a fetch: offsets rising from `start` (near 2^53 and past it too), some below the fetch. */
+const fetched = fc
+  .record({
+    start: fc.oneof(fc.bigInt({ min: 0n, max: 1000n }), fc.bigInt({ min: 2n ** 53n - 20n, max: 2n ** 53n + 20n })),
+    below: fc.nat({ max: 5 }),
+    marks: fc.array(fc.record({ control: fc.boolean(), inTransaction: fc.boolean(), abortMarker: fc.boolean() }), {
+      maxLength: 30,
+    }),
+    aborted: fc.array(fc.nat({ max: 30 }), { maxLength: 2 }),
+    highAbove: fc.nat({ max: 100 }),
+  })
+  .map(({ start, below, marks, aborted, highAbove }) => {
+    const messages = marks.map((m, i) => ({
+      offset: (start + BigInt(i)).toString(),
+      key: m.abortMarker ? Buffer.from([0, 0, 0, 0]) : null,
+      isControlRecord: m.control,
+      batchContext: { producerId: "7", inTransaction: m.inTransaction },
+    }));
+    const fetchedOffset = (start + BigInt(Math.min(below, marks.length))).toString();
+    const abortedTransactions = [...aborted]
+      .sort((a, b) => a - b)
+      .map((at) => ({ producerId: "7", firstOffset: (start + BigInt(at)).toString() }));
+    const highWatermark = (start + BigInt(marks.length + highAbove)).toString();
+    return { fetchedOffset, partitionData: { partition: 3, highWatermark, abortedTransactions, messages } };
+  });
 
 describe("kafkajs fast path", () => {
   it("is installed in this process", () => {
@@ -120,6 +159,33 @@ describe("kafkajs fast path", () => {
     const headers = decodeRecord(new Decoder(protoBytes), context).headers;
     expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
     expect(Object.getOwnPropertyDescriptor(headers, "__proto__")?.value).toEqual(Buffer.from("p"));
+  });
+
+  it("builds the consumer's Batch as kafkajs does (offset filter, aborted and control records left out, lags)", () => {
+    const FastBatch = fastBatchClass(StockBatch, filterAborted);
+    expect(require(require.resolve("kafkajs/src/consumer/batch.js"))).not.toBe(StockBatch);
+    fc.assert(
+      fc.property(fetched, ({ fetchedOffset, partitionData }) => {
+        const ours = new FastBatch("t", fetchedOffset, partitionData) as InstanceType<typeof StockBatch>;
+        const theirs = new StockBatch("t", fetchedOffset, partitionData) as InstanceType<typeof StockBatch>;
+        expect(ours).toBeInstanceOf(StockBatch);
+        expect({ ...ours }).toEqual({ ...theirs });
+        const batch = ours as unknown as Record<string, () => unknown>;
+        const stockBatch = theirs as unknown as Record<string, () => unknown>;
+        for (const method of [
+          "isEmpty",
+          "isEmptyDueToFiltering",
+          "firstOffset",
+          "lastOffset",
+          "offsetLag",
+          "offsetLagLow",
+        ]) {
+          expect(batch[method]!()).toEqual(stockBatch[method]!());
+        }
+        expect(batch.messages).not.toBe(partitionData.messages);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it("groups messages per partition as kafkajs does, keeping each partition's order", () => {

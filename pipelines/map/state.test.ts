@@ -44,6 +44,25 @@ function alert(state: Alert["state"], version: number, at: string): Alert {
 }
 
 describe("fleet state", () => {
+  it("gives each truck's lag from its newest record to when the map saw it, in get, snapshots and deltas", () => {
+    let clock = Date.parse("2026-11-30T06:00:02.500Z");
+    const state = fleet({ now: () => clock });
+    const queue = createClientQueue({ maxEvents: 10, maxBufferedBytes: 1_000 });
+    state.subscribe(queue);
+    state.applyTelemetry(rec("A", 1), 0);
+    expect(state.get("A")!.lagMs).toBe(2_500);
+    clock += 1_000;
+    state.applyTelemetry(rec("A", 2, { ts: "2026-11-30T06:00:03.000Z" }), 0);
+    clock += 1_000;
+    state.applyTelemetry(rec("A", 3, { ts: "2026-11-30T06:00:04.400Z" }), 0);
+    expect(snapshotOf(state, clock).trucks[0]!.lagMs).toBe(100);
+    expect(queue.take(state, 0, clock)!.trucks[0]!.lagMs).toBe(100);
+    clock += 1_000;
+    // A truck clock ahead of the map's counts as no lag, never a negative one.
+    state.applyTelemetry(rec("A", 4, { ts: "2026-11-30T06:00:09.000Z" }), 0);
+    expect(queue.take(state, 0, clock)!.trucks[0]!.lagMs).toBe(0);
+  });
+
   it("puts opened and closed alerts into the feed with their detector and state, not the updates", () => {
     const state = fleet({ feedSize: 10 });
     state.applyTelemetry(rec("A", 1), 0);

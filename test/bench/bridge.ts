@@ -36,6 +36,7 @@ import { freePort, kafkaClasspath, type LocalKafka, startLocalKafka } from "../.
 import { encodeTelemetry } from "../../protocol/codec.ts";
 import { roundTo, type TelemetryRecord } from "../../protocol/records.ts";
 import { topicFor } from "../../protocol/topics.ts";
+import { benchTopics, deleteBenchTopics } from "./topics.ts";
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -410,13 +411,8 @@ async function main(): Promise<void> {
   const local: LocalKafka | undefined = process.env.KAFKA_BROKERS ? undefined : await startLocalKafka();
   const brokers = process.env.KAFKA_BROKERS?.split(",") ?? local!.brokers;
   const dir = await mkdtemp(join(tmpdir(), "fleetsync-bench-"));
+  const topics = benchTopics("bridge");
   const suffix = Date.now().toString(36);
-  const topics = {
-    telemetry: `bench.telemetry.${suffix}`,
-    events: `bench.events.${suffix}`,
-    status: `bench.status.${suffix}`,
-    deadletter: `bench.dead.${suffix}`,
-  };
   try {
     const size = kafkaRecordSize();
     const trucks = Array.from({ length: CLIENTS }, (_, i) => `truck-${String(i).padStart(5, "0")}`);
@@ -489,6 +485,7 @@ async function main(): Promise<void> {
       })}\n`,
     );
   } finally {
+    await deleteBenchTopics(brokers, [...Object.values(topics), `bench.perf.${suffix}`]);
     await local?.stop();
   }
 }

@@ -5,12 +5,14 @@
  * triggering record's arrival in Kafka to the alert being readable (read_committed) in the alerts topic, p99.
  *
  * Fair by construction: both read the same records of the same topics from the start, with the same fetch settings
- * (bytes per partition, wait, partitions handled side by side), in rounds that alternate which goes first (a
- * machine that gets busier or calmer during the run favours neither), and the figures are those of the round with
- * the median ratio, each round printed with the load average beside it. A round is a few seconds: one round's ratio
- * moves with whatever else the machine does, the median of several does much less.
+ * (bytes per partition, wait, partitions handled side by side), at the same time: the bare consumer starts once
+ * detect is reading, and both rates are taken over the same stretch of time, from when both have read a fifth of
+ * the records (start-up and JIT outside it for both) to when the first of them finished. One after the other, a
+ * few-second round's ratio followed whatever else the machine did (0.18x-1.55x in the rounds of one run at load
+ * 8-15); side by side, load meets both alike. Each reader's CPU time per record is printed too (hardly moved by
+ * load), with the load average; rounds repeat, and the figures are the round with the median ratio.
  *
- *   npm run bench:detect        (BENCH_DETECT_TRUCKS scripted trucks, default 4,000: about 225,000 records;
+ *   npm run bench:detect        (BENCH_DETECT_TRUCKS scripted trucks, default 6,000: about 340,000 records;
  *                                BENCH_DETECT_ROUNDS rounds, default 5; KAFKA_BROKERS is used when set, else a
  *                                local Kafka starts for the run)
  */
@@ -29,7 +31,7 @@ import { fleetsyncCommand } from "../support/build.ts";
 import { cpuSeconds } from "./cpu.ts";
 import { httpGet } from "./http.ts";
 
-const TRUCKS = Number(process.env.BENCH_DETECT_TRUCKS ?? 4_000);
+const TRUCKS = Number(process.env.BENCH_DETECT_TRUCKS ?? 6_000);
 const LIVE_ALERTS = Number(process.env.BENCH_DETECT_LIVE ?? 300);
 const ROUNDS = Number(process.env.BENCH_DETECT_ROUNDS ?? 5);
 const PARTITIONS = 4;
@@ -60,13 +62,40 @@ async function until(done: () => Promise<boolean> | boolean, what: string, timeo
   }
 }
 
+/** A reader's count of records read, over time (ms, this process's clock). */
+type Samples = { t: number; n: number }[];
+
 interface Reading {
-  recordsPerSec: number;
-  /** CPU time per record (µs) of the reading process, from its first record to its last. */
+  samples: Samples;
+  /** CPU time per record (µs) of the reading process, from SKIP_SHARE of the records to the last. */
   cpuUsPerRecord: number;
 }
 
-/** A bare kafkajs consumer reading the topics from the start: records/s from its first record to the last. */
+/**
+ * Both readers are measured from the moment both have read this share of the records: the steady rate, with the
+ * start-up (group join, first fetches, the JIT compiling the code) outside the window for both alike.
+ */
+const SKIP_SHARE = 0.2;
+
+/** When `samples` reached `n` records (interpolated), or undefined. */
+function timeAt(samples: Samples, n: number): number | undefined {
+  const i = samples.findIndex((s) => s.n >= n);
+  if (i < 0) return undefined;
+  if (i === 0) return samples[0]!.t;
+  const [a, b] = [samples[i - 1]!, samples[i]!];
+  return a.t + ((b.t - a.t) * (n - a.n)) / Math.max(1, b.n - a.n);
+}
+
+/** Records read by time `t` (interpolated between samples). */
+function countAt(samples: Samples, t: number): number {
+  const i = samples.findIndex((s) => s.t >= t);
+  if (i < 0) return samples.at(-1)!.n;
+  if (i === 0) return samples[0]!.n;
+  const [a, b] = [samples[i - 1]!, samples[i]!];
+  return a.n + ((b.n - a.n) * (t - a.t)) / Math.max(1e-9, b.t - a.t);
+}
+
+/** A bare kafkajs consumer reading the topics from the start. */
 async function bareConsumer(kafka: Kafka, topics: string[], total: number): Promise<Reading> {
   const consumer = kafka.consumer({
     groupId: `bench-bare-${randomBytes(4).toString("hex")}`,
@@ -75,31 +104,29 @@ async function bareConsumer(kafka: Kafka, topics: string[], total: number): Prom
   });
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
+  const samples: Samples = [];
   let seen = 0;
-  let first = 0n;
-  let last = 0n;
-  let cpuAtFirst = process.cpuUsage();
-  let cpu = cpuAtFirst;
+  let atFirst = 0;
+  let cpuAtFirst: NodeJS.CpuUsage | undefined;
+  let cpu: NodeJS.CpuUsage | undefined;
   await consumer.run({
     partitionsConsumedConcurrently: FETCH.partitionsConsumedConcurrently,
     eachBatch: async ({ batch }) => {
-      if (first === 0n) {
-        first = process.hrtime.bigint();
-        cpuAtFirst = process.cpuUsage();
-      }
       // The same work per record the pipeline cannot skip: parse the JSON value.
       for (const m of batch.messages) if (m.value) JSON.parse(m.value.toString());
       seen += batch.messages.length;
-      if (seen >= total && last === 0n) {
-        last = process.hrtime.bigint();
-        cpu = process.cpuUsage(cpuAtFirst);
+      samples.push({ t: performance.now(), n: seen });
+      if (cpuAtFirst === undefined && seen >= total * SKIP_SHARE) {
+        cpuAtFirst = process.cpuUsage();
+        atFirst = seen;
       }
+      if (seen >= total && cpu === undefined) cpu = process.cpuUsage(cpuAtFirst);
     },
   });
   await until(() => seen >= total, "the bare consumer");
   await consumer.disconnect();
-  // This process's CPU in the window includes the benchmark's own polling: a little high.
-  return { recordsPerSec: total / (Number(last - first) / 1e9), cpuUsPerRecord: (cpu.user + cpu.system) / total };
+  // This process's CPU includes the benchmark's own polling of detect: a little high.
+  return { samples, cpuUsPerRecord: (cpu!.user + cpu!.system) / (total - atFirst) };
 }
 
 /** Bytes of each key's newest value in a topic, read to its end. */
@@ -213,40 +240,70 @@ async function main(): Promise<void> {
         });
         void exited.then(() => reject(new Error("fleetsync detect exited during start-up")));
       });
-      // The rate counts from the first record handled, so the process start and the group join are not in it.
-      await until(async () => (await keptRecords(port)) > 0, "the first record");
-      const first = await keptRecords(port);
-      const t1 = process.hrtime.bigint();
-      const cpu1 = await cpuSeconds(running.pid!);
-      await until(async () => (await keptRecords(port)) >= total, "all records through the detectors");
-      const recordsPerSec = (total - first) / (Number(process.hrtime.bigint() - t1) / 1e9);
-      const cpuUsPerRecord = (((await cpuSeconds(running.pid!)) - cpu1) * 1e6) / (total - first);
+      // Side by side: the bare consumer starts once detect is reading, and both are measured over the same
+      // stretch of time, so whatever else the machine does meets both alike.
+      const samples: Samples = [];
+      let cpuAtFirst: number | undefined;
+      let atFirst = 0;
+      let cpuUsPerRecord = 0;
+      const polling = (async () => {
+        for (;;) {
+          const n = await keptRecords(port);
+          samples.push({ t: performance.now(), n });
+          if (cpuAtFirst === undefined && n >= total * SKIP_SHARE) {
+            cpuAtFirst = await cpuSeconds(running.pid!);
+            atFirst = n;
+          }
+          if (n >= total) {
+            cpuUsPerRecord = (((await cpuSeconds(running.pid!)) - cpuAtFirst!) * 1e6) / (total - atFirst);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })();
+      await until(() => samples.some((x) => x.n > 0), "detect's first record");
+      const [bare] = await Promise.all([bareConsumer(kafka, [topics.telemetry, topics.events], total), polling]);
+      const from = Math.max(timeAt(samples, total * SKIP_SHARE)!, timeAt(bare.samples, total * SKIP_SHARE)!);
+      const to = Math.min(samples.at(-1)!.t, bare.samples.at(-1)!.t);
+      // A small run (`npm run bench -- --quick`) can be over before the two overlap for long: then each reader's
+      // rate is over its own window (from a fifth of the records to its last), and the round says so.
+      const together = to - from >= 500;
+      const rate = (of: Samples) => {
+        if (together) return (countAt(of, to) - countAt(of, from)) / ((to - from) / 1000);
+        const start = timeAt(of, total * SKIP_SHARE)!;
+        return (total - countAt(of, start)) / (Math.max(1, of.at(-1)!.t - start) / 1000);
+      };
       const stop = async () => {
         running.kill("SIGTERM");
         await exited;
         child = undefined;
       };
-      return { recordsPerSec, cpuUsPerRecord, topics: own, stop };
+      return {
+        detect: { recordsPerSec: rate(samples), cpuUsPerRecord },
+        bare: { recordsPerSec: rate(bare.samples), cpuUsPerRecord: bare.cpuUsPerRecord },
+        windowMs: together ? to - from : 0,
+        topics: own,
+        stop,
+      };
     }
 
     // A first read, untimed: the broker's page cache and this process's JIT are warm for every round alike.
     await bareConsumer(kafka, [topics.telemetry, topics.events], total);
-    // Rounds, alternating which reader goes first; every detect but the last's is stopped and its topics deleted.
+    // Every round's detect but the last's is stopped and its topics deleted.
     const rounds: { bare: number; detect: number; ratio: number }[] = [];
     let last: Awaited<ReturnType<typeof detectRound>> | undefined;
     for (let round = 1; round <= ROUNDS; round += 1) {
-      let bare: Reading | undefined;
       const loadBefore = load();
-      if (round % 2 === 1) bare = await bareConsumer(kafka, [topics.telemetry, topics.events], total);
       last = await detectRound(round);
-      bare ??= await bareConsumer(kafka, [topics.telemetry, topics.events], total);
-      const ratio = last.recordsPerSec / bare.recordsPerSec;
-      rounds.push({ bare: bare.recordsPerSec, detect: last.recordsPerSec, ratio });
+      const { bare, detect } = last;
+      const ratio = detect.recordsPerSec / bare.recordsPerSec;
+      rounds.push({ bare: bare.recordsPerSec, detect: detect.recordsPerSec, ratio });
       process.stdout.write(
-        `round ${round}: bare kafkajs consumer ${Math.round(bare.recordsPerSec)} records/s ` +
-          `(${bare.cpuUsPerRecord.toFixed(1)} µs CPU each), fleetsync detect ${Math.round(last.recordsPerSec)} ` +
-          `records/s through five detectors (${last.cpuUsPerRecord.toFixed(1)} µs CPU each): ${ratio.toFixed(2)}x ` +
-          `(load average ${loadBefore} -> ${load()})\n`,
+        `round ${round} (${last.windowMs > 0 ? `side by side for ${(last.windowMs / 1000).toFixed(1)} s` : "overlapped too briefly: each over its own window"}): bare kafkajs consumer ` +
+          `${Math.round(bare.recordsPerSec)} records/s (${bare.cpuUsPerRecord.toFixed(1)} µs CPU each), fleetsync ` +
+          `detect ${Math.round(detect.recordsPerSec)} records/s through five detectors ` +
+          `(${detect.cpuUsPerRecord.toFixed(1)} µs CPU each): ${ratio.toFixed(2)}x (load average ${loadBefore} -> ` +
+          `${load()})\n`,
       );
       if (round === ROUNDS) break;
       await last.stop();

@@ -25,8 +25,10 @@ import { Aedes } from "aedes";
 import { hashSecret } from "../../bridge/auth/credentials.ts";
 import { createBridge } from "../../bridge/bridge.ts";
 import { parseBridgeConfig } from "../../bridge/config.ts";
+import type { KafkaTopics } from "../../bridge/kafka-sink/index.ts";
 import { type LocalKafka, startLocalKafka } from "../../deploy/kafka/local-kafka.ts";
 import { createLoadRun, type LoadSummary } from "../../sim/load/load-run.ts";
+import { benchTopics, deleteBenchTopics } from "./topics.ts";
 
 const STEPS = (process.env.BENCH_FLEET_STEPS ?? "2000,5000,10000,20000,30000,50000").split(",").map(Number);
 const WINDOW_S = Number(process.env.BENCH_FLEET_SECONDS ?? 15);
@@ -36,6 +38,8 @@ const STORM_TRUCKS = Number(process.env.BENCH_STORM_TRUCKS ?? 10_000);
 const STORM_BACKLOG_S = Number(process.env.BENCH_STORM_BACKLOG_S ?? 600);
 /** BENCH_FLEET_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the broker under test. */
 const SERVE_NODE_ARGS = (process.env.BENCH_FLEET_NODE_ARGS ?? "").split(" ").filter(Boolean);
+/** BENCH_FLEET_AEDES=0 skips the plain-Aedes reference (for profiling or comparing the bridge's node flags). */
+const WITH_AEDES = process.env.BENCH_FLEET_AEDES !== "0";
 const P99_LIMIT_MS = 50;
 /** A step whose trucks are not all connected by then has failed (connections refused or timing out). */
 const CONNECT_DEADLINE_MS = 120_000;
@@ -45,7 +49,7 @@ const self = fileURLToPath(import.meta.url);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const load1 = () => loadavg()[0]!.toFixed(1);
 
-type ServeJob = { kind: "bridge" | "aedes"; dir: string; brokers: string[]; topics: Record<string, string> };
+type ServeJob = { kind: "bridge" | "aedes"; dir: string; brokers: string[]; topics: KafkaTopics };
 type LoadJob = {
   url: string;
   /** Plain Aedes 1.x speaks MQTT 3.1.1 only (the bridge adds MQTT 5 itself): the reference's trucks use 3.1.1. */
@@ -67,7 +71,17 @@ interface ServerStats {
   gcCount: number;
   /** The longest pause's kind: "major" (mark-sweep-compact: the whole heap) or "minor" (scavenge: the young space). */
   gcMaxKind: string;
+  /**
+   * The bridge's own histograms (cumulative; a step takes the window's difference): publish -> PUBACK inside the
+   * bridge (authorizePublish to the acknowledgement) and one Kafka sendBatch (acks=all), to tell where a truck's
+   * p99 goes. Absent for plain Aedes.
+   */
+  ackHistogram?: Histogram;
+  kafkaBatchHistogram?: Histogram;
+  batchRecords?: { count: number; sum: number };
 }
+/** Upper bounds (seconds) -> cumulative counts, as prom-client reports a histogram. */
+type Histogram = { le: number; count: number }[];
 
 const truckIds = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 const sources = (n: number) => Array.from({ length: n }, (_, i) => `127.0.1.${i + 1}`);
@@ -90,6 +104,8 @@ async function serve(job: ServeJob): Promise<void> {
     }
   }).observe({ entryTypes: ["gc"] });
   let port: number;
+  let histograms: () => Promise<Pick<ServerStats, "ackHistogram" | "kafkaBatchHistogram" | "batchRecords">> = () =>
+    Promise.resolve({});
   if (job.kind === "bridge") {
     const file = join(job.dir, "credentials.json");
     const bridge = createBridge(
@@ -102,6 +118,31 @@ async function serve(job: ServeJob): Promise<void> {
     );
     await bridge.start();
     port = bridge.address("tcp")!.port;
+    histograms = async () => {
+      const metrics = await bridge.metrics.registry.getMetricsAsJSON();
+      const values = (name: string) =>
+        (metrics.find((m) => m.name === name)?.values ?? []) as {
+          metricName?: string;
+          labels: { le?: number | string };
+          value: number;
+        }[];
+      const buckets = (name: string): Histogram =>
+        values(name)
+          .filter((v) => v.metricName?.endsWith("_bucket"))
+          .map((v) => ({
+            le: v.labels.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(v.labels.le),
+            count: v.value,
+          }));
+      const batch = values("fleetsync_bridge_kafka_batch_records");
+      return {
+        ackHistogram: buckets("fleetsync_bridge_publish_ack_seconds"),
+        kafkaBatchHistogram: buckets("fleetsync_bridge_kafka_batch_seconds"),
+        batchRecords: {
+          count: batch.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0,
+          sum: batch.find((v) => v.metricName?.endsWith("_sum"))?.value ?? 0,
+        },
+      };
+    };
   } else {
     // Plain Aedes, QoS 1: PUBACK as soon as Aedes has the publish (no Kafka, no auth): the ceiling of the engine.
     const broker = new Aedes();
@@ -118,17 +159,20 @@ async function serve(job: ServeJob): Promise<void> {
     }
     if (message.cmd !== "stats") return;
     const usage = process.cpuUsage();
-    const stats: ServerStats = {
-      rssKb: Math.round(process.memoryUsage.rss() / 1024),
-      cpuUs: usage.user + usage.system,
-      loopP99Ms: loop.percentile(99) / 1e6,
-      loopMaxMs: loop.max / 1e6,
-      gcMaxMs: gc.maxMs,
-      gcTotalMs: gc.totalMs,
-      gcCount: gc.count,
-      gcMaxKind: gc.maxKind,
-    };
-    process.send!({ stats });
+    void histograms().then((bridgeOwn) => {
+      const stats: ServerStats = {
+        ...bridgeOwn,
+        rssKb: Math.round(process.memoryUsage.rss() / 1024),
+        cpuUs: usage.user + usage.system,
+        loopP99Ms: loop.percentile(99) / 1e6,
+        loopMaxMs: loop.max / 1e6,
+        gcMaxMs: gc.maxMs,
+        gcTotalMs: gc.totalMs,
+        gcCount: gc.count,
+        gcMaxKind: gc.maxKind,
+      };
+      process.send!({ stats });
+    });
   });
   process.send!({ ready: port });
 }
@@ -262,7 +306,20 @@ interface Step {
    */
   idleLoopP99Ms: number;
   idleLoopMaxMs: number;
+  /** The bridge's share (bucket bounds of its histograms over the window): PUBACK inside the bridge, a Kafka batch. */
+  bridgeAckP99Ms: number | null;
+  kafkaBatchP99Ms: number | null;
+  recordsPerBatch: number | null;
   load: string;
+}
+
+/** The upper bound (ms) of the bucket that holds the window's 99th percentile: prom-client's histograms are coarse. */
+function windowP99Ms(before: Histogram | undefined, after: Histogram | undefined): number | null {
+  if (!before || !after) return null;
+  const counts = after.map((b, i) => ({ le: b.le, count: b.count - (before[i]?.count ?? 0) }));
+  const total = counts.at(-1)?.count ?? 0;
+  if (total === 0) return null;
+  return (counts.find((b) => b.count >= total * 0.99)?.le ?? Number.POSITIVE_INFINITY) * 1000;
 }
 
 /** One step: N trucks ramp up, then WINDOW_S seconds measured. A fresh broker per step (clean RSS baseline). */
@@ -311,15 +368,28 @@ async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks:
       gcTotalMs: after.gcTotalMs,
       idleLoopP99Ms: idle.percentile(99) / 1e6,
       idleLoopMaxMs: idle.max / 1e6,
+      bridgeAckP99Ms: windowP99Ms(before.ackHistogram, after.ackHistogram),
+      kafkaBatchP99Ms: windowP99Ms(before.kafkaBatchHistogram, after.kafkaBatchHistogram),
+      recordsPerBatch:
+        before.batchRecords && after.batchRecords
+          ? (after.batchRecords.sum - before.batchRecords.sum) /
+            Math.max(1, after.batchRecords.count - before.batchRecords.count)
+          : null,
       load: load1(),
     };
+    const bridgeShare =
+      result.bridgeAckP99Ms === null
+        ? ""
+        : `; inside the bridge: PUBACK p99 ≤ ${result.bridgeAckP99Ms} ms, Kafka batch p99 ≤ ${result.kafkaBatchP99Ms} ms, ` +
+          `${result.recordsPerBatch?.toFixed(1)} records per batch`;
     log(
       `${kind} ${trucks} trucks at 1/s: p99 ${result.p99Ms?.toFixed(1)} ms, RSS ${result.rssKbPerTruck.toFixed(1)} KB/truck, ` +
         `CPU ${result.cpuUsPerRecord.toFixed(1)} us/record, event loop p99 ${result.loopP99Ms.toFixed(1)} ms ` +
         `(max ${result.loopMaxMs.toFixed(0)}), GC longest ${result.gcMaxMs.toFixed(0)} ms (${after.gcMaxKind}), ` +
         `${((result.gcTotalMs / 1000 / seconds) * 100).toFixed(1)}% of the time in GC (${after.gcCount} pauses), ` +
         `connect errors ${summary.connectErrors}; an idle process meanwhile: event loop p99 ` +
-        `${result.idleLoopP99Ms.toFixed(1)} ms (max ${result.idleLoopMaxMs.toFixed(0)}); load average ${result.load}`,
+        `${result.idleLoopP99Ms.toFixed(1)} ms (max ${result.idleLoopMaxMs.toFixed(0)})${bridgeShare}; ` +
+        `load average ${result.load}`,
     );
     return result;
   } finally {
@@ -376,13 +446,7 @@ async function main(): Promise<void> {
   const local: LocalKafka | undefined = process.env.KAFKA_BROKERS ? undefined : await startLocalKafka();
   const brokers = process.env.KAFKA_BROKERS?.split(",") ?? local!.brokers;
   const dir = await mkdtemp(join(tmpdir(), "fleetsync-bench-fleet-"));
-  const suffix = Date.now().toString(36);
-  const topics = {
-    telemetry: `bench.fleet.telemetry.${suffix}`,
-    events: `bench.fleet.events.${suffix}`,
-    status: `bench.fleet.status.${suffix}`,
-    deadletter: `bench.fleet.dead.${suffix}`,
-  };
+  const topics = benchTopics("fleet");
   try {
     const hash = await hashSecret(PASSWORD, CHEAP);
     const all = [...truckIds("fleet", Math.max(...STEPS)), ...truckIds("storm", STORM_TRUCKS)];
@@ -392,7 +456,7 @@ async function main(): Promise<void> {
     );
     const job = { dir, brokers, topics };
     log(`load average at the start: ${load1()} (${SOURCES} source addresses, ${WINDOW_S} s windows)`);
-    const aedes = await largestUnderLimit("aedes", job);
+    const aedes = WITH_AEDES ? await largestUnderLimit("aedes", job) : { trucks: null };
     const fleet = await largestUnderLimit("bridge", job);
     const bridge = fleet.shown;
     const stormSec = STORM_TRUCKS > 0 ? await storm(job) : null;
@@ -412,12 +476,15 @@ async function main(): Promise<void> {
         "bridge.eventLoopDelayMsP99": round(bridge?.loopP99Ms),
         "reference.idleEventLoopDelayMsP99": round(bridge?.idleLoopP99Ms),
         "fleet.p99MsAtShown": round(bridge?.p99Ms ?? undefined),
+        "fleet.bridgeAckMsP99AtShown": bridge?.bridgeAckP99Ms ?? null,
+        "fleet.kafkaBatchMsP99AtShown": bridge?.kafkaBatchP99Ms ?? null,
         "fleet.trucksShown": bridge?.trucks ?? null,
         "fleet.loadAverage": Number(load1()),
       })}\n`,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await deleteBenchTopics(brokers, Object.values(topics));
     await local?.stop();
   }
 }

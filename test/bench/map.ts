@@ -5,15 +5,16 @@
  *    truck update from the Kafka record's timestamp to its arrival (coalescing included; p99), the page measures
  *    its frame rate and longest frame, and the map's peak RSS is read from /proc;
  * 2. catch-up: a new map group reads everything phase 1 wrote, and a bare kafkajs consumer (eachBatch, nothing
- *    else) reads the same topic: records/s of each, in the same run (the ratio is what compares across machines),
- *    BENCH_MAP_ROUNDS times alternating (default 2), and the CPU time each spent per record (on a busy machine
- *    records/s swing with other processes; CPU per record much less);
+ *    else) reads the same topic with the same fetch settings: records/s of each, in the same run (the ratio is what
+ *    compares across machines), BENCH_MAP_ROUNDS times alternating (default 3; the round with the median ratio is
+ *    reported), each round with the load average beside it, and the CPU time each spent per record (on a busy
+ *    machine records/s swing with other processes; CPU per record much less);
  * 3. the same page with 100 trucks, for its frame rate beside phase 1's.
  * Ends with one JSON line (the map.* keys of `npm run bench`).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Kafka, logLevel, type Producer } from "kafkajs";
 import type { Browser } from "playwright-core";
@@ -25,7 +26,7 @@ import { launchBrowser } from "../support/browser.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 /** Catch-up rounds (map, then bare): more of them on a busy machine, whose load swings within a run. */
-const ROUNDS = Number(process.env.BENCH_MAP_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_MAP_ROUNDS ?? 3);
 const TRUCKS = Number(process.env.BENCH_TRUCKS ?? 10_000);
 const PARTITIONS = 12;
 const TICK_MS = 100;
@@ -33,6 +34,15 @@ const FPS_WINDOW_MS = 10_000;
 const STREAM = "00000000000b3e7c";
 
 const log = (text: string) => process.stdout.write(`${text}\n`);
+/** The 1, 5 and 15 minute load averages, printed beside every figure: a figure means little without them. */
+const loadAverage = () =>
+  `load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`;
+/** The map's default fetch size per partition (pipelines/runtime/config.ts); the bare consumer fetches the same. */
+const MAX_BYTES_PER_PARTITION = 1_048_576;
+/** The runner's fetch wait (pipelines/runtime/runner.ts), for the bare consumer too. */
+const MAX_WAIT_MS = 100;
 
 function record(truck: number, seq: number): TelemetryRecord {
   // Trucks spread over Europe, each driving a small circle, so positions and headings change every record.
@@ -132,7 +142,7 @@ async function pageFrames(browser: Browser, url: string, expectTrucks: number) {
   })`);
   await page.close();
   const total = intervals.reduce((a, b) => a + b, 0);
-  return { fps: (intervals.length * 1000) / total, longestMs: Math.max(...intervals) };
+  return { fps: (intervals.length * 1000) / total, longestMs: Math.max(...intervals), load: loadAverage() };
 }
 
 async function peakRssMb(pid: number): Promise<number> {
@@ -140,13 +150,28 @@ async function peakRssMb(pid: number): Promise<number> {
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024;
 }
 
-async function keptCount(map: MapProcess): Promise<number> {
+/** Records the map has taken from `topic` so far: `kept` only, or every result (kept, filtered, invalid). */
+async function recordCount(map: MapProcess, topic: string, which: "kept" | "read"): Promise<number> {
   const text = await (await fetch(new URL("metrics", map.url))).text();
   let sum = 0;
-  for (const m of text.matchAll(/^fleetsync_pipeline_records_total\{[^}]*result="kept"[^}]*\} (\d+)/gm)) {
-    sum += Number(m[1]);
+  for (const m of text.matchAll(/^fleetsync_pipeline_records_total\{([^}]*)\} (\d+)/gm)) {
+    if (!m[1]!.includes(`topic="${topic}"`)) continue;
+    if (which === "kept" && !m[1]!.includes('result="kept"')) continue;
+    sum += Number(m[2]);
   }
   return sum;
+}
+
+/** Records in the topic (what each catch-up reads): a producer's retry can write one twice, and both read it. */
+async function topicRecords(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function createTopics(kafka: Kafka, topics: RunTopics): Promise<void> {
@@ -214,7 +239,12 @@ interface CatchUp {
   cpuUsPerRecord: number;
 }
 
-/** A new map group reads everything: records/s from its first kept record to the last (its metrics, every 200 ms). */
+/**
+ * A new map group reads everything. Measured between its metrics samples (every 100 ms) taken while it was reading:
+ * the records it read between the first and the last of them, over their time apart, and its CPU time meanwhile. Not
+ * from "the first sample with records" to "the first with all": each end would then be off by up to a sampling
+ * interval, about 8% of a 2.5 s catch-up either way (two rounds of one code differed by that much).
+ */
 async function mapCatchUp(
   dir: string,
   brokers: string[],
@@ -225,30 +255,38 @@ async function mapCatchUp(
   const map = await startMap(dir, brokers, topics, `catchup-${maps.length}`);
   maps.push(map);
   const pid = map.child.pid!;
-  let first = 0;
-  let cpuAtFirst = 0;
+  const samples: { at: number; read: number; cpu: number }[] = [];
   await waitUntil(
     async () => {
-      const kept = await keptCount(map);
-      if (kept > 0 && first === 0) {
-        first = Date.now();
-        cpuAtFirst = await cpuSeconds(pid);
-      }
-      return kept >= total;
+      const read = await recordCount(map, topics.telemetry, "read");
+      if (read > 0 && read < total) samples.push({ at: Date.now(), read, cpu: await cpuSeconds(pid) });
+      return read >= total;
     },
     600_000,
     "the map to read everything",
-    200,
+    100,
   );
-  const recordsPerSec = total / ((Date.now() - first) / 1000);
-  const cpuUsPerRecord = (((await cpuSeconds(pid)) - cpuAtFirst) * 1e6) / total;
   await map.stop();
-  return { recordsPerSec, cpuUsPerRecord };
+  const first = samples[0];
+  const last = samples.at(-1);
+  if (!first || !last || last.at === first.at) {
+    throw new Error(`the map's catch-up was too short to measure (${samples.length} samples): raise BENCH_SECONDS`);
+  }
+  const read = last.read - first.read;
+  return {
+    recordsPerSec: read / ((last.at - first.at) / 1000),
+    cpuUsPerRecord: ((last.cpu - first.cpu) * 1e6) / read,
+  };
 }
 
 /** The reference: a kafkajs consumer that only counts, new group, same topic; first batch to last. */
 async function bareCatchUp(kafka: Kafka, topic: string, total: number): Promise<CatchUp> {
-  const bare = kafka.consumer({ groupId: `bench-bare-${randomBytes(3).toString("hex")}` });
+  // The map's fetch settings (the runner's); kafkajs' defaults otherwise (maxBytes 10 MiB per fetch, as the map's).
+  const bare = kafka.consumer({
+    groupId: `bench-bare-${randomBytes(3).toString("hex")}`,
+    maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
+    maxWaitTimeInMs: MAX_WAIT_MS,
+  });
   await bare.connect();
   await bare.subscribe({ topic, fromBeginning: true });
   let count = 0;
@@ -296,7 +334,11 @@ async function main(): Promise<void> {
     log(`phase 1: ${TRUCKS} trucks at 1 record/s for ${SECONDS} s`);
     const load = fleetLoad(producer, big.telemetry, TRUCKS);
     const probe = latencyProbe(live.url);
-    await waitUntil(async () => (await keptCount(live)) >= TRUCKS, 60_000, "every truck on the map");
+    await waitUntil(
+      async () => (await recordCount(live, big.telemetry, "kept")) >= TRUCKS,
+      60_000,
+      "every truck on the map",
+    );
     probe.start();
     const began = Date.now();
     const frames10k = await pageFrames(browser, live.url, TRUCKS);
@@ -306,33 +348,38 @@ async function main(): Promise<void> {
     const rssMb = await peakRssMb(live.child.pid!);
     const p = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? NaN;
     log(
-      `  page with ${TRUCKS} trucks: ${frames10k.fps.toFixed(1)} fps, longest frame ${frames10k.longestMs.toFixed(0)} ms`,
+      `  page with ${TRUCKS} trucks: ${frames10k.fps.toFixed(1)} fps, longest frame ` +
+        `${frames10k.longestMs.toFixed(0)} ms (${frames10k.load})`,
     );
-    log(`  Kafka record -> WebSocket client: p50 ${p(0.5)} ms, p99 ${p(0.99)} ms over ${samples.length} truck updates`);
+    log(
+      `  Kafka record -> WebSocket client: p50 ${p(0.5)} ms, p99 ${p(0.99)} ms over ${samples.length} truck updates ` +
+        `(${loadAverage()})`,
+    );
     log(`  map service peak RSS ${rssMb.toFixed(1)} MB; ${total} records produced`);
     await live.stop();
+    const inTopic = await topicRecords(kafka, big.telemetry);
 
     log(
-      `phase 2: catch-up over the ${total} records, the map vs a bare kafkajs consumer, alternating, best of ${ROUNDS}`,
+      `phase 2: catch-up over the ${inTopic} records in the topic, the map vs a bare kafkajs consumer, alternating, ` +
+        `${ROUNDS} rounds, the median round reported`,
     );
-    let mapRate = 0;
-    let bareRate = 0;
-    let mapCpu = Infinity;
-    let bareCpu = Infinity;
+    const rounds: { map: CatchUp; bare: CatchUp; ratio: number; load1m: number }[] = [];
     for (let round = 1; round <= ROUNDS; round += 1) {
-      const m = await mapCatchUp(dir, kafkaRun.brokers, big, total, maps);
-      const k = await bareCatchUp(kafka, big.telemetry, total);
-      // The round's own ratio beside the rates: the two ran minutes apart at most, under about the same load.
+      const before = loadAverage();
+      const load1m = loadavg()[0]!;
+      const m = await mapCatchUp(dir, kafkaRun.brokers, big, inTopic, maps);
+      const k = await bareCatchUp(kafka, big.telemetry, inTopic);
+      const ratio = m.recordsPerSec / k.recordsPerSec;
+      rounds.push({ map: m, bare: k, ratio, load1m });
+      // The round's own ratio beside the rates: the two ran seconds apart, under about the same load.
       log(
         `  round ${round}: map ${m.recordsPerSec.toFixed(0)} records/s (${m.cpuUsPerRecord.toFixed(1)} µs CPU each), ` +
           `bare kafkajs ${k.recordsPerSec.toFixed(0)} records/s (${k.cpuUsPerRecord.toFixed(1)} µs CPU each): ` +
-          `${(m.recordsPerSec / k.recordsPerSec).toFixed(2)}x`,
+          `${ratio.toFixed(2)}x (${before}; after: ${loadAverage()})`,
       );
-      mapRate = Math.max(mapRate, m.recordsPerSec);
-      bareRate = Math.max(bareRate, k.recordsPerSec);
-      mapCpu = Math.min(mapCpu, m.cpuUsPerRecord);
-      bareCpu = Math.min(bareCpu, k.cpuUsPerRecord);
     }
+    // The round with the median ratio: one disturbed round (another process's burst) moves it least.
+    const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor((rounds.length - 1) / 2)]!;
 
     log("phase 3: the page with 100 trucks");
     const small = runTopics("bench-map-100");
@@ -343,15 +390,20 @@ async function main(): Promise<void> {
     const smallLoad = fleetLoad(producer, small.telemetry, 100);
     const frames100 = await pageFrames(browser, smallMap.url, 100);
     await smallLoad.stop();
-    log(`  page with 100 trucks: ${frames100.fps.toFixed(1)} fps, longest frame ${frames100.longestMs.toFixed(0)} ms`);
+    log(
+      `  page with 100 trucks: ${frames100.fps.toFixed(1)} fps, longest frame ${frames100.longestMs.toFixed(0)} ms ` +
+        `(${frames100.load})`,
+    );
 
     const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
     log(
       JSON.stringify({
-        "map.recordsPerSec": Math.round(mapRate),
-        "map.consumerRecordsPerSec": Math.round(bareRate),
-        "map.cpuUsPerRecord": round(mapCpu, 2),
-        "map.consumerCpuUsPerRecord": round(bareCpu, 2),
+        "map.recordsPerSec": Math.round(median.map.recordsPerSec),
+        "map.consumerRecordsPerSec": Math.round(median.bare.recordsPerSec),
+        "map.cpuUsPerRecord": round(median.map.cpuUsPerRecord, 2),
+        "map.consumerCpuUsPerRecord": round(median.bare.cpuUsPerRecord, 2),
+        "map.catchUpRatios": rounds.map((r) => round(r.ratio, 2)),
+        "map.catchUpLoad1m": round(median.load1m, 2),
         "map.latencyMsP99": p(0.99),
         "map.latencyMsP50": p(0.5),
         "map.fps10k": round(frames10k.fps),
