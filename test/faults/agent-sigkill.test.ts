@@ -3,63 +3,40 @@
  * flight, PUBACKs arrive, acknowledgements are being committed. After a restart it must resume from what the outbox
  * on disk says, never reuse a seq, and lose nothing; resent batches may duplicate, never reorder.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort } from "../../deploy/kafka/local-kafka.ts";
-import { createDeviceFleet, type DeviceFleet } from "../../sim/index.ts";
-import { kafkaBrokers } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   type AgentGauges,
-  type AgentPlan,
   type AgentProcess,
   drainWithoutSources,
   spawnAgent,
   writeAgentConfig,
 } from "../e2e/agents.ts";
-import { type BridgeProcess, spawnBridge, writeBridgeFiles } from "../e2e/bridge.ts";
 import { verifyChannels } from "../e2e/fleet.ts";
-import { runTopics } from "../e2e/kafka.ts";
-import { expectNoLossNoReorder } from "./support.ts";
+import { expectNoLossNoReorder, type OneTruckRun, startOneTruckRun } from "./support.ts";
 
 const TRUCK = "f-agentkill-1";
 const PASSWORD = "e2e-secret-agent-kill";
 
 describe("fault: agent SIGKILL during a backlog drain", () => {
-  let dir: string;
-  let devices: DeviceFleet | undefined;
-  let bridge: BridgeProcess | undefined;
-  const agents: AgentProcess[] = [];
+  let run: OneTruckRun | undefined;
   afterAll(async () => {
-    for (const a of agents) await a.kill("SIGKILL");
-    await bridge?.stop();
-    await devices?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await run?.stop();
   });
 
   it("resumes from the outbox on disk after the kill: nothing lost, no seq reused", async () => {
-    dir = await mkdtemp(join(tmpdir(), "fleetsync-fault-agentkill-"));
-    const brokers = kafkaBrokers();
-    const topics = runTopics("f-agentkill");
-    devices = createDeviceFleet({ dir: join(dir, "dev"), trucks: [{ truckId: TRUCK, can: "slcan", nmeaHz: 5 }] });
-    await devices.start();
-    const files = await writeBridgeFiles({ dir, brokers, topics, trucks: { [TRUCK]: PASSWORD } });
-    const metricsPort = await freePort();
-    const plan: AgentPlan = {
+    run = await startOneTruckRun({
+      name: "f-agentkill",
       truckId: TRUCK,
-      device: devices.devices()[0]!,
-      brokerUrl: `mqtt://127.0.0.1:${files.port}`,
       password: PASSWORD,
-      dir: join(dir, "agent"),
-      metricsPort,
+      device: { can: "slcan", nmeaHz: 5 },
       overrides: {
         // A record every 10 ms; small batches, one in flight: the drain takes hundreds of round trips.
         sampler: { movingPeriodMs: 0, parkedPeriodMs: 0, minIntervalMs: 0, tickMs: 10 },
         broker: { maxBatchRecords: 5, inflightBatches: 1 },
       },
-    };
+    });
+    const { brokers, topics, metricsPort, plan, agents } = run;
     const configFile = await writeAgentConfig(plan);
     const scrape = async (a: AgentProcess): Promise<AgentGauges | undefined> => a.scrape().catch(() => undefined);
 
@@ -71,7 +48,7 @@ describe("fault: agent SIGKILL during a backlog drain", () => {
       intervalMs: 100,
     });
     // 2. The bridge comes up; the drain starts; SIGKILL once 100 records are acknowledged.
-    bridge = await spawnBridge(files.configFile);
+    await run.startBridge();
     const atKill = await waitFor(
       async () => {
         const g = await scrape(first);

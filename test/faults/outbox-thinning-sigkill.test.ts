@@ -8,20 +8,13 @@
  * must find nothing kept lost, every thinned record in exactly one announced range (its holes equal its count), no
  * range announced twice or overlapping another, and every event delivered.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort } from "../../deploy/kafka/local-kafka.ts";
 import type { EventRecord } from "../../protocol/index.ts";
-import { createDeviceFleet, type DeviceFleet } from "../../sim/index.ts";
-import { kafkaBrokers, readUntil, testKafka } from "../support/kafka.ts";
+import { readUntil, testKafka } from "../support/kafka.ts";
 import { waitFor } from "../support/wait.ts";
-import { type AgentPlan, type AgentProcess, drainWithoutSources, spawnAgent, writeAgentConfig } from "../e2e/agents.ts";
-import { type BridgeProcess, spawnBridge, writeBridgeFiles } from "../e2e/bridge.ts";
+import { type AgentProcess, drainWithoutSources, spawnAgent, writeAgentConfig } from "../e2e/agents.ts";
 import { verifyChannels } from "../e2e/fleet.ts";
-import { runTopics } from "../e2e/kafka.ts";
-import { expectNoLossNoReorder } from "./support.ts";
+import { expectNoLossNoReorder, type OneTruckRun, startOneTruckRun } from "./support.ts";
 
 const TRUCK = "f-thinkill-1";
 const PASSWORD = "e2e-secret-thin-kill";
@@ -29,44 +22,25 @@ const TIME_SCALE = 200;
 const KILLS = 3;
 
 describe("fault: agent SIGKILL while its outbox thins", () => {
-  let dir: string;
-  let devices: DeviceFleet | undefined;
-  let bridge: BridgeProcess | undefined;
-  const agents: AgentProcess[] = [];
+  let run: OneTruckRun | undefined;
   afterAll(async () => {
-    for (const a of agents) await a.kill("SIGKILL");
-    await bridge?.stop();
-    await devices?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await run?.stop();
   });
 
   it("restarts consistent: nothing kept lost, every thinned range announced once", async () => {
-    dir = await mkdtemp(join(tmpdir(), "fleetsync-fault-thinkill-"));
-    const brokers = kafkaBrokers();
-    const topics = runTopics("f-thinkill");
-    devices = createDeviceFleet({
-      dir: join(dir, "dev"),
-      trucks: [{ truckId: TRUCK, can: "slcan", nmeaHz: 1 }],
-      timeScale: TIME_SCALE,
-      tickMs: 1_000 / TIME_SCALE,
-    });
-    await devices.start();
-    const files = await writeBridgeFiles({ dir, brokers, topics, trucks: { [TRUCK]: PASSWORD } });
-    const metricsPort = await freePort();
-    const plan: AgentPlan = {
+    run = await startOneTruckRun({
+      name: "f-thinkill",
       truckId: TRUCK,
-      device: devices.devices()[0]!,
-      brokerUrl: `mqtt://127.0.0.1:${files.port}`,
       password: PASSWORD,
-      dir: join(dir, "agent"),
-      metricsPort,
+      device: { can: "slcan", nmeaHz: 1, timeScale: TIME_SCALE, tickMs: 1_000 / TIME_SCALE },
       overrides: {
         clock: { timeScale: TIME_SCALE },
         sampler: { movingPeriodMs: 1_000, parkedPeriodMs: 1_000, minIntervalMs: 0, tickMs: 20 },
         state: { gnssMaxJumpMs: 10_000 * TIME_SCALE },
         outbox: { maxBytes: 256 * 1024, whenFull: "thin-then-drop", thinWindowS: 60, thinKeepEveryS: 10 },
       },
-    };
+    });
+    const { brokers, topics, metricsPort, plan, agents } = run;
     const configFile = await writeAgentConfig(plan);
     const scrape = (a: AgentProcess) => a.scrape().catch(() => undefined);
 
@@ -93,7 +67,7 @@ describe("fault: agent SIGKILL while its outbox thins", () => {
     }
 
     // 2. The bridge comes up; an agent with no sources (it makes no telemetry) drains what the kills left.
-    bridge = await spawnBridge(files.configFile);
+    await run.startBridge();
     const next = await drainWithoutSources({ ...plan, metricsPort }, (drain) => agents.push(drain), 90_000);
 
     // 3. The verifier: kept + thinned + dropped = produced, nothing unexplained, every range's holes = its count.

@@ -3,9 +3,17 @@
  * reordering (raw, before the filter, and after it), every truck on one partition; duplicates are allowed (delivery
  * is at least once) and reported. Announced loss is allowed only where the test says so (outbox overflow).
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect } from "vitest";
-import type { VerifySummary } from "../../sim/index.ts";
+import { freePort } from "../../deploy/kafka/local-kafka.ts";
+import { createDeviceFleet, type DeviceFleet, type VerifySummary } from "../../sim/index.ts";
+import type { AgentPlan, AgentProcess } from "../e2e/agents.ts";
+import { type BridgeFiles, type BridgeProcess, spawnBridge, writeBridgeFiles } from "../e2e/bridge.ts";
 import { describeResult, type FleetResult } from "../e2e/fleet.ts";
+import { type RunTopics, runTopics } from "../e2e/kafka.ts";
+import { kafkaBrokers } from "../support/kafka.ts";
 
 export function expectNoLossNoReorder(
   name: string,
@@ -31,3 +39,69 @@ export function expectNoLossNoReorder(
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The set-up of a fault run with one truck and agent processes (agent-sigkill, outbox-thinning-sigkill): its
+ * devices on ptys, the bridge's files (the bridge itself is started by the test, when its story needs it), a metrics
+ * port and the agent's plan. `agents` collects every agent process the test spawns, so `stop` can kill what is left.
+ */
+export interface OneTruckRun {
+  dir: string;
+  brokers: string[];
+  topics: RunTopics;
+  files: BridgeFiles;
+  metricsPort: number;
+  plan: AgentPlan & { metricsPort: number };
+  agents: AgentProcess[];
+  startBridge(): Promise<BridgeProcess>;
+  stop(): Promise<void>;
+}
+
+export async function startOneTruckRun(options: {
+  name: string;
+  truckId: string;
+  password: string;
+  device: { can: "slcan"; nmeaHz: number; timeScale?: number; tickMs?: number };
+  overrides: AgentPlan["overrides"];
+}): Promise<OneTruckRun> {
+  const { name, truckId, password, device } = options;
+  const dir = await mkdtemp(join(tmpdir(), `fleetsync-${name}-`));
+  const brokers = kafkaBrokers();
+  const topics = runTopics(name);
+  const devices: DeviceFleet = createDeviceFleet({
+    dir: join(dir, "dev"),
+    trucks: [{ truckId, can: device.can, nmeaHz: device.nmeaHz }],
+    ...(device.timeScale === undefined ? {} : { timeScale: device.timeScale }),
+    ...(device.tickMs === undefined ? {} : { tickMs: device.tickMs }),
+  });
+  await devices.start();
+  const files = await writeBridgeFiles({ dir, brokers, topics, trucks: { [truckId]: password } });
+  const metricsPort = await freePort();
+  const plan = {
+    truckId,
+    device: devices.devices()[0]!,
+    brokerUrl: `mqtt://127.0.0.1:${files.port}`,
+    password,
+    dir: join(dir, "agent"),
+    metricsPort,
+    overrides: options.overrides,
+  };
+  const agents: AgentProcess[] = [];
+  let bridge: BridgeProcess | undefined;
+  return {
+    dir,
+    brokers,
+    topics,
+    files,
+    metricsPort,
+    plan,
+    agents,
+    startBridge: async () => (bridge = await spawnBridge(files.configFile)),
+    stop: async () => {
+      for (const a of agents) await a.kill("SIGKILL");
+      await bridge?.stop();
+      await devices.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
