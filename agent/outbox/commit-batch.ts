@@ -76,12 +76,14 @@ type BatchConfig = Pick<
   "maxBytes" | "diskReserveBytes" | "dropToFraction" | "commitMaxRecords" | "thinKeepEveryS"
 >;
 
-/** The thin-then-drop policy's part in one commit. */
+/**
+ * The thin-then-drop policy's part in one commit. Given at all, it means telemetry can still be thinned: nothing is
+ * dropped in this commit, thinning frees the room first (this pass, or the next one when the uplink read into the
+ * range while it was chosen).
+ */
 export interface ThinStep {
   /** A pass to write in this batch (rows chosen by thinning.ts, none of them read by the uplink). */
   plan: ThinPlan | undefined;
-  /** Telemetry can still be thinned: no record is dropped in this commit, thinning frees the room first. */
-  holdDrops: boolean;
 }
 
 /**
@@ -95,7 +97,7 @@ export function prepareCommit(
   free: number,
   config: BatchConfig,
   now: NonNullable<OutboxDeps["now"]>,
-  thin: ThinStep = { plan: undefined, holdDrops: false },
+  thin: ThinStep | undefined = undefined,
 ): { batch: CommitBatch; acksLeft: boolean; shortBy: number } {
   const ops: StoreOp[] = [];
   const taken = {} as CommitBatch["taken"];
@@ -115,7 +117,7 @@ export function prepareCommit(
     bytesAfter += ch.sizes.bytes - ch.sizes.countBytes(ackCount) + pendingBytes;
   }
   let thinned: CommitBatch["thinned"];
-  if (thin.plan) {
+  if (thin?.plan) {
     // One batch holds the deletes, the announcing event and the watermark: a crash leaves all of them or none.
     const { plan } = thin;
     const bytes = plan.remove.reduce((n, r) => n + r.bytes, 0);
@@ -156,7 +158,7 @@ export function prepareCommit(
   const { limit, reason } = plan;
   // thin-then-drop: while telemetry can still be thinned nothing is dropped; the budget may be exceeded by this
   // commit's records until the next pass (one per commit) has freed the room.
-  const dropCounts = thin.holdDrops ? { telemetry: 0, events: 0 } : plan.drops;
+  const dropCounts = thin ? { telemetry: 0, events: 0 } : plan.drops;
   let gap: GapInfo | undefined;
   let gapValue: string | undefined;
   const dropping: Channel = dropCounts.telemetry > 0 ? "telemetry" : "events";
@@ -207,7 +209,7 @@ export function prepareCommit(
   return {
     batch: { ops, taken, removed, gap, gapValue, thinned, limit, reason },
     acksLeft,
-    shortBy: thin.holdDrops ? 0 : plan.shortBy,
+    shortBy: thin ? 0 : plan.shortBy,
   };
 }
 
@@ -236,19 +238,19 @@ export function applyCommit(channels: Record<Channel, ChannelState>, batch: Comm
       readable = true;
     }
   }
-  if (batch.gap && batch.gapValue !== undefined) {
-    const events = channels.events;
-    // The gap event's seq was taken after every pending event of this batch, so it is the newest committed.
-    events.sizes.push(recordKey("events", batch.gap.eventSeq).length + batch.gapValue.length);
-    events.committedNext = Math.max(events.committedNext, batch.gap.eventSeq + 1);
-    readable = true;
-  }
-  const thinnedEventSeq = batch.thinned?.info.eventSeq ?? -1;
-  if (thinnedEventSeq >= 0 && batch.thinned?.value !== undefined) {
-    const events = channels.events;
-    events.sizes.push(recordKey("events", thinnedEventSeq).length + batch.thinned.value.length);
-    events.committedNext = Math.max(events.committedNext, thinnedEventSeq + 1);
-    readable = true;
+  // The gap or thinned event's seq was taken after every pending event of this batch, so it is the newest committed.
+  if (batch.gap && batch.gapValue !== undefined)
+    readable = commitEvent(channels.events, batch.gap.eventSeq, batch.gapValue);
+  const thinned = batch.thinned;
+  if (thinned && thinned.info.eventSeq >= 0 && thinned.value !== undefined) {
+    readable = commitEvent(channels.events, thinned.info.eventSeq, thinned.value);
   }
   return readable;
+}
+
+/** An event the batch made itself (a gap or a thinned event) is stored: count its bytes and make it readable. */
+function commitEvent(events: ChannelState, seq: number, value: string): true {
+  events.sizes.push(recordKey("events", seq).length + value.length);
+  events.committedNext = Math.max(events.committedNext, seq + 1);
+  return true;
 }

@@ -416,10 +416,10 @@ export function createOutbox(config: OutboxConfig, deps: OutboxDeps): Outbox {
     );
     if (!plan) return undefined; // only the newest window is left, still open: drop
     // The uplink read into the range while we chose: choose again at the next commit, drop nothing meanwhile.
-    if (plan.fromSeq <= highestRead.telemetry || plan.fromSeq <= t.ackUpTo) return { plan: undefined, holdDrops: true };
+    if (plan.fromSeq <= highestRead.telemetry || plan.fromSeq <= t.ackUpTo) return { plan: undefined };
     thinHold = plan.fromSeq;
     thinEpoch++;
-    return { plan, holdDrops: true };
+    return { plan };
   }
 
   /** The next batch (commit-batch.ts), with the ack() calls it fully settles. */

@@ -23,6 +23,7 @@ import type { TelemetryRecord } from "../../protocol/records.ts";
 import { type RunTopics, runTopics, startKafka } from "../e2e/kafka.ts";
 import { type MapProcess, spawnMap, writeMapConfig } from "../e2e/map.ts";
 import { launchBrowser } from "../support/browser.ts";
+import { cpuSeconds } from "./cpu.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 /** Catch-up rounds (map, then bare): more of them on a busy machine, whose load swings within a run. */
@@ -224,13 +225,6 @@ async function waitUntil(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
-  // utime and stime are fields 14 and 15 of proc(5); [0] here is field 3 (state).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 interface CatchUp {
