@@ -9,7 +9,6 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Alert, alertId, toAlertMessage } from "../../../protocol/alerts.ts";
 import type { TelemetryRecord } from "../../../protocol/records.ts";
 import { REPO } from "../../e2e/bridge.ts";
 import { type FleetRun, startFleetRun } from "../../e2e/fleet.ts";
@@ -17,6 +16,7 @@ import { type MapProcess, spawnMap, writeMapConfig } from "../../e2e/map.ts";
 import { launchBrowser } from "../../support/browser.ts";
 import { createTopics, deleteTopics, kafkaBrokers, readUntil, testKafka, uniqueTopic } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
+import { produceOpenedAlert } from "./support.ts";
 
 const TRUCKS = 3;
 
@@ -70,31 +70,6 @@ afterAll(async () => {
   await deleteTopics(testKafka(), [alertsTopic]);
 });
 
-async function produceAlert(truckId: string): Promise<void> {
-  const stream = "0123456789abcdef";
-  const now = new Date().toISOString();
-  const alert: Alert = {
-    id: alertId({ truckId, detector: "idling", stream, seq: 1 }),
-    truckId,
-    detector: "idling",
-    state: "opened",
-    version: 0,
-    trigger: { stream, seq: 1, ts: now, timeSource: "gnss" },
-    openedAt: now,
-    at: now,
-    message: "engine running, not moving for 20 min",
-    evidence: {},
-    thresholds: {},
-  };
-  const producer = testKafka().producer();
-  await producer.connect();
-  try {
-    await producer.send({ topic: alertsTopic, messages: [toAlertMessage(alert)] });
-  } finally {
-    await producer.disconnect();
-  }
-}
-
 describe("the live map in Chromium", () => {
   it("shows every truck, its newest record, the event feed, offline trucks, and the fleet again after a restart", async () => {
     const ids = run.agents.map((a) => a.truckId);
@@ -114,7 +89,7 @@ describe("the live map in Chromium", () => {
 
     // An alert as the detect pipeline writes it reaches the feed, marked open, and a click jumps to its truck.
     const alerted = ids[2]!;
-    await produceAlert(alerted);
+    await produceOpenedAlert(testKafka(), alertsTopic, alerted);
     const alertEntry = `#feed li[data-kind="alert"][data-alert="opened"][data-detector="idling"][data-truck="${alerted}"]`;
     await page.waitForSelector(alertEntry, { timeout: 30_000 });
     expect(await page.textContent(alertEntry)).toContain("idling alert opened: engine running");

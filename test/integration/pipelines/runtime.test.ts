@@ -16,11 +16,11 @@ import {
   type TopicPartition,
 } from "../../../pipelines/runtime/index.ts";
 import { FleetError } from "../../../common/errors.ts";
-import { type Alert, alertId, toAlertMessage } from "../../../protocol/alerts.ts";
+import type { Alert } from "../../../protocol/alerts.ts";
 import type { TelemetryRecord } from "../../../protocol/records.ts";
 import { createTopics, deleteTopics, testKafka, uniqueTopic } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
-import { committed, gate, produce, seqs, telemetry, telemetryRunner } from "./support.ts";
+import { committed, gate, produce, produceOpenedAlert, seqs, telemetry, telemetryRunner } from "./support.ts";
 
 const kafka = testKafka("pipeline-runtime-test");
 const topics: string[] = [];
@@ -227,28 +227,7 @@ describe("pipeline runtime", () => {
     await waitFor(() => seen.includes("telemetry"), "the telemetry record");
     // Now detect starts: it creates the alerts topic and writes an alert.
     await createTopics(kafka, [{ topic: alertsTopic, partitions: 2 }]);
-    const now = new Date().toISOString();
-    const stream = "0123456789abcdef";
-    const alert: Alert = {
-      id: alertId({ truckId: "T9", detector: "idling", stream, seq: 1 }),
-      truckId: "T9",
-      detector: "idling",
-      state: "opened",
-      version: 0,
-      trigger: { stream, seq: 1, ts: now, timeSource: "gnss" },
-      openedAt: now,
-      at: now,
-      message: "engine running, not moving for 20 min",
-      evidence: {},
-      thresholds: {},
-    };
-    const producer = kafka.producer();
-    await producer.connect();
-    try {
-      await producer.send({ topic: alertsTopic, acks: -1, messages: [toAlertMessage(alert)] });
-    } finally {
-      await producer.disconnect();
-    }
+    const alert = await produceOpenedAlert(kafka, alertsTopic, "T9");
     await waitFor(() => seen.includes(`alert ${alert.id}`), "the alert read from the topic created after start");
     // The telemetry already handled was committed before the consumer rejoined with the new topic: not read again.
     await produce(kafka, topic, [telemetry("T9", 1)]);

@@ -1,5 +1,6 @@
 /** Helpers for the pipeline tests: records of the contract's shape and a producer writing them to a real Kafka. */
 import type { Kafka } from "kafkajs";
+import { type Alert, alertId, toAlertMessage } from "../../../protocol/alerts.ts";
 import {
   createPipelineRunner,
   parsePipelineRuntimeConfig,
@@ -112,3 +113,30 @@ export function telemetryRunner(
 
 /** "truck:seq" of each record, for comparing what a handler saw. */
 export const seqs = (records: { truckId: string; seq: number }[]) => records.map((r) => `${r.truckId}:${r.seq}`);
+
+/** Writes an idling alert just opened for `truckId` to `topic`, as the detect pipeline would; returns it. */
+export async function produceOpenedAlert(kafka: Kafka, topic: string, truckId: string): Promise<Alert> {
+  const stream = "0123456789abcdef";
+  const now = new Date().toISOString();
+  const alert: Alert = {
+    id: alertId({ truckId, detector: "idling", stream, seq: 1 }),
+    truckId,
+    detector: "idling",
+    state: "opened",
+    version: 0,
+    trigger: { stream, seq: 1, ts: now, timeSource: "gnss" },
+    openedAt: now,
+    at: now,
+    message: "engine running, not moving for 20 min",
+    evidence: {},
+    thresholds: {},
+  };
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic, acks: -1, messages: [toAlertMessage(alert)] });
+  } finally {
+    await producer.disconnect();
+  }
+  return alert;
+}
