@@ -38,6 +38,8 @@ const STORM_TRUCKS = Number(process.env.BENCH_STORM_TRUCKS ?? 10_000);
 const STORM_BACKLOG_S = Number(process.env.BENCH_STORM_BACKLOG_S ?? 600);
 /** BENCH_FLEET_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the broker under test. */
 const SERVE_NODE_ARGS = (process.env.BENCH_FLEET_NODE_ARGS ?? "").split(" ").filter(Boolean);
+/** BENCH_FLEET_LOAD_NODE_ARGS: the same for the load generator (to profile what it costs beside the broker). */
+const LOAD_NODE_ARGS = (process.env.BENCH_FLEET_LOAD_NODE_ARGS ?? "").split(" ").filter(Boolean);
 /** BENCH_FLEET_AEDES=0 skips the plain-Aedes reference (for profiling or comparing the bridge's node flags). */
 const WITH_AEDES = process.env.BENCH_FLEET_AEDES !== "0";
 const P99_LIMIT_MS = 50;
@@ -296,6 +298,7 @@ function runLoad(job: LoadJob) {
         if (m.summary) resolve(m.summary);
         if (m.cpu) cpuAnswer?.(m.cpu);
       },
+      LOAD_NODE_ARGS,
     );
     c.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
   });
@@ -304,7 +307,17 @@ function runLoad(job: LoadJob) {
       cpuAnswer = resolve;
       c.send({ cmd: "cpu" });
     });
-  return { connected: allConnected, summary, cpu, stop: () => c.send({ cmd: "stop" }), end: () => end(c) };
+  let summarized = false;
+  void summary.then(() => (summarized = true)).catch(() => undefined);
+  /** A child that sent its summary exits by itself (and writes a --cpu-prof profile): given 5 s before the kill. */
+  const settle = async () => {
+    if (summarized && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise((resolve) => c.once("exit", resolve));
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    }
+    await end(c);
+  };
+  return { connected: allConnected, summary, cpu, stop: () => c.send({ cmd: "stop" }), end: settle };
 }
 
 interface Step {
