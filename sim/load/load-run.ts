@@ -69,7 +69,10 @@ interface Sim {
   topic: Buffer;
   /** Offset of this truck's publishes within the period (even spread). */
   phaseMs: number;
-  /** Run time (ms) of this truck's first record: its first phase time after it first connected (-1: not yet). */
+  /**
+   * Run time (ms) of this truck's first record: its first phase time after it first connected, or that connect
+   * time without the spread (-1: not connected yet).
+   */
   firstDueMs: number;
   /** Records added by a reconnect storm (the backlog the truck comes back with). */
   backlog: number;
@@ -92,10 +95,14 @@ interface Sim {
 }
 
 const DRAIN_DEADLINE_MS = 5000;
-const CONNECT_TIMEOUT_MS = 10_000;
-/** Reconnect waits: from 1 s, doubling to 30 s, each jittered 0.5x..1.5x (the agent's defaults are 1 s and 60 s). */
+/**
+ * The agent's defaults (agent/uplink/config.ts): a connection attempt is given 30 s, and reconnect waits start at
+ * 1 s and double to 60 s, each jittered 0.5x..1.5x. A shorter connect timeout turned a storm on a busy bridge into
+ * churn: logins that were under way were abandoned and started again (10 s: 12,360 timeouts for 5,000 trucks).
+ */
+const CONNECT_TIMEOUT_MS = 30_000;
 const RECONNECT_MIN_MS = 1_000;
-const RECONNECT_MAX_MS = 30_000;
+const RECONNECT_MAX_MS = 60_000;
 
 export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = {}): LoadRun {
   const config: LoadConfig = parseLoadOptions(options);
@@ -136,7 +143,6 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
       retryAt: 0,
       retryTimer: undefined,
     };
-    wheel[Math.min(slots - 1, Math.floor(phaseMs / slotMs))]!.push(sim);
     return sim;
   });
   let stormAt: number | undefined;
@@ -167,10 +173,14 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
     if (finished) return;
     const password = passwordFor(sim.truckId);
     const localAddress = config.sourceAddresses?.[sim.index % config.sourceAddresses.length];
-    // A truck's schedule starts at its first connect, on its phase; a reconnect does not restart it.
+    // A truck's schedule starts at its first connect: on its phase (spread), or at once (no spread); a reconnect
+    // does not restart it. It joins the wheel's slot of that time within the period.
     if (sim.firstDueMs < 0) {
       const now = runMs();
-      sim.firstDueMs = sim.phaseMs + Math.ceil(Math.max(0, now - sim.phaseMs) / periodMs) * periodMs;
+      sim.firstDueMs = config.spread
+        ? sim.phaseMs + Math.ceil(Math.max(0, now - sim.phaseMs) / periodMs) * periodMs
+        : now;
+      wheel[Math.min(slots - 1, Math.floor((sim.firstDueMs % periodMs) / slotMs))]!.push(sim);
     }
     const connection: LeanConnection = new LeanConnection(
       {
