@@ -1,5 +1,5 @@
 /**
- * Load mode: one light MQTT 5 connection per simulated truck, publishing protocol payloads (protocol/codec.ts)
+ * Load mode: one lean MQTT connection per simulated truck (lean-mqtt.ts), publishing protocol payloads (protocol/codec.ts)
  * directly to `fleetsync/v1/{truckId}/telemetry` with QoS 1, at a set rate and batch size, connections opened at a
  * set ramp. No outbox and no serial parsing: this measures the broker/bridge side. Each truck has one stream and a
  * seq that rises by one per record, so `fleetsync verify` can check what reached Kafka.
@@ -9,10 +9,15 @@
  * period (`spread`), connecting from several loopback source addresses (`sourceAddresses`) so one machine can hold
  * tens of thousands of connections, and a reconnect storm (`storm`): every truck drops at once and comes back at
  * once with a backlog to drain, as after a cellular outage over a region or a load balancer restart.
+ *
+ * Cheap on purpose, because it shares the cores with the broker it measures: no timer per truck, but one wheel of
+ * `period / tickMs` slots, truck i in the slot of its phase, and each tick visits only the slots whose time has come
+ * (plus a truck whose PUBACK just freed its window). A lost connection (refused, timed out, closed) comes back
+ * after a backoff with jitter, as the agent's does (agent/uplink/backoff.ts), so a storm the broker cannot take at
+ * once does not turn into every truck reconnecting every second.
  */
 import { randomBytes } from "node:crypto";
-import { connect as tcpConnect } from "node:net";
-import mqtt, { type IClientOptions, MqttClient } from "mqtt";
+import { backoffDelay } from "../../agent/uplink/backoff.ts";
 import { FleetError } from "../../common/errors.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
 import { encodeTelemetry, type TelemetryRecord, topicFor } from "../../protocol/index.ts";
@@ -20,6 +25,7 @@ import { createTruckModel, type TruckModel } from "../model/truck.ts";
 import { telemetryRecord } from "../record.ts";
 import { type LoadConfig, type LoadOptions, parseLoadOptions } from "./config.ts";
 import { createLatencyRing } from "./latency.ts";
+import { encodeTopic, LeanConnection } from "./lean-mqtt.ts";
 
 export interface LoadStats {
   elapsedMs: number;
@@ -57,64 +63,99 @@ export interface LoadRun {
 
 interface Sim {
   truckId: string;
+  /** The truck's index: its source address and its slot in the wheel. */
+  index: number;
+  /** `fleetsync/v1/{truckId}/telemetry` as it sits in a PUBLISH, encoded once. */
+  topic: Buffer;
   /** Offset of this truck's publishes within the period (even spread). */
   phaseMs: number;
+  /**
+   * Run time (ms) of this truck's first record: its first phase time after it first connected, or that connect
+   * time without the spread (-1: not connected yet).
+   */
+  firstDueMs: number;
   /** Records added by a reconnect storm (the backlog the truck comes back with). */
   backlog: number;
   /** Records that must be acknowledged for the storm's backlog to count as drained. */
   stormGoal: number;
-  /** Publishes sent on the current connection and not yet answered; a storm puts them back in front. */
-  inflightBatches: Set<TelemetryRecord[]>;
-  /** Bumped when a storm drops the connection: answers for an older connection are ignored. */
-  epoch: number;
+  /** Publishes sent on the current connection and not yet answered, by packet id; a lost connection puts them back. */
+  inflight: Map<number, { batch: TelemetryRecord[]; sentAt: number }>;
   stream: string;
   model: TruckModel;
-  client: MqttClient | null;
-  connected: boolean;
+  connection: LeanConnection | null;
+  /** Connection attempts since the last one that succeeded (the backoff's exponent). */
+  attempts: number;
+  reconnectTimer: NodeJS.Timeout | undefined;
   seq: number;
   generated: number;
   pending: TelemetryRecord[];
-  inflight: number;
   acked: number;
   retryAt: number;
-  /** Run time (ms) when this truck's connection was opened: its records are due from then on. */
-  startedAt: number;
+  retryTimer: NodeJS.Timeout | undefined;
 }
 
 const DRAIN_DEADLINE_MS = 5000;
+/**
+ * The agent's defaults (agent/uplink/config.ts): a connection attempt is given 30 s, and reconnect waits start at
+ * 1 s and double to 60 s, each jittered 0.5x..1.5x. A shorter connect timeout turned a storm on a busy bridge into
+ * churn: logins that were under way were abandoned and started again (10 s: 12,360 timeouts for 5,000 trucks).
+ */
+const CONNECT_TIMEOUT_MS = 30_000;
+const RECONNECT_MIN_MS = 1_000;
+const RECONNECT_MAX_MS = 60_000;
 
 export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = {}): LoadRun {
   const config: LoadConfig = parseLoadOptions(options);
   const log = deps.logger ?? silentLogger;
   const latency = createLatencyRing(config.latencySamples);
   const periodMs = 1000 / config.ratePerTruck;
+  const url = new URL(config.url);
+  if (url.protocol !== "mqtt:" && url.protocol !== "mqtts:")
+    throw new FleetError("FLEET_CONFIG_INVALID", `sim load option url: ${url.protocol} is not mqtt: or mqtts:`);
+  if (config.sourceAddresses && url.protocol !== "mqtt:")
+    throw new FleetError("FLEET_CONFIG_INVALID", "sim load option sourceAddresses: only with an mqtt:// url");
   const c = { connectErrors: 0, publishesSent: 0, publishesAcked: 0, recordsAcked: 0, refused: 0, stalls: 0 };
-  const sims: Sim[] = config.truckIds.map((truckId, index) => ({
-    truckId,
-    phaseMs: config.spread ? (index / config.truckIds.length) * periodMs : 0,
-    backlog: 0,
-    stormGoal: 0,
-    inflightBatches: new Set(),
-    epoch: 0,
-    stream: randomBytes(8).toString("hex"),
-    model: createTruckModel({ seed: `${config.seed}/${truckId}`, startTimeMs: Math.floor(Date.now() / 1000) * 1000 }),
-    client: null,
-    connected: false,
-    seq: 0,
-    generated: 0,
-    pending: [],
-    inflight: 0,
-    acked: 0,
-    retryAt: 0,
-    startedAt: -1,
-  }));
+  let connectedCount = 0;
+  /** The wheel: `slots` slots of `slotMs` each, exactly one period; truck i sits in the slot of its phase. */
+  const slots = Math.max(1, Math.round(periodMs / config.tickMs));
+  const slotMs = periodMs / slots;
+  const wheel: Sim[][] = Array.from({ length: slots }, () => []);
+  const sims: Sim[] = config.truckIds.map((truckId, index) => {
+    const phaseMs = config.spread ? (index / config.truckIds.length) * periodMs : 0;
+    const sim: Sim = {
+      truckId,
+      index,
+      topic: encodeTopic(topicFor(truckId, "telemetry")),
+      phaseMs,
+      firstDueMs: -1,
+      backlog: 0,
+      stormGoal: 0,
+      inflight: new Map(),
+      stream: randomBytes(8).toString("hex"),
+      model: createTruckModel({ seed: `${config.seed}/${truckId}`, startTimeMs: Math.floor(Date.now() / 1000) * 1000 }),
+      connection: null,
+      attempts: 0,
+      reconnectTimer: undefined,
+      seq: 0,
+      generated: 0,
+      pending: [],
+      acked: 0,
+      retryAt: 0,
+      retryTimer: undefined,
+    };
+    return sim;
+  });
   let stormAt: number | undefined;
   let stormDrainMs: number | null = null;
+  /** Trucks whose storm backlog is not acknowledged yet. */
+  let stormLeft = 0;
   /** Pending records per truck: a storm's backlog is generated as it drains, not all at once (memory). */
   const pendingCap = config.storm
     ? Math.min(config.maxPendingRecords, config.storm.batchSize * config.inflight)
     : config.maxPendingRecords;
   let t0 = 0;
+  /** The next wheel slot to visit, counted from the start of the run (slot k covers [k, k + 1) * slotMs). */
+  let cursor = 0;
   let timer: NodeJS.Timeout | undefined;
   let rampTimer: NodeJS.Timeout | undefined;
   let opened = 0;
@@ -125,54 +166,109 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
   });
 
   const passwordFor = (id: string) => (typeof config.password === "function" ? config.password(id) : config.password);
+  const runMs = () => Date.now() - t0;
 
-  /** Truck i's connection from source address i mod n: a plain TCP stream bound to it (mqtt:// only). */
-  function streamFrom(index: number, url: URL) {
-    const localAddress = config.sourceAddresses![index % config.sourceAddresses!.length]!;
-    const port = Number(url.port || 1883);
-    return () => tcpConnect({ host: url.hostname, port, localAddress });
+  function connect(sim: Sim): void {
+    sim.reconnectTimer = undefined;
+    if (finished) return;
+    const password = passwordFor(sim.truckId);
+    const localAddress = config.sourceAddresses?.[sim.index % config.sourceAddresses.length];
+    // A truck's schedule starts at its first connect: on its phase (spread), or at once (no spread); a reconnect
+    // does not restart it. It joins the wheel's slot of that time within the period.
+    if (sim.firstDueMs < 0) {
+      const now = runMs();
+      sim.firstDueMs = config.spread
+        ? sim.phaseMs + Math.ceil(Math.max(0, now - sim.phaseMs) / periodMs) * periodMs
+        : now;
+      wheel[Math.min(slots - 1, Math.floor((sim.firstDueMs % periodMs) / slotMs))]!.push(sim);
+    }
+    const connection: LeanConnection = new LeanConnection(
+      {
+        url,
+        ...(localAddress ? { localAddress } : {}),
+        protocolVersion: config.protocolVersion,
+        clientId: sim.truckId,
+        username: sim.truckId,
+        ...(password === undefined ? {} : { password }),
+        clean: config.clean,
+        keepaliveS: config.keepaliveS,
+        ...(config.clean || config.protocolVersion !== 5 ? {} : { sessionExpiryS: 3600 }),
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      },
+      {
+        onConnect() {
+          sim.attempts = 0;
+          connectedCount++;
+          const now = runMs();
+          generate(sim, now);
+          publish(sim, now);
+        },
+        onAck(packetId, refused) {
+          const sent = sim.inflight.get(packetId);
+          if (!sent) return;
+          sim.inflight.delete(packetId);
+          if (refused) {
+            c.refused++;
+            sim.pending.unshift(...sent.batch);
+            retryLater(sim, runMs() + 1000);
+            return;
+          }
+          latency.add(performance.now() - sent.sentAt);
+          c.publishesAcked++;
+          c.recordsAcked += sent.batch.length;
+          const before = sim.acked;
+          sim.acked += sent.batch.length;
+          if (stormAt !== undefined && before < sim.stormGoal && sim.acked >= sim.stormGoal) stormLeft--;
+          // The window has room again: what is due goes out now, not at the truck's next slot.
+          const now = runMs();
+          generate(sim, now);
+          publish(sim, now);
+        },
+        onClose(reason, wasConnected) {
+          if (wasConnected) connectedCount--;
+          if (sim.connection === connection) lost(sim, reason);
+        },
+      },
+    );
+    sim.connection = connection;
   }
 
-  function connect(sim: Sim, index: number): void {
-    const password = passwordFor(sim.truckId);
-    const options: IClientOptions = {
-      protocolVersion: config.protocolVersion,
-      clientId: sim.truckId,
-      username: sim.truckId,
-      ...(password === undefined ? {} : { password }),
-      clean: config.clean,
-      keepalive: config.keepaliveS,
-      reconnectPeriod: 1000,
-      connectTimeout: 10_000,
-      ...(config.clean || config.protocolVersion !== 5 ? {} : { properties: { sessionExpiryInterval: 3600 } }),
-    };
-    let client: MqttClient;
-    if (config.sourceAddresses) {
-      const url = new URL(config.url);
-      if (url.protocol !== "mqtt:")
-        throw new FleetError("FLEET_CONFIG_INVALID", "sim load option sourceAddresses: only with an mqtt:// url");
-      client = new MqttClient(streamFrom(index, url), options);
-    } else {
-      client = mqtt.connect(config.url, options);
-    }
-    sim.client = client;
-    // A truck's schedule starts at its first connect; a storm's reconnect does not restart it.
-    if (sim.startedAt < 0) sim.startedAt = Date.now() - t0;
-    // A storm replaces the client: the old one's late events must not touch the truck's state.
-    client.on("connect", () => {
-      if (sim.client === client) sim.connected = true;
-    });
-    client.on("close", () => {
-      if (sim.client === client) sim.connected = false;
-    });
-    client.on("error", (error) => {
-      c.connectErrors++;
-      log.debug({ truckId: sim.truckId, err: error.message }, "mqtt error");
-    });
+  /** What was in flight goes back to the front of the queue, in order; then a reconnect after a jittered backoff. */
+  function lost(sim: Sim, reason: string): void {
+    sim.connection = null;
+    requeueInflight(sim);
+    if (reason === "dropped" || finished) return;
+    c.connectErrors++;
+    log.debug({ truckId: sim.truckId, reason }, "mqtt connection lost");
+    const delay = backoffDelay(sim.attempts++, RECONNECT_MIN_MS, RECONNECT_MAX_MS);
+    sim.reconnectTimer = setTimeout(() => connect(sim), delay);
+    sim.reconnectTimer.unref();
+  }
+
+  function requeueInflight(sim: Sim): void {
+    if (sim.inflight.size === 0) return;
+    const unanswered = [...sim.inflight.values()].flatMap((x) => x.batch);
+    sim.inflight.clear();
+    sim.pending.unshift(...unanswered);
+  }
+
+  function retryLater(sim: Sim, at: number): void {
+    sim.retryAt = at;
+    if (sim.retryTimer) return;
+    sim.retryTimer = setTimeout(
+      () => {
+        sim.retryTimer = undefined;
+        const now = runMs();
+        generate(sim, now);
+        publish(sim, now);
+      },
+      Math.max(0, at - runMs()),
+    );
+    sim.retryTimer.unref();
   }
 
   const target = (sim: Sim, now: number): number => {
-    const ran = now - sim.startedAt - sim.phaseMs;
+    const ran = sim.firstDueMs < 0 ? -1 : now - sim.firstDueMs;
     if (ran < 0) return sim.backlog;
     const byTime = config.durationS !== undefined ? Math.min(ran, config.durationS * 1000) : ran;
     const due = Math.floor(byTime / periodMs) + 1 + sim.backlog;
@@ -197,9 +293,9 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
   }
 
   function publish(sim: Sim, now: number): void {
-    const client = sim.client;
-    if (!client || !sim.connected || now < sim.retryAt) return;
-    while (sim.inflight < config.inflight && sim.pending.length > 0) {
+    const connection = sim.connection;
+    if (!connection?.connected || now < sim.retryAt) return;
+    while (sim.inflight.size < config.inflight && sim.pending.length > 0) {
       // A partial batch only goes out once nothing more will be generated for it soon (end of the run).
       if (sim.pending.length < config.batchSize && !allGenerated(sim)) return;
       // A backlog (after a storm) drains in bigger batches, as agents drain their outboxes.
@@ -207,37 +303,20 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
       const batch = sim.pending.splice(0, size);
       const payload = encodeTelemetry(batch, { format: config.format });
       const sentAt = performance.now();
-      const epoch = sim.epoch;
-      sim.inflight++;
-      sim.inflightBatches.add(batch);
+      sim.inflight.set(connection.publish(sim.topic, payload), { batch, sentAt });
       c.publishesSent++;
-      client.publish(topicFor(sim.truckId, "telemetry"), payload, { qos: 1 }, (error) => {
-        if (epoch !== sim.epoch) return;
-        sim.inflight--;
-        sim.inflightBatches.delete(batch);
-        if (error) {
-          c.refused++;
-          sim.pending.unshift(...batch);
-          sim.retryAt = Date.now() - t0 + 1000;
-          return;
-        }
-        latency.add(performance.now() - sentAt);
-        c.publishesAcked++;
-        c.recordsAcked += batch.length;
-        sim.acked += batch.length;
-      });
     }
   }
 
   function isComplete(): boolean {
-    return sims.every((s) => allGenerated(s) && s.pending.length === 0 && s.inflight === 0);
+    return sims.every((s) => allGenerated(s) && s.pending.length === 0 && s.inflight.size === 0);
   }
 
   function stats(): LoadStats {
     return {
       elapsedMs: t0 === 0 ? 0 : Date.now() - t0,
       trucks: sims.length,
-      connected: sims.filter((s) => s.connected).length,
+      connected: connectedCount,
       connectErrors: c.connectErrors,
       recordsGenerated: sims.reduce((n, s) => n + s.generated, 0),
       publishesSent: c.publishesSent,
@@ -265,24 +344,47 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
 
   /**
    * Every truck drops its connection at once (what it had in flight goes back to the front of its queue, in order)
-   * and reconnects at once, with `backlogS` seconds of records waiting.
+   * and reconnects at once, with `backlogS` seconds of records waiting. Only a reconnect that fails backs off.
    */
   function storm(now: number, options: NonNullable<LoadConfig["storm"]>): void {
     stormAt = now;
     const backlog = Math.round((options.backlogS * 1000) / periodMs);
-    sims.forEach((sim, index) => {
-      sim.epoch++;
-      const unanswered = [...sim.inflightBatches].flat();
-      sim.inflightBatches.clear();
-      sim.inflight = 0;
-      sim.pending.unshift(...unanswered);
-      sim.client?.end(true);
-      sim.connected = false;
+    for (const sim of sims) {
+      sim.connection?.drop();
+      clearTimeout(sim.reconnectTimer);
+      sim.attempts = 0;
       sim.backlog += backlog;
       sim.stormGoal = target(sim, now);
-      connect(sim, index);
-    });
+      if (sim.acked < sim.stormGoal) stormLeft++;
+    }
+    for (const sim of sims) connect(sim);
     log.info({ trucks: sims.length, backlogPerTruck: backlog }, "reconnect storm");
+  }
+
+  /** Visits the wheel's slots whose time has come since the last tick (each at most once per tick). */
+  function tick(): void {
+    const now = runMs();
+    if (config.storm && stormAt === undefined && now >= config.storm.atS * 1000) storm(now, config.storm);
+    if (stormAt !== undefined && stormDrainMs === null && stormLeft === 0) {
+      stormDrainMs = now - stormAt;
+      log.info({ stormDrainMs }, "reconnect storm drained");
+    }
+    const upTo = Math.floor(now / slotMs);
+    if (upTo - cursor > slots) cursor = upTo - slots;
+    const keepaliveMs = (config.keepaliveS * 1000) / 2;
+    const perfNow = performance.now();
+    for (; cursor < upTo; cursor++) {
+      for (const sim of wheel[cursor % slots]!) {
+        if (sim.firstDueMs < 0) continue;
+        generate(sim, now);
+        publish(sim, now);
+        // Keepalive (MQTT-3.1.2-23): a truck that sent nothing for half the keepalive pings.
+        const connection = sim.connection;
+        if (keepaliveMs > 0 && connection?.connected && perfNow - connection.lastSentAt > keepaliveMs)
+          connection.ping();
+      }
+    }
+    if (isComplete()) void finish();
   }
 
   async function closeAll(): Promise<void> {
@@ -290,19 +392,18 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
     if (rampTimer) clearInterval(rampTimer);
     timer = undefined;
     rampTimer = undefined;
+    for (const sim of sims) {
+      clearTimeout(sim.reconnectTimer);
+      clearTimeout(sim.retryTimer);
+    }
     await Promise.all(
-      sims.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            if (!s.client) return resolve();
-            const force = setTimeout(() => s.client?.end(true, {}, () => resolve()), DRAIN_DEADLINE_MS);
-            force.unref();
-            s.client.end(false, {}, () => {
-              clearTimeout(force);
-              resolve();
-            });
-          }),
-      ),
+      sims.map((s) => {
+        const connection = s.connection;
+        if (!connection) return undefined;
+        const force = setTimeout(() => connection.drop(), DRAIN_DEADLINE_MS);
+        force.unref();
+        return connection.end().finally(() => clearTimeout(force));
+      }),
     );
   }
 
@@ -323,26 +424,13 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
       t0 = Date.now();
       const perTick = Math.max(1, Math.round((config.rampPerSec * 100) / 1000));
       const ramp = () => {
-        for (let i = 0; i < perTick && opened < sims.length; i++, opened++) connect(sims[opened]!, opened);
+        for (let i = 0; i < perTick && opened < sims.length; i++, opened++) connect(sims[opened]!);
         if (opened >= sims.length && rampTimer) clearInterval(rampTimer);
       };
       ramp();
       rampTimer = setInterval(ramp, 100);
       rampTimer.unref();
-      timer = setInterval(() => {
-        const now = Date.now() - t0;
-        if (config.storm && stormAt === undefined && now >= config.storm.atS * 1000) storm(now, config.storm);
-        if (stormAt !== undefined && stormDrainMs === null && sims.every((s) => s.acked >= s.stormGoal)) {
-          stormDrainMs = now - stormAt;
-          log.info({ stormDrainMs }, "reconnect storm drained");
-        }
-        for (const sim of sims) {
-          if (!sim.client) continue;
-          generate(sim, now);
-          publish(sim, now);
-        }
-        if (isComplete()) void finish();
-      }, config.tickMs);
+      timer = setInterval(tick, config.tickMs);
       timer.unref();
       log.info({ trucks: sims.length, url: config.url }, "load run started");
     },

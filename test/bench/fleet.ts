@@ -38,6 +38,8 @@ const STORM_TRUCKS = Number(process.env.BENCH_STORM_TRUCKS ?? 10_000);
 const STORM_BACKLOG_S = Number(process.env.BENCH_STORM_BACKLOG_S ?? 600);
 /** BENCH_FLEET_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": node flags for the broker under test. */
 const SERVE_NODE_ARGS = (process.env.BENCH_FLEET_NODE_ARGS ?? "").split(" ").filter(Boolean);
+/** BENCH_FLEET_LOAD_NODE_ARGS: the same for the load generator (to profile what it costs beside the broker). */
+const LOAD_NODE_ARGS = (process.env.BENCH_FLEET_LOAD_NODE_ARGS ?? "").split(" ").filter(Boolean);
 /** BENCH_FLEET_AEDES=0 skips the plain-Aedes reference (for profiling or comparing the bridge's node flags). */
 const WITH_AEDES = process.env.BENCH_FLEET_AEDES !== "0";
 const P99_LIMIT_MS = 50;
@@ -80,6 +82,8 @@ interface ServerStats {
   kafkaBatchHistogram?: Histogram;
   batchRecords?: { count: number; sum: number };
 }
+/** The load generator's own CPU time (user + system, µs) and records acknowledged so far. */
+type GeneratorCpu = { cpuUs: number; recordsAcked: number };
 /** Upper bounds (seconds) -> cumulative counts, as prom-client reports a histogram. */
 type Histogram = { le: number; count: number }[];
 
@@ -211,6 +215,11 @@ async function generate(job: LoadJob): Promise<void> {
   }, 1_000);
   process.on("message", (message: { cmd: string }) => {
     if (message.cmd === "stop") void run.stop();
+    // The generator shares the cores with what it measures: its own CPU is read over the same window.
+    if (message.cmd === "cpu") {
+      const usage = process.cpuUsage();
+      process.send!({ cpu: { cpuUs: usage.user + usage.system, recordsAcked: run.stats().recordsAcked } });
+    }
   });
   const summary = await run.done;
   clearInterval(report);
@@ -278,16 +287,37 @@ async function startServer(job: ServeJob) {
  */
 function runLoad(job: LoadJob) {
   let connected!: () => void;
+  let cpuAnswer: ((cpu: GeneratorCpu) => void) | undefined;
   const allConnected = new Promise<void>((resolve) => (connected = resolve));
   let c!: ChildProcess;
   const summary = new Promise<Omit<LoadSummary, "streams">>((resolve, reject) => {
-    c = child<{ summary?: Omit<LoadSummary, "streams">; connected?: boolean }>(["--load", JSON.stringify(job)], (m) => {
-      if (m.connected) connected();
-      if (m.summary) resolve(m.summary);
-    });
+    c = child<{ summary?: Omit<LoadSummary, "streams">; connected?: boolean; cpu?: GeneratorCpu }>(
+      ["--load", JSON.stringify(job)],
+      (m) => {
+        if (m.connected) connected();
+        if (m.summary) resolve(m.summary);
+        if (m.cpu) cpuAnswer?.(m.cpu);
+      },
+      LOAD_NODE_ARGS,
+    );
     c.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
   });
-  return { connected: allConnected, summary, stop: () => c.send({ cmd: "stop" }), end: () => end(c) };
+  const cpu = () =>
+    new Promise<GeneratorCpu>((resolve) => {
+      cpuAnswer = resolve;
+      c.send({ cmd: "cpu" });
+    });
+  let summarized = false;
+  void summary.then(() => (summarized = true)).catch(() => undefined);
+  /** A child that sent its summary exits by itself (and writes a --cpu-prof profile): given 5 s before the kill. */
+  const settle = async () => {
+    if (summarized && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise((resolve) => c.once("exit", resolve));
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    }
+    await end(c);
+  };
+  return { connected: allConnected, summary, cpu, stop: () => c.send({ cmd: "stop" }), end: settle };
 }
 
 interface Step {
@@ -296,6 +326,8 @@ interface Step {
   complete: boolean;
   rssKbPerTruck: number;
   cpuUsPerRecord: number;
+  /** The load generator's CPU per acknowledged record in the same window (it shares the cores). */
+  generatorCpuUsPerRecord: number;
   loopP99Ms: number;
   loopMaxMs: number;
   gcMaxMs: number;
@@ -346,11 +378,13 @@ async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks:
     const idle = monitorEventLoopDelay({ resolution: 5 });
     idle.enable();
     const before = await server.stats();
+    const genBefore = await loading.cpu();
     const beganAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, WINDOW_S * 1000));
     idle.disable();
     // Read before the trucks disconnect: closing N connections is not part of the steady load measured.
     const after = await server.stats();
+    const genAfter = await loading.cpu();
     loading.stop();
     const summary = await loading.summary;
     // Every truck must have been connected: a step whose trucks could not all connect measured fewer.
@@ -362,6 +396,8 @@ async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks:
       complete: connected,
       rssKbPerTruck: (before.rssKb - base.rssKb) / trucks,
       cpuUsPerRecord: (after.cpuUs - before.cpuUs) / records,
+      generatorCpuUsPerRecord:
+        (genAfter.cpuUs - genBefore.cpuUs) / Math.max(1, genAfter.recordsAcked - genBefore.recordsAcked),
       loopP99Ms: after.loopP99Ms,
       loopMaxMs: after.loopMaxMs,
       gcMaxMs: after.gcMaxMs,
@@ -384,7 +420,7 @@ async function step(kind: ServeJob["kind"], job: Omit<ServeJob, "kind">, trucks:
           `${result.recordsPerBatch?.toFixed(1)} records per batch`;
     log(
       `${kind} ${trucks} trucks at 1/s: p99 ${result.p99Ms?.toFixed(1)} ms, RSS ${result.rssKbPerTruck.toFixed(1)} KB/truck, ` +
-        `CPU ${result.cpuUsPerRecord.toFixed(1)} us/record, event loop p99 ${result.loopP99Ms.toFixed(1)} ms ` +
+        `CPU ${result.cpuUsPerRecord.toFixed(1)} us/record (load generator ${result.generatorCpuUsPerRecord.toFixed(1)}), event loop p99 ${result.loopP99Ms.toFixed(1)} ms ` +
         `(max ${result.loopMaxMs.toFixed(0)}), GC longest ${result.gcMaxMs.toFixed(0)} ms (${after.gcMaxKind}), ` +
         `${((result.gcTotalMs / 1000 / seconds) * 100).toFixed(1)}% of the time in GC (${after.gcCount} pauses), ` +
         `connect errors ${summary.connectErrors}; an idle process meanwhile: event loop p99 ` +
