@@ -176,6 +176,64 @@ const EXPECTED = [
   "IDLE-1 idling opened v0",
 ];
 
+/**
+ * The scenario set once per `sets` entry (trucks IDLE-i, FUEL-i, FENCE-i, DTC-i), one send per truck: one record batch
+ * each, and with fetchBytes 1 one batch per partition per fetch, so a run is many fetches and many transactions, each
+ * planned while the one before commits. Returns the alerts expected (`brief` form, sorted).
+ */
+async function produceSets(s: Awaited<ReturnType<typeof setup>>, sets: number[]): Promise<string[]> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (const i of sets) {
+      for (const [topic, records] of [
+        [s.topics.telemetry, idle(`IDLE-${i}`)],
+        [s.topics.telemetry, siphon(`FUEL-${i}`)],
+        [s.topics.telemetry, through(`FENCE-${i}`)],
+        [s.topics.events, [dtc(`DTC-${i}`, 0, "raised"), dtc(`DTC-${i}`, 1, "raised"), dtc(`DTC-${i}`, 2, "cleared")]],
+      ] as const) {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: records.map((r) => ({ key: r.truckId, value: JSON.stringify(r) })),
+        });
+      }
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return sets.flatMap((i) => EXPECTED.map((line) => line.replace(/-1 /, `-${i} `))).sort();
+}
+
+/** Whether every telemetry and events partition is read to its end by the member of `services` holding it. */
+async function readAll(s: Awaited<ReturnType<typeof setup>>, services: DetectService[]): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const [kind, topic] of [
+      ["telemetry", s.topics.telemetry],
+      ["events", s.topics.events],
+    ] as const) {
+      for (const e of await admin.fetchTopicOffsets(topic)) {
+        if (e.high === e.low) continue;
+        const holder = services.find((x) =>
+          x.runner.assignment().some((tp) => tp.topic === topic && tp.partition === e.partition),
+        );
+        if (holder?.engine()!.nextOffset(kind, e.partition) !== e.high) return false;
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const keptRecords = async (service: DetectService) =>
+  (await service.runner.metrics.registry.getSingleMetricAsString("fleetsync_pipeline_records_total"))
+    .split("\n")
+    .filter((l) => l.includes('result="kept"'))
+    .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+
 describe("fleetsync detect", () => {
   it("writes each detector's alerts once; a restart writes none again; a replay from earliest the same ones", async () => {
     const s = await setup();
@@ -411,33 +469,7 @@ describe("fleetsync detect", () => {
     // Commits overlap reading: when one fails, the batches planned after it are in memory too. Every partition must
     // go back to the checkpoint (state and position), or alerts go missing (the lost transaction's) or come twice.
     const s = await setup();
-    const sets = range(0, 8);
-    const producer = kafka.producer();
-    await producer.connect();
-    try {
-      // One send per truck: one record batch each, and with fetchBytes 1 one batch per partition per fetch, so the
-      // run is many fetches and many transactions, each planned while the one before commits.
-      for (const i of sets) {
-        for (const [topic, records] of [
-          [s.topics.telemetry, idle(`IDLE-${i}`)],
-          [s.topics.telemetry, siphon(`FUEL-${i}`)],
-          [s.topics.telemetry, through(`FENCE-${i}`)],
-          [
-            s.topics.events,
-            [dtc(`DTC-${i}`, 0, "raised"), dtc(`DTC-${i}`, 1, "raised"), dtc(`DTC-${i}`, 2, "cleared")],
-          ],
-        ] as const) {
-          await producer.send({
-            topic,
-            acks: -1,
-            messages: records.map((r) => ({ key: r.truckId, value: JSON.stringify(r) })),
-          });
-        }
-      }
-    } finally {
-      await producer.disconnect();
-    }
-    const expected = sets.flatMap((i) => EXPECTED.map((line) => line.replace(/-1 /, `-${i} `))).sort();
+    const expected = await produceSets(s, range(0, 8));
 
     // The reference: the same records read by a run whose commits all succeed.
     const reference = { ...s, groupId: `${s.groupId}-ref` };
@@ -473,24 +505,10 @@ describe("fleetsync detect", () => {
       };
     });
 
-    const admin = kafka.admin();
-    await admin.connect();
-    const readAll = async (service: DetectService) => {
-      for (const [kind, topic] of [
-        ["telemetry", s.topics.telemetry],
-        ["events", s.topics.events],
-      ] as const) {
-        for (const e of await admin.fetchTopicOffsets(topic)) {
-          if (e.high !== e.low && service.engine()!.nextOffset(kind, e.partition) !== e.high) return false;
-        }
-      }
-      return true;
-    };
-    try {
-      await waitFor(async () => (await readAll(calm)) && (await readAll(faulty)), "both runs to read everything");
-    } finally {
-      await admin.disconnect();
-    }
+    await waitFor(
+      async () => (await readAll(s, [calm])) && (await readAll(s, [faulty])),
+      "both runs to read everything",
+    );
     expect(commits).toBeGreaterThan(9);
     const failures = (await faulty.runner.metrics.registry.getSingleMetricAsString(
       "fleetsync_detect_checkpoint_failures_total",
@@ -512,5 +530,20 @@ describe("fleetsync detect", () => {
         );
       }
     }
+  });
+
+  it("gives the same alerts, each once, when a second member joins mid-run and takes partitions over", async () => {
+    // A rebalance while commits overlap reading: the member giving partitions up must finish its transaction in
+    // flight before it rejoins, or the new owner restores a checkpoint older than the offsets that follow it.
+    const s = await setup();
+    const expected = await produceSets(s, range(0, 150));
+    const first = await start(s, { fetchBytes: 1, transactionalId: `${s.groupId}-a` });
+    await waitFor(async () => (await keptRecords(first)) > 0, "the first member to read");
+    const second = await start(s, { fetchBytes: 1, transactionalId: `${s.groupId}-b` });
+    await waitFor(() => readAll(s, [first, second]), "the two members to read everything", { timeoutMs: 120_000 });
+    // The second member read records itself: it took partitions over before they were read to their ends.
+    expect(await keptRecords(second)).toBeGreaterThan(0);
+    const alerts = (await readToEnd(kafka, s.topics.alerts)).map((r) => AlertSchema.parse(JSON.parse(r.value!)));
+    expect(brief(alerts)).toEqual(expected);
   });
 });
