@@ -1,7 +1,8 @@
 /**
  * The detect pipeline's checkpoint, in Kafka (the one file of pipelines/detect that knows the Kafka client).
  *
- * Each batch commits in ONE Kafka transaction (batches of several partitions that arrive together share one): its alerts to fleet.alerts, the new state of every truck it
+ * Each batch commits in ONE Kafka transaction (batches of several partitions that arrive together share one; at most
+ * one in flight, service.ts overlaps it with reading the next fetch): its alerts to fleet.alerts, the new state of every truck it
  * touched (and the in-order filter's position for it) to a compacted changelog topic, the partition's position to
  * the same changelog, and the consumer group's offset (sendOffsets). Either all of it is visible to read_committed
  * readers or none of it, so after a crash the pipeline resumes from a state and a position that belong together:
