@@ -42,6 +42,9 @@ export interface DetectServiceDeps {
   checkpoint?: Checkpoint;
 }
 
+/** Batches the open group may hold before `handle` waits for the transaction in flight: about four fetches. */
+const MAX_OPEN_BATCHES = 32;
+
 export function createDetectService(config: DetectConfig, deps: DetectServiceDeps = {}): DetectService {
   const logger = deps.logger ?? silentLogger;
   const now = deps.now ?? Date.now;
@@ -150,7 +153,10 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
   const handler: PipelineHandler = {
     handle(batch) {
       const group = add([engine!.plan(batch)]);
-      return batch.atEnd ? group.done : committing?.done;
+      if (batch.atEnd) return group.done;
+      // Reading goes on while the open group is small: a transaction that takes longer than a fetch no longer stalls
+      // the reader; past the cap the batch waits for the transaction in flight (memory ahead of Kafka is bounded).
+      return group.plans.length < MAX_OPEN_BATCHES ? undefined : committing?.done;
     },
     settled,
     revoked(partitions) {
