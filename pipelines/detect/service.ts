@@ -59,11 +59,12 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
    * Commits overlapped with reading (docs/pipelines.md, "detect"). A batch is planned and applied to memory at once
    * and its plan joins the open group; the group commits as one transaction (alerts, states, positions, the group's
    * offsets) once the transaction before it has committed: at most one in flight, the next begun only after it.
-   * `handle` resolves when the transaction in flight at the time has ended, so kafkajs fetches and this process
-   * plans the next fetch while the previous one commits (one transaction per fetch made each fetch wait for
-   * several round trips). A batch that reached its partition's end waits for its own commit: nothing more to read.
+   * `handle` resolves at once while the open group is under MAX_OPEN_BATCHES, else when the transaction in flight
+   * has ended, so kafkajs fetches and this process plans the next fetches while the previous one commits (one
+   * transaction per fetch made each fetch wait for several round trips). A batch that reached its partition's end
+   * waits for its own commit: nothing more to read.
    *
-   * Memory runs ahead of Kafka by at most one group. If a commit fails, nothing of the lost groups may stay: every
+   * Memory runs ahead of Kafka by at most one group (bounded by the cap). If a commit fails, nothing of the lost groups may stay: every
    * partition's state is dropped and the runtime rewinds every partition to the checkpoint (`runner.rewind`), whose
    * load restores the state from the changelog, and the records are handled again from there.
    */
