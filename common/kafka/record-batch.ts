@@ -149,6 +149,24 @@ function textOf(value: HeaderValues[string] | undefined): string | undefined {
   return value == null ? undefined : String(value);
 }
 
+/** A batch's timestamps as numbers, once per batch (a record's timestampMs would otherwise parse them each time). */
+interface BatchTimes {
+  /** NaN when not exact (past 2^53): a record then goes by the decimal string. */
+  firstTimestamp: number;
+  maxTimestamp: number;
+  /** The broker's time stands for every record (LOG_APPEND_TIME with a max timestamp). */
+  logAppendTime: boolean;
+}
+
+function batchTimes({ firstTimestamp, maxTimestamp, timestampType }: BatchContext): BatchTimes {
+  const first = Number(firstTimestamp);
+  return {
+    firstTimestamp: Number.isSafeInteger(first) ? first : NaN,
+    maxTimestamp: Number(maxTimestamp),
+    logAppendTime: timestampType === LOG_APPEND_TIME && Boolean(maxTimestamp),
+  };
+}
+
 /** Not read yet (a field's cache: null is a value, a null key or value). */
 const UNREAD = Symbol("unread");
 
@@ -166,6 +184,7 @@ export class FetchedRecord {
   readonly #buf: Buffer;
   readonly #end: number;
   readonly #timestampDelta: number | bigint;
+  readonly #times: BatchTimes;
   readonly #keyAt: number;
   readonly #valueAt: number;
   readonly #headersAt: number;
@@ -173,8 +192,9 @@ export class FetchedRecord {
   #value: Buffer | null | typeof UNREAD = UNREAD;
   #headers: HeaderValues | undefined;
 
-  constructor(reader: RecordReader, end: number, batchContext: BatchContext) {
+  constructor(reader: RecordReader, end: number, batchContext: BatchContext, times: BatchTimes) {
     this.batchContext = batchContext;
+    this.#times = times;
     this.magicByte = batchContext.magicByte;
     this.isControlRecord = batchContext.isControlBatch ?? false;
     this.#buf = reader.buf;
@@ -198,11 +218,10 @@ export class FetchedRecord {
 
   /** The timestamp in ms since the epoch as a number (what a consumer does with it), without its string. */
   timestampMs(): number {
-    const { timestampType, maxTimestamp, firstTimestamp } = this.batchContext;
-    if (timestampType === LOG_APPEND_TIME && maxTimestamp) return Number(maxTimestamp);
-    // Numbers only while both parts and the sum are exact; past 2^53, as the decimal string rounds.
-    const start = Number(firstTimestamp);
     const delta = this.#timestampDelta;
+    const start = this.#times.firstTimestamp;
+    if (this.#times.logAppendTime) return this.#times.maxTimestamp;
+    // Numbers only while both parts and the sum are exact; past 2^53, as the decimal string rounds.
     if (typeof delta === "number" && Number.isSafeInteger(start) && Number.isSafeInteger(start + delta)) {
       return start + delta;
     }
@@ -286,13 +305,14 @@ export interface BatchDecoderDeps {
 /** Reads `count` length-prefixed records from `reader`, each ending where its length says. */
 function readRecords(reader: RecordReader, count: number, context: BatchContext): FetchedRecord[] {
   const records = new Array<FetchedRecord>(count);
+  const times = batchTimes(context);
   for (let i = 0; i < count; i += 1) {
     if (reader.at >= reader.buf.length) {
       throw new FleetError("FLEET_KAFKA", `a fetched record batch ends after ${i} of its ${count} records`);
     }
     const length = reader.varInt();
     const end = Math.min(reader.at + length, reader.buf.length);
-    records[i] = new FetchedRecord(reader, end, context);
+    records[i] = new FetchedRecord(reader, end, context, times);
     reader.at = end;
   }
   return records;
