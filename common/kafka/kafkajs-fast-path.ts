@@ -42,6 +42,7 @@ import {
   addToBase,
   type BatchContext,
   type BatchDecoderDeps,
+  FetchedRecord,
   readHeaders,
   RecordReader,
   recordBatchDecoder,
@@ -301,7 +302,12 @@ export function fastBatchClass(stock: BatchClass, filterAbortedMessages: FilterA
     // kafkajs: fetch can return messages below the requested offset (a compressed batch); they are left out.
     const from = String(fetchedOffset);
     const fromNumber = Number(from);
-    const withinOffset = messages.filter((m) => offsetAtLeast(m.offset, from, fromNumber));
+    // Our fetched records compare their offset as a number while it is exact, without making its string.
+    const withinOffset = messages.filter((m) =>
+      m instanceof FetchedRecord && Number.isSafeInteger(fromNumber) && !Number.isNaN(m.offsetNumber)
+        ? m.offsetNumber >= fromNumber
+        : offsetAtLeast(m.offset, from, fromNumber),
+    );
     this.messagesWithinOffset = withinOffset;
     // Aborted transactions' messages and control records are not exposed (kafkajs' two filters, in its order).
     this.messages = filterAbortedMessages({ messages: withinOffset, abortedTransactions }).filter(

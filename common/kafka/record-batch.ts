@@ -149,59 +149,68 @@ function textOf(value: HeaderValues[string] | undefined): string | undefined {
   return value == null ? undefined : String(value);
 }
 
-/** A batch's timestamps as numbers, once per batch (a record's timestampMs would otherwise parse them each time). */
-interface BatchTimes {
-  /** NaN when not exact (past 2^53): a record then goes by the decimal string. */
+/**
+ * What the records of one batch share, once per batch: the bytes, kafkajs' batch context, and the first offset and
+ * timestamps as numbers (a record's would otherwise parse the decimal strings each time).
+ */
+interface BatchShared {
+  buf: Buffer;
+  context: BatchContext;
+  /** NaN when not exact (past 2^53): a record then goes by the decimal strings. */
+  firstOffset: number;
   firstTimestamp: number;
   maxTimestamp: number;
   /** The broker's time stands for every record (LOG_APPEND_TIME with a max timestamp). */
   logAppendTime: boolean;
 }
 
-function batchTimes({ firstTimestamp, maxTimestamp, timestampType }: BatchContext): BatchTimes {
-  const first = Number(firstTimestamp);
+function batchShared(buf: Buffer, context: BatchContext): BatchShared {
+  const exact = (decimal: string | undefined) => {
+    const n = Number(decimal);
+    return Number.isSafeInteger(n) ? n : NaN;
+  };
   return {
-    firstTimestamp: Number.isSafeInteger(first) ? first : NaN,
-    maxTimestamp: Number(maxTimestamp),
-    logAppendTime: timestampType === LOG_APPEND_TIME && Boolean(maxTimestamp),
+    buf,
+    context,
+    firstOffset: exact(context.firstOffset),
+    firstTimestamp: exact(context.firstTimestamp),
+    maxTimestamp: Number(context.maxTimestamp),
+    logAppendTime: context.timestampType === LOG_APPEND_TIME && Boolean(context.maxTimestamp),
   };
 }
 
-/** Not read yet (a field's cache: null is a value, a null key or value). */
-const UNREAD = Symbol("unread");
+/** The key, value and headers once read (a second read gives the same objects). */
+interface ReadParts {
+  key?: Buffer | null;
+  value?: Buffer | null;
+  headers?: HeaderValues;
+}
 
 /**
  * One fetched record, in kafkajs' shape (the consumer's `message`: offset, timestamp, key, value, headers,
- * attributes, magicByte, isControlRecord, batchContext), its key, value and headers read from the fetched bytes when
- * first asked for.
+ * attributes, magicByte, isControlRecord, batchContext), every part read from the fetched bytes when first asked
+ * for. Small on purpose: a fetch's records all live until its last batch is handled, so every field is copied by
+ * each young-generation collection meanwhile; the batch's shared part is one object, and the offset's decimal string
+ * is made when read (the runner reads it once per kept record; the Batch compares `offsetNumber`).
  */
 export class FetchedRecord {
-  readonly magicByte: number | undefined;
-  readonly attributes: number;
-  readonly offset: string;
-  readonly isControlRecord: boolean;
-  readonly batchContext: BatchContext;
-  readonly #buf: Buffer;
+  readonly #batch: BatchShared;
+  /** Where the record's attributes byte is, and where it ends. */
+  readonly #start: number;
   readonly #end: number;
+  readonly #offsetDelta: number;
   readonly #timestampDelta: number | bigint;
-  readonly #times: BatchTimes;
   readonly #keyAt: number;
   readonly #valueAt: number;
   readonly #headersAt: number;
-  #key: Buffer | null | typeof UNREAD = UNREAD;
-  #value: Buffer | null | typeof UNREAD = UNREAD;
-  #headers: HeaderValues | undefined;
+  #read: ReadParts | undefined;
 
-  constructor(reader: RecordReader, end: number, batchContext: BatchContext, times: BatchTimes) {
-    this.batchContext = batchContext;
-    this.#times = times;
-    this.magicByte = batchContext.magicByte;
-    this.isControlRecord = batchContext.isControlBatch ?? false;
-    this.#buf = reader.buf;
+  constructor(reader: RecordReader, end: number, batch: BatchShared) {
+    this.#batch = batch;
     this.#end = end;
-    this.attributes = reader.buf.readInt8(reader.at++);
+    this.#start = reader.at++;
     this.#timestampDelta = reader.varLong();
-    this.offset = addToBase(batchContext.firstOffset, reader.varInt());
+    this.#offsetDelta = reader.varInt();
     this.#keyAt = reader.at;
     reader.skip();
     this.#valueAt = reader.at;
@@ -209,8 +218,35 @@ export class FetchedRecord {
     this.#headersAt = reader.at;
   }
 
+  get batchContext(): BatchContext {
+    return this.#batch.context;
+  }
+
+  get magicByte(): number | undefined {
+    return this.#batch.context.magicByte;
+  }
+
+  get isControlRecord(): boolean {
+    return this.#batch.context.isControlBatch ?? false;
+  }
+
+  get attributes(): number {
+    return this.#batch.buf.readInt8(this.#start);
+  }
+
+  get offset(): string {
+    const n = this.offsetNumber;
+    return Number.isNaN(n) ? addToBase(this.#batch.context.firstOffset, this.#offsetDelta) : String(n);
+  }
+
+  /** The offset as a number while it is exact (below 2^53), else NaN (then `offset`, the decimal string, is exact). */
+  get offsetNumber(): number {
+    const sum = this.#batch.firstOffset + this.#offsetDelta;
+    return Number.isSafeInteger(sum) ? sum : NaN;
+  }
+
   get timestamp(): string {
-    const { timestampType, maxTimestamp, firstTimestamp } = this.batchContext;
+    const { timestampType, maxTimestamp, firstTimestamp } = this.#batch.context;
     return timestampType === LOG_APPEND_TIME && maxTimestamp
       ? maxTimestamp
       : addToBase(firstTimestamp, this.#timestampDelta);
@@ -218,37 +254,40 @@ export class FetchedRecord {
 
   /** The timestamp in ms since the epoch as a number (what a consumer does with it), without its string. */
   timestampMs(): number {
+    const batch = this.#batch;
+    if (batch.logAppendTime) return batch.maxTimestamp;
     const delta = this.#timestampDelta;
-    const start = this.#times.firstTimestamp;
-    if (this.#times.logAppendTime) return this.#times.maxTimestamp;
     // Numbers only while both parts and the sum are exact; past 2^53, as the decimal string rounds.
-    if (typeof delta === "number" && Number.isSafeInteger(start) && Number.isSafeInteger(start + delta)) {
-      return start + delta;
+    if (typeof delta === "number" && Number.isSafeInteger(batch.firstTimestamp + delta)) {
+      return batch.firstTimestamp + delta;
     }
     return Number(this.timestamp);
   }
 
   get key(): Buffer | null {
-    if (this.#key === UNREAD) this.#key = this.#field(this.#keyAt);
-    return this.#key;
+    const read = (this.#read ??= {});
+    if (read.key === undefined) read.key = this.#field(this.#keyAt);
+    return read.key;
   }
 
   get value(): Buffer | null {
-    if (this.#value === UNREAD) this.#value = this.#field(this.#valueAt);
-    return this.#value;
+    const read = (this.#read ??= {});
+    if (read.value === undefined) read.value = this.#field(this.#valueAt);
+    return read.value;
   }
 
   get headers(): HeaderValues {
-    this.#headers ??= readHeaders(new RecordReader(this.#buf.subarray(0, this.#end), this.#headersAt));
-    return this.#headers;
+    const read = (this.#read ??= {});
+    read.headers ??= readHeaders(new RecordReader(this.#batch.buf.subarray(0, this.#end), this.#headersAt));
+    return read.headers;
   }
 
   /** The value as UTF-8 text (null for a null value), read from the fetched bytes without a Buffer of its own. */
   valueText(): string | null {
-    const reader = new RecordReader(this.#buf, this.#valueAt);
+    const reader = new RecordReader(this.#batch.buf, this.#valueAt);
     const length = reader.varInt();
     if (length === -1) return null;
-    return this.#buf.toString("utf8", reader.at, Math.min(reader.at + length, this.#end));
+    return this.#batch.buf.toString("utf8", reader.at, Math.min(reader.at + length, this.#end));
   }
 
   /**
@@ -256,7 +295,7 @@ export class FetchedRecord {
    * comes once: undefined when the record has no such header or its value is null (a null is no text).
    */
   headerText(name: string): string | undefined {
-    const reader = new RecordReader(this.#buf, this.#headersAt);
+    const reader = new RecordReader(this.#batch.buf, this.#headersAt);
     const count = reader.varInt();
     let found: string | undefined;
     // Names are compared as kafkajs keys them, decoded as UTF-8; the byte length first rules most out without a
@@ -269,13 +308,13 @@ export class FetchedRecord {
         nameLength === -1
           ? name === "null" // kafkajs names a header whose name is null "null" (String(null))
           : (anyLength || nameLength === byteLength) &&
-            this.#buf.toString("utf8", reader.at, reader.at + nameLength) === name;
+            this.#batch.buf.toString("utf8", reader.at, reader.at + nameLength) === name;
       if (nameLength > 0) reader.at += nameLength;
       const valueLength = reader.varInt();
       if (matches) {
         // Null, or a second one (kafkajs' array of values): as the headers object gives it.
         if (valueLength === -1 || found !== undefined) return textOf(this.headers[name]);
-        found = this.#buf.toString("utf8", reader.at, Math.min(reader.at + valueLength, this.#end));
+        found = this.#batch.buf.toString("utf8", reader.at, Math.min(reader.at + valueLength, this.#end));
       }
       if (valueLength > 0) reader.at += valueLength;
     }
@@ -284,10 +323,10 @@ export class FetchedRecord {
 
   /** A length-prefixed field at `at`, never past the record's end (kafkajs read it within the record's own bytes). */
   #field(at: number): Buffer | null {
-    const reader = new RecordReader(this.#buf, at);
+    const reader = new RecordReader(this.#batch.buf, at);
     const length = reader.varInt();
     if (length === -1) return null;
-    return this.#buf.subarray(reader.at, Math.min(reader.at + length, this.#end));
+    return this.#batch.buf.subarray(reader.at, Math.min(reader.at + length, this.#end));
   }
 }
 
@@ -305,14 +344,14 @@ export interface BatchDecoderDeps {
 /** Reads `count` length-prefixed records from `reader`, each ending where its length says. */
 function readRecords(reader: RecordReader, count: number, context: BatchContext): FetchedRecord[] {
   const records = new Array<FetchedRecord>(count);
-  const times = batchTimes(context);
+  const shared = batchShared(reader.buf, context);
   for (let i = 0; i < count; i += 1) {
     if (reader.at >= reader.buf.length) {
       throw new FleetError("FLEET_KAFKA", `a fetched record batch ends after ${i} of its ${count} records`);
     }
     const length = reader.varInt();
     const end = Math.min(reader.at + length, reader.buf.length);
-    records[i] = new FetchedRecord(reader, end, context, times);
+    records[i] = new FetchedRecord(reader, end, shared);
     reader.at = end;
   }
   return records;
