@@ -164,7 +164,11 @@ describe("fetched record batches", () => {
             expect(fields).toEqual(stockFields);
             expect(records.map(plain)).toEqual(stockRecords.map(plain));
             records.forEach((r, j) => {
-              const s = stockRecords[j]! as { value: Buffer | null; timestamp: string; headers: Record<string, unknown> };
+              const s = stockRecords[j]! as {
+                value: Buffer | null;
+                timestamp: string;
+                headers: Record<string, unknown>;
+              };
               expect(Object.keys(r.headers as object)).toEqual(Object.keys(s.headers));
               // The runner's readers, against what it read before from kafkajs' message.
               const message = r as unknown as FetchedRecord;
@@ -189,7 +193,13 @@ describe("fetched record batches", () => {
   it("gives the consumer's Batch the same messages as kafkajs (aborted transactions, control records)", async () => {
     // A transactional producer's batches, one of them aborted (its control batch's key marks the abort), and a
     // committed one: kafkajs leaves out the aborted records and every control record.
-    const data = { records: [], firstTimestamp: 1_764_489_600_000n, maxTimestamp: 0n, logAppendTime: false, gzip: false };
+    const data = {
+      records: [],
+      firstTimestamp: 1_764_489_600_000n,
+      maxTimestamp: 0n,
+      logAppendTime: false,
+      gzip: false,
+    };
     const make = (firstOffset: bigint, n: number, control: boolean, key?: Buffer) =>
       encodeBatch({
         ...data,
@@ -221,7 +231,11 @@ describe("fetched record batches", () => {
     const FastBatch = fastBatchClass(StockBatch, filterAborted);
     for (const fetchedOffset of [start, start + 1n, start + 4n]) {
       const ours = new FastBatch("t", fetchedOffset.toString(), partition(await decodeAll(ourBatchDecoder, fetched)));
-      const theirs = new StockBatch("t", fetchedOffset.toString(), partition(await decodeAll(stockBatchDecoder, fetched)));
+      const theirs = new StockBatch(
+        "t",
+        fetchedOffset.toString(),
+        partition(await decodeAll(stockBatchDecoder, fetched)),
+      );
       const offsets = (b: object) => (b as { messages: { offset: string }[] }).messages.map((m) => m.offset);
       expect(offsets(ours)).toEqual(offsets(theirs));
       // From before the abort marker: the aborted three and both control records left out. (From after it, kafkajs

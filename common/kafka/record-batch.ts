@@ -179,6 +179,16 @@ function batchShared(buf: Buffer, context: BatchContext): BatchShared {
   };
 }
 
+/** A header name's UTF-8 length, and whether undecodable bytes of any length could decode to it (U+FFFD). */
+let lastName: { name: string; byteLength: number; anyLength: boolean } | undefined;
+
+function nameBytes(name: string): { byteLength: number; anyLength: boolean } {
+  // The runner asks for the same name for every record: measured once, not per record.
+  if (lastName?.name !== name)
+    lastName = { name, byteLength: Buffer.byteLength(name), anyLength: name.includes("\ufffd") };
+  return lastName;
+}
+
 /** The key, value and headers once read (a second read gives the same objects). */
 interface ReadParts {
   key?: Buffer | null;
@@ -300,8 +310,7 @@ export class FetchedRecord {
     let found: string | undefined;
     // Names are compared as kafkajs keys them, decoded as UTF-8; the byte length first rules most out without a
     // string, except for a name with U+FFFD, which undecodable bytes of any length decode to.
-    const byteLength = Buffer.byteLength(name);
-    const anyLength = name.includes("\ufffd");
+    const { byteLength, anyLength } = nameBytes(name);
     for (let i = 0; i < count; i += 1) {
       const nameLength = reader.varInt();
       const matches =

@@ -372,7 +372,8 @@ export function createFleetState(options: FleetStateOptions): FleetState {
     },
     trucksFrom(partitions) {
       const ids: string[] = [];
-      for (const t of trucks.values()) if (t.partition !== undefined && partitions.has(t.partition)) ids.push(t.view.id);
+      for (const t of trucks.values())
+        if (t.partition !== undefined && partitions.has(t.partition)) ids.push(t.view.id);
       return ids;
     },
     get(id) {
