@@ -12,7 +12,7 @@ import { readdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getHeapSpaceStatistics } from "node:v8";
-import { FleetError } from "../common/errors.ts";
+import { listenOn } from "../common/listen.ts";
 import type { Outbox } from "./outbox/index.ts";
 import type { PortSource } from "./sources/index.ts";
 import type { GnssTimeCounters } from "./state/index.ts";
@@ -307,17 +307,13 @@ export function createAgentMetrics(outbox: Outbox, uplink: Uplink, views: AgentM
           (error: unknown) => res.writeHead(500).end(String(error)),
         );
       });
-      await new Promise<void>((resolve, reject) => {
-        server!.once("error", (error: NodeJS.ErrnoException) => {
-          // The configuration's port is taken (by default 9108: a second agent on the machine): say which field to
-          // change instead of crashing the process with Node's bare error.
-          const detail =
-            error.code === "EADDRINUSE"
-              ? "is in use (EADDRINUSE): another program (another agent?) holds it; choose another port or set metrics.enabled false"
-              : `cannot be listened on: ${error.message}`;
-          reject(new FleetError("FLEET_CONFIG_INVALID", `metrics.port: ${host}:${port} ${detail}`, { cause: error }));
-        });
-        server!.listen(port, host, () => resolve());
+      // By default 9108: a second agent on the machine is the likely holder.
+      await listenOn(server, {
+        host,
+        port,
+        field: "metrics.port",
+        holder: "another program (another agent?)",
+        orElse: "set metrics.enabled false",
       });
       server.unref();
       return (server.address() as AddressInfo).port;

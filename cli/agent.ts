@@ -76,7 +76,15 @@ export async function run(argv: string[]): Promise<number> {
   await agent.start();
   // Keep the event loop alive: every agent timer is unref'd so stop() never waits on one.
   const keepAlive = setInterval(() => {}, 1 << 30);
-  await stopped;
+  // No agent runs after a remote config's restart failed on every config (the host logged each): a process that
+  // sends nothing must not look alive to systemd, which restarts it (Restart=on-failure) on the local file and the
+  // persisted overlay.
+  const gaveUp = agent.failed.then((why) => {
+    if (signalled) return;
+    process.stderr.write(`fleetsync agent: no configuration starts (last: ${why.message}); exiting for a restart\n`);
+    code = 1;
+  });
+  await Promise.race([stopped, gaveUp]);
   clearInterval(keepAlive);
   // stop() is done: whatever still holds the event loop now (a LevelDB close stuck on a failing disk, a serial
   // close waiting for a device that is gone) holds nothing that matters, and must not keep the process.

@@ -75,7 +75,12 @@ async function runBridge(argv: string[]): Promise<number> {
   const config = values.config ? await loadBridgeConfig(values.config) : defaultConfig();
   const logger = createLogger("bridge");
   const bridge = createBridge(config, { logger });
-  await bridge.start();
+  await bridge.start().catch(async (error: unknown) => {
+    // What started before the failing part (the Kafka producer, the downlink's consumer) would keep the process up
+    // without an MQTT listener: stop it, so the process exits with the error and systemd restarts it.
+    await bridge.stop();
+    throw error;
+  });
   const tcp = bridge.address("tcp");
   const tls = bridge.address("tls");
   const http = bridge.address("http");

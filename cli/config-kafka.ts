@@ -8,7 +8,7 @@ import type { Kafka } from "kafkajs";
 import { FleetError } from "../common/errors.ts";
 import { createKafkaClient } from "../common/kafka/connection.ts";
 import type { KafkaSecurity } from "../common/kafka/security.ts";
-import { ensureConfigTopic, lastOffsets } from "../bridge/downlink/index.ts";
+import { ensureConfigTopic, lastOffsets, whenReadTo } from "../bridge/downlink/index.ts";
 import { type StatusRecord, StatusRecordSchema } from "../protocol/index.ts";
 
 export interface ConfigKafkaOptions {
@@ -39,44 +39,44 @@ export async function readWhole(
 ): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  let remaining: Map<number, bigint>;
+  let ends: Map<number, bigint>;
   try {
     const topics = await admin.listTopics();
     if (!topics.includes(topic)) return;
-    remaining = await lastOffsets(admin, topic);
+    ends = await lastOffsets(admin, topic);
   } finally {
     await admin.disconnect();
   }
-  if (remaining.size === 0) return;
+  if (ends.size === 0) return;
   const consumer = kafka.consumer({ groupId: `fleetsync-config-${randomUUID()}`, allowAutoTopicCreation: false });
   await consumer.connect();
+  let timer: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
+      timer = setTimeout(
         () => reject(new FleetError("FLEET_TIMEOUT", `${topic} not read to its end within ${timeoutMs} ms`)),
         timeoutMs,
       );
-      consumer.subscribe({ topic, fromBeginning: true }).then(
-        () =>
+      // Done when the consumer got past each partition's end, not when it was handed the record there (there may
+      // be none: a transaction marker); see whenReadTo.
+      whenReadTo(consumer, topic, new Map(ends), resolve);
+      consumer
+        .subscribe({ topic, fromBeginning: true })
+        .then(() =>
           consumer.run({
             autoCommit: false,
             eachMessage: async ({ partition, message }) => {
-              const end = remaining.get(partition);
+              const end = ends.get(partition);
+              // Written after we asked: not part of this read.
               if (end === undefined || BigInt(message.offset) > end) return;
               each(message.key?.toString("utf8") ?? "", message.value ?? null, Number(message.timestamp));
-              if (BigInt(message.offset) === end) {
-                remaining.delete(partition);
-                if (remaining.size === 0) {
-                  clearTimeout(timer);
-                  resolve();
-                }
-              }
             },
           }),
-        reject,
-      );
+        )
+        .catch(reject);
     });
   } finally {
+    clearTimeout(timer);
     await consumer.disconnect();
   }
 }

@@ -22,6 +22,8 @@ import { loadOverlay, saveOverlay } from "./store.ts";
 export interface AgentHostDeps extends Omit<AgentDeps, "remote" | "logger"> {
   /** The process's root logger: its level is what a remote `logLevel` sets (children follow it). */
   logger?: Logger;
+  /** Makes each agent instance (default createAgent); a test changes what an instance meets at start. */
+  createAgent?: typeof createAgent;
 }
 
 export interface AgentHost {
@@ -37,6 +39,12 @@ export interface AgentHost {
   receive(payload: Buffer): void;
   /** Resolves when no payload is waiting or being applied. */
   whenSettled(): Promise<void>;
+  /**
+   * Resolves (never rejects) with why, if a restart for a remote config left no agent running: the new config, the
+   * one before it and the local file alone all failed to start. The process should then exit non-zero, so that its
+   * service manager restarts it (the truck is sending nothing). Pending otherwise.
+   */
+  readonly failed: Promise<Error>;
 }
 
 type Rejection = NonNullable<StatusRecord["configRejected"]>;
@@ -89,8 +97,11 @@ export async function createAgentHost(local: AgentConfig, deps: AgentHostDeps): 
     logger: root,
     ...(enabled ? { remote: { onConfig: (payload: Buffer) => receive(payload), status: report } } : {}),
   };
-  let agent = createAgent(effective, agentDeps);
+  const makeAgent = deps.createAgent ?? createAgent;
+  let agent = makeAgent(effective, agentDeps);
   let stopped = false;
+  let gaveUp!: (why: Error) => void;
+  const failed = new Promise<Error>((resolve) => (gaveUp = resolve));
 
   let waiting: Buffer | undefined;
   let working: Promise<void> | undefined;
@@ -142,28 +153,60 @@ export async function createAgentHost(local: AgentConfig, deps: AgentHostDeps): 
     await restart(merged.config, previous);
   }
 
+  /** Starts a new agent on `config`; undefined when it runs, else why it did not start (it is stopped again). */
+  async function startOn(config: AgentConfig): Promise<Error | undefined> {
+    agent = makeAgent(config, agentDeps);
+    try {
+      await agent.start();
+      return undefined;
+    } catch (error) {
+      await agent.stop().catch(() => undefined);
+      return error as Error;
+    }
+  }
+
+  /** Takes `overlay` (and its merged config) as what the truck runs on, persisted so a restart comes back on it. */
+  async function fallBackTo(config: AgentConfig, overlay: RemoteConfig | undefined): Promise<void> {
+    applied = overlay;
+    effective = config;
+    root.level = applied?.logLevel ?? localLevel;
+    await saveOverlay(file, applied);
+  }
+
   async function restart(next: AgentConfig, previous: { config: AgentConfig; overlay?: RemoteConfig }): Promise<void> {
     await agent.stop();
     if (stopped) return;
-    agent = createAgent(next, agentDeps);
-    try {
-      await agent.start();
+    const failure = await startOn(next);
+    if (!failure) {
       log.info({ version: applied?.version ?? 0 }, "remote config applied: pipeline restarted");
-    } catch (error) {
-      // A setting the truck cannot run with: back to what it had, and say so.
-      log.error({ err: error }, "pipeline did not start with the remote config; back to the previous one");
-      await agent.stop().catch(() => undefined);
-      rejected = {
-        version: applied?.version ?? null,
-        reason: `pipeline did not start with it: ${(error as Error).message}`.slice(0, 300),
-        at: new Date().toISOString(),
-      };
-      applied = previous.overlay;
-      effective = previous.config;
-      root.level = applied?.logLevel ?? localLevel;
-      await saveOverlay(file, applied);
-      agent = createAgent(previous.config, agentDeps);
-      await agent.start();
+      return;
+    }
+    // A setting the truck cannot run with: back to what it had, and say so.
+    log.error({ err: failure }, "pipeline did not start with the remote config; back to the previous one");
+    rejected = {
+      version: applied?.version ?? null,
+      reason: `pipeline did not start with it: ${failure.message}`.slice(0, 300),
+      at: new Date().toISOString(),
+    };
+    await fallBackTo(previous.config, previous.overlay);
+    let last = await startOn(previous.config);
+    if (last && previous.overlay && !stopped) {
+      // What ran a moment ago fails too: more likely the truck than the config (a port taken meanwhile, a failing
+      // disk). The local file alone is what the truck was installed with; the bridge sends the desired config again
+      // on the next connect, and it is tried again then.
+      log.error(
+        { err: last, version: previous.overlay.version },
+        "pipeline did not start with the previous remote config either; back to the local file alone",
+      );
+      await fallBackTo(local, undefined);
+      last = await startOn(local);
+    }
+    if (last && !stopped) {
+      log.fatal(
+        { err: last },
+        "pipeline did not start with the remote config, the previous one nor the local file: no agent running",
+      );
+      gaveUp(last);
     }
   }
 
@@ -181,5 +224,6 @@ export async function createAgentHost(local: AgentConfig, deps: AgentHostDeps): 
     whenSettled: async () => {
       while (working) await working;
     },
+    failed,
   };
 }

@@ -23,6 +23,8 @@ function slowKafka() {
       consumers.push(c);
       return {
         connect: async () => {},
+        on: () => () => {},
+        events: { END_BATCH_PROCESS: "consumer.end_batch_process" },
         subscribe: async () => {},
         run: async () => {
           c.running = true;

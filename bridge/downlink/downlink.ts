@@ -18,7 +18,7 @@ import { isTruckId } from "../../protocol/truck-id.ts";
 import type { BrokerPublish } from "../broker/index.ts";
 import type { DownlinkConfig } from "./config.ts";
 import { DesiredConfigs, type DesiredUpdate } from "./desired.ts";
-import { ensureConfigTopic, lastOffsets } from "./topic.ts";
+import { ensureConfigTopic, lastOffsets, whenReadTo } from "./topic.ts";
 
 export interface DownlinkDeps {
   kafka: Kafka;
@@ -55,8 +55,6 @@ export function createDownlink(config: DownlinkConfig, deps: DownlinkDeps): Down
   const subscribed = new Set<string>();
   /** Subscribed before catch-up: delivered once caught up. */
   const waiting = new Set<string>();
-  /** Per partition, the offset of the last record that existed at start; caught up when every one was read. */
-  let endAtStart: Map<number, bigint> | undefined;
   let caughtUp = false;
   let consumer: Consumer | undefined;
   let stopped = false;
@@ -92,15 +90,12 @@ export function createDownlink(config: DownlinkConfig, deps: DownlinkDeps): Down
         { key: key?.toString("utf8").slice(0, 80), partition, offset },
         "downlink: record without a truck id key",
       );
-    const end = endAtStart?.get(partition);
-    if (end !== undefined && BigInt(offset) >= end) {
-      endAtStart!.delete(partition);
-      if (endAtStart!.size === 0) markCaughtUp();
-    }
   }
 
   async function open(): Promise<void> {
     const admin = deps.kafka.admin();
+    /** Per partition, the last offset that existed at start; caught up when the consumer got past every one. */
+    let endAtStart: Map<number, bigint>;
     try {
       await admin.connect();
       if (deps.createTopic) await ensureConfigTopic(admin, config.topic, deps.createTopic);
@@ -115,6 +110,8 @@ export function createDownlink(config: DownlinkConfig, deps: DownlinkDeps): Down
     // reads the whole (compacted) topic again.
     const c = deps.kafka.consumer({ groupId: `fleetsync-downlink-${randomUUID()}`, allowAutoTopicCreation: false });
     consumer = c;
+    // Caught up by how far the consumer got, not by a record at each end offset: there may be none (whenReadTo).
+    whenReadTo(c, config.topic, endAtStart, markCaughtUp);
     await c.connect();
     await c.subscribe({ topic: config.topic, fromBeginning: true });
     await c.run({

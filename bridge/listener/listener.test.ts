@@ -10,6 +10,8 @@ import { silentLogger } from "../../common/log.ts";
 import { lifecycleContract } from "../../test/support/lifecycle-contract.ts";
 import { fixedHeader } from "../../test/support/mqtt-bytes.ts";
 import { waitFor } from "../../test/support/wait.ts";
+import { holdPort, inUse } from "../../test/support/held-port.ts";
+import { isFleetError } from "../../common/errors.ts";
 import { SourceLimiter } from "../auth/limiter.ts";
 import type { Broker, ReadGuard } from "../broker/broker.ts";
 import { ListenerConfigSchema } from "./config.ts";
@@ -95,6 +97,19 @@ describe("listener (broker double)", () => {
     },
     { busy: true },
   );
+
+  it("a port in use is a FLEET_CONFIG_INVALID naming listener.tcp.port and the address, not Node's bare error", async () => {
+    const held = await holdPort();
+    try {
+      const { listener } = listenerWith({ tcp: { host: "127.0.0.1", port: held.port } });
+      listeners.push(listener);
+      const error = await listener.start().catch((e: unknown) => e);
+      expect(isFleetError(error, "FLEET_CONFIG_INVALID")).toBe(true);
+      expect((error as Error).message).toBe(inUse("listener.tcp.port", held.port));
+    } finally {
+      await held.release();
+    }
+  });
 
   it("hands an admitted socket to the broker with a guard, and passes packets within maxPacketBytes", async () => {
     const { listener, served } = listenerWith({ maxPacketBytes: 1_024 });

@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
+import { listenOn } from "../../common/listen.ts";
 import type { Logger } from "../../common/log.ts";
 import { type SourceLimiter, sourceKey } from "../auth/limiter.ts";
 import type { Broker, BrokerConnection } from "../broker/broker.ts";
@@ -159,13 +160,7 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
   }
 
   async function listen(kind: "tcp" | "tls", server: Server, host: string, port: number): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    await listenOn(server, { host, port, field: `listener.${kind}.port` });
     servers.set(kind, server);
     deps.logger.info({ listener: kind, address: server.address() }, "listening");
   }

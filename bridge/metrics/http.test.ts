@@ -1,6 +1,8 @@
 import { request } from "node:http";
 import { Registry } from "prom-client";
-import { describe } from "vitest";
+import { describe, expect, it } from "vitest";
+import { isFleetError } from "../../common/errors.ts";
+import { holdPort, inUse } from "../../test/support/held-port.ts";
 import { silentLogger } from "../../common/log.ts";
 import { lifecycleContract } from "../../test/support/lifecycle-contract.ts";
 import { HttpConfigSchema } from "./config.ts";
@@ -39,4 +41,21 @@ describe("metrics and health endpoint", () => {
     },
     { busy: true },
   );
+
+  it("a port in use is a FLEET_CONFIG_INVALID naming http.port and the address, not Node's bare error", async () => {
+    const held = await holdPort();
+    const http = createHttpServer(HttpConfigSchema.parse({ host: "127.0.0.1", port: held.port }), {
+      registry: new Registry(),
+      ready: async () => ({ ready: true, reasons: [], notes: [] }),
+      logger: silentLogger,
+    });
+    try {
+      const error = await http.start().catch((e: unknown) => e);
+      expect(isFleetError(error, "FLEET_CONFIG_INVALID")).toBe(true);
+      expect((error as Error).message).toBe(inUse("http.port", held.port));
+    } finally {
+      await http.stop();
+      await held.release();
+    }
+  });
 });

@@ -5,6 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { listenOn } from "../../common/listen.ts";
 import type { Logger } from "../../common/log.ts";
 import type { HttpConfig } from "./config.ts";
 import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
@@ -53,11 +54,7 @@ export function createHttpServer(config: HttpConfig, deps: HttpDeps): HttpServer
             },
           );
         });
-        const s = server;
-        await new Promise<void>((resolve, reject) => {
-          s.once("error", reject);
-          s.listen(config.port, config.host, () => resolve());
-        });
+        await listenOn(server, { host: config.host, port: config.port, field: "http.port" });
       }),
     stop: () =>
       life.stop(async () => {

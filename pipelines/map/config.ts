@@ -23,13 +23,13 @@ export const MapConfigSchema = z
           .string()
           .min(1)
           .default(ALERTS_TOPIC)
-          .describe("The detect pipeline's alerts, shown in the event feed (read only when the topic exists)."),
+          .describe("The detect pipeline's alerts, shown in the event feed (read from when the topic exists)."),
         latest: z
           .string()
           .min(1)
           .default(DEFAULT_KAFKA_TOPICS.latest)
           .describe(
-            "Each truck's current state (the latest lane): a truck back from an outage is shown where it is now while its backlog still drains on telemetry (read only when the topic exists).",
+            "Each truck's current state (the latest lane): a truck back from an outage is shown where it is now while its backlog still drains on telemetry (read from when the topic exists).",
           ),
       })
       .strict()

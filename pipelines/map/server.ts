@@ -14,7 +14,8 @@ import type { Registry } from "prom-client";
 import { Counter, Gauge } from "prom-client";
 import { WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../../common/log.ts";
-import { closeServer, listen, opsRoute, requestPath, serverAddress } from "../runtime/http.ts";
+import { listenOn } from "../../common/listen.ts";
+import { closeServer, opsRoute, requestPath, serverAddress } from "../runtime/http.ts";
 import { type ClientQueue, createClientQueue, snapshotOf } from "./coalesce.ts";
 import type { MapConfig } from "./config.ts";
 import type { FleetState } from "./state.ts";
@@ -209,7 +210,7 @@ export function createMapServer(config: MapConfig, deps: MapServerDeps): MapServ
       }
       server = createServer(handle);
       server.on("upgrade", upgrade);
-      await listen(server, config.http.port, config.http.host);
+      await listenOn(server, { host: config.http.host, port: config.http.port, field: "http.port" });
       ticker = setInterval(tick, config.deltaIntervalMs);
       ticker.unref();
     },

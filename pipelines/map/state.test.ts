@@ -133,6 +133,22 @@ describe("fleet state", () => {
     expect(state.counts()).toEqual({ moving: 0, idling: 0, parked: 0, offline: 1, nofix: 0 });
   });
 
+  it("puts outbox gaps and thinned ranges into the feed, saying what was lost and what was only thinned", () => {
+    const state = fleet({ feedSize: 10 });
+    state.applyEvent(ev("G", 1, { type: "gap", channel: "telemetry", fromSeq: 10, toSeq: 19, count: 10 }));
+    state.applyEvent(
+      ev("G", 2, { type: "thinned", channel: "telemetry", fromSeq: 20, toSeq: 139, count: 108, keptEveryS: 10 }),
+    );
+    expect(state.feed().map(({ truckId, kind, text }) => ({ truckId, kind, text }))).toEqual([
+      { truckId: "G", kind: "gap", text: "outbox full: 10 telemetry records lost (seq 10-19)" },
+      {
+        truckId: "G",
+        kind: "thinned",
+        text: "long outage: 108 telemetry records thinned to one per 10 s (seq 20-139; state changes kept)",
+      },
+    ]);
+  });
+
   it("bounds trails and the feed, dropping the oldest", () => {
     const state = fleet();
     for (let seq = 1; seq <= 5; seq += 1) state.applyTelemetry(rec("C", seq), 0);

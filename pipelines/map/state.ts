@@ -46,7 +46,7 @@ export interface FeedEntry {
   id: number;
   truckId: string;
   ts: string;
-  kind: "ignition" | "dtc" | "gap" | "start" | "online" | "offline" | "alert";
+  kind: "ignition" | "dtc" | "gap" | "thinned" | "start" | "online" | "offline" | "alert";
   text: string;
   /** Alerts only: which detector and the alert's state, so the page can mark them. */
   alert?: { id: string; detector: string; state: "opened" | "updated" | "closed" };
@@ -339,6 +339,16 @@ export function createFleetState(options: FleetStateOptions): FleetState {
             record.ts,
             "gap",
             `outbox full: ${record.count} ${record.channel} records lost (seq ${record.fromSeq}-${record.toSeq})`,
+          );
+          break;
+        case "thinned":
+          // Not a loss like a gap: the truck kept one position per keptEveryS and every state change (event v1.2).
+          addFeed(
+            record.truckId,
+            record.ts,
+            "thinned",
+            `long outage: ${record.count} ${record.channel} records thinned to one per ${record.keptEveryS} s ` +
+              `(seq ${record.fromSeq}-${record.toSeq}; state changes kept)`,
           );
           break;
         case "start":

@@ -77,7 +77,8 @@ export const PipelineTopicsSchema = z
       .optional()
       .describe(
         "Alerts topic to read (contract: fleet.alerts). Optional at start: the detect pipeline creates it, so when it " +
-          "does not exist yet the pipeline runs without it (a warning says so).",
+          "does not exist yet the pipeline runs without it (a warning says so) and reads it once it exists (looked " +
+          "for every 5 s; the group rejoins with it).",
       ),
     latest: z
       .string()
@@ -85,7 +86,8 @@ export const PipelineTopicsSchema = z
       .optional()
       .describe(
         `Latest-state topic to read (contract: ${DEFAULT_KAFKA_TOPICS.latest}), compacted, read from its start like status. ` +
-          "Optional at start: when it does not exist yet (a bridge older than the latest lane) the pipeline runs without it.",
+          "Optional at start: when it does not exist yet (a bridge older than the latest lane) the pipeline runs without it, " +
+          "and reads it once it exists, as for alerts.",
       ),
   })
   .strict()

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { listenOn } from "../../common/listen.ts";
 import type { Logger } from "../../common/log.ts";
 
 export interface OpsDeps {
@@ -46,17 +47,6 @@ export function requestPath(req: IncomingMessage): string {
   return (req.url ?? "/").split("?")[0] ?? "/";
 }
 
-/** Starts `server` on host:port; resolves once it listens (rejects on a bind error such as EADDRINUSE). */
-export function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-}
-
 export function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise<void>((resolve) => server.close(() => resolve()));
@@ -81,7 +71,7 @@ export function createOpsServer(config: { host: string; port: number }, deps: Op
       server = createServer((req, res) => {
         if (!opsRoute(deps, requestPath(req), res)) res.writeHead(404).end("not found\n");
       });
-      await listen(server, config.port, config.host);
+      await listenOn(server, { host: config.host, port: config.port, field: "http.port" });
     },
     async stop() {
       const s = server;

@@ -12,7 +12,7 @@ export {
   warnTopicsLeftAtDefault,
 } from "./config.ts";
 export { decodeKafkaValue } from "./decode.ts";
-export { closeServer, createOpsServer, listen, type OpsServer, opsRoute, requestPath } from "./http.ts";
+export { closeServer, createOpsServer, type OpsServer, opsRoute, requestPath } from "./http.ts";
 export { createPipelineMetrics, type PipelineMetrics } from "./metrics.ts";
 export { createPipelineRunner, type PipelineRunner, type PipelineRunnerDeps } from "./runner.ts";
 export type * from "./types.ts";

@@ -78,6 +78,9 @@ type Halted = Map<string, { topic: string; partition: number; code: string }>;
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+/** How often a pipeline looks again for an optional topic (alerts, latest) that did not exist at its start. */
+const OPTIONAL_TOPIC_CHECK_MS = 5_000;
+
 export function createPipelineRunner(config: PipelineRuntimeConfig, deps: PipelineRunnerDeps): PipelineRunner {
   const logger = (deps.logger ?? silentLogger).child({ pipeline: config.name });
   const metrics = deps.metrics ?? createPipelineMetrics(config.name);
@@ -382,6 +385,53 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     });
   }
 
+  function runConsumer(): Promise<void> {
+    return consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+      eachBatch,
+    });
+  }
+
+  /** Optional topics missing at start, looked for again (a map started before detect ever ran must show alerts). */
+  const notYet = new Map<string, RecordKind>();
+  let optionalCheck: NodeJS.Timeout | undefined;
+  let addingTopics: Promise<void> = Promise.resolve();
+
+  function lookForOptionalTopics(): void {
+    if (notYet.size === 0 || life.closed) return;
+    optionalCheck = setTimeout(() => {
+      addingTopics = addAppearedTopics()
+        .catch((error: unknown) => logger.warn({ err: error }, "could not add an optional topic; trying again"))
+        .finally(lookForOptionalTopics);
+    }, OPTIONAL_TOPIC_CHECK_MS);
+    optionalCheck.unref();
+  }
+
+  /**
+   * Rejoins the group with the optional topics that exist now. kafkajs subscribes only while stopped, so the
+   * consumer stops (handled offsets committed first: they are not read again) and runs again; the rejoin assigns
+   * every partition afresh, as any rebalance does.
+   */
+  async function addAppearedTopics(): Promise<void> {
+    const existing = new Set(await admin.listTopics());
+    const appeared = [...notYet].filter(([topic]) => existing.has(topic));
+    if (appeared.length === 0 || life.closed) return;
+    logger.info({ topics: appeared.map(([topic]) => topic) }, "optional topic exists now: reading it too");
+    await committing;
+    await commitHandled().catch(commitFailed);
+    joined = false;
+    await consumer.stop();
+    if (life.closed) return;
+    for (const [topic, kind] of appeared) kindOf.set(topic, kind);
+    await consumer.subscribe({ topics: appeared.map(([topic]) => topic), fromBeginning: config.fromBeginning });
+    for (const [topic] of appeared) notYet.delete(topic);
+    await runConsumer();
+    // A new run forgets kafkajs' pauses: a partition halted by a non-retriable error stays paused.
+    for (const h of halted.values()) consumer.pause([{ topic: h.topic, partitions: [h.partition] }]);
+  }
+
   consumer.on(consumer.events.GROUP_JOIN, (event) => onAssignment(event.payload.memberAssignment));
   consumer.on(consumer.events.CRASH, (event) => {
     joined = false;
@@ -402,10 +452,11 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
           // The alerts topic is the detect pipeline's output: a reader (the map) must work before detect ever ran.
           // The latest topic likewise, before a bridge with the latest lane ever ran.
           for (const [optional, why] of [
-            [config.topics.alerts, "alerts topic does not exist yet (start detect first): reading without it"],
-            [config.topics.latest, "latest topic does not exist yet (an older bridge): reading without it"],
+            [config.topics.alerts, "alerts topic does not exist yet (start detect first): reading it once it does"],
+            [config.topics.latest, "latest topic does not exist yet (an older bridge): reading it once it does"],
           ] as const) {
             if (optional === undefined || existing.has(optional)) continue;
+            notYet.set(optional, kindOf.get(optional)!);
             kindOf.delete(optional);
             logger.warn({ topic: optional }, why);
           }
@@ -418,12 +469,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
           }
           await consumer.connect();
           await consumer.subscribe({ topics: [...kindOf.keys()], fromBeginning: config.fromBeginning });
-          await consumer.run({
-            autoCommit: false,
-            eachBatchAutoResolve: false,
-            partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
-            eachBatch,
-          });
+          await runConsumer();
+          lookForOptionalTopics();
         } catch (error) {
           await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
           if (isFleetError(error)) throw error;
@@ -435,6 +482,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     stop: () =>
       life.stop(async () => {
         joined = false;
+        clearTimeout(optionalCheck);
+        await addingTopics;
         for (const entry of sleeps) {
           clearTimeout(entry.timer);
           entry.resolve();

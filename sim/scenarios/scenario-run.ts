@@ -25,12 +25,19 @@ export interface ScenarioRunOptions {
   password?: (truckId: string) => string | undefined;
   /** Called for every acknowledged record (for progress output). */
   onRecord?(truckId: string, kind: "telemetry" | "events"): void;
+  /**
+   * Ends the run early (the demo's Ctrl-C): each truck stops before its next record and disconnects cleanly, and the
+   * run resolves then, not when the scenario's simulated time would have ended (30 s of the demo's idle truck).
+   */
+  signal?: AbortSignal;
 }
 
 export interface ScenarioRunSummary {
   records: number;
   trucks: number;
   wallMs: number;
+  /** The signal ended the run before every scenario did. */
+  stopped: boolean;
 }
 
 const publish = (client: MqttClient, topic: string, payload: Buffer) =>
@@ -67,9 +74,19 @@ export async function runScenarios(
   const logger = deps.logger ?? silentLogger;
   const began = Date.now();
   let records = 0;
+  const { signal } = options;
   const wait = (simMs: number) => {
     const dueMs = began + simMs / options.speed - Date.now();
-    return dueMs > 0 ? new Promise((resolve) => setTimeout(resolve, dueMs)) : Promise.resolve();
+    if (dueMs <= 0 || signal?.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, dueMs);
+      signal?.addEventListener("abort", done, { once: true });
+    });
   };
   await Promise.all(
     options.trucks.map(async (truck) => {
@@ -77,12 +94,13 @@ export async function runScenarios(
       try {
         for (const { atMs, record } of truck.plan.records) {
           await wait(atMs);
+          if (signal?.aborted) break;
           const payload = record.kind === "telemetry" ? encodeTelemetry([record.value]) : encodeEvents([record.value]);
           await publish(client, topicFor(truck.truckId, record.kind), payload);
           records += 1;
           options.onRecord?.(truck.truckId, record.kind);
         }
-        if (truck.plan.silentFromMs !== undefined) {
+        if (truck.plan.silentFromMs !== undefined && !signal?.aborted) {
           await wait(truck.plan.silentFromMs);
           logger.info({ truckId: truck.truckId }, "connection cut (silent truck)");
           // A reset, not a DISCONNECT: the broker sees the connection fail and the bridge records offline with
@@ -101,5 +119,5 @@ export async function runScenarios(
       }
     }),
   );
-  return { records, trucks: options.trucks.length, wallMs: Date.now() - began };
+  return { records, trucks: options.trucks.length, wallMs: Date.now() - began, stopped: signal?.aborted ?? false };
 }

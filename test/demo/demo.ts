@@ -275,9 +275,12 @@ async function main(): Promise<number> {
   killOnExit(r);
   let stopRequested = false;
   let wake: () => void = () => {};
+  // Ends the scripted truck's scenario with the demo: awaited below, it held a Ctrl-C for up to its 30 s.
+  const scriptedStop = new AbortController();
   const onSignal = () => {
     if (stopRequested) return; // Ctrl-C pressed again: the stop already under way finishes
     stopRequested = true;
+    scriptedStop.abort();
     wake();
   };
   process.on("SIGINT", onSignal);
@@ -450,6 +453,7 @@ async function main(): Promise<number> {
       trucks: scenario,
       speed: SCENARIO_SPEED,
       password: (truckId) => passwords[truckId]!,
+      signal: scriptedStop.signal,
     }).catch((error: unknown) => view.message(`the scripted truck failed: ${(error as Error).message}`));
 
     const viewStart = Date.now();
@@ -509,6 +513,8 @@ async function main(): Promise<number> {
       });
     }
     for (const t of outageTimers) clearTimeout(t);
+    // With --duration the view may end before the scenario: it ends with the view either way.
+    scriptedStop.abort();
     await scripted;
     await configChange;
     const inKafka = TRUCKS.map((t, i) => r.watch!.view(t.truckId, r.agents[i]!.stream()).records);

@@ -8,7 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { createAgent } from "../../../agent/agent.ts";
 import { parseAgentConfig } from "../../../agent/config.ts";
+import { isFleetError } from "../../../common/errors.ts";
+import { holdPort } from "../../support/held-port.ts";
 import { type AgentHost, createAgentHost, overlayFile } from "../../../agent/remote-config/index.ts";
 import { freePort } from "../../../deploy/kafka/local-kafka.ts";
 
@@ -23,7 +26,10 @@ describe("agent host: remote config applied live or by a pipeline restart", () =
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  async function start(logger = pino({ level: "info" }, pino.destination("/dev/null"))) {
+  async function start(
+    logger = pino({ level: "info" }, pino.destination("/dev/null")),
+    make: typeof createAgent = createAgent,
+  ) {
     dir ??= await mkdtemp(join(tmpdir(), "fleetsync-host-"));
     // A broker nobody listens on: the uplink keeps retrying, records stay in the outbox; the host does not care.
     const local = parseAgentConfig({
@@ -33,7 +39,7 @@ describe("agent host: remote config applied live or by a pipeline restart", () =
       sampler: { movingPeriodMs: 4_000 },
       metrics: { enabled: false },
     });
-    const host = await createAgentHost(local, { version: "test", logger });
+    const host = await createAgentHost(local, { version: "test", logger, createAgent: make });
     hosts.push(host);
     await host.start();
     return { host, local, logger };
@@ -92,5 +98,64 @@ describe("agent host: remote config applied live or by a pipeline restart", () =
     const again = await start();
     expect(again.host.report()).toEqual({ appliedConfigVersion: 5 });
     expect(again.host.effective().sampler.movingPeriodMs).toBe(1_500);
+  });
+
+  /**
+   * Makes real agents; the ones numbered in `blocked` (1 = the first) meet their metrics port taken by another
+   * program at start, as a truck does whose port was grabbed while the pipeline restarted (a real EADDRINUSE).
+   */
+  function agentsMeetingATakenPort(port: number, blocked: number[]): typeof createAgent {
+    let made = 0;
+    return (config, deps) => {
+      made += 1;
+      if (!blocked.includes(made)) return createAgent(config, deps);
+      return createAgent({ ...config, metrics: { ...config.metrics, enabled: true, host: "127.0.0.1", port } }, deps);
+    };
+  }
+
+  const stillPending = (promise: Promise<unknown>) =>
+    Promise.race([promise.then(() => false), new Promise<boolean>((resolve) => setImmediate(() => resolve(true)))]);
+
+  it("when the previous remote config fails to start too, runs on the local file alone and persists that", async () => {
+    const held = await holdPort();
+    try {
+      // 1: the first agent; then v2 (2) and v1 again (3) meet the taken port; the local file alone (4) does not.
+      const { host, local } = await start(undefined, agentsMeetingATakenPort(held.port, [2, 3]));
+      host.receive(payload({ version: 1, sampler: { movingPeriodMs: 2_000 } }));
+      await host.whenSettled();
+      expect(host.report()).toEqual({ appliedConfigVersion: 1 });
+      host.receive(payload({ version: 2, outbox: { maxBytes: 4 * 1024 * 1024 } }));
+      await host.whenSettled();
+      expect(host.report()).toMatchObject({
+        appliedConfigVersion: 0,
+        configRejected: {
+          version: 2,
+          reason: expect.stringMatching(/^pipeline did not start with it: metrics\.port:/),
+        },
+      });
+      expect(host.effective()).toEqual(local);
+      await expect(readFile(overlayFile(local))).rejects.toThrow(/ENOENT/);
+      // An agent runs: its outbox is open (a stopped one refuses reads).
+      await expect(host.agent().outbox.read("telemetry", 0, 1, { peek: true })).resolves.toEqual([]);
+      expect(await stillPending(host.failed)).toBe(true);
+    } finally {
+      await held.release();
+    }
+  });
+
+  it("when nothing starts, not even the local file, says so through `failed` (the process exits non-zero)", async () => {
+    const held = await holdPort();
+    try {
+      const { host } = await start(undefined, agentsMeetingATakenPort(held.port, [2, 3, 4]));
+      host.receive(payload({ version: 1, sampler: { movingPeriodMs: 2_000 } }));
+      await host.whenSettled();
+      host.receive(payload({ version: 2, outbox: { maxBytes: 4 * 1024 * 1024 } }));
+      await host.whenSettled();
+      const why = await host.failed;
+      expect(isFleetError(why, "FLEET_CONFIG_INVALID")).toBe(true);
+      expect(why.message).toMatch(/^metrics\.port: 127\.0\.0\.1:\d+ is in use/);
+    } finally {
+      await held.release();
+    }
   });
 });
