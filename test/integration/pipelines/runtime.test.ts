@@ -89,25 +89,17 @@ describe("pipeline runtime", () => {
 
   it("passes on the bridge's received-at header; a null one (another producer's) is no time, not a failing batch", async () => {
     const topic = await newTopic();
-    const producer = kafka.producer();
-    await producer.connect();
-    try {
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: [0, 1, 2].map((seq) => ({
-          key: "T9",
-          value: JSON.stringify(telemetry("T9", seq)),
-          headers: {
-            "content-type": "application/json",
-            // seq 1 names the header with no value: kafkajs writes a null header (length -1).
-            [KAFKA_HEADERS.receivedAt]: seq === 1 ? (null as unknown as string) : `2026-11-30T20:00:0${seq}.000Z`,
-          },
-        })),
-      });
-    } finally {
-      await producer.disconnect();
-    }
+    // seq 1 names the header with no value: kafkajs writes a null header (length -1).
+    await produce(
+      kafka,
+      topic,
+      [0, 1, 2].map((seq) => telemetry("T9", seq)),
+      undefined,
+      (seq) => ({
+        "content-type": "application/json",
+        [KAFKA_HEADERS.receivedAt]: seq === 1 ? null : `2026-11-30T20:00:0${seq}.000Z`,
+      }),
+    );
     const seen: { seq: number; receivedAt: string | undefined }[] = [];
     const r = runner(topic, group(), {
       handle(batch) {
