@@ -24,5 +24,6 @@ export {
 } from "./security.ts";
 export { classifyKafkaError, type KafkaErrorKind, kafkaErrorTypes } from "./errors.ts";
 export { type FastPathState, fastPath } from "./kafkajs-fast-path.ts";
+export { messageHeaderText, messageText, messageTimestampMs } from "./record-batch.ts";
 export { type Delivery, deliveredEach, OffsetBook } from "./offsets.ts";
 export { javaCompatiblePartitioner, KeyPartitioner, partitionMetadata } from "./partitions.ts";

@@ -30,17 +30,13 @@ export interface MapServiceDeps {
 export function createMapService(config: MapConfig, deps: MapServiceDeps = {}): MapService {
   const logger = deps.logger ?? silentLogger;
   const state = createFleetState(config);
-  // Which telemetry partition each truck came from, so a revoked partition's trucks leave this member's map.
-  const partitionOf = new Map<string, number>();
 
   const handler: PipelineHandler = {
     handle(batch: RecordBatch) {
       switch (batch.kind) {
         case "telemetry":
-          for (const d of batch.records) {
-            state.applyTelemetry(d.record, d.kafkaTimestamp);
-            partitionOf.set(d.record.truckId, batch.partition);
-          }
+          // With its partition, so a revoked partition's trucks leave this member's map.
+          for (const d of batch.records) state.applyTelemetry(d.record, d.kafkaTimestamp, batch.partition);
           break;
         case "events":
           for (const d of batch.records) state.applyEvent(d.record);
@@ -58,9 +54,7 @@ export function createMapService(config: MapConfig, deps: MapServiceDeps = {}): 
     },
     revoked(partitions: TopicPartition[]) {
       const lost = new Set(partitions.filter((p) => p.topic === config.topics.telemetry).map((p) => p.partition));
-      const gone = [...partitionOf].filter(([, partition]) => lost.has(partition)).map(([id]) => id);
-      for (const id of gone) partitionOf.delete(id);
-      state.remove(gone);
+      state.remove(state.trucksFrom(lost));
     },
   };
 

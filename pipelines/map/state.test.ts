@@ -44,6 +44,22 @@ function alert(state: Alert["state"], version: number, at: string): Alert {
 }
 
 describe("fleet state", () => {
+  it("finds the trucks of revoked partitions by the partition of each truck's latest telemetry", () => {
+    const state = fleet();
+    state.applyTelemetry(rec("A", 1), 0, 0);
+    state.applyTelemetry(rec("B", 1), 0, 1);
+    state.applyTelemetry(rec("C", 1), 0, 2);
+    // A moved to partition 2 (a repartitioned topic), and an old record still tells where it came from.
+    state.applyTelemetry(rec("A", 2), 0, 2);
+    state.applyTelemetry(rec("B", 1), 0, 1);
+    // Seen on events only: no telemetry partition, never removed by a revoke.
+    state.applyEvent(ev("D", 1, { type: "ignition", on: true }));
+    expect(state.trucksFrom(new Set([2])).sort()).toEqual(["A", "C"]);
+    expect(state.trucksFrom(new Set([0]))).toEqual([]);
+    state.remove(state.trucksFrom(new Set([1, 2])));
+    expect([...state.all()].map((t) => t.id)).toEqual(["D"]);
+  });
+
   it("gives each truck's lag from its newest record to when the map saw it, in get, snapshots and deltas", () => {
     let clock = Date.parse("2026-11-30T06:00:02.500Z");
     const state = fleet({ now: () => clock });

@@ -65,7 +65,11 @@ export interface FleetStateOptions {
 }
 
 export interface FleetState {
-  applyTelemetry(record: TelemetryRecord, kafkaTs: number): void;
+  /**
+   * `partition`: the telemetry partition the record came from, kept with the truck so that the trucks of a revoked
+   * partition can be found (`trucksFrom`) without a map of its own looked up per record.
+   */
+  applyTelemetry(record: TelemetryRecord, kafkaTs: number, partition?: number): void;
   /**
    * A truck's current state from fleet.latest (issue 20): shown when newer (by event time) than what the truck
    * shows, so a truck back from an outage jumps to where it is now; its backlog then fills in the trail behind it.
@@ -81,6 +85,8 @@ export interface FleetState {
   applyAlert(alert: Alert): void;
   /** Forgets trucks (their partitions were revoked). */
   remove(truckIds: Iterable<string>): void;
+  /** The trucks whose latest telemetry came from one of these partitions. */
+  trucksFrom(partitions: ReadonlySet<number>): string[];
   get(truckId: string): TruckView | undefined;
   trail(truckId: string): [number, number][];
   all(): IterableIterator<TruckView>;
@@ -125,6 +131,8 @@ interface Truck {
    * browser reads a truck at most once per interval however many of its records came meanwhile.
    */
   lagStale: boolean;
+  /** The telemetry partition of the truck's latest telemetry record (undefined: none seen yet). */
+  partition: number | undefined;
 }
 
 function emptyView(id: string): TruckView {
@@ -181,6 +189,7 @@ export function createFleetState(options: FleetStateOptions): FleetState {
       dtcsChanged: false,
       ahead: undefined,
       lagStale: false,
+      partition: undefined,
     };
     trucks.set(id, truck);
     if (trucks.size > options.maxTrucks) {
@@ -278,8 +287,9 @@ export function createFleetState(options: FleetStateOptions): FleetState {
   }
 
   return {
-    applyTelemetry(record, kafkaTs) {
+    applyTelemetry(record, kafkaTs, partition) {
       const truck = truckOf(record.truckId);
+      if (partition !== undefined) truck.partition = partition;
       const v = truck.view;
       if (isOld(v, record.stream, record.seq)) return;
       // The same string kept while the stream goes on: each record's copy would live until the truck's next record.
@@ -369,6 +379,12 @@ export function createFleetState(options: FleetStateOptions): FleetState {
         if (!trucks.delete(id)) continue;
         for (const l of listeners) l.removed(id);
       }
+    },
+    trucksFrom(partitions) {
+      const ids: string[] = [];
+      for (const t of trucks.values())
+        if (t.partition !== undefined && partitions.has(t.partition)) ids.push(t.view.id);
+      return ids;
     },
     get(id) {
       const truck = trucks.peek(id);

@@ -49,10 +49,15 @@ function validatorFor(kind: RecordKind): ValidateFunction {
 export type DecodeOutcome<K extends RecordKind> = { ok: true; record: RecordOf[K] } | { ok: false; error: FleetError };
 
 export function decodeKafkaValue<K extends RecordKind>(kind: K, value: Buffer | null): DecodeOutcome<K> {
-  if (value === null) return invalid(kind, "the value is empty (a tombstone)");
+  return decodeKafkaText(kind, value === null ? null : value.toString("utf8"));
+}
+
+/** The same from the value's UTF-8 text (null: a tombstone), which the runner reads without a Buffer per record. */
+export function decodeKafkaText<K extends RecordKind>(kind: K, text: string | null): DecodeOutcome<K> {
+  if (text === null) return invalid(kind, "the value is empty (a tombstone)");
   let json: unknown;
   try {
-    json = JSON.parse(value.toString("utf8"));
+    json = JSON.parse(text);
   } catch (error) {
     return invalid(kind, `the value is not JSON: ${(error as Error).message}`);
   }

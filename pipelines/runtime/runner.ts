@@ -26,12 +26,13 @@
 import type { Admin, Consumer, EachBatchPayload } from "kafkajs";
 import { FleetError, isFleetError } from "../../common/errors.ts";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
+import { messageHeaderText, messageText, messageTimestampMs } from "../../common/kafka/record-batch.ts";
 import { kafkaFailure } from "../../common/kafka/security.ts";
 import { type Logger, silentLogger } from "../../common/log.ts";
 import { createInOrderFilter, type InOrderFilter } from "../../protocol/in-order.ts";
 import { KAFKA_HEADERS } from "../../protocol/kafka.ts";
 import type { PipelineRuntimeConfig } from "./config.ts";
-import { decodeKafkaValue } from "./decode.ts";
+import { decodeKafkaText } from "./decode.ts";
 import { createPipelineMetrics, type PipelineMetrics } from "./metrics.ts";
 import type {
   Delivered,
@@ -253,7 +254,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const tally = { kept: 0, duplicate: 0, late: 0, "stale-stream": 0, invalid: 0, missing: 0 };
     // kafkajs already leaves out messages below the fetched offset (a compressed batch can start earlier).
     for (const message of batch.messages) {
-      const decoded = decodeKafkaValue(state.kind, message.value);
+      const decoded = decodeKafkaText(state.kind, messageText(message));
       if (!decoded.ok) {
         tally.invalid += 1;
         count(decoded.error);
@@ -266,10 +267,11 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
       const delivered: Delivered<unknown> = {
         record: decoded.record,
         offset: message.offset,
-        kafkaTimestamp: Number(message.timestamp),
+        kafkaTimestamp: messageTimestampMs(message),
       };
-      const receivedAt = message.headers?.[KAFKA_HEADERS.receivedAt];
-      if (receivedAt !== undefined) delivered.receivedAt = receivedAt.toString();
+      // A null header value is no time (it used to be a TypeError that failed the batch again and again).
+      const receivedAt = messageHeaderText(message, KAFKA_HEADERS.receivedAt);
+      if (receivedAt !== undefined) delivered.receivedAt = receivedAt;
       if (state.filter) {
         const verdict = state.filter.accept(decoded.record as { truckId: string; stream: string; seq: number });
         if (!verdict.keep) {

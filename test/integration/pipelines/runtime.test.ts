@@ -17,6 +17,7 @@ import {
 } from "../../../pipelines/runtime/index.ts";
 import { FleetError } from "../../../common/errors.ts";
 import type { Alert } from "../../../protocol/alerts.ts";
+import { KAFKA_HEADERS } from "../../../protocol/kafka.ts";
 import type { TelemetryRecord } from "../../../protocol/records.ts";
 import { createTopics, deleteTopics, testKafka, uniqueTopic } from "../../support/kafka.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -84,6 +85,34 @@ describe("pipeline runtime", () => {
     const byResult = Object.fromEntries(records.map((v) => [v.labels.result, v.value]));
     expect(byResult).toMatchObject({ kept: 4, duplicate: 1, invalid: 2 });
     expect(r.ready()).toBe(true);
+  });
+
+  it("passes on the bridge's received-at header; a null one (another producer's) is no time, not a failing batch", async () => {
+    const topic = await newTopic();
+    // seq 1 names the header with no value: kafkajs writes a null header (length -1).
+    await produce(
+      kafka,
+      topic,
+      [0, 1, 2].map((seq) => telemetry("T9", seq)),
+      undefined,
+      (seq) => ({
+        "content-type": "application/json",
+        [KAFKA_HEADERS.receivedAt]: seq === 1 ? null : `2026-11-30T20:00:0${seq}.000Z`,
+      }),
+    );
+    const seen: { seq: number; receivedAt: string | undefined }[] = [];
+    const r = runner(topic, group(), {
+      handle(batch) {
+        for (const d of batch.records) seen.push({ seq: (d.record as TelemetryRecord).seq, receivedAt: d.receivedAt });
+      },
+    });
+    await r.start();
+    await waitFor(() => seen.length >= 3, "3 records handled");
+    expect(seen).toEqual([
+      { seq: 0, receivedAt: "2026-11-30T20:00:00.000Z" },
+      { seq: 1, receivedAt: undefined },
+      { seq: 2, receivedAt: "2026-11-30T20:00:02.000Z" },
+    ]);
   });
 
   it("commits a batch's offsets only after its handler finished", async () => {

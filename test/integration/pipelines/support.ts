@@ -55,6 +55,8 @@ export async function produce(
   values: (object | string | null)[],
   keyOf: (value: object | string | null) => string = (v) =>
     typeof v === "object" && v !== null ? (v as { truckId: string }).truckId : "junk",
+  /** Each record's headers (by its index); a null value is written as a null header. */
+  headersOf?: (index: number) => Record<string, string | null>,
 ): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
@@ -62,9 +64,11 @@ export async function produce(
     await producer.send({
       topic,
       acks: -1,
-      messages: values.map((v) => ({
+      messages: values.map((v, i) => ({
         key: keyOf(v),
         value: v === null ? null : typeof v === "string" ? v : JSON.stringify(v),
+        // kafkajs' type has no null header value, but it writes one (length -1), as another producer may.
+        ...(headersOf ? { headers: headersOf(i) as Record<string, string> } : {}),
       })),
     });
   } finally {
