@@ -1,8 +1,7 @@
 /**
  * The detect pipeline's checkpoint, in Kafka (the one file of pipelines/detect that knows the Kafka client).
  *
- * Each batch commits in ONE Kafka transaction (batches of several partitions that arrive together share one; at most
- * one in flight, service.ts overlaps it with reading the next fetch): its alerts to fleet.alerts, the new state of every truck it
+ * Each batch commits in ONE Kafka transaction (batches of several partitions that arrive together share one): its alerts to fleet.alerts, the new state of every truck it
  * touched (and the in-order filter's position for it) to a compacted changelog topic, the partition's position to
  * the same changelog, and the consumer group's offset (sendOffsets). Either all of it is visible to read_committed
  * readers or none of it, so after a crash the pipeline resumes from a state and a position that belong together:
@@ -44,13 +43,8 @@ export interface Checkpoint {
   start(): Promise<void>;
   /** The alerts and state writes (with their consumer offsets) of several batches in one transaction. */
   commit(writes: (StateWrite & { alerts: Alert[] })[]): Promise<void>;
-  /**
-   * The stored state of a partition, or undefined to start it afresh (none stored, or the group was moved).
-   * `afterFailure`: this member is rewinding after a failed commit; no replay can have moved the group meanwhile
-   * (Kafka moves only an empty group's offsets), so the changelog's position holds even when the group's offset
-   * reads older (a commit whose answer was lost may have committed, and its offsets show a moment later).
-   */
-  restore(kind: RecordKind, partition: number, afterFailure?: boolean): Promise<Restored | undefined>;
+  /** The stored state of a partition, or undefined to start it afresh (none stored, or the group was moved). */
+  restore(kind: RecordKind, partition: number): Promise<Restored | undefined>;
   /** Forget the changelog read for the last assignment (the next assignment reads it again). */
   forgetRestore(): void;
   /** Per partition of `topic`: its first offset and the offset after its last committed record. */
@@ -231,8 +225,7 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
     async commit(writes) {
       const changelog: Message[] = [];
       const alerts: Message[] = [];
-      // Per topic, partition -> next offset: a partition's later batch in the same transaction replaces its earlier.
-      const offsets = new Map<string, Map<number, string>>();
+      const offsets = new Map<string, { partition: number; offset: string }[]>();
       for (const write of writes) {
         for (const [truckId, entry] of write.updates) {
           changelog.push({
@@ -247,9 +240,9 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
           value: JSON.stringify({ v: VERSION, nextOffset: write.nextOffset }),
         });
         const topic = topicOf[write.kind];
-        const byPartition = offsets.get(topic) ?? new Map<number, string>();
-        byPartition.set(write.partition, write.nextOffset);
-        offsets.set(topic, byPartition);
+        const list = offsets.get(topic) ?? [];
+        list.push({ partition: write.partition, offset: write.nextOffset });
+        offsets.set(topic, list);
       }
       await exclusive(() =>
         inTransaction(async (transaction) => {
@@ -264,16 +257,13 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
           if (offsets.size === 0) return;
           await transaction.sendOffsets({
             consumerGroupId: config.groupId,
-            topics: [...offsets].map(([topic, partitions]) => ({
-              topic,
-              partitions: [...partitions].map(([partition, offset]) => ({ partition, offset })),
-            })),
+            topics: [...offsets].map(([topic, partitions]) => ({ topic, partitions })),
           });
         }),
       );
     },
 
-    async restore(kind, partition, afterFailure = false) {
+    async restore(kind, partition) {
       restoring ??= readChangelog();
       const values = await restoring;
       const raw = values.get(positionKey(kind, partition));
@@ -281,22 +271,17 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
       const keys = [...values.keys()].filter((k) => k.startsWith(prefix));
       const stored = raw === undefined ? undefined : (JSON.parse(raw) as { nextOffset: string }).nextOffset;
       const committed = await committedOffset(kind, partition);
-      // The group's offset can be ahead of the checkpoint without a replay in a group checkpointed by an earlier
-      // version, whose runtime committed a batch whose records were all filtered (duplicates, invalid) without
-      // calling the handler (now the handler gets it and the checkpoint stores its position). Nothing of those
-      // records changes state, so the state holds and reading resumes at the group's offset. Only a group moved back
-      // (a replay) or forgotten makes the state wrong for where reading starts.
-      const trucks = () => {
-        const held = new Map<string, TruckEntry>();
+      // The group's offset can be ahead of the checkpoint without a replay: the runtime commits a batch whose
+      // records were all filtered (duplicates, invalid) without calling the handler. Nothing of those records
+      // changes state, so the state holds and reading resumes at the group's offset. Only a group moved back (a
+      // replay) or forgotten makes the state wrong for where reading starts.
+      if (stored !== undefined && committed !== undefined && BigInt(committed) >= BigInt(stored)) {
+        const trucks = new Map<string, TruckEntry>();
         for (const k of keys) {
           const { v: _v, ...entry } = JSON.parse(values.get(k)!) as TruckEntry & { v: number };
-          held.set(k.slice(prefix.length), entry);
+          trucks.set(k.slice(prefix.length), entry);
         }
-        return held;
-      };
-      if (stored !== undefined && afterFailure) return { nextOffset: stored, trucks: trucks() };
-      if (stored !== undefined && committed !== undefined && BigInt(committed) >= BigInt(stored)) {
-        return { nextOffset: committed, trucks: trucks() };
+        return { nextOffset: committed, trucks };
       }
       if (stored !== undefined || keys.length > 0) {
         logger.warn(

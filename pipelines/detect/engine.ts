@@ -5,10 +5,9 @@
  * geofences and the silent detector's last-seen; events drive trouble codes; status tells the silent sweep whether
  * a truck left by its own will.
  *
- * `plan` computes a batch's alerts and the touched trucks' new states on copies; `apply` installs them. The service
- * applies a plan at once and commits it (alerts + states + position, one Kafka transaction) while the next fetch is
- * planned; when a commit fails it drops the partitions' state and restores it from the checkpoint, and the records'
- * redelivery decides exactly the same (service.ts).
+ * `plan` computes a batch's alerts and the touched trucks' new states on copies; `apply` installs them only after
+ * the checkpoint (alerts + states + position, one Kafka transaction) committed. A batch whose commit failed thus
+ * leaves memory as it was, and its redelivery decides exactly the same.
  */
 import type { Alert } from "../../protocol/alerts.ts";
 import type { TruckPosition } from "../../protocol/in-order.ts";

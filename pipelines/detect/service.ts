@@ -13,10 +13,10 @@ import type { Alert } from "../../protocol/alerts.ts";
 import { parsePipelineRuntimeConfig } from "../runtime/config.ts";
 import { createOpsServer, type OpsServer } from "../runtime/http.ts";
 import { createPipelineRunner, type PipelineRunner } from "../runtime/runner.ts";
-import type { OffsetStore, PipelineHandler, RecordKind, StoredPosition } from "../runtime/types.ts";
+import type { OffsetStore, PipelineHandler, RecordBatch, RecordKind, StoredPosition } from "../runtime/types.ts";
 import { type Checkpoint, createCheckpoint } from "./checkpoint.ts";
 import type { DetectConfig } from "./config.ts";
-import { createDetectEngine, type DetectEngine, type Plan } from "./engine.ts";
+import { createDetectEngine, type DetectEngine } from "./engine.ts";
 import { type Geofence, loadGeofences } from "./geo.ts";
 
 export interface DetectService {
@@ -38,17 +38,12 @@ export interface DetectServiceDeps {
   onAlerts?(alerts: Alert[]): void;
   /** The sweep's clock (default Date.now). */
   now?(): number;
-  /** The checkpoint (default: Kafka transactions, checkpoint.ts); a test wraps the real one to make commits fail. */
-  checkpoint?: Checkpoint;
 }
-
-/** Batches the open group may hold before `handle` waits for the transaction in flight: about four fetches. */
-const MAX_OPEN_BATCHES = 32;
 
 export function createDetectService(config: DetectConfig, deps: DetectServiceDeps = {}): DetectService {
   const logger = deps.logger ?? silentLogger;
   const now = deps.now ?? Date.now;
-  const checkpoint: Checkpoint = deps.checkpoint ?? createCheckpoint(config, logger.child({ part: "checkpoint" }));
+  const checkpoint: Checkpoint = createCheckpoint(config, logger.child({ part: "checkpoint" }));
   const kindOf = new Map<string, RecordKind>([
     [config.topics.telemetry, "telemetry"],
     [config.topics.events, "events"],
@@ -56,110 +51,66 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
   ]);
   let engine: DetectEngine | undefined;
   /**
-   * Commits overlapped with reading (docs/pipelines.md, "detect"). A batch is planned and applied to memory at once
-   * and its plan joins the open group; the group commits as one transaction (alerts, states, positions, the group's
-   * offsets) once the transaction before it has committed: at most one in flight, the next begun only after it.
-   * `handle` resolves at once while the open group is under MAX_OPEN_BATCHES, else when the transaction in flight
-   * has ended, so kafkajs fetches and this process plans the next fetches while the previous one commits (one
-   * transaction per fetch made each fetch wait for several round trips). A batch that reached its partition's end
-   * waits for its own commit: nothing more to read.
-   *
-   * Memory runs ahead of Kafka by at most one group (bounded by the cap). If a commit fails, nothing of the lost groups may stay: every
-   * partition's state is dropped and the runtime rewinds every partition to the checkpoint (`runner.rewind`), whose
-   * load restores the state from the changelog, and the records are handled again from there.
+   * Group commit: batches of different partitions that arrive while a transaction is in flight are planned and
+   * committed together in the next one (a transaction is several round trips; one per batch made Kafka's latency
+   * the pipeline's pace). Planning happens here, one group at a time, so a plan always starts from the state the
+   * previous group left. The silent sweep is a group of its own: its plans and a batch's may touch the same truck.
    */
-  interface Group {
-    plans: Plan[];
-    done: Promise<void>;
-    finish(): void;
-  }
-  let open: Group | undefined;
-  let committing: Group | undefined;
-  let scheduled = false;
-  /** Partitions rewound after a failed commit: their next load trusts the changelog's position (checkpoint.ts). */
-  const rewinding = new Set<string>();
+  type Item = { batch: RecordBatch } | { sweep: (partition: number) => boolean };
+  const queue: { item: Item; done: () => void; failed: (error: unknown) => void }[] = [];
+  let flushing: Promise<void> | undefined;
 
-  function newGroup(): Group {
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    return { plans: [], done, finish };
-  }
-
-  /** Applies plans to memory and queues them for the next transaction; the group they joined. */
-  function add(plans: Plan[]): Group {
-    for (const plan of plans) engine!.apply(plan);
-    const group = (open ??= newGroup());
-    group.plans.push(...plans);
-    schedule();
-    return group;
-  }
-
-  function schedule(): void {
-    if (committing || scheduled || !open) return;
-    scheduled = true;
-    // A macrotask, not a microtask: kafkajs hands the batches of one fetch to eachBatch together, and each reaches
-    // `handle` only after its decode and a few awaits. Begun at once, the transaction would carry the fetch's first
-    // batch and leave the others for a second one.
-    setImmediate(() => {
-      scheduled = false;
-      void commitNext();
+  function enqueue(item: Item): Promise<void> {
+    return new Promise<void>((done, failed) => {
+      queue.push({ item, done, failed });
+      flushing ??= flush();
     });
   }
 
-  async function commitNext(): Promise<void> {
-    if (committing || !open) return;
-    const group = (committing = open);
-    open = undefined;
+  async function flush(): Promise<void> {
+    // Yield a macrotask, not a microtask: kafkajs hands the batches of one fetch to eachBatch together, and each
+    // reaches `handle` only after its decode and a few awaits. Started at once, the first batch's transaction left
+    // the fetch's other batches for a second transaction, and the next fetch waits for both (two commits per fetch
+    // in `npm run bench:detect`). After setImmediate the whole fetch is queued and commits as one group.
+    // (Also: `flushing` is set before this can finish and clear it.)
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
-      await checkpoint.commit(group.plans);
-      for (const plan of group.plans) {
-        for (const alert of plan.alerts) alerts.inc({ detector: alert.detector, state: alert.state });
-        if (plan.droppedDtcs > 0) droppedDtcs.inc(plan.droppedDtcs);
-        if (plan.alerts.length > 0) deps.onAlerts?.(plan.alerts);
-      }
-    } catch (error) {
-      rewind(error);
+      await flushQueue();
     } finally {
-      committing = undefined;
-      group.finish();
-      schedule();
+      flushing = undefined;
     }
   }
 
-  /** After a failed commit: memory and every partition's position back to the checkpoint (the class comment). */
-  function rewind(error: unknown): void {
-    logger.warn({ err: error }, "detect checkpoint failed: every partition is read again from the checkpoint");
-    checkpointFailures.inc();
-    const lost = open;
-    open = undefined;
-    // Synchronously from here to runner.rewind(): no batch is planned on the dropped state meanwhile.
-    for (const kind of ["telemetry", "events", "status"] as const) {
-      for (const partition of engine!.partitions(kind)) {
-        engine!.drop(kind, partition);
-        rewinding.add(`${kind}/${partition}`);
+  async function flushQueue(): Promise<void> {
+    while (queue.length > 0) {
+      const first = queue[0]!;
+      const group = "sweep" in first.item ? queue.splice(0, 1) : takeBatches();
+      try {
+        const plans = group.flatMap(({ item }) =>
+          "batch" in item ? [engine!.plan(item.batch)] : engine!.sweep(now(), item.sweep),
+        );
+        if (plans.length > 0) await checkpoint.commit(plans);
+        for (const plan of plans) {
+          engine!.apply(plan);
+          for (const alert of plan.alerts) alerts.inc({ detector: alert.detector, state: alert.state });
+          if (plan.droppedDtcs > 0) droppedDtcs.inc(plan.droppedDtcs);
+          if (plan.alerts.length > 0) deps.onAlerts?.(plan.alerts);
+        }
+        for (const g of group) g.done();
+      } catch (error) {
+        // Nothing was applied: every batch of the group is delivered again by the runtime.
+        for (const g of group) g.failed(error);
       }
     }
-    for (const { topic, partition } of runner.assignment()) rewinding.add(`${kindOf.get(topic)}/${partition}`);
-    checkpoint.forgetRestore();
-    runner.rewind();
-    // Their batches are read again (the runtime dropped their positions): nothing of them is kept.
-    lost?.finish();
   }
 
-  /** Resolves once nothing planned is left uncommitted (or given up after a failure). */
-  async function settled(): Promise<void> {
-    for (let group = committing ?? open; group; group = committing ?? open) await group.done;
+  function takeBatches() {
+    const end = queue.findIndex((q) => "sweep" in q.item);
+    return queue.splice(0, end < 0 ? queue.length : end);
   }
 
   const handler: PipelineHandler = {
-    handle(batch) {
-      const group = add([engine!.plan(batch)]);
-      if (batch.atEnd) return group.done;
-      // Reading goes on while the open group is small: a transaction that takes longer than a fetch no longer stalls
-      // the reader; past the cap the batch waits for the transaction in flight (memory ahead of Kafka is bounded).
-      return group.plans.length < MAX_OPEN_BATCHES ? undefined : committing?.done;
-    },
-    settled,
+    handle: (batch) => enqueue({ batch }),
     revoked(partitions) {
       for (const { topic, partition } of partitions) {
         const kind = kindOf.get(topic);
@@ -172,14 +123,12 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
   };
 
   const offsetStore: OffsetStore = {
-    commitsGroupOffsets: true,
     async load(topic, partition): Promise<StoredPosition | undefined> {
       const kind = kindOf.get(topic);
       if (!kind || !engine) return undefined;
       const held = engine.position(kind, partition);
       if (held) return kind === "status" ? { nextOffset: held.nextOffset } : held;
-      const afterFailure = rewinding.delete(`${kind}/${partition}`);
-      const restored = await checkpoint.restore(kind, partition, afterFailure);
+      const restored = await checkpoint.restore(kind, partition);
       if (!restored) {
         engine.drop(kind, partition);
         return undefined;
@@ -208,11 +157,6 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
     name: "fleetsync_detect_alerts_total",
     help: "Alert changes written to the alerts topic, by detector and state.",
     labelNames: ["detector", "state"] as const,
-    registers: [runner.metrics.registry],
-  });
-  const checkpointFailures = new Counter({
-    name: "fleetsync_detect_checkpoint_failures_total",
-    help: "Checkpoint transactions that failed; each rewinds every partition to the last committed checkpoint.",
     registers: [runner.metrics.registry],
   });
   const droppedDtcs = new Counter({
@@ -256,12 +200,14 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
       .filter((tp) => tp.topic === config.topics.status)
       .every((tp) => readTo("status", tp.partition, statusEnds.get(tp.partition)));
     if (!statusRead) return;
-    const plans = engine.sweep(
-      now(),
-      (partition) =>
-        engine!.nextOffset("telemetry", partition) !== undefined && readTo("telemetry", partition, ends.get(partition)),
-    );
-    if (plans.length > 0) await add(plans).done;
+    await enqueue({
+      sweep(partition) {
+        return (
+          engine!.nextOffset("telemetry", partition) !== undefined &&
+          readTo("telemetry", partition, ends.get(partition))
+        );
+      },
+    });
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -302,7 +248,7 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
       stopping ??= (async () => {
         clearInterval(timer);
         await runner.stop();
-        await settled();
+        await flushing;
         await Promise.allSettled([ops.stop(), checkpoint.stop()]);
       })();
       return stopping;

@@ -6,11 +6,6 @@
  *   repeats at most the batches in hand (at least once);
  * - a pipeline that must apply each record once supplies an OffsetStore: on assignment the runner seeks to the
  *   stored position and restores the filter from it, whatever Kafka's committed offset says (exactly once);
- * - a store that commits the group's offsets in its own transactions (detect) may let `handle` resolve before it
- *   committed (the next fetch overlaps the commit): the runner then commits no offsets of its own, gets every batch
- *   handled (also one whose records were all filtered, so the stored position passes them), waits for the handler's
- *   `settled()` before a rebalance or stop releases partitions, and `rewind()` puts every partition back to the
- *   store's position after the store failed;
  * - a rebalance resets every partition's filter (another member may have read it meanwhile) and tells the handler
  *   which partitions it lost, so it can release their state;
  * - a record that does not validate is counted, logged with topic/partition/offset and skipped: another producer's
@@ -67,12 +62,6 @@ export interface PipelineRunner extends Lifecycle {
   halted(): Array<TopicPartition & { code: string }>;
   /** The partitions this member holds now. */
   assignment(): TopicPartition[];
-  /**
-   * Every partition this member holds starts again from its offset store's position (pipelines with an OffsetStore
-   * only): a handler whose store failed to commit calls it, with its own memory of the lost batches dropped, so
-   * every record not stored is read and handled again. Batches already fetched are dropped unread.
-   */
-  rewind(): void;
 }
 
 interface PartitionState {
@@ -82,10 +71,6 @@ interface PartitionState {
   positioned: Promise<string | undefined>;
   aligned: boolean;
   failures: number;
-  /** Moves on at every seek of ours after the assignment: a batch whose handling began before a seek is dropped. */
-  generation: number;
-  /** The offset the first batch of this assignment was fetched at: where a rewind with nothing stored goes. */
-  origin?: string;
 }
 
 /** A partition paused after a non-retriable handler error: the error, for the logs and `halted()`. */
@@ -104,8 +89,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const topic = config.topics[kind];
     if (topic !== undefined) kindOf.set(topic, kind);
   }
-  /** The store commits the group's offsets in its own transactions; the runner must not (types.ts says why). */
-  const ownGroupOffsets = deps.offsetStore?.commitsGroupOffsets === true;
   const kafka = createKafkaClient({ ...config.kafka, clientId: config.kafka.clientId ?? config.groupId });
   const consumer: Consumer = kafka.consumer({
     groupId: config.groupId,
@@ -171,9 +154,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
   }
 
   function position(tp: TopicPartition, state: PartitionState): Promise<string | undefined> {
-    // A pipeline with its own offsets cannot read from anywhere else than its store's position (its state belongs
-    // there): a failed load is tried again, with the handler's backoff, until it answers or the pipeline stops.
-    if (deps.offsetStore) return storedPosition(tp, state, deps.offsetStore);
     return startOffset(tp, state).then(
       (offset) => {
         if (offset !== undefined) consumer.seek({ ...tp, offset });
@@ -191,29 +171,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     );
   }
 
-  async function storedPosition(
-    tp: TopicPartition,
-    state: PartitionState,
-    store: OffsetStore,
-  ): Promise<string | undefined> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const offset = (await loadStored(store, tp, state)) ?? state.origin;
-        if (offset !== undefined) consumer.seek({ ...tp, offset });
-        return offset;
-      } catch (error) {
-        const err = new FleetError("FLEET_KAFKA", `cannot load the stored position of ${tp.topic}/${tp.partition}`, {
-          cause: error,
-        });
-        count(err);
-        if (life.closed) return undefined;
-        const delayMs = Math.min(config.retry.maxMs, config.retry.initialMs * 2 ** Math.min(attempt - 1, 20));
-        logger.error({ err, ...tp, retryInMs: delayMs }, "stored position lookup failed; trying again");
-        await sleep(delayMs);
-      }
-    }
-  }
-
   function onAssignment(assignment: Record<string, number[]>): void {
     metrics.rebalances.inc();
     const next = new Map<string, PartitionState>();
@@ -228,7 +185,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
           positioned: Promise.resolve(undefined),
           aligned: false,
           failures: 0,
-          generation: 0,
         };
         state.positioned = position({ topic, partition }, state);
         next.set(key(topic, partition), state);
@@ -311,15 +267,13 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const state = partitions.get(key(tp.topic, tp.partition));
     if (!state) return; // not (or no longer) ours: the next assignment brings it back with a fresh state
     if (halted.has(key(tp.topic, tp.partition))) return; // batches of the same fetch, after the pause
-    const generation = state.generation;
     const start = await state.positioned;
-    if (!payload.isRunning() || payload.isStale() || state.generation !== generation) return;
+    if (!payload.isRunning() || payload.isStale()) return;
     const fetchedOffset = (batch as unknown as { fetchedOffset: string }).fetchedOffset;
     if (!state.aligned) {
       // The first batch after a seek must come from the sought offset; one fetched before the seek is dropped unread.
       if (start !== undefined && fetchedOffset !== start) return;
       state.aligned = true;
-      state.origin ??= fetchedOffset;
     }
     if (batch.isEmpty()) return;
     const records = decodeBatch(batch, state);
@@ -330,13 +284,12 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
       kind: state.kind,
       ...tp,
       records,
-      atEnd: BigInt(batch.highWatermark) <= BigInt(nextOffset),
       position: (trucks?: Iterable<string>): StoredPosition =>
         filter ? { nextOffset, filter: filter.snapshot(trucks) } : { nextOffset },
     } as RecordBatch;
     const began = process.hrtime.bigint();
     try {
-      if (records.length > 0 || ownGroupOffsets) await deps.handler.handle(typed);
+      if (records.length > 0) await deps.handler.handle(typed);
     } catch (error) {
       await handlerFailed(error, tp, state, fetchedOffset);
       return;
@@ -344,12 +297,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     metrics.handlerSeconds.observe(Number(process.hrtime.bigint() - began) / 1e9);
     metrics.batches.inc({ result: "ok" });
     state.failures = 0;
-    metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Number(batch.offsetLag()));
-    if (ownGroupOffsets) {
-      payload.resolveOffset(last);
-      await settleBeforeRebalance(payload);
-      return;
-    }
     // Committed only now, after the handler; at most every commitIntervalMs (stop() commits the rest), because a
     // commit per batch is a round trip that stalls the partition's next batch. Not awaited here either: kafkajs
     // fetches again only when every batch of its last fetch is handled, so an awaited commit held up all
@@ -359,22 +306,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const wait = lastCommit + config.commitIntervalMs - Date.now();
     if (wait <= 0) commitInBackground();
     else commitTimer ??= setTimeout(commitInBackground, wait).unref();
-  }
-
-  /**
-   * kafkajs rejoins its group as soon as a heartbeat says the group rebalances, and has no hook before it does: our
-   * heartbeat here (kafkajs sends one at most every heartbeat interval; the one kafkajs makes right after this batch
-   * then sends nothing) finds the rebalance first, and the handler's commits in flight finish before the error
-   * lets kafkajs rejoin and release the partitions. (A rebalance found by kafkajs' heartbeat after an empty fetch
-   * needs no wait: the handler finishes the commit of a batch that reached its partition's end before resolving.)
-   */
-  async function settleBeforeRebalance(payload: EachBatchPayload): Promise<void> {
-    try {
-      await payload.heartbeat();
-    } catch (error) {
-      await deps.handler.settled?.();
-      throw error;
-    }
+    metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Number(batch.offsetLag()));
   }
 
   function commitInBackground(): void {
@@ -437,7 +369,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     consumer.seek({ ...tp, offset: target });
     state.positioned = Promise.resolve(target);
     state.aligned = false;
-    state.generation += 1;
     await sleep(delayMs);
   }
 
@@ -452,18 +383,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
       };
       sleeps.add(entry);
     });
-  }
-
-  function rewind(): void {
-    if (!deps.offsetStore) throw new FleetError("FLEET_PIPELINE_HANDLER", "rewind needs an offset store");
-    for (const [k, state] of partitions) {
-      if (halted.has(k)) continue;
-      // Synchronously, before the caller's next await: no batch handled after this call sees the old position.
-      state.generation += 1;
-      state.aligned = false;
-      state.filter = newFilter(state.kind);
-      state.positioned = position(parseKey(k), state);
-    }
   }
 
   function runConsumer(): Promise<void> {
@@ -502,7 +421,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     logger.info({ topics: appeared.map(([topic]) => topic) }, "optional topic exists now: reading it too");
     await committing;
     await commitHandled().catch(commitFailed);
-    await deps.handler.settled?.(); // consumer.stop leaves the group: its partitions' next owner reads the store
     joined = false;
     await consumer.stop();
     if (life.closed) return;
@@ -572,8 +490,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
         }
         sleeps.clear();
         if (inFlight > 0) await new Promise<void>((resolve) => (whenIdle = resolve));
-        // Before leaving the group: the next owner of these partitions reads the store (detect's changelog).
-        await deps.handler.settled?.();
         await committing;
         await commitHandled().catch(commitFailed);
         await consumer.disconnect();
@@ -583,7 +499,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     ready: () => joined && !life.closed && halted.size === 0,
     halted: () => [...halted.values()],
     assignment: () => [...partitions.keys()].map(parseKey),
-    rewind,
   };
 }
 

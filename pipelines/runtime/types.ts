@@ -44,11 +44,6 @@ interface BatchOf<K extends RecordKind> {
   /** Kept records in partition order; may be empty when every record was filtered or invalid. */
   records: Delivered<RecordOf[K]>[];
   /**
-   * True when the partition held no records after this batch when it was fetched (caught up): a pipeline that
-   * overlaps its commits with the next fetch has no next fetch to overlap with and may as well finish now.
-   */
-  atEnd: boolean;
-  /**
    * The position after this batch, for pipelines that store their own offsets (exactly once). `trucks`: the filter
    * positions of just these trucks (a pipeline storing each truck's position beside its state needs no others).
    */
@@ -70,13 +65,6 @@ export interface TopicPartition {
  */
 export interface OffsetStore {
   load(topic: string, partition: number): Promise<StoredPosition | undefined>;
-  /**
-   * True when the store commits the group's offsets itself, inside its transaction (Kafka's sendOffsets). The runner
-   * then never commits them (its commit could run ahead of a transaction still in flight, and a restart would resume
-   * after records whose output was never committed), and hands the handler every batch, also one whose records were
-   * all filtered, so the stored position moves past them.
-   */
-  readonly commitsGroupOffsets?: boolean;
 }
 
 export interface PipelineHandler {
@@ -86,10 +74,4 @@ export interface PipelineHandler {
   revoked?(partitions: TopicPartition[]): Promise<void> | void;
   /** Partitions given by a rebalance (after any seek). */
   assigned?(partitions: TopicPartition[]): Promise<void> | void;
-  /**
-   * For a handler whose `handle` may resolve before its output is stored (it overlaps the commit with the next
-   * fetch): resolves once everything handled so far is stored or given up. The runner waits for it before a
-   * rebalance or stop releases partitions, so their next owner never starts from a store still being written.
-   */
-  settled?(): Promise<void>;
 }
