@@ -7,7 +7,11 @@
  *
  * Every payload is checked with protocol/'s schema (the one `fleetsync config set` uses), for this truck, merged
  * over the local file (merge.ts) and validated whole; anything wrong rejects the whole config, the truck keeps
- * running on what it had, and its status says which version was refused and why. An applied overlay is persisted
+ * running on what it had, and its status says which version was refused and why. The bridge sends the desired config
+ * again on every subscribe (each connection, the new pipeline's own included), so the same payload arriving again
+ * after a rejection is not tried again: that was a failing pipeline restart per connect, in a loop, on a flaky
+ * cellular link. It is tried when a different desired config arrives or when the agent process starts again (the
+ * rejection is remembered in memory only). An applied overlay is persisted
  * (store.ts) before it takes effect, so a restart (or a power cut) comes back on it. Payloads are taken one at a
  * time; one arriving while another is applied waits, and a newer one replaces it (only the latest matters).
  */
@@ -72,6 +76,8 @@ export async function createAgentHost(local: AgentConfig, deps: AgentHostDeps): 
 
   let applied: RemoteConfig | undefined;
   let rejected: Rejection | undefined;
+  /** The payload (as received) of the last config rejected, so the same one again is not tried again. */
+  let rejectedPayload: Buffer | undefined;
   let effective = local;
   if (enabled) {
     const loaded = await loadOverlay(file, local.truckId);
@@ -121,28 +127,35 @@ export async function createAgentHost(local: AgentConfig, deps: AgentHostDeps): 
     working = undefined;
   }
 
-  function reject(version: number | null, reason: string): void {
+  function reject(payload: Buffer, version: number | null, reason: string): void {
+    rejectedPayload = payload;
     rejected = { version, reason: reason.slice(0, 300), at: new Date().toISOString() };
     log.warn({ version, reason }, "remote config rejected; running on what it had");
     agent.uplink.refreshStatus();
   }
 
   async function handle(payload: Buffer): Promise<void> {
+    if (rejectedPayload?.equals(payload)) {
+      // Its rejection stays in the status; the fleet office answers it with a new config (a new version).
+      log.debug({ version: rejected?.version }, "remote config rejected before: not tried again");
+      return;
+    }
     let next: RemoteConfig | undefined;
     if (payload.length > 0) {
       const check = checkRemoteConfig(payload, local.truckId);
-      if (!check.ok) return reject(claimedVersion(payload), check.reason);
+      if (!check.ok) return reject(payload, claimedVersion(payload), check.reason);
       next = check.config;
     }
     // The bridge sends the desired config on every subscribe: the same one again is not a change.
     if (next?.version === applied?.version && JSON.stringify(next) === JSON.stringify(applied)) return;
     const merged = mergeOverlay(local, next);
-    if (!merged.ok) return reject(next?.version ?? null, merged.reason);
+    if (!merged.ok) return reject(payload, next?.version ?? null, merged.reason);
     await saveOverlay(file, next);
     const previous = { config: effective, overlay: applied };
     applied = next;
     effective = merged.config;
     if (rejected && (rejected.version ?? 0) <= (next?.version ?? 0)) rejected = undefined;
+    rejectedPayload = undefined;
     root.level = next?.logLevel ?? localLevel;
     if (agent.reconfigure(merged.config)) {
       log.info({ version: next?.version ?? 0 }, "remote config applied live");
@@ -150,7 +163,7 @@ export async function createAgentHost(local: AgentConfig, deps: AgentHostDeps): 
       return;
     }
     log.info({ version: next?.version ?? 0 }, "remote config needs a pipeline restart");
-    await restart(merged.config, previous);
+    await restart(merged.config, previous, payload);
   }
 
   /** Starts a new agent on `config`; undefined when it runs, else why it did not start (it is stopped again). */
@@ -173,7 +186,11 @@ export async function createAgentHost(local: AgentConfig, deps: AgentHostDeps): 
     await saveOverlay(file, applied);
   }
 
-  async function restart(next: AgentConfig, previous: { config: AgentConfig; overlay?: RemoteConfig }): Promise<void> {
+  async function restart(
+    next: AgentConfig,
+    previous: { config: AgentConfig; overlay?: RemoteConfig },
+    payload: Buffer,
+  ): Promise<void> {
     await agent.stop();
     if (stopped) return;
     const failure = await startOn(next);
@@ -183,6 +200,7 @@ export async function createAgentHost(local: AgentConfig, deps: AgentHostDeps): 
     }
     // A setting the truck cannot run with: back to what it had, and say so.
     log.error({ err: failure }, "pipeline did not start with the remote config; back to the previous one");
+    rejectedPayload = payload;
     rejected = {
       version: applied?.version ?? null,
       reason: `pipeline did not start with it: ${failure.message}`.slice(0, 300),
@@ -192,8 +210,8 @@ export async function createAgentHost(local: AgentConfig, deps: AgentHostDeps): 
     let last = await startOn(previous.config);
     if (last && previous.overlay && !stopped) {
       // What ran a moment ago fails too: more likely the truck than the config (a port taken meanwhile, a failing
-      // disk). The local file alone is what the truck was installed with; the bridge sends the desired config again
-      // on the next connect, and it is tried again then.
+      // disk). The local file alone is what the truck was installed with. The desired config is not tried again on
+      // the next connect (see the top of this file): a new one, or the process started again, tries it.
       log.error(
         { err: last, version: previous.overlay.version },
         "pipeline did not start with the previous remote config either; back to the local file alone",

@@ -1,8 +1,13 @@
 /**
- * A fleet of scripted trucks: truck i follows scenario i mod 5, starts 10 km from its neighbours (so nobody drives
- * into another's fence) and has a deterministic stream id, so the same fleet gives the same alert ids in every run.
+ * A fleet of scripted trucks: truck i follows scenario i mod 5 and starts 10 km from its neighbours (so nobody
+ * drives into another's fence). Each plan gives every truck a new random stream id, as an agent's outbox created
+ * afresh does (design promise 2): a plan is a new trip, and its records are not the same records as another plan's
+ * of the same truck. A stream derived from the truck id repeated (stream, seq) across runs (`npm run demo`,
+ * `fleetsync sim scenario`) against one Kafka: consumers' in-order filters dropped the second run as duplicates, and
+ * its alerts would have carried the first run's ids. A replay of what one plan published still gives the same
+ * alert ids: the stream is in the records.
  */
-import { createHash } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
   planScenario,
   SCENARIO_NAMES,
@@ -36,7 +41,7 @@ export function planScenarioFleet(options: ScenarioFleetOptions): ScriptedTruck[
     const truckId = `${options.prefix ?? "scn"}-${scenario}-${String(i + 1).padStart(width, "0")}`;
     // 0.1 degree apart in both directions: about 11 km north-south, 7 km east-west at these latitudes.
     const start = { lat: 50 + (i % 50) * 0.1, lon: 3 + Math.floor(i / 50) * 0.1 };
-    const stream = createHash("sha256").update(truckId).digest("hex").slice(0, 16);
+    const stream = randomBytes(8).toString("hex");
     return {
       truckId,
       scenario,

@@ -138,6 +138,13 @@ describe("agent host: remote config applied live or by a pipeline restart", () =
       // An agent runs: its outbox is open (a stopped one refuses reads).
       await expect(host.agent().outbox.read("telemetry", 0, 1, { peek: true })).resolves.toEqual([]);
       expect(await stillPending(host.failed)).toBe(true);
+      // The bridge sends v2 again on the next connect: it is not tried again (it would start now: the port is only
+      // taken for agents 2 and 3), the truck stays on the local file and v2's rejection stays reported.
+      const running = host.agent();
+      host.receive(payload({ version: 2, outbox: { maxBytes: 4 * 1024 * 1024 } }));
+      await host.whenSettled();
+      expect(host.agent()).toBe(running);
+      expect(host.report()).toMatchObject({ appliedConfigVersion: 0, configRejected: { version: 2 } });
     } finally {
       await held.release();
     }
