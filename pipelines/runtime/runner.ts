@@ -364,12 +364,40 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     // The filter saw this batch's records; rebuild it (from the store when there is one) so they are kept again.
     // Without a store the fresh filter keeps each truck's first record again: at least once, as after a crash.
     state.filter = newFilter(state.kind);
-    const stored = deps.offsetStore ? await loadStored(deps.offsetStore, tp, state).catch(() => undefined) : undefined;
+    const stored = deps.offsetStore ? await storedAfterFailure(deps.offsetStore, tp, state, delayMs) : undefined;
+    if (life.closed) return; // stopping: nothing of the batch was committed; it comes again after the restart
     const target = stored ?? fetchedOffset;
     consumer.seek({ ...tp, offset: target });
     state.positioned = Promise.resolve(target);
     state.aligned = false;
     await sleep(delayMs);
+  }
+
+  /**
+   * The store's position after a failed batch. A store that dropped its memory of the partition (detect, after a
+   * checkpoint whose outcome is unknown) answers from its own storage: when that lookup fails it is tried again
+   * (each `delayMs`) until it answers or the pipeline stops, never replaced by the fetched offset, where the
+   * handler's state would not belong.
+   */
+  async function storedAfterFailure(
+    store: OffsetStore,
+    tp: TopicPartition,
+    state: PartitionState,
+    delayMs: number,
+  ): Promise<string | undefined> {
+    for (;;) {
+      try {
+        return await loadStored(store, tp, state);
+      } catch (error) {
+        const err = new FleetError("FLEET_KAFKA", `cannot load the stored position of ${tp.topic}/${tp.partition}`, {
+          cause: error,
+        });
+        count(err);
+        if (life.closed) return undefined;
+        logger.error({ err, ...tp, retryInMs: delayMs }, "stored position lookup failed; trying again");
+        await sleep(delayMs);
+      }
+    }
   }
 
   function sleep(ms: number): Promise<void> {
