@@ -248,11 +248,17 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
         inTransaction(async (transaction) => {
           // In slices: a group of batches can touch thousands of trucks, and one produce request per partition
           // above the broker's message.max.bytes (1 MB by default) would be refused every time it is retried.
-          for (const slice of slices(changelog)) {
-            await transaction.send({ topic: config.topics.changelog, messages: slice, acks: -1 });
-          }
-          for (const slice of slices(alerts)) {
-            await transaction.send({ topic: config.topics.alerts, messages: slice, acks: -1 });
+          // The changelog's and the alerts' slices go together, one request for both (kafkajs adds their partitions
+          // to the transaction in one AddPartitionsToTxn): two round trips fewer per commit than one topic after
+          // the other, and most commits are one slice of each.
+          const changelogSlices = [...slices(changelog)];
+          const alertSlices = [...slices(alerts)];
+          for (let i = 0; i < Math.max(changelogSlices.length, alertSlices.length); i += 1) {
+            const topicMessages = [
+              { topic: config.topics.changelog, messages: changelogSlices[i] ?? [] },
+              { topic: config.topics.alerts, messages: alertSlices[i] ?? [] },
+            ].filter((t) => t.messages.length > 0);
+            await transaction.sendBatch({ topicMessages, acks: -1 });
           }
           if (offsets.size === 0) return;
           await transaction.sendOffsets({
