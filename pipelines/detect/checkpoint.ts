@@ -277,10 +277,11 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
       const keys = [...values.keys()].filter((k) => k.startsWith(prefix));
       const stored = raw === undefined ? undefined : (JSON.parse(raw) as { nextOffset: string }).nextOffset;
       const committed = await committedOffset(kind, partition);
-      // The group's offset can be ahead of the checkpoint without a replay: the runtime commits a batch whose
-      // records were all filtered (duplicates, invalid) without calling the handler. Nothing of those records
-      // changes state, so the state holds and reading resumes at the group's offset. Only a group moved back (a
-      // replay) or forgotten makes the state wrong for where reading starts.
+      // The group's offset can be ahead of the checkpoint without a replay: detect before this version let the
+      // runtime commit a batch whose records were all filtered (duplicates, invalid) without a checkpoint (now every
+      // batch is checkpointed and the runtime commits nothing of detect's: runtime/types.ts). Nothing of those
+      // records changes state, so the state holds and reading resumes at the group's offset. Only a group moved
+      // back (a replay) or forgotten makes the state wrong for where reading starts.
       if (stored !== undefined && committed !== undefined && BigInt(committed) >= BigInt(stored)) {
         const trucks = new Map<string, TruckEntry>();
         for (const k of keys) {

@@ -135,6 +135,9 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
   };
 
   const offsetStore: OffsetStore = {
+    // The checkpoint's transaction commits the group's offsets (sendOffsets); a plain commit beside it could set
+    // them back behind the changelog's position (runtime/types.ts).
+    commitsGroupOffsets: true,
     async load(topic, partition): Promise<StoredPosition | undefined> {
       const kind = kindOf.get(topic);
       if (!kind || !engine) return undefined;

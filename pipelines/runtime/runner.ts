@@ -5,7 +5,8 @@
  * - offsets are committed only after the handler finished with the batch (finalize after delivery): a crash
  *   repeats at most the batches in hand (at least once);
  * - a pipeline that must apply each record once supplies an OffsetStore: on assignment the runner seeks to the
- *   stored position and restores the filter from it, whatever Kafka's committed offset says (exactly once);
+ *   stored position and restores the filter from it, whatever Kafka's committed offset says (exactly once); a store
+ *   that commits the group's offsets in its own transactions gets every batch and no runner commits (types.ts);
  * - a rebalance resets every partition's filter (another member may have read it meanwhile) and tells the handler
  *   which partitions it lost, so it can release their state;
  * - a record that does not validate is counted, logged with topic/partition/offset and skipped: another producer's
@@ -89,6 +90,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const topic = config.topics[kind];
     if (topic !== undefined) kindOf.set(topic, kind);
   }
+  /** The store commits the group's offsets in its own transactions; the runner must not (types.ts says why). */
+  const ownGroupOffsets = deps.offsetStore?.commitsGroupOffsets === true;
   const kafka = createKafkaClient({ ...config.kafka, clientId: config.kafka.clientId ?? config.groupId });
   const consumer: Consumer = kafka.consumer({
     groupId: config.groupId,
@@ -289,7 +292,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     } as RecordBatch;
     const began = process.hrtime.bigint();
     try {
-      if (records.length > 0) await deps.handler.handle(typed);
+      if (records.length > 0 || ownGroupOffsets) await deps.handler.handle(typed);
     } catch (error) {
       await handlerFailed(error, tp, state, fetchedOffset);
       return;
@@ -297,6 +300,11 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     metrics.handlerSeconds.observe(Number(process.hrtime.bigint() - began) / 1e9);
     metrics.batches.inc({ result: "ok" });
     state.failures = 0;
+    metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Number(batch.offsetLag()));
+    if (ownGroupOffsets) {
+      payload.resolveOffset(last);
+      return;
+    }
     // Committed only now, after the handler; at most every commitIntervalMs (stop() commits the rest), because a
     // commit per batch is a round trip that stalls the partition's next batch. Not awaited here either: kafkajs
     // fetches again only when every batch of its last fetch is handled, so an awaited commit held up all
@@ -306,7 +314,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const wait = lastCommit + config.commitIntervalMs - Date.now();
     if (wait <= 0) commitInBackground();
     else commitTimer ??= setTimeout(commitInBackground, wait).unref();
-    metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Number(batch.offsetLag()));
   }
 
   function commitInBackground(): void {
