@@ -112,8 +112,11 @@ export const DetectConfigSchema = z
       .number()
       .int()
       .positive()
-      .default(1_048_576)
-      .describe("Bytes fetched per partition: the cap on one batch, and so on one checkpoint transaction."),
+      .default(4_194_304)
+      .describe(
+        "Bytes fetched per partition: the cap on one batch, and so on one checkpoint transaction (kafkajs caps a " +
+          "whole fetch at 10 MB). Bigger batches share one transaction's round trips among more records.",
+      ),
     partitionsConsumedConcurrently: z
       .number()
       .int()

@@ -38,12 +38,14 @@ export interface DetectServiceDeps {
   onAlerts?(alerts: Alert[]): void;
   /** The sweep's clock (default Date.now). */
   now?(): number;
+  /** The checkpoint (default: Kafka transactions, checkpoint.ts); a test wraps the real one to make commits fail. */
+  checkpoint?: Checkpoint;
 }
 
 export function createDetectService(config: DetectConfig, deps: DetectServiceDeps = {}): DetectService {
   const logger = deps.logger ?? silentLogger;
   const now = deps.now ?? Date.now;
-  const checkpoint: Checkpoint = createCheckpoint(config, logger.child({ part: "checkpoint" }));
+  const checkpoint: Checkpoint = deps.checkpoint ?? createCheckpoint(config, logger.child({ part: "checkpoint" }));
   const kindOf = new Map<string, RecordKind>([
     [config.topics.telemetry, "telemetry"],
     [config.topics.events, "events"],
@@ -85,11 +87,14 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
     while (queue.length > 0) {
       const first = queue[0]!;
       const group = "sweep" in first.item ? queue.splice(0, 1) : takeBatches();
+      let committing = false;
       try {
         const plans = group.flatMap(({ item }) =>
           "batch" in item ? [engine!.plan(item.batch)] : engine!.sweep(now(), item.sweep),
         );
+        committing = true;
         if (plans.length > 0) await checkpoint.commit(plans);
+        committing = false;
         for (const plan of plans) {
           engine!.apply(plan);
           for (const alert of plan.alerts) alerts.inc({ detector: alert.detector, state: alert.state });
@@ -98,7 +103,14 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
         }
         for (const g of group) g.done();
       } catch (error) {
-        // Nothing was applied: every batch of the group is delivered again by the runtime.
+        // Nothing was applied, but a failed commit may still have reached Kafka (its answer lost, or EndTxn retried
+        // after it went through): memory no longer knows which checkpoint is current. So the group's partitions drop
+        // their state, the changelog is read afresh, and the runtime's retry of each batch loads its partition from
+        // there (offsetStore.load): state and position of the last checkpoint that really committed, never an
+        // alert lost (the batch planned again from an older state) or written twice (from the newer one).
+        if (committing) checkpointFailures.inc();
+        for (const { item } of group) if ("batch" in item) engine!.drop(item.batch.kind, item.batch.partition);
+        checkpoint.forgetRestore();
         for (const g of group) g.failed(error);
       }
     }
@@ -123,6 +135,9 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
   };
 
   const offsetStore: OffsetStore = {
+    // The checkpoint's transaction commits the group's offsets (sendOffsets); a plain commit beside it could set
+    // them back behind the changelog's position (runtime/types.ts).
+    commitsGroupOffsets: true,
     async load(topic, partition): Promise<StoredPosition | undefined> {
       const kind = kindOf.get(topic);
       if (!kind || !engine) return undefined;
@@ -157,6 +172,11 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
     name: "fleetsync_detect_alerts_total",
     help: "Alert changes written to the alerts topic, by detector and state.",
     labelNames: ["detector", "state"] as const,
+    registers: [runner.metrics.registry],
+  });
+  const checkpointFailures = new Counter({
+    name: "fleetsync_detect_checkpoint_failures_total",
+    help: "Checkpoint transactions that failed; their partitions are read again from the last checkpoint.",
     registers: [runner.metrics.registry],
   });
   const droppedDtcs = new Counter({

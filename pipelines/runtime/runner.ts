@@ -5,7 +5,8 @@
  * - offsets are committed only after the handler finished with the batch (finalize after delivery): a crash
  *   repeats at most the batches in hand (at least once);
  * - a pipeline that must apply each record once supplies an OffsetStore: on assignment the runner seeks to the
- *   stored position and restores the filter from it, whatever Kafka's committed offset says (exactly once);
+ *   stored position and restores the filter from it, whatever Kafka's committed offset says (exactly once); a store
+ *   that commits the group's offsets in its own transactions gets every batch and no runner commits (types.ts);
  * - a rebalance resets every partition's filter (another member may have read it meanwhile) and tells the handler
  *   which partitions it lost, so it can release their state;
  * - a record that does not validate is counted, logged with topic/partition/offset and skipped: another producer's
@@ -89,6 +90,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const topic = config.topics[kind];
     if (topic !== undefined) kindOf.set(topic, kind);
   }
+  /** The store commits the group's offsets in its own transactions; the runner must not (types.ts says why). */
+  const ownGroupOffsets = deps.offsetStore?.commitsGroupOffsets === true;
   const kafka = createKafkaClient({ ...config.kafka, clientId: config.kafka.clientId ?? config.groupId });
   const consumer: Consumer = kafka.consumer({
     groupId: config.groupId,
@@ -289,7 +292,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     } as RecordBatch;
     const began = process.hrtime.bigint();
     try {
-      if (records.length > 0) await deps.handler.handle(typed);
+      if (records.length > 0 || ownGroupOffsets) await deps.handler.handle(typed);
     } catch (error) {
       await handlerFailed(error, tp, state, fetchedOffset);
       return;
@@ -297,6 +300,11 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     metrics.handlerSeconds.observe(Number(process.hrtime.bigint() - began) / 1e9);
     metrics.batches.inc({ result: "ok" });
     state.failures = 0;
+    metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Number(batch.offsetLag()));
+    if (ownGroupOffsets) {
+      payload.resolveOffset(last);
+      return;
+    }
     // Committed only now, after the handler; at most every commitIntervalMs (stop() commits the rest), because a
     // commit per batch is a round trip that stalls the partition's next batch. Not awaited here either: kafkajs
     // fetches again only when every batch of its last fetch is handled, so an awaited commit held up all
@@ -306,7 +314,6 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const wait = lastCommit + config.commitIntervalMs - Date.now();
     if (wait <= 0) commitInBackground();
     else commitTimer ??= setTimeout(commitInBackground, wait).unref();
-    metrics.lag.set({ topic: tp.topic, partition: String(tp.partition) }, Number(batch.offsetLag()));
   }
 
   function commitInBackground(): void {
@@ -364,12 +371,40 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     // The filter saw this batch's records; rebuild it (from the store when there is one) so they are kept again.
     // Without a store the fresh filter keeps each truck's first record again: at least once, as after a crash.
     state.filter = newFilter(state.kind);
-    const stored = deps.offsetStore ? await loadStored(deps.offsetStore, tp, state).catch(() => undefined) : undefined;
+    const stored = deps.offsetStore ? await storedAfterFailure(deps.offsetStore, tp, state, delayMs) : undefined;
+    if (life.closed) return; // stopping: nothing of the batch was committed; it comes again after the restart
     const target = stored ?? fetchedOffset;
     consumer.seek({ ...tp, offset: target });
     state.positioned = Promise.resolve(target);
     state.aligned = false;
     await sleep(delayMs);
+  }
+
+  /**
+   * The store's position after a failed batch. A store that dropped its memory of the partition (detect, after a
+   * checkpoint whose outcome is unknown) answers from its own storage: when that lookup fails it is tried again
+   * (each `delayMs`) until it answers or the pipeline stops, never replaced by the fetched offset, where the
+   * handler's state would not belong.
+   */
+  async function storedAfterFailure(
+    store: OffsetStore,
+    tp: TopicPartition,
+    state: PartitionState,
+    delayMs: number,
+  ): Promise<string | undefined> {
+    for (;;) {
+      try {
+        return await loadStored(store, tp, state);
+      } catch (error) {
+        const err = new FleetError("FLEET_KAFKA", `cannot load the stored position of ${tp.topic}/${tp.partition}`, {
+          cause: error,
+        });
+        count(err);
+        if (life.closed) return undefined;
+        logger.error({ err, ...tp, retryInMs: delayMs }, "stored position lookup failed; trying again");
+        await sleep(delayMs);
+      }
+    }
   }
 
   function sleep(ms: number): Promise<void> {

@@ -65,6 +65,14 @@ export interface TopicPartition {
  */
 export interface OffsetStore {
   load(topic: string, partition: number): Promise<StoredPosition | undefined>;
+  /**
+   * The store commits the group's offsets itself, in the transaction that stores its output (detect). The runner
+   * then commits none of its own: nothing orders a plain commit of an older offset against the store's next
+   * transaction (another connection), and one arriving after it sets the group's offset back behind the stored
+   * position, which the next owner of the partition takes for a replay (state dropped, a batch's alerts written
+   * again). So the handler also gets the batches whose records were all filtered, to store the position past them.
+   */
+  commitsGroupOffsets?: boolean;
 }
 
 export interface PipelineHandler {

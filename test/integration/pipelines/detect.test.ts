@@ -6,7 +6,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { createDetectService, type DetectService, parseDetectConfig } from "../../../pipelines/detect/index.ts";
+import {
+  type Checkpoint,
+  createCheckpoint,
+  createDetectService,
+  type DetectConfig,
+  type DetectService,
+  parseDetectConfig,
+} from "../../../pipelines/detect/index.ts";
+import { silentLogger } from "../../../common/log.ts";
 import { replayGroup } from "../../../pipelines/runtime/replay.ts";
 import { type Alert, AlertSchema } from "../../../protocol/alerts.ts";
 import type { EventRecord, StatusRecord, TelemetryRecord } from "../../../protocol/records.ts";
@@ -128,7 +136,11 @@ async function setup() {
   return { topics: t, groupId: `detect-test-${randomBytes(4).toString("hex")}` };
 }
 
-async function start(s: Awaited<ReturnType<typeof setup>>, over: Record<string, unknown> = {}) {
+async function start(
+  s: Awaited<ReturnType<typeof setup>>,
+  over: Record<string, unknown> = {},
+  checkpointOf?: (config: DetectConfig) => Checkpoint,
+) {
   const { parseGeofences } = await import("../../../pipelines/detect/geo.ts");
   const config = parseDetectConfig({
     groupId: s.groupId,
@@ -138,7 +150,10 @@ async function start(s: Awaited<ReturnType<typeof setup>>, over: Record<string, 
     http: { port: 0 },
     ...over,
   });
-  const service = createDetectService(config, { fences: parseGeofences(FENCES, "test fences") });
+  const service = createDetectService(config, {
+    fences: parseGeofences(FENCES, "test fences"),
+    ...(checkpointOf ? { checkpoint: checkpointOf(config) } : {}),
+  });
   services.push(service);
   await service.start();
   return service;
@@ -160,6 +175,64 @@ const EXPECTED = [
   "FUEL-1 fuel-drop opened v0",
   "IDLE-1 idling opened v0",
 ];
+
+/**
+ * The scenario set once per `sets` entry (trucks IDLE-i, FUEL-i, FENCE-i, DTC-i), one send per truck: one record batch
+ * each. With fetchBytes 1 a fetch brings one record batch per partition, so a run is many fetches, each its own
+ * checkpoint transaction. Returns the alerts expected (`brief` form, sorted).
+ */
+async function produceSets(s: Awaited<ReturnType<typeof setup>>, sets: number[]): Promise<string[]> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (const i of sets) {
+      for (const [topic, records] of [
+        [s.topics.telemetry, idle(`IDLE-${i}`)],
+        [s.topics.telemetry, siphon(`FUEL-${i}`)],
+        [s.topics.telemetry, through(`FENCE-${i}`)],
+        [s.topics.events, [dtc(`DTC-${i}`, 0, "raised"), dtc(`DTC-${i}`, 1, "raised"), dtc(`DTC-${i}`, 2, "cleared")]],
+      ] as const) {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: records.map((r) => ({ key: r.truckId, value: JSON.stringify(r) })),
+        });
+      }
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return sets.flatMap((i) => EXPECTED.map((line) => line.replace(/-1 /, `-${i} `))).sort();
+}
+
+/** Whether every telemetry and events partition is read to its end by the member of `services` holding it. */
+async function readAll(s: Awaited<ReturnType<typeof setup>>, services: DetectService[]): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const [kind, topic] of [
+      ["telemetry", s.topics.telemetry],
+      ["events", s.topics.events],
+    ] as const) {
+      for (const e of await admin.fetchTopicOffsets(topic)) {
+        if (e.high === e.low) continue;
+        const holder = services.find((x) =>
+          x.runner.assignment().some((tp) => tp.topic === topic && tp.partition === e.partition),
+        );
+        if (holder?.engine()!.nextOffset(kind, e.partition) !== e.high) return false;
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const keptRecords = async (service: DetectService) =>
+  (await service.runner.metrics.registry.getSingleMetricAsString("fleetsync_pipeline_records_total"))
+    .split("\n")
+    .filter((l) => l.includes('result="kept"'))
+    .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
 
 describe("fleetsync detect", () => {
   it("writes each detector's alerts once; a restart writes none again; a replay from earliest the same ones", async () => {
@@ -390,5 +463,108 @@ describe("fleetsync detect", () => {
       "QUIET-2's silent alert",
     );
     expect(brief(alerts)).toEqual(["QUIET-2 silent opened v0"]);
+  });
+
+  it("loses no alert and writes none twice when checkpoint commits fail before, after and inside a transaction", async () => {
+    // A failed commit leaves memory unsure which checkpoint is current (one whose answer was lost did commit): the
+    // failed batches' partitions must come back from the changelog, or alerts go missing or come twice.
+    const s = await setup();
+    // 16 sets: 48 telemetry sends on 2 partitions, so one partition has at least 24 record batches and (one per
+    // fetch with fetchBytes 1) the run makes at least 24 commits whatever the machine's pace: the 9th always comes.
+    const expected = await produceSets(s, range(0, 16));
+
+    // The reference: the same records read by a run whose commits all succeed.
+    const reference = { ...s, groupId: `${s.groupId}-ref` };
+    reference.topics = { ...s.topics, alerts: uniqueTopic("detect-alerts-ref"), changelog: uniqueTopic("detect-ref") };
+    topics.push(reference.topics.alerts, reference.topics.changelog);
+    const calm = await start(reference, { fetchBytes: 1 });
+
+    // The faulty run: its 3rd commit fails before anything reaches Kafka; its 6th commits, but its answer is lost;
+    // its 9th is a real transaction that Kafka aborts after some of its records were written (a value over the
+    // broker's message.max.bytes in its last changelog slice).
+    let commits = 0;
+    const faulty = await start(s, { fetchBytes: 1 }, (config) => {
+      const real = createCheckpoint(config, silentLogger);
+      return {
+        ...real,
+        async commit(writes) {
+          commits += 1;
+          if (commits === 3) throw new Error("injected: the commit failed");
+          if (commits === 9) {
+            const huge = { seenMs: 0, filter: { stream: "x".repeat(2_000_000), seq: 0, retired: [] } };
+            const poison = {
+              kind: "telemetry" as const,
+              partition: 0,
+              updates: new Map([["POISON", huge]]),
+              alerts: [],
+            };
+            await real.commit([...writes, poison]);
+            throw new Error("the poisoned commit went through");
+          }
+          await real.commit(writes);
+          if (commits === 6) throw new Error("injected: the commit's answer was lost");
+        },
+      };
+    });
+
+    await waitFor(
+      async () => (await readAll(s, [calm])) && (await readAll(s, [faulty])),
+      "both runs to read everything",
+      { timeoutMs: 120_000 },
+    );
+    expect(commits).toBeGreaterThan(9);
+    const failures = (await faulty.runner.metrics.registry.getSingleMetricAsString(
+      "fleetsync_detect_checkpoint_failures_total",
+    )) as string;
+    // The three injected ones; a busy broker can fail a real commit too (the same path: it counts, and is covered).
+    const failed = Number(/^fleetsync_detect_checkpoint_failures_total(?:\{[^}]*\})? (\d+)$/m.exec(failures)?.[1]);
+    expect(failed).toBeGreaterThanOrEqual(3);
+
+    const alertsOf = async (topic: string) =>
+      (await readToEnd(kafka, topic)).map((r) => AlertSchema.parse(JSON.parse(r.value!)));
+    const [got, want] = await Promise.all([alertsOf(s.topics.alerts), alertsOf(reference.topics.alerts)]);
+    expect(brief(want)).toEqual(expected);
+    // Each alert once (no copy from a batch handled twice), the same ids and contents as the calm run's.
+    const exact = (alerts: Alert[]) => alerts.map((a) => JSON.stringify(a)).sort();
+    expect(exact(got)).toEqual(exact(want));
+    // And the same state in memory for every truck, filter positions included.
+    for (const kind of ["telemetry", "events"] as const) {
+      for (const partition of [0, 1]) {
+        expect(new Map(faulty.engine()!.trucks(kind, partition))).toEqual(
+          new Map(calm.engine()!.trucks(kind, partition)),
+        );
+      }
+    }
+  });
+
+  it("gives the same alerts, each once, when a second member joins mid-run and takes partitions over", async () => {
+    // The member giving partitions up has no transaction in flight when it rejoins (each is awaited within its
+    // fetch, and kafkajs rejoins only after every batch of the fetch settled), so the new owner restores a
+    // checkpoint that matches the group's offsets.
+    const s = await setup();
+    const expected = await produceSets(s, range(0, 100));
+    const first = await start(s, { fetchBytes: 1, transactionalId: `${s.groupId}-a` });
+    await waitFor(async () => (await keptRecords(first)) > 0, "the first member to read");
+    // Records keep coming until the second member has read some itself, so it takes partitions over mid-run however
+    // fast the first one reads.
+    let more = 100;
+    let joined = false;
+    const producing = (async () => {
+      while (!joined) {
+        expected.push(...(await produceSets(s, [more])));
+        more += 1;
+      }
+    })();
+    const second = await start(s, { fetchBytes: 1, transactionalId: `${s.groupId}-b` });
+    try {
+      await waitFor(async () => (await keptRecords(second)) > 0, "the second member to read", { timeoutMs: 120_000 });
+    } finally {
+      joined = true;
+      await producing;
+    }
+    expected.sort();
+    await waitFor(() => readAll(s, [first, second]), "the two members to read everything", { timeoutMs: 120_000 });
+    const alerts = (await readToEnd(kafka, s.topics.alerts)).map((r) => AlertSchema.parse(JSON.parse(r.value!)));
+    expect(brief(alerts)).toEqual(expected);
   });
 });
