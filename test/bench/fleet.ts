@@ -21,6 +21,7 @@ import { loadavg, tmpdir } from "node:os";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
 import { Aedes } from "aedes";
 import { hashSecret } from "../../bridge/auth/credentials.ts";
 import { createBridge } from "../../bridge/bridge.ts";
@@ -30,7 +31,11 @@ import { type LocalKafka, startLocalKafka } from "../../deploy/kafka/local-kafka
 import { createLoadRun, type LoadSummary } from "../../sim/load/load-run.ts";
 import { benchTopics, deleteBenchTopics } from "./topics.ts";
 
-const STEPS = (process.env.BENCH_FLEET_STEPS ?? "2000,5000,10000,20000,30000,50000").split(",").map(Number);
+/** BENCH_FLEET_STEPS="" runs no steps (only the storm, e.g. to compare two storms). */
+const STEPS = (process.env.BENCH_FLEET_STEPS ?? "2000,5000,10000,20000,30000,50000")
+  .split(",")
+  .filter(Boolean)
+  .map(Number);
 const WINDOW_S = Number(process.env.BENCH_FLEET_SECONDS ?? 15);
 const RAMP_PER_SEC = Number(process.env.BENCH_FLEET_RAMP ?? 2000);
 const SOURCES = Number(process.env.BENCH_FLEET_SOURCES ?? 16);
@@ -157,6 +162,16 @@ async function serve(job: ServeJob): Promise<void> {
   }
   process.on("message", (message: { cmd: string }) => {
     if (message.cmd === "exit") process.exit(0);
+    // fleet-memory.ts: the heap after a full collection (run with --expose-gc), and a heap snapshot to compare.
+    if (message.cmd === "memory") {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      const settled = process.memoryUsage();
+      gc?.();
+      gc?.();
+      const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size]));
+      process.send!({ memory: { settled, collected: process.memoryUsage(), spaces } });
+    }
+    if (message.cmd === "snapshot") process.send!({ snapshot: writeHeapSnapshot((message as { path?: string }).path) });
     if (message.cmd === "reset") {
       loop.reset();
       Object.assign(gc, { maxMs: 0, totalMs: 0, count: 0, maxKind: "-" });
@@ -485,7 +500,7 @@ async function main(): Promise<void> {
   const topics = benchTopics("fleet");
   try {
     const hash = await hashSecret(PASSWORD, CHEAP);
-    const all = [...truckIds("fleet", Math.max(...STEPS)), ...truckIds("storm", STORM_TRUCKS)];
+    const all = [...truckIds("fleet", Math.max(0, ...STEPS)), ...truckIds("storm", STORM_TRUCKS)];
     await writeFile(
       join(dir, "credentials.json"),
       JSON.stringify({ version: 1, trucks: Object.fromEntries(all.map((t) => [t, hash])) }),
