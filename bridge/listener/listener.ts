@@ -174,7 +174,7 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
   }
 
   async function listen(kind: "tcp" | "tls", server: Server, host: string, port: number): Promise<void> {
-    await listenOn(server, { host, port, field: `listener.${kind}.port` });
+    await listenOn(server, { host, port, field: `listener.${kind}.port`, backlog: config.backlog });
     servers.set(kind, server);
     deps.logger.info({ listener: kind, address: server.address() }, "listening");
   }
