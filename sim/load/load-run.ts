@@ -43,6 +43,8 @@ export interface LoadStats {
   latencyMsP99: number | null;
   /** Reconnect storm: from "every truck reconnects" to "every truck's backlog acknowledged" (null: not yet/none). */
   stormDrainMs: number | null;
+  /** Reconnect storm: from "every truck reconnects" to "every truck logged in again" (null: not yet/none). */
+  stormConnectedMs: number | null;
 }
 
 export interface LoadSummary extends LoadStats {
@@ -147,6 +149,7 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
   });
   let stormAt: number | undefined;
   let stormDrainMs: number | null = null;
+  let stormConnectedMs: number | null = null;
   /** Trucks whose storm backlog is not acknowledged yet. */
   let stormLeft = 0;
   /** Pending records per truck: a storm's backlog is generated as it drains, not all at once (memory). */
@@ -327,6 +330,7 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
       latencyMsP50: latency.percentile(50),
       latencyMsP99: latency.percentile(99),
       stormDrainMs,
+      stormConnectedMs,
     };
   }
 
@@ -365,6 +369,10 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
   function tick(): void {
     const now = runMs();
     if (config.storm && stormAt === undefined && now >= config.storm.atS * 1000) storm(now, config.storm);
+    if (stormAt !== undefined && stormConnectedMs === null && connectedCount === sims.length) {
+      stormConnectedMs = now - stormAt;
+      log.info({ stormConnectedMs }, "reconnect storm: every truck logged in again");
+    }
     if (stormAt !== undefined && stormDrainMs === null && stormLeft === 0) {
       stormDrainMs = now - stormAt;
       log.info({ stormDrainMs }, "reconnect storm drained");

@@ -127,6 +127,25 @@ async function serve(job: ServeJob): Promise<void> {
     );
     await bridge.start();
     port = bridge.address("tcp")!.port;
+    // BENCH_FLEET_TRACE=1: every 5 s the bridge's own view of logins (accepted, logged in, refused) and its loop.
+    if (process.env.BENCH_FLEET_TRACE === "1") {
+      const trace = monitorEventLoopDelay({ resolution: 5 });
+      trace.enable();
+      setInterval(() => {
+        void bridge.metrics.registry.getMetricsAsJSON().then((metrics) => {
+          const sum = (name: string) =>
+            (metrics.find((m) => m.name === name)?.values ?? []).reduce((n, v) => n + Number(v.value), 0);
+          log(
+            `  bridge: accepted ${sum("fleetsync_bridge_connections_total")}, logged in now ` +
+              `${sum("fleetsync_bridge_connections")}, refused ${sum("fleetsync_bridge_connections_refused_total")}, ` +
+              `auth failures ${sum("fleetsync_bridge_auth_failures_total")}, pending records ` +
+              `${sum("fleetsync_bridge_pending_records")}, waiting publishes ${sum("fleetsync_bridge_waiting_publishes")}, ` +
+              `loop delay max ${(trace.max / 1e6).toFixed(0)} ms`,
+          );
+          trace.reset();
+        });
+      }, 5_000).unref();
+    }
     histograms = async () => {
       const metrics = await bridge.metrics.registry.getMetricsAsJSON();
       const values = (name: string) =>
@@ -219,7 +238,8 @@ async function generate(job: LoadJob): Promise<void> {
   let announced = false;
   const report = setInterval(() => {
     const s = run.stats();
-    if (++ticks % 10 === 0)
+    // Every 10 s, and every 5 s once a storm began (the connected-over-time line shows how logins kept up).
+    if (++ticks % (s.connected < s.trucks || (job.storm && s.elapsedMs > job.storm.atS * 1000) ? 5 : 10) === 0)
       log(`  load: ${Math.round(s.elapsedMs / 1000)}s connected ${s.connected}/${s.trucks} acked ${s.recordsAcked}`);
     // A storm run ends once its backlog is drained (the live records after it are not what is measured).
     if (s.stormDrainMs !== null) void run.stop();
@@ -482,9 +502,10 @@ async function storm(job: Omit<ServeJob, "kind">): Promise<number | null> {
     });
     const summary = await loading.summary;
     const sec = summary.stormDrainMs === null ? null : summary.stormDrainMs / 1000;
+    const connectedSec = summary.stormConnectedMs === null ? null : summary.stormConnectedMs / 1000;
     log(
-      `reconnect storm: ${STORM_TRUCKS} trucks × ${STORM_BACKLOG_S} s backlog drained in ${sec?.toFixed(1)} s ` +
-        `(load average ${load1()})`,
+      `reconnect storm: ${STORM_TRUCKS} trucks × ${STORM_BACKLOG_S} s backlog drained in ${sec?.toFixed(1)} s, ` +
+        `every truck logged in again after ${connectedSec?.toFixed(1)} s (load average ${load1()})`,
     );
     return sec;
   } finally {
