@@ -35,6 +35,8 @@ function child(args: string[], nodeArgs: string[]) {
   const c: ChildProcess = fork(FLEET, args, {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     execArgv: [...process.execArgv, ...nodeArgs],
+    // As bench:fleet and the bridge's image (deploy/bridge/Dockerfile); MALLOC_ARENA_MAX in the environment wins.
+    env: { MALLOC_ARENA_MAX: "2", ...process.env },
   });
   const waiting = new Map<keyof Message, (m: Message) => void>();
   c.on("message", (m: Message) => {

@@ -270,6 +270,9 @@ function child<T>(args: string[], on: (message: T) => void, nodeArgs: string[] =
   const c = fork(self, args, {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     execArgv: [...process.execArgv, ...nodeArgs],
+    // The bridge's image runs with two malloc arenas (deploy/bridge/Dockerfile): so do the children here, the bridge's
+    // RSS per truck is the deployed one and plain Aedes is measured alike. MALLOC_ARENA_MAX in the environment wins.
+    env: { MALLOC_ARENA_MAX: "2", ...process.env },
   });
   c.on("message", (m) => on(m as T));
   return c;
