@@ -26,6 +26,7 @@ import { nmeaEpoch, ptyPair, REPO, spawnAgent, waitStarted, writeConfig } from "
 import { telemetryBody } from "../integration/agent/support.ts";
 import { serverPki } from "../support/pki.ts";
 import { waitFor } from "../support/wait.ts";
+import { readUnit, type UnitInvocation } from "./unit.ts";
 
 const TRUCK = "BENCH-1";
 const APPEND_N = Number(process.env.BENCH_APPEND_N ?? 100_000);
@@ -192,36 +193,6 @@ async function benchDrain(dir: string, port: number) {
   return { perSec: DRAIN_N / sec, rawPerSec: DRAIN_N / rawSec, wireBytesPerRecord: bytes / DRAIN_N };
 }
 
-/**
- * How the agent's systemd unit runs it: the node/V8 flags of its ExecStart (many V8 flags are refused in
- * NODE_OPTIONS) and its Environment= settings. The bench refuses an ExecStart it does not understand rather than
- * measure something the Pi does not run.
- */
-interface UnitInvocation {
-  nodeArgs: string[];
-  env: Record<string, string>;
-}
-
-function unitInvocation(unitText: string): UnitInvocation {
-  const env: Record<string, string> = {};
-  for (const [, quoted, bare] of unitText.matchAll(/^Environment=(?:"([^"]*)"|(\S+))$/gm)) {
-    const setting = quoted ?? bare!;
-    const eq = setting.indexOf("=");
-    env[setting.slice(0, eq)] = setting.slice(eq + 1);
-  }
-  const execStarts = [...unitText.matchAll(/^ExecStart=(.*)$/gm)].map((m) => m[1]!.trim().split(/\s+/));
-  if (execStarts.length !== 1) throw new Error(`expected one ExecStart= in the agent unit, found ${execStarts.length}`);
-  const [program, ...args] = execStarts[0]!;
-  const script = args.indexOf("/usr/lib/fleetsync/dist/cli/fleetsync.js");
-  if (program === "/usr/bin/node" && script >= 0 && args[script + 1] === "agent") {
-    return { nodeArgs: args.slice(0, script), env };
-  }
-  if (program === "/usr/bin/fleetsync" && args[0] === "agent") return { nodeArgs: [], env };
-  throw new Error(
-    `the agent unit's ExecStart is not one this bench knows how to reproduce: ${execStarts[0]!.join(" ")}`,
-  );
-}
-
 function cpuSeconds(pid: number): number {
   // /proc/PID/stat fields 14 and 15 (utime, stime) in clock ticks; USER_HZ is 100 on Linux.
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -364,7 +335,7 @@ async function main(): Promise<void> {
     console.log(
       `backlog drain:  ${d.perSec.toFixed(0)} records/s to mosquitto (MQTT 5, QoS 1; read + encode + publish + ack) | raw MQTT.js publishing the same ready-made payloads, same window: ${d.rawPerSec.toFixed(0)}/s  ratio ${(d.perSec / d.rawPerSec).toFixed(2)}  (target >= 5,000/s); ${d.wireBytesPerRecord.toFixed(1)} wire bytes/record`,
     );
-    const unit = unitInvocation(readFileSync(join(REPO, "deploy/pi/fleetsync-agent.service"), "utf8"));
+    const unit = readUnit(REPO, "deploy/pi/fleetsync-agent.service", "agent");
     execFileSync(
       process.execPath,
       [join(REPO, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json", "--outDir", BUILT],

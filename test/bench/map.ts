@@ -10,8 +10,11 @@
  *    reported), each round with the load average beside it, and the CPU time each spent per record (on a busy
  *    machine records/s swing with other processes; CPU per record much less);
  * 3. the same page with 100 trucks, for its frame rate beside phase 1's.
+ * The map runs as its systemd unit runs it (deploy/pipelines/fleetsync-map.service: NODE_OPTIONS with a larger young
+ * generation), and so does this process, where the bare consumer runs: the reference gets the same settings.
  * Ends with one JSON line (the map.* keys of `npm run bench`).
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
@@ -21,9 +24,11 @@ import type { Browser } from "playwright-core";
 import { WebSocket } from "ws";
 import type { TelemetryRecord } from "../../protocol/records.ts";
 import { type RunTopics, runTopics, startKafka } from "../e2e/kafka.ts";
+import { REPO } from "../e2e/bridge.ts";
 import { type MapProcess, spawnMap, writeMapConfig } from "../e2e/map.ts";
 import { launchBrowser } from "../support/browser.ts";
 import { cpuSeconds } from "./cpu.ts";
+import { readUnit } from "./unit.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 /** Catch-up rounds (map, then bare): more of them on a busy machine, whose load swings within a run. */
@@ -423,4 +428,20 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+const UNIT = readUnit(REPO, "deploy/pipelines/fleetsync-map.service", "map");
+if (UNIT.nodeArgs.length > 0)
+  throw new Error("bench:map passes the map unit's Environment= on, not node flags in ExecStart");
+const unitSettings = Object.entries(UNIT.env)
+  .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+  .join(" ");
+if (Object.entries(UNIT.env).every(([k, v]) => process.env[k] === v)) {
+  log(`the map and the bare consumer with the map unit's settings: ${unitSettings}`);
+  await main();
+} else {
+  // Started again with the unit's environment (NODE_OPTIONS reaches V8 only at start); the map inherits it.
+  const again = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: { ...process.env, ...UNIT.env },
+  });
+  process.exitCode = again.status ?? 1;
+}

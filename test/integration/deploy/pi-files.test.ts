@@ -1,12 +1,12 @@
 /**
- * The Pi's system files, checked with the real tools where this machine has them: `systemd-analyze verify` for
- * the units (it names every unknown or misspelt setting), `sh -n` for the scripts, and the udev rules parsed
- * strictly and evaluated against the adapters the installer guide promises to name.
+ * The Pi's system files and the server units under deploy/pipelines/, checked with the real tools where this machine
+ * has them: `systemd-analyze verify` for the units (it names every unknown or misspelt setting), `sh -n` for the
+ * scripts, and the udev rules parsed strictly and evaluated against the adapters the installer guide promises to name.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluateUdevRules, parseUdevRules, type UdevDevice } from "./udev.ts";
@@ -15,6 +15,8 @@ const run = promisify(execFile);
 const repoRoot = resolve(import.meta.dirname, "../../..");
 const pi = join(repoRoot, "deploy/pi");
 const UNITS = ["fleetsync-agent.service", "fleetsync-firstboot.service", "fleetsync-socketcan.service"];
+/** Units for a server, not in the Pi's package, verified with the Pi's. */
+const SERVER_UNITS = [join(repoRoot, "deploy/pipelines/fleetsync-map.service")];
 
 let work: string;
 beforeAll(async () => {
@@ -38,14 +40,15 @@ describe("systemd units", () => {
     // verify also checks that each ExecStart program exists; the package's programs are not installed here
     // (deb-install.test.ts verifies the installed units), and node may live elsewhere on a development machine,
     // so point those at /bin/true in a copy.
-    for (const unit of UNITS) {
-      const text = (await readFile(join(pi, unit), "utf8"))
+    const files = [...UNITS.map((u) => join(pi, u)), ...SERVER_UNITS];
+    for (const file of files) {
+      const text = (await readFile(file, "utf8"))
         .replace("/usr/bin/fleetsync", "/bin/true")
         .replace("ExecStart=/usr/bin/node ", "ExecStart=/bin/true ")
         .replace("/usr/lib/fleetsync/firstboot", "/bin/true");
-      await writeFile(join(work, unit), text);
+      await writeFile(join(work, basename(file)), text);
     }
-    const { stderr } = await run("systemd-analyze", ["verify", ...UNITS.map((u) => join(work, u))]);
+    const { stderr } = await run("systemd-analyze", ["verify", ...files.map((f) => join(work, basename(f)))]);
     expect(stderr.trim()).toBe("");
   });
 
