@@ -15,6 +15,8 @@ export interface ListenTarget {
   holder?: string;
   /** What else the operator can do besides choosing another port. */
   orElse?: string;
+  /** listen(2) backlog (Node's default: 511). */
+  backlog?: number;
 }
 
 /** Resolves once `server` listens on target.host:target.port; rejects with FLEET_CONFIG_INVALID if it cannot. */
@@ -27,7 +29,8 @@ export function listenOn(server: Server, target: ListenTarget): Promise<void> {
         }),
       );
     server.once("error", failed);
-    server.listen(target.port, target.host, () => {
+    const options = { port: target.port, host: target.host, ...(target.backlog ? { backlog: target.backlog } : {}) };
+    server.listen(options, () => {
       server.off("error", failed);
       resolve();
     });

@@ -7,17 +7,20 @@
  */
 import type { Duplex } from "node:stream";
 import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from "aedes";
-import { acceptMqtt5, installMqtt5Writer, type Mqtt5ServerProperties } from "./mqtt5.ts";
+import { installMqtt5Writer, type Mqtt5ServerProperties, mqtt5Acceptor } from "./mqtt5.ts";
 import { checkEngines } from "./self-check.ts";
 
 /** The publish the bridge itself sends to clients (a truck's config, in time). */
 export type BrokerPublish = Pick<AedesPublishPacket, "topic" | "payload" | "qos" | "retain" | "properties">;
 
-/**
- * Sees every raw read of a connection before the MQTT parser does. Returns false to drop the bytes: the guard has
- * closed (or is closing) the socket, so nothing of them is parsed, forwarded or acknowledged.
- */
-export type ReadGuard = (bytes: Buffer) => boolean;
+/** Sees every raw read of a connection before the MQTT parser does. */
+export interface ReadGuard {
+  /**
+   * Returns false to drop the bytes: the guard has closed (or is closing) the socket, so nothing of them is parsed,
+   * forwarded or acknowledged.
+   */
+  admit(bytes: Buffer): boolean;
+}
 
 /** One connection as the listener sees it. */
 export interface BrokerConnection {
@@ -60,30 +63,52 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-interface ParserLike {
+const GUARD = Symbol("fleetsync.bridge.readGuard");
+
+interface GuardedParser {
   parse(buf: Buffer): number;
+  [GUARD]: ReadGuard;
 }
 
 /**
  * Aedes 1.x reads a socket with `client._parser.parse(chunk)` (node_modules/aedes/lib/client.js, nextBatch), and
- * parse() hands every packet complete in the chunk to Aedes synchronously: a guard must run before it, so it wraps
- * parse() of that one connection.
+ * parse() hands every packet complete in the chunk to Aedes synchronously: a guard must run before it, so that one
+ * connection's parse() is replaced by this one. One shared function, the guard kept on the parser: a closure and a
+ * bound parse() per connection cost memory for every connected truck (issue 21).
  */
+function guardedParse(this: GuardedParser, buf: Buffer): number {
+  return this[GUARD].admit(buf) ? (Object.getPrototypeOf(this) as GuardedParser).parse.call(this, buf) : 0;
+}
+
 function guardReads(client: Client, guard: ReadGuard): void {
-  const parser = (client as unknown as { _parser: ParserLike })._parser;
-  const parse = parser.parse.bind(parser);
-  parser.parse = (buf: Buffer) => (guard(buf) ? parse(buf) : 0);
+  const parser = (client as unknown as { _parser: GuardedParser })._parser;
+  parser[GUARD] = guard;
+  parser.parse = guardedParse;
+}
+
+/** The listener's view of one Aedes client: a class, not an object of closures per connection. */
+class AedesConnection implements BrokerConnection {
+  constructor(private readonly client: Client) {}
+
+  get clientId(): string | undefined {
+    return this.client.id ?? undefined;
+  }
+
+  onLogin(listener: () => void): void {
+    this.client.once("connected", listener);
+  }
 }
 
 /** Constructs Aedes for the bridge, after the self-check. Throws FLEET_ENGINE_UNSUPPORTED on an engine it does not know. */
 export function createBroker(options: BrokerOptions): Broker {
   checkEngines();
   installMqtt5Writer();
+  const acceptMqtt5 = mqtt5Acceptor(options.mqtt5);
   const aedes = new Aedes({
     ...(options.id ? { id: options.id } : {}),
     connectTimeout: options.connectTimeoutMs,
     preConnect(client, packet, callback) {
-      acceptMqtt5(client, packet, options.mqtt5);
+      acceptMqtt5(client, packet);
       callback(null, true);
     },
     ...options.hooks,
@@ -94,12 +119,7 @@ export function createBroker(options: BrokerOptions): Broker {
     handle(socket, guard) {
       const client = aedes.handle(socket);
       if (guard) guardReads(client, guard);
-      return {
-        get clientId() {
-          return client.id ?? undefined;
-        },
-        onLogin: (listener) => void client.once("connected", listener),
-      };
+      return new AedesConnection(client);
     },
     publish(packet) {
       aedes.publish({ cmd: "publish", dup: false, ...packet } as AedesPublishPacket, () => undefined);

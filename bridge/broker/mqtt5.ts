@@ -26,9 +26,13 @@ export interface Mqtt5ServerProperties {
   receiveMaximum: number;
 }
 
+/**
+ * One v5 connection's state. Kept small, as every connected truck has one (issue 21): the CONNACK's properties are
+ * the server's, shared by all; the unsubscribe counts are made on a connection's first UNSUBSCRIBE.
+ */
 interface V5State {
   connackProperties: Record<string, unknown>;
-  unsubscribeCounts: Map<number, number>;
+  unsubscribeCounts: Map<number, number> | undefined;
 }
 
 type Writable = { [V5]?: V5State };
@@ -79,8 +83,8 @@ function toV5(packet: AnyPacket, state: V5State): AnyPacket {
       // 0x80 in 3.1.1 is "failure"; in MQTT 5 the ACL refusal is 0x87 Not authorized.
       return { ...packet, granted: (packet.granted as number[]).map((code) => (code === 0x80 ? 0x87 : code)) };
     case "unsuback": {
-      const count = state.unsubscribeCounts.get(packet.messageId ?? -1) ?? 1;
-      state.unsubscribeCounts.delete(packet.messageId ?? -1);
+      const count = state.unsubscribeCounts?.get(packet.messageId ?? -1) ?? 1;
+      state.unsubscribeCounts?.delete(packet.messageId ?? -1);
       return { ...packet, granted: new Array(count).fill(0) };
     }
     default:
@@ -90,36 +94,42 @@ function toV5(packet: AnyPacket, state: V5State): AnyPacket {
 
 interface ParserLike {
   settings: { protocolVersion?: number };
-  on(event: "packet", listener: (packet: AnyPacket) => void): void;
+  on(event: "packet", listener: (this: ParserLike, packet: AnyPacket) => void): void;
+  [V5]?: V5State;
+}
+
+/** The parser's "packet" listener of every v5 connection (one function, the state on the parser). */
+function countUnsubscribes(this: ParserLike, incoming: AnyPacket): void {
+  const state = this[V5];
+  if (!state || incoming.cmd !== "unsubscribe" || typeof incoming.messageId !== "number") return;
+  const counts = (state.unsubscribeCounts ??= new Map());
+  const topics = incoming.unsubscriptions as unknown[] | undefined;
+  if (counts.size < 64) counts.set(incoming.messageId, topics?.length ?? 1);
 }
 
 /**
- * Called from preConnect, synchronously, before Aedes looks at the version: for a v5 CONNECT it marks the
+ * Returns what preConnect calls, synchronously, before Aedes looks at the version: for a v5 CONNECT it marks the
  * connection as v5 and lets Aedes accept it. A no-op for 3.1 / 3.1.1 clients.
  */
-export function acceptMqtt5(client: Client, packet: ConnectPacket, server: Mqtt5ServerProperties): void {
-  if (packet.protocolVersion !== 5) return;
-  const parser = (client as unknown as { _parser: ParserLike })._parser;
-  // The parser adopted the CONNECT packet as its settings; give it its own, so the change below does not reach it.
-  parser.settings = { protocolVersion: 5 };
-  (packet as { protocolVersion: number }).protocolVersion = 4;
-  const state: V5State = {
-    connackProperties: {
-      maximumPacketSize: server.maximumPacketSize,
-      receiveMaximum: server.receiveMaximum,
-      topicAliasMaximum: 0,
-      wildcardSubscriptionAvailable: false,
-      sharedSubscriptionAvailable: false,
-    },
-    unsubscribeCounts: new Map(),
+export function mqtt5Acceptor(server: Mqtt5ServerProperties): (client: Client, packet: ConnectPacket) => void {
+  const connackProperties = {
+    maximumPacketSize: server.maximumPacketSize,
+    receiveMaximum: server.receiveMaximum,
+    topicAliasMaximum: 0,
+    wildcardSubscriptionAvailable: false,
+    sharedSubscriptionAvailable: false,
   };
-  parser.on("packet", (incoming) => {
-    if (incoming.cmd === "unsubscribe" && typeof incoming.messageId === "number") {
-      const topics = incoming.unsubscriptions as unknown[] | undefined;
-      if (state.unsubscribeCounts.size < 64) state.unsubscribeCounts.set(incoming.messageId, topics?.length ?? 1);
-    }
-  });
-  (client.conn as unknown as Writable)[V5] = state;
+  return (client, packet) => {
+    if (packet.protocolVersion !== 5) return;
+    const parser = (client as unknown as { _parser: ParserLike })._parser;
+    // The parser adopted the CONNECT packet as its settings; give it its own, so the change below does not reach it.
+    parser.settings = { protocolVersion: 5 };
+    (packet as { protocolVersion: number }).protocolVersion = 4;
+    const state: V5State = { connackProperties, unsubscribeCounts: undefined };
+    parser[V5] = state;
+    parser.on("packet", countUnsubscribes);
+    (client.conn as unknown as Writable)[V5] = state;
+  };
 }
 
 export function isMqtt5(client: Client): boolean {

@@ -68,6 +68,9 @@ export function checkEngines(facts: EngineFacts = probeEngines()): void {
   const parser = (facts.client as { _parser?: { parse?: unknown; settings?: unknown; on?: unknown } } | undefined)
     ?._parser;
   if (typeof parser?.parse !== "function") problems.push("an Aedes connection has no _parser.parse()");
+  // The read guard replaces one connection's parse() and calls its class's own (broker.ts, guardedParse).
+  else if ((Object.getPrototypeOf(parser) as { parse?: unknown } | null)?.parse !== parser.parse)
+    problems.push("an Aedes connection's _parser.parse() is not its class's method");
   if (typeof parser?.on !== "function") problems.push("an Aedes connection's _parser is not an event emitter");
   if (typeof parser?.settings !== "object") problems.push("an Aedes connection's _parser has no settings");
   if (typeof facts.writeToStream !== "function") problems.push("mqtt-packet has no writeToStream()");

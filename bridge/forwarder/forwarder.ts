@@ -12,6 +12,17 @@
  * routing reaches nobody; the forwarder empties the payload and clears `retain` first, so the broker neither keeps
  * a copy in memory nor stores a retained message: Kafka is the one place the record lives.
  *
+ * Logins before backlogs: the work of a publish (decode, validation, the Kafka messages, the batcher) does not run
+ * where Aedes hands the publish over, inside the event loop's I/O phase, but in slices of at most SLICE_MS, one per
+ * loop turn (setImmediate), in arrival order. In a reconnect storm thousands of connected trucks each send a
+ * 100-record backlog publish; decoded where they arrived they held the loop for seconds at a time, and the logins
+ * of the trucks still reconnecting (accept, CONNECT, authenticate, CONNACK, each its own step on the loop) waited
+ * behind them past the trucks' 30 s connect timeout, so a 10,000-truck storm was paced by logins (issue 21). Now
+ * each loop turn serves every pending login step and then drains for at most SLICE_MS. Order is unchanged: one
+ * FIFO for every publish, and a truck's socket is still not read until its publishes were acknowledged. The FIFO
+ * holds publishes Aedes already read, at most one socket read per connection (the bound the batcher's `waiting`
+ * FIFO has too).
+ *
  * Refusals: an ACL violation is answered with an error, which makes Aedes close the connection without a PUBACK
  * (MQTT-3.3.5-2 allows either; closing tells a misconfigured truck loudly). An invalid payload is NOT an error:
  * it goes to the dead-letter topic and is acknowledged like any record, so the truck never retries poison forever
@@ -30,6 +41,7 @@ import type { Delivery, KafkaSink, KafkaTopics, OutMessage } from "../kafka-sink
 import { Batcher, type BatcherHooks } from "./batcher.ts";
 import type { ForwarderConfig } from "./config.ts";
 import { decodePublish } from "./decode.ts";
+import { Fifo } from "./fifo.ts";
 
 export interface ForwarderHooks extends BatcherHooks {
   onPublish?(kind: PublishKind, records: number): void;
@@ -74,6 +86,8 @@ export interface Forwarder extends Lifecycle {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Event-loop time given to forwarding publishes per loop turn before other work (logins) runs: see above. */
+const SLICE_MS = 10;
 
 export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): Forwarder {
   const hooks = deps.hooks ?? {};
@@ -132,6 +146,34 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
     });
   }
 
+  /** Publishes handed over by Aedes and not forwarded yet, in arrival order (see "Logins before backlogs"). */
+  const arrived = new Fifo<() => void>();
+  let sliceScheduled = false;
+
+  function whenTurn(forward: () => void): void {
+    arrived.push(forward);
+    if (!sliceScheduled) {
+      sliceScheduled = true;
+      setImmediate(slice);
+    }
+  }
+
+  function slice(): void {
+    sliceScheduled = false;
+    const until = performance.now() + SLICE_MS;
+    do arrived.shift()?.();
+    while (arrived.length > 0 && performance.now() < until);
+    if (arrived.length > 0 && !sliceScheduled) {
+      sliceScheduled = true;
+      setImmediate(slice);
+    }
+  }
+
+  /** Forwards everything that arrived, now: a drain or a stop must see every publish in the batcher. */
+  function forwardArrived(): void {
+    while (arrived.length > 0) arrived.shift()!();
+  }
+
   function reply(truckId: string, packet: PublishPacket, answer: ConfirmReply): void {
     const properties = packet.properties;
     // Answer only on the truck's own confirmation topic: a truck must not make the bridge publish elsewhere.
@@ -151,6 +193,54 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
       return { ok: false, code: "FLEET_KAFKA", reason: "Kafka did not report where the record landed" };
     }
     return { ok: true, topic: first.topic, partition: first.partition, offset: first.offset, records };
+  }
+
+  /** Decodes one publish, hands its records to the batcher, and acknowledges it once Kafka has them all. */
+  function forward(
+    truckId: string,
+    kind: PublishKind,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+    receivedAt: Date,
+    began: number,
+  ): void {
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const meta = { mqttTopic: packet.topic, receivedAt };
+    const decoded = decodePublish(truckId, kind, payload, meta, deps.topics, config.maxPayloadBytes);
+    if (decoded.ok) hooks.onPublish?.(decoded.kind, decoded.messages.length);
+    else {
+      hooks.onDeadLetter?.(decoded.error.code);
+      logger.info(
+        { truckId, topic: packet.topic, code: decoded.error.code, reason: decoded.error.message },
+        "dead letter",
+      );
+    }
+    batcher.submit(decoded.messages).then(
+      (deliveries) => {
+        // The one place a PUBACK is released: only with Kafka's (partition, offset) for every record in it
+        // (design, "The bridge"). The batcher already retries a batch without them; this is the last guard.
+        if (!deliveredEach(deliveries, decoded.messages.length)) {
+          logger.error({ truckId, topic: packet.topic }, "no offset from Kafka for every record: not acknowledged");
+          return callback(new FleetError("FLEET_KAFKA", "Kafka did not name a partition and offset for every record"));
+        }
+        const delivered = packet as AedesPublishPacket;
+        delivered.payload = EMPTY;
+        delivered.retain = false;
+        if (decoded.ok) reply(truckId, packet, answerFor(deliveries, decoded.messages.length));
+        else
+          reply(truckId, packet, {
+            ok: false,
+            code: decoded.error.code,
+            reason: decoded.error.message.slice(0, 500),
+          });
+        callback(null);
+        hooks.onAcknowledged?.((performance.now() - began) / 1000);
+      },
+      (error: unknown) => {
+        // Only when stopping: the publish stays unacknowledged and the truck sends it again.
+        callback(isFleetError(error) ? error : new FleetError("FLEET_KAFKA", String(error), { cause: error }));
+      },
+    );
   }
 
   return {
@@ -179,46 +269,10 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
         hooks.onRefused?.("stopping");
         return callback(new FleetError("FLEET_CLOSED", "the bridge is stopping"));
       }
+      // The broker's receive time and the start of the bridge's share of the latency: now, not when forwarded.
+      const receivedAt = new Date();
       const began = performance.now();
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      const meta = { mqttTopic: packet.topic, receivedAt: new Date() };
-      const decoded = decodePublish(truckId, decision.kind, payload, meta, deps.topics, config.maxPayloadBytes);
-      if (decoded.ok) hooks.onPublish?.(decoded.kind, decoded.messages.length);
-      else {
-        hooks.onDeadLetter?.(decoded.error.code);
-        logger.info(
-          { truckId, topic: packet.topic, code: decoded.error.code, reason: decoded.error.message },
-          "dead letter",
-        );
-      }
-      batcher.submit(decoded.messages).then(
-        (deliveries) => {
-          // The one place a PUBACK is released: only with Kafka's (partition, offset) for every record in it
-          // (design, "The bridge"). The batcher already retries a batch without them; this is the last guard.
-          if (!deliveredEach(deliveries, decoded.messages.length)) {
-            logger.error({ truckId, topic: packet.topic }, "no offset from Kafka for every record: not acknowledged");
-            return callback(
-              new FleetError("FLEET_KAFKA", "Kafka did not name a partition and offset for every record"),
-            );
-          }
-          const delivered = packet as AedesPublishPacket;
-          delivered.payload = EMPTY;
-          delivered.retain = false;
-          if (decoded.ok) reply(truckId, packet, answerFor(deliveries, decoded.messages.length));
-          else
-            reply(truckId, packet, {
-              ok: false,
-              code: decoded.error.code,
-              reason: decoded.error.message.slice(0, 500),
-            });
-          callback(null);
-          hooks.onAcknowledged?.((performance.now() - began) / 1000);
-        },
-        (error: unknown) => {
-          // Only when stopping: the publish stays unacknowledged and the truck sends it again.
-          callback(isFleetError(error) ? error : new FleetError("FLEET_KAFKA", String(error), { cause: error }));
-        },
-      );
+      whenTurn(() => forward(truckId, decision.kind, packet, callback, receivedAt, began));
     },
 
     clientConnected(client) {
@@ -231,6 +285,7 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
 
     async drain(deadline) {
       stopping = true;
+      forwardArrived();
       await batcher.drain(Math.max(0, deadline - Date.now()));
     },
 
@@ -238,6 +293,7 @@ export function createForwarder(config: ForwarderConfig, deps: ForwarderDeps): F
 
     stop(deadline = Date.now() + config.drainTimeoutMs) {
       stopping = true;
+      forwardArrived();
       return life.stop(async () => {
         // The status records of the trucks just disconnected come in submissions one after another: wait for
         // each (the batcher is idle between two of them for a moment), until none is left or the deadline passed.

@@ -74,6 +74,18 @@ export const ListenerConfigSchema = z
       .default(100)
       .describe("MQTT 5 Receive Maximum announced to v5 clients: unacknowledged QoS 1 publishes per connection."),
     connectTimeoutMs: z.number().int().positive().default(10_000).describe("Time to send CONNECT after TCP connect."),
+    backlog: z
+      .number()
+      .int()
+      .min(1)
+      .max(65_535)
+      .default(4_096)
+      .describe(
+        "Connections the kernel completes and queues before the bridge accepts them (listen(2) backlog, capped by " +
+          "net.core.somaxconn). A reconnect storm brings thousands at once; beyond the queue the kernel drops them " +
+          "and the trucks' TCP retries after 1, 3, 7, 15 s: with Node's default of 511 that, not the bridge, paced " +
+          "a 5,000-truck storm.",
+      ),
   })
   .strict()
   .refine((c) => c.tcp !== undefined || c.tls !== undefined, { message: "configure at least one of tcp and tls" });

@@ -26,7 +26,7 @@ function brokerDouble() {
       const logins: (() => void)[] = [];
       entry.login = () => logins.splice(0).forEach((run) => run());
       socket.on("data", (chunk: Buffer) => {
-        if (!guard || guard(chunk)) entry.parsed.push(chunk);
+        if (!guard || guard.admit(chunk)) entry.parsed.push(chunk);
       });
       served.push(entry);
       return { clientId: undefined, onLogin: (run) => void logins.push(run) };

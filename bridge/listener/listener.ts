@@ -9,7 +9,7 @@ import { createServer as createTlsServer } from "node:tls";
 import { listenOn } from "../../common/listen.ts";
 import type { Logger } from "../../common/log.ts";
 import { type SourceLimiter, sourceKey } from "../auth/limiter.ts";
-import type { Broker, BrokerConnection } from "../broker/broker.ts";
+import type { Broker, BrokerConnection, ReadGuard } from "../broker/broker.ts";
 import { PacketSizeScanner } from "../broker/packet-size.ts";
 import type { ListenerConfig } from "./config.ts";
 import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
@@ -69,50 +69,80 @@ interface ReadGuards {
   maxPacketBytes: number;
   maxPreLoginBytes: number;
   budget: PreLoginBudget;
-  onRefused(reason: "packet-size" | "pre-login-bytes" | "pre-login-budget"): void;
+  onRefused(reason: "packet-size" | "pre-login-bytes" | "pre-login-budget", connection: GuardedSocket): void;
 }
 
 /**
  * Every read passes the pre-login limits and the packet-size scanner before the parser (packet-size.ts says why it
  * cannot be after): a too-large packet, or too many bytes before login, close the connection before any of it is
- * parsed, so it is never forwarded, acknowledged or buffered. Returns the guard the broker runs on each read.
+ * parsed, so it is never forwarded, acknowledged or buffered. One object per connection, its limits shared by the
+ * listener: every connected truck holds one, so it holds no closures of its own (issue 21, memory per truck).
  */
-function readGuard(socket: Socket, guards: ReadGuards): { guard: (buf: Buffer) => boolean; release(): void } {
-  const scanner = new PacketSizeScanner(guards.maxPacketBytes);
-  let held = 0;
-  let loggedIn = false;
-  const release = () => {
-    loggedIn = true;
-    guards.budget.give(held);
-    held = 0;
-  };
-  socket.once("close", release);
-  const refuse = (reason: "packet-size" | "pre-login-bytes" | "pre-login-budget") => {
-    if (!socket.destroyed) {
-      guards.onRefused(reason);
-      socket.destroy();
+class GuardedSocket implements ReadGuard {
+  private readonly scanner: PacketSizeScanner;
+  private held = 0;
+  private loggedIn = false;
+  connection: BrokerConnection | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly guards: ReadGuards,
+  ) {
+    this.scanner = new PacketSizeScanner(guards.maxPacketBytes);
+  }
+
+  admit(buf: Buffer): boolean {
+    if (!this.loggedIn) {
+      if (this.held + buf.length > this.guards.maxPreLoginBytes) return this.refuse("pre-login-bytes");
+      if (!this.guards.budget.take(buf.length)) return this.refuse("pre-login-budget");
+      this.held += buf.length;
     }
-    return false;
-  };
-  const guard = (buf: Buffer) => {
-    if (!loggedIn) {
-      if (held + buf.length > guards.maxPreLoginBytes) return refuse("pre-login-bytes");
-      if (!guards.budget.take(buf.length)) return refuse("pre-login-budget");
-      held += buf.length;
-    }
-    const verdict = scanner.scan(buf);
+    const verdict = this.scanner.scan(buf);
     if (verdict === "ok") return true;
-    if (verdict === "too-large") return refuse("packet-size");
-    socket.destroy();
+    if (verdict === "too-large") return this.refuse("packet-size");
+    this.socket.destroy();
     return false;
-  };
-  return { guard, release };
+  }
+
+  /** At login or close: what it sent before login goes back to the shared budget, and is no longer counted. */
+  release(): void {
+    this.loggedIn = true;
+    this.guards.budget.give(this.held);
+    this.held = 0;
+  }
+
+  private refuse(reason: "packet-size" | "pre-login-bytes" | "pre-login-budget"): false {
+    if (!this.socket.destroyed) {
+      this.guards.onRefused(reason, this);
+      this.socket.destroy();
+    }
+    return false;
+  }
 }
 
 export function createListener(config: ListenerConfig, deps: ListenerDeps): Listener {
   const servers = new Map<"tcp" | "tls", Server>();
   let open = 0;
   const budget = new PreLoginBudget(config.maxPreLoginBytesTotal, (bytes) => deps.onPreLoginBytes?.(bytes));
+  const guards: ReadGuards = {
+    maxPacketBytes: config.maxPacketBytes,
+    maxPreLoginBytes: config.maxPreLoginBytes,
+    budget,
+    onRefused(reason, { socket, connection }) {
+      deps.onRefused?.(reason);
+      const source = socket.remoteAddress;
+      if (reason === "packet-size") {
+        deps.logger.warn(
+          { source, truckId: connection?.clientId, maxBytes: config.maxPacketBytes },
+          "packet too large",
+        );
+      } else deps.logger.debug({ source, reason }, "connection closed before login");
+    },
+  };
+  /** One listener for every admitted socket's close (a closure per socket would be memory per truck). */
+  const closed = () => {
+    open -= 1;
+  };
 
   /**
    * The per-source limits and the connection cap, on the raw TCP socket. For TLS this runs on the server's
@@ -130,37 +160,21 @@ export function createListener(config: ListenerConfig, deps: ListenerDeps): List
       return false;
     }
     open += 1;
-    socket.once("close", () => {
-      open -= 1;
-    });
+    socket.on("close", closed);
     return true;
   }
 
   function serve(kind: "tcp" | "tls", socket: Socket): void {
     socket.setNoDelay(true);
     deps.onConnection?.(kind);
-    let connection: BrokerConnection | undefined;
-    const { guard, release } = readGuard(socket, {
-      maxPacketBytes: config.maxPacketBytes,
-      maxPreLoginBytes: config.maxPreLoginBytes,
-      budget,
-      onRefused: (reason) => {
-        deps.onRefused?.(reason);
-        const source = socket.remoteAddress;
-        if (reason === "packet-size") {
-          deps.logger.warn(
-            { source, truckId: connection?.clientId, maxBytes: config.maxPacketBytes },
-            "packet too large",
-          );
-        } else deps.logger.debug({ source, reason }, "connection closed before login");
-      },
-    });
-    connection = deps.broker.handle(socket, guard);
-    connection.onLogin(release);
+    const guarded = new GuardedSocket(socket, guards);
+    socket.on("close", () => guarded.release());
+    guarded.connection = deps.broker.handle(socket, guarded);
+    guarded.connection.onLogin(() => guarded.release());
   }
 
   async function listen(kind: "tcp" | "tls", server: Server, host: string, port: number): Promise<void> {
-    await listenOn(server, { host, port, field: `listener.${kind}.port` });
+    await listenOn(server, { host, port, field: `listener.${kind}.port`, backlog: config.backlog });
     servers.set(kind, server);
     deps.logger.info({ listener: kind, address: server.address() }, "listening");
   }

@@ -43,6 +43,8 @@ export interface LoadStats {
   latencyMsP99: number | null;
   /** Reconnect storm: from "every truck reconnects" to "every truck's backlog acknowledged" (null: not yet/none). */
   stormDrainMs: number | null;
+  /** Reconnect storm: from "every truck reconnects" to "every truck logged in again" (null: not yet/none). */
+  stormConnectedMs: number | null;
 }
 
 export interface LoadSummary extends LoadStats {
@@ -79,7 +81,12 @@ interface Sim {
   /** Records that must be acknowledged for the storm's backlog to count as drained. */
   stormGoal: number;
   /** Publishes sent on the current connection and not yet answered, by packet id; a lost connection puts them back. */
-  inflight: Map<number, { batch: TelemetryRecord[]; sentAt: number }>;
+  inflight: Map<number, Sent>;
+  /**
+   * Publishes encoded and sent before but not acknowledged (their connection was lost, or the broker refused them):
+   * sent again, the same bytes, before anything new, as an agent resends from its outbox.
+   */
+  unsent: Encoded[];
   stream: string;
   model: TruckModel;
   connection: LeanConnection | null;
@@ -92,6 +99,19 @@ interface Sim {
   acked: number;
   retryAt: number;
   retryTimer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * A publish as its encoded bytes. The generator keeps publishes this way, not as record objects: in a storm every
+ * truck has one in flight at once, and 10,000 trucks × 100 records as objects (about 1 KB each) filled the
+ * generator's heap until its garbage collector stalled it for minutes.
+ */
+interface Encoded {
+  payload: Uint8Array;
+  records: number;
+}
+interface Sent extends Encoded {
+  sentAt: number;
 }
 
 const DRAIN_DEADLINE_MS = 5000;
@@ -131,6 +151,7 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
       backlog: 0,
       stormGoal: 0,
       inflight: new Map(),
+      unsent: [],
       stream: randomBytes(8).toString("hex"),
       model: createTruckModel({ seed: `${config.seed}/${truckId}`, startTimeMs: Math.floor(Date.now() / 1000) * 1000 }),
       connection: null,
@@ -147,6 +168,7 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
   });
   let stormAt: number | undefined;
   let stormDrainMs: number | null = null;
+  let stormConnectedMs: number | null = null;
   /** Trucks whose storm backlog is not acknowledged yet. */
   let stormLeft = 0;
   /** Pending records per truck: a storm's backlog is generated as it drains, not all at once (memory). */
@@ -209,15 +231,15 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
           sim.inflight.delete(packetId);
           if (refused) {
             c.refused++;
-            sim.pending.unshift(...sent.batch);
+            sim.unsent.unshift({ payload: sent.payload, records: sent.records });
             retryLater(sim, runMs() + 1000);
             return;
           }
           latency.add(performance.now() - sent.sentAt);
           c.publishesAcked++;
-          c.recordsAcked += sent.batch.length;
+          c.recordsAcked += sent.records;
           const before = sim.acked;
-          sim.acked += sent.batch.length;
+          sim.acked += sent.records;
           if (stormAt !== undefined && before < sim.stormGoal && sim.acked >= sim.stormGoal) stormLeft--;
           // The window has room again: what is due goes out now, not at the truck's next slot.
           const now = runMs();
@@ -247,9 +269,10 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
 
   function requeueInflight(sim: Sim): void {
     if (sim.inflight.size === 0) return;
-    const unanswered = [...sim.inflight.values()].flatMap((x) => x.batch);
+    // In the order they were sent (a Map keeps insertion order), ahead of anything not sent before.
+    const unanswered = [...sim.inflight.values()].map(({ payload, records }) => ({ payload, records }));
     sim.inflight.clear();
-    sim.pending.unshift(...unanswered);
+    sim.unsent.unshift(...unanswered);
   }
 
   function retryLater(sim: Sim, at: number): void {
@@ -276,6 +299,9 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
   };
 
   function generate(sim: Sim, now: number): void {
+    // Records are made when they can be sent (the same records later: the route is simulated time), so a truck that
+    // waits to reconnect holds none: 10,000 of them holding a full queue each filled the generator's heap.
+    if (!sim.connection?.connected) return;
     const want = target(sim, now);
     while (sim.generated < want) {
       if (sim.pending.length >= pendingCap) {
@@ -295,6 +321,11 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
   function publish(sim: Sim, now: number): void {
     const connection = sim.connection;
     if (!connection?.connected || now < sim.retryAt) return;
+    while (sim.inflight.size < config.inflight && sim.unsent.length > 0) {
+      const again = sim.unsent.shift()!;
+      sim.inflight.set(connection.publish(sim.topic, again.payload), { ...again, sentAt: performance.now() });
+      c.publishesSent++;
+    }
     while (sim.inflight.size < config.inflight && sim.pending.length > 0) {
       // A partial batch only goes out once nothing more will be generated for it soon (end of the run).
       if (sim.pending.length < config.batchSize && !allGenerated(sim)) return;
@@ -303,13 +334,15 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
       const batch = sim.pending.splice(0, size);
       const payload = encodeTelemetry(batch, { format: config.format });
       const sentAt = performance.now();
-      sim.inflight.set(connection.publish(sim.topic, payload), { batch, sentAt });
+      sim.inflight.set(connection.publish(sim.topic, payload), { payload, records: batch.length, sentAt });
       c.publishesSent++;
     }
   }
 
   function isComplete(): boolean {
-    return sims.every((s) => allGenerated(s) && s.pending.length === 0 && s.inflight.size === 0);
+    return sims.every(
+      (s) => allGenerated(s) && s.pending.length === 0 && s.unsent.length === 0 && s.inflight.size === 0,
+    );
   }
 
   function stats(): LoadStats {
@@ -327,6 +360,7 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
       latencyMsP50: latency.percentile(50),
       latencyMsP99: latency.percentile(99),
       stormDrainMs,
+      stormConnectedMs,
     };
   }
 
@@ -365,6 +399,10 @@ export function createLoadRun(options: LoadOptions, deps: { logger?: Logger } = 
   function tick(): void {
     const now = runMs();
     if (config.storm && stormAt === undefined && now >= config.storm.atS * 1000) storm(now, config.storm);
+    if (stormAt !== undefined && stormConnectedMs === null && connectedCount === sims.length) {
+      stormConnectedMs = now - stormAt;
+      log.info({ stormConnectedMs }, "reconnect storm: every truck logged in again");
+    }
     if (stormAt !== undefined && stormDrainMs === null && stormLeft === 0) {
       stormDrainMs = now - stormAt;
       log.info({ stormDrainMs }, "reconnect storm drained");

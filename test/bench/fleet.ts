@@ -21,6 +21,7 @@ import { loadavg, tmpdir } from "node:os";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
 import { Aedes } from "aedes";
 import { hashSecret } from "../../bridge/auth/credentials.ts";
 import { createBridge } from "../../bridge/bridge.ts";
@@ -30,7 +31,11 @@ import { type LocalKafka, startLocalKafka } from "../../deploy/kafka/local-kafka
 import { createLoadRun, type LoadSummary } from "../../sim/load/load-run.ts";
 import { benchTopics, deleteBenchTopics } from "./topics.ts";
 
-const STEPS = (process.env.BENCH_FLEET_STEPS ?? "2000,5000,10000,20000,30000,50000").split(",").map(Number);
+/** BENCH_FLEET_STEPS="" runs no steps (only the storm, e.g. to compare two storms). */
+const STEPS = (process.env.BENCH_FLEET_STEPS ?? "2000,5000,10000,20000,30000,50000")
+  .split(",")
+  .filter(Boolean)
+  .map(Number);
 const WINDOW_S = Number(process.env.BENCH_FLEET_SECONDS ?? 15);
 const RAMP_PER_SEC = Number(process.env.BENCH_FLEET_RAMP ?? 2000);
 const SOURCES = Number(process.env.BENCH_FLEET_SOURCES ?? 16);
@@ -122,6 +127,25 @@ async function serve(job: ServeJob): Promise<void> {
     );
     await bridge.start();
     port = bridge.address("tcp")!.port;
+    // BENCH_FLEET_TRACE=1: every 5 s the bridge's own view of logins (accepted, logged in, refused) and its loop.
+    if (process.env.BENCH_FLEET_TRACE === "1") {
+      const trace = monitorEventLoopDelay({ resolution: 5 });
+      trace.enable();
+      setInterval(() => {
+        void bridge.metrics.registry.getMetricsAsJSON().then((metrics) => {
+          const sum = (name: string) =>
+            (metrics.find((m) => m.name === name)?.values ?? []).reduce((n, v) => n + Number(v.value), 0);
+          log(
+            `  bridge: accepted ${sum("fleetsync_bridge_connections_total")}, logged in now ` +
+              `${sum("fleetsync_bridge_connections")}, refused ${sum("fleetsync_bridge_connections_refused_total")}, ` +
+              `auth failures ${sum("fleetsync_bridge_auth_failures_total")}, pending records ` +
+              `${sum("fleetsync_bridge_pending_records")}, waiting publishes ${sum("fleetsync_bridge_waiting_publishes")}, ` +
+              `loop delay max ${(trace.max / 1e6).toFixed(0)} ms`,
+          );
+          trace.reset();
+        });
+      }, 5_000).unref();
+    }
     histograms = async () => {
       const metrics = await bridge.metrics.registry.getMetricsAsJSON();
       const values = (name: string) =>
@@ -157,6 +181,16 @@ async function serve(job: ServeJob): Promise<void> {
   }
   process.on("message", (message: { cmd: string }) => {
     if (message.cmd === "exit") process.exit(0);
+    // fleet-memory.ts: the heap after a full collection (run with --expose-gc), and a heap snapshot to compare.
+    if (message.cmd === "memory") {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      const settled = process.memoryUsage();
+      gc?.();
+      gc?.();
+      const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size]));
+      process.send!({ memory: { settled, collected: process.memoryUsage(), spaces } });
+    }
+    if (message.cmd === "snapshot") process.send!({ snapshot: writeHeapSnapshot((message as { path?: string }).path) });
     if (message.cmd === "reset") {
       loop.reset();
       Object.assign(gc, { maxMs: 0, totalMs: 0, count: 0, maxKind: "-" });
@@ -204,7 +238,8 @@ async function generate(job: LoadJob): Promise<void> {
   let announced = false;
   const report = setInterval(() => {
     const s = run.stats();
-    if (++ticks % 10 === 0)
+    // Every 10 s, and every 5 s once a storm began (the connected-over-time line shows how logins kept up).
+    if (++ticks % (s.connected < s.trucks || (job.storm && s.elapsedMs > job.storm.atS * 1000) ? 5 : 10) === 0)
       log(`  load: ${Math.round(s.elapsedMs / 1000)}s connected ${s.connected}/${s.trucks} acked ${s.recordsAcked}`);
     // A storm run ends once its backlog is drained (the live records after it are not what is measured).
     if (s.stormDrainMs !== null) void run.stop();
@@ -235,6 +270,9 @@ function child<T>(args: string[], on: (message: T) => void, nodeArgs: string[] =
   const c = fork(self, args, {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     execArgv: [...process.execArgv, ...nodeArgs],
+    // The bridge's image runs with two malloc arenas (deploy/bridge/Dockerfile): so do the children here, the bridge's
+    // RSS per truck is the deployed one and plain Aedes is measured alike. MALLOC_ARENA_MAX in the environment wins.
+    env: { MALLOC_ARENA_MAX: "2", ...process.env },
   });
   c.on("message", (m) => on(m as T));
   return c;
@@ -467,9 +505,10 @@ async function storm(job: Omit<ServeJob, "kind">): Promise<number | null> {
     });
     const summary = await loading.summary;
     const sec = summary.stormDrainMs === null ? null : summary.stormDrainMs / 1000;
+    const connectedSec = summary.stormConnectedMs === null ? null : summary.stormConnectedMs / 1000;
     log(
-      `reconnect storm: ${STORM_TRUCKS} trucks × ${STORM_BACKLOG_S} s backlog drained in ${sec?.toFixed(1)} s ` +
-        `(load average ${load1()})`,
+      `reconnect storm: ${STORM_TRUCKS} trucks × ${STORM_BACKLOG_S} s backlog drained in ${sec?.toFixed(1)} s, ` +
+        `every truck logged in again after ${connectedSec?.toFixed(1)} s (load average ${load1()})`,
     );
     return sec;
   } finally {
@@ -485,7 +524,7 @@ async function main(): Promise<void> {
   const topics = benchTopics("fleet");
   try {
     const hash = await hashSecret(PASSWORD, CHEAP);
-    const all = [...truckIds("fleet", Math.max(...STEPS)), ...truckIds("storm", STORM_TRUCKS)];
+    const all = [...truckIds("fleet", Math.max(0, ...STEPS)), ...truckIds("storm", STORM_TRUCKS)];
     await writeFile(
       join(dir, "credentials.json"),
       JSON.stringify({ version: 1, trucks: Object.fromEntries(all.map((t) => [t, hash])) }),
