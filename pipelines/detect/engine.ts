@@ -11,7 +11,7 @@
  */
 import type { Alert } from "../../protocol/alerts.ts";
 import type { TruckPosition } from "../../protocol/in-order.ts";
-import type { RecordBatch, RecordKind } from "../runtime/types.ts";
+import type { RecordKind, StreamedRecordBatch } from "../runtime/types.ts";
 import type { Moment } from "./alert.ts";
 import type { DetectorThresholds } from "./config.ts";
 import { detectDtc, type DtcState } from "./dtc.ts";
@@ -73,7 +73,7 @@ interface PartitionState {
 }
 
 export interface DetectEngine {
-  plan(batch: RecordBatch): Plan;
+  plan(batch: StreamedRecordBatch): Plan;
   /** The silent sweep at wall time `nowMs`, for telemetry partitions read to their end. */
   sweep(nowMs: number, caughtUp: (partition: number) => boolean): Plan[];
   /** Installs a committed plan. */
@@ -122,7 +122,7 @@ export function createDetectEngine(options: EngineOptions): DetectEngine {
     return entry;
   }
 
-  function planBatch(batch: RecordBatch): Plan {
+  function planBatch(batch: StreamedRecordBatch): Plan {
     const plan: Plan = { kind: batch.kind, partition: batch.partition, alerts: [], updates: new Map(), droppedDtcs: 0 };
     const p = partitionOf(batch.kind, batch.partition);
     const out = plan.alerts;

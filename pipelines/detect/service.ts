@@ -13,7 +13,13 @@ import type { Alert } from "../../protocol/alerts.ts";
 import { parsePipelineRuntimeConfig } from "../runtime/config.ts";
 import { createOpsServer, type OpsServer } from "../runtime/http.ts";
 import { createPipelineRunner, type PipelineRunner } from "../runtime/runner.ts";
-import type { OffsetStore, PipelineHandler, RecordBatch, RecordKind, StoredPosition } from "../runtime/types.ts";
+import type {
+  OffsetStore,
+  PipelineHandler,
+  RecordKind,
+  StoredPosition,
+  StreamedRecordBatch,
+} from "../runtime/types.ts";
 import { type Checkpoint, createCheckpoint } from "./checkpoint.ts";
 import type { DetectConfig } from "./config.ts";
 import { createDetectEngine, type DetectEngine } from "./engine.ts";
@@ -58,7 +64,7 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
    * the pipeline's pace). Planning happens here, one group at a time, so a plan always starts from the state the
    * previous group left. The silent sweep is a group of its own: its plans and a batch's may touch the same truck.
    */
-  type Item = { batch: RecordBatch } | { sweep: (partition: number) => boolean };
+  type Item = { batch: StreamedRecordBatch } | { sweep: (partition: number) => boolean };
   const queue: { item: Item; done: () => void; failed: (error: unknown) => void }[] = [];
   let flushing: Promise<void> | undefined;
 
@@ -122,6 +128,9 @@ export function createDetectService(config: DetectConfig, deps: DetectServiceDep
   }
 
   const handler: PipelineHandler = {
+    // Records parsed only when planned: a fetch's batches wait here for the group's transaction, and held parsed
+    // they were most of detect's garbage collection (docs/pipelines.md, "detect").
+    streaming: true,
     handle: (batch) => enqueue({ batch }),
     revoked(partitions) {
       for (const { topic, partition } of partitions) {

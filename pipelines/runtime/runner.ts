@@ -37,6 +37,7 @@ import type {
   RecordBatch,
   RecordKind,
   StoredPosition,
+  StreamedRecordBatch,
   TopicPartition,
 } from "./types.ts";
 import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
@@ -207,49 +208,76 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
 
   const hookFailed = (hook: string) => (error: unknown) => logger.error({ err: error, hook }, "handler hook failed");
 
-  function decodeBatch(batch: EachBatchPayload["batch"], state: PartitionState) {
+  /**
+   * A batch's kept records, decoded and filtered one at a time as they are read; the tally reaches the metrics when
+   * the reading ends. `filter` is the partition's filter when the batch was fetched (a failure replaces the state's).
+   */
+  function* decodeBatch(
+    batch: EachBatchPayload["batch"],
+    kind: RecordKind,
+    filter: InOrderFilter | undefined,
+  ): Generator<Delivered<unknown>, void, undefined> {
     const topic = batch.topic;
-    const records: Delivered<unknown>[] = [];
     const tally = { kept: 0, duplicate: 0, late: 0, "stale-stream": 0, invalid: 0, missing: 0 };
-    // kafkajs already leaves out messages below the fetched offset (a compressed batch can start earlier).
-    for (const message of batch.messages) {
-      const decoded = decodeKafkaText(state.kind, messageText(message));
-      if (!decoded.ok) {
-        tally.invalid += 1;
-        count(decoded.error);
-        logger.warn(
-          { err: decoded.error, topic, partition: batch.partition, offset: message.offset },
-          "invalid record skipped",
-        );
-        continue;
-      }
-      const delivered: Delivered<unknown> = {
-        record: decoded.record,
-        offset: message.offset,
-        kafkaTimestamp: messageTimestampMs(message),
-      };
-      // A null header value is no time (it used to be a TypeError that failed the batch again and again).
-      const receivedAt = messageHeaderText(message, KAFKA_HEADERS.receivedAt);
-      if (receivedAt !== undefined) delivered.receivedAt = receivedAt;
-      if (state.filter) {
-        const verdict = state.filter.accept(decoded.record as { truckId: string; stream: string; seq: number });
-        if (!verdict.keep) {
-          tally[verdict.reason] += 1;
+    try {
+      // kafkajs already leaves out messages below the fetched offset (a compressed batch can start earlier).
+      for (const message of batch.messages) {
+        const decoded = decodeKafkaText(kind, messageText(message));
+        if (!decoded.ok) {
+          tally.invalid += 1;
+          count(decoded.error);
+          logger.warn(
+            { err: decoded.error, topic, partition: batch.partition, offset: message.offset },
+            "invalid record skipped",
+          );
           continue;
         }
-        if (verdict.gap) {
-          delivered.gap = verdict.gap;
-          tally.missing += verdict.gap.count;
+        const delivered: Delivered<unknown> = {
+          record: decoded.record,
+          offset: message.offset,
+          kafkaTimestamp: messageTimestampMs(message),
+        };
+        // A null header value is no time (it used to be a TypeError that failed the batch again and again).
+        const receivedAt = messageHeaderText(message, KAFKA_HEADERS.receivedAt);
+        if (receivedAt !== undefined) delivered.receivedAt = receivedAt;
+        if (filter) {
+          const verdict = filter.accept(decoded.record as { truckId: string; stream: string; seq: number });
+          if (!verdict.keep) {
+            tally[verdict.reason] += 1;
+            continue;
+          }
+          if (verdict.gap) {
+            delivered.gap = verdict.gap;
+            tally.missing += verdict.gap.count;
+          }
         }
+        tally.kept += 1;
+        yield delivered;
       }
-      tally.kept += 1;
-      records.push(delivered);
+    } finally {
+      for (const result of ["kept", "duplicate", "late", "stale-stream", "invalid"] as const) {
+        if (tally[result] > 0) metrics.records.inc({ topic, result }, tally[result]);
+      }
+      if (tally.missing > 0) metrics.gaps.inc({ topic }, tally.missing);
     }
-    for (const result of ["kept", "duplicate", "late", "stale-stream", "invalid"] as const) {
-      if (tally[result] > 0) metrics.records.inc({ topic, result }, tally[result]);
-    }
-    if (tally.missing > 0) metrics.gaps.inc({ topic }, tally.missing);
-    return records;
+  }
+
+  /**
+   * The records of a batch for a streaming handler: one pass, decoded as read, so each parsed record is garbage as
+   * soon as the handler moved on. `position()` before the pass ended would miss the filter's decisions on the rest.
+   */
+  function streamedRecords(records: Generator<Delivered<unknown>, void, undefined>) {
+    let started = false;
+    let ended = false;
+    const iterable: Iterable<Delivered<unknown>> = {
+      *[Symbol.iterator]() {
+        if (started) throw new FleetError("FLEET_PIPELINE_HANDLER", "a streamed batch's records can be read once");
+        started = true;
+        yield* records;
+        ended = true;
+      },
+    };
+    return { iterable, ended: () => ended };
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -279,20 +307,40 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
       state.aligned = true;
     }
     if (batch.isEmpty()) return;
-    const records = decodeBatch(batch, state);
     const last = batch.lastOffset();
     const nextOffset = (BigInt(last) + 1n).toString();
     const filter = state.filter;
-    const typed = {
-      kind: state.kind,
-      ...tp,
-      records,
-      position: (trucks?: Iterable<string>): StoredPosition =>
-        filter ? { nextOffset, filter: filter.snapshot(trucks) } : { nextOffset },
-    } as RecordBatch;
+    const decoding = decodeBatch(batch, state.kind, filter);
+    const handler = deps.handler;
     const began = process.hrtime.bigint();
     try {
-      if (records.length > 0 || ownGroupOffsets) await deps.handler.handle(typed);
+      if (handler.streaming === true) {
+        const records = streamedRecords(decoding);
+        await handler.handle({
+          kind: state.kind,
+          ...tp,
+          records: records.iterable,
+          position(trucks?: Iterable<string>): StoredPosition {
+            if (!records.ended()) {
+              throw new FleetError(
+                "FLEET_PIPELINE_HANDLER",
+                "a streamed batch's position is known once read to its end",
+              );
+            }
+            return filter ? { nextOffset, filter: filter.snapshot(trucks) } : { nextOffset };
+          },
+        } as StreamedRecordBatch);
+      } else {
+        const records = [...decoding];
+        const typed = {
+          kind: state.kind,
+          ...tp,
+          records,
+          position: (trucks?: Iterable<string>): StoredPosition =>
+            filter ? { nextOffset, filter: filter.snapshot(trucks) } : { nextOffset },
+        } as RecordBatch;
+        if (records.length > 0 || ownGroupOffsets) await handler.handle(typed);
+      }
     } catch (error) {
       await handlerFailed(error, tp, state, fetchedOffset);
       return;

@@ -37,12 +37,12 @@ export interface StoredPosition {
   filter?: Record<string, TruckPosition>;
 }
 
-interface BatchOf<K extends RecordKind> {
+interface BatchOf<K extends RecordKind, Records = Delivered<RecordOf[K]>[]> {
   kind: K;
   topic: string;
   partition: number;
   /** Kept records in partition order; may be empty when every record was filtered or invalid. */
-  records: Delivered<RecordOf[K]>[];
+  records: Records;
   /**
    * The position after this batch, for pipelines that store their own offsets (exactly once). `trucks`: the filter
    * positions of just these trucks (a pipeline storing each truck's position beside its state needs no others).
@@ -52,6 +52,14 @@ interface BatchOf<K extends RecordKind> {
 
 export type RecordBatch =
   BatchOf<"telemetry"> | BatchOf<"events"> | BatchOf<"status"> | BatchOf<"alerts"> | BatchOf<"latest">;
+
+/**
+ * A batch for a streaming handler (`PipelineHandler.streaming`): its records are decoded, validated and filtered
+ * while the handler reads them, once, in order, and `position()` answers only after they were read to the end.
+ */
+type StreamedOf<K extends RecordKind> = BatchOf<K, Iterable<Delivered<RecordOf[K]>>>;
+export type StreamedRecordBatch =
+  StreamedOf<"telemetry"> | StreamedOf<"events"> | StreamedOf<"status"> | StreamedOf<"alerts"> | StreamedOf<"latest">;
 
 export interface TopicPartition {
   topic: string;
@@ -75,11 +83,22 @@ export interface OffsetStore {
   commitsGroupOffsets?: boolean;
 }
 
-export interface PipelineHandler {
-  /** Called with each batch; the batch's offsets are committed only after this resolves. A throw retries it. */
-  handle(batch: RecordBatch): Promise<void> | void;
+interface HandlerHooks {
   /** Partitions taken away by a rebalance: release their state (another member reads them now). */
   revoked?(partitions: TopicPartition[]): Promise<void> | void;
   /** Partitions given by a rebalance (after any seek). */
   assigned?(partitions: TopicPartition[]): Promise<void> | void;
 }
+
+/** Called with each batch; the batch's offsets are committed only after `handle` resolves. A throw retries it. */
+export type PipelineHandler =
+  | (HandlerHooks & { streaming?: false; handle(batch: RecordBatch): Promise<void> | void })
+  | (HandlerHooks & {
+      /**
+       * Records decoded as they are read, and every batch handed over (even one whose records were all filtered):
+       * a handler that holds a whole fetch's batches before it reads them (detect's group commit) then holds the
+       * fetched bytes, not the parsed records, which the young generation's collections copied and promoted.
+       */
+      streaming: true;
+      handle(batch: StreamedRecordBatch): Promise<void> | void;
+    });
