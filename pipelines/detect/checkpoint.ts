@@ -17,6 +17,7 @@ import { randomUUID } from "node:crypto";
 import type { Admin, Message, Producer, Transaction } from "kafkajs";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
 import { classifyKafkaError } from "../../common/kafka/errors.ts";
+import { defaultPartitioner } from "../../common/kafka/partitioner.ts";
 import { FleetError } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
 import { type Alert, toAlertMessage } from "../../protocol/alerts.ts";
@@ -97,6 +98,8 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
     transactionalId: config.transactionalId ?? config.groupId,
     idempotent: true,
     maxInFlightRequests: 1,
+    // kafkajs' own partitions, chosen without its Long arithmetic: every alert and state write is keyed.
+    createPartitioner: defaultPartitioner,
   });
   let restoring: Promise<Map<string, string>> | undefined;
   // One transaction at a time per producer (Kafka's rule): batches, sweeps and restores queue here.
