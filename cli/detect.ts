@@ -5,6 +5,7 @@
  * (default 127.0.0.1:39092), the contract's topic names, default thresholds (docs/pipelines.md, "detect").
  */
 import { createLogger } from "../common/log.ts";
+import { alertJson } from "../protocol/alerts.ts";
 import {
   type DetectConfig,
   DetectConfigSchema,
@@ -64,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
       // One write per checkpoint: stdout to a pipe is written synchronously, a system call per write, and a
       // catch-up commits thousands of alerts at a time.
       let lines = "";
-      for (const alert of alerts) lines += `${JSON.stringify({ alert })}\n`;
+      for (const alert of alerts) lines += `{"alert":${alertJson(alert)}}\n`;
       process.stdout.write(lines);
     },
   });
