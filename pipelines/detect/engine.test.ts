@@ -358,6 +358,34 @@ describe("the engine", () => {
     expect(e.size()).toBe(0);
   });
 
+  it("never changes the committed state while planning (a failed commit can be planned again from it)", () => {
+    const depot = { lat: 52.2, lon: 4.45 };
+    const e = engine(fences(square("zone-1", depot, 0.01, { dwellMinutes: 1 })));
+    // Committed: an open idling alert, fuel samples, a truck inside a fence with its dwell alert open, a last-seen.
+    run(e, "telemetry", scenario.slice(0, 22));
+    run(
+      e,
+      "telemetry",
+      telemetry(
+        [
+          { min: 0, at: depot },
+          { min: 2, at: depot },
+        ],
+        "T2",
+      ),
+    );
+    const committed = structuredClone(e.trucks("telemetry", 0));
+    expect(committed.get("T1")?.telemetry?.idling.open?.version).toBe(0);
+    expect(committed.get("T2")?.telemetry?.fences["zone-1"]?.dwell).toBeDefined();
+    // Planned, not applied: closes idling (its version goes up), the fuel drop, the truck leaves the fence.
+    const rest = [...scenario.slice(22), ...telemetry([{ min: 3, at: HOME }], "T2", 2)];
+    const first = e.plan(batch("telemetry", rest));
+    expect(brief(first.alerts)).toContain("idling:closed:1");
+    expect(brief(first.alerts)).toContain("geofence-dwell:closed:1");
+    expect(e.trucks("telemetry", 0)).toEqual(committed);
+    expect(e.plan(batch("telemetry", rest)).alerts).toEqual(first.alerts);
+  });
+
   it("keeps a truck's state small and evicts the longest unseen beyond the cap", () => {
     const e = createDetectEngine({ detectors, fences: [], maxTrucksPerPartition: 2, evictAfterMs: 60 * MIN });
     for (const id of ["A", "B", "C"]) run(e, "telemetry", telemetry([{ min: 0 }, { min: 1 }], id));
