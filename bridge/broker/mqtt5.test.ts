@@ -70,13 +70,25 @@ describe("the MQTT 5 adapter", () => {
     installMqtt5Writer();
     const v5 = { [Symbol.for("fleetsync.bridge.mqtt5")]: { connackProperties: {}, unsubscribeCounts: undefined } };
     for (const messageId of [1, 2, 255, 256, 4_097, 65_535]) {
-      for (const [version, marks] of [[4, {}], [5, v5]] as const) {
+      for (const [version, marks] of [
+        [4, {}],
+        [5, v5],
+      ] as const) {
         const writes: Buffer[] = [];
         let corked = 0;
-        const stream = { ...marks, write: (chunk: Buffer) => writes.push(Buffer.from(chunk)) > 0, cork: () => corked++ };
+        const stream = {
+          ...marks,
+          write: (chunk: Buffer) => writes.push(Buffer.from(chunk)) > 0,
+          cork: () => corked++,
+        };
         expect(mqttPacket.writeToStream({ cmd: "puback", messageId }, stream as never)).toBe(true);
         const expected = mqttPacket.generate({ cmd: "puback", messageId, reasonCode: 0 }, { protocolVersion: version });
-        expect({ messageId, version, writes: writes.length, corked }).toEqual({ messageId, version, writes: 1, corked: 0 });
+        expect({ messageId, version, writes: writes.length, corked }).toEqual({
+          messageId,
+          version,
+          writes: 1,
+          corked: 0,
+        });
         expect(writes[0]!.equals(expected)).toBe(true);
       }
     }

@@ -9,7 +9,7 @@
  * - writing: Aedes writes through mqtt-packet's `writeToStream(packet, stream)` without options. The bridge wraps
  *   that function once: for a stream marked as v5 it passes `{ protocolVersion: 5 }` and fills in what v5 needs
  *   (CONNACK reason code and properties, reason codes on acks, UNSUBACK reason codes). Callers that pass their own
- *   options (MQTT.js) are untouched.
+ *   options (MQTT.js) are untouched. A plain PUBACK, v5 or not, is written there as one 4-byte write (pubackBytes).
  *
  * What stays 3.1.1 semantics: session expiry (clean start is treated as clean session), will delay, topic aliases
  * (the CONNACK announces Topic Alias Maximum 0, so clients send none), server-side PUBACK reason codes.
