@@ -93,6 +93,18 @@ export async function waitForTopic(kafka: Kafka, topic: string, timeoutMs = 60_0
   }
 }
 
+async function deleteGroup(kafka: Kafka, groupId: string): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.deleteGroups([groupId]);
+  } catch {
+    // A group that never formed is not there to delete.
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 /**
  * Reads a topic from the beginning until `enough(records)` holds (or the deadline passes), then stops. Tests that
  * share a topic wait for the records they care about. Returns the records in per-partition offset order.
@@ -105,12 +117,16 @@ export async function readUntil(
   timeoutMs = 60_000,
 ): Promise<ReadRecord[]> {
   await waitForTopic(kafka, topic, timeoutMs);
-  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString("hex")}`, maxWaitTimeInMs: 100 });
+  const groupId = `reader.${topic}.${randomBytes(6).toString("hex")}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
   const records: ReadRecord[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
+      // Nothing committed and the group deleted after: a test run left one group per read behind, kept for days
+      // (offsets.retention.minutes) on the shared broker.
+      autoCommit: false,
       eachMessage: async ({ partition, message }) => {
         records.push(toReadRecord(partition, message));
       },
@@ -118,6 +134,7 @@ export async function readUntil(
     await waitFor(() => enough(records), `${what} on ${topic}`, { timeoutMs });
   } finally {
     await consumer.disconnect();
+    await deleteGroup(kafka, groupId);
   }
   return records;
 }

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { configKafka, readDesired, readReported, writeDesired } from "../../../cli/config-kafka.ts";
 import { readToEnd } from "../../../common/kafka/read-to-end.ts";
-import { createTopics, deleteTopics, kafkaBrokers, testKafka, uniqueTopic } from "../../support/kafka.ts";
+import { createTopics, deleteTopics, kafkaBrokers, readUntil, testKafka, uniqueTopic } from "../../support/kafka.ts";
 
 const kafka = testKafka("read-to-end-test");
 const created: string[] = [];
@@ -86,6 +86,39 @@ describe("readToEnd", () => {
     });
     expect(values.sort()).toEqual(["kept 0", "kept 1", "kept 2", "kept 3"]);
     const left = [...(await groupIds())].filter((g) => !before.has(g) && g.includes(topic));
+    expect(left).toEqual([]);
+  });
+});
+
+describe("the tests' readUntil", () => {
+  it("leaves no consumer group behind", async () => {
+    const topic = uniqueTopic("until");
+    created.push(topic);
+    await createTopics(kafka, [{ topic, partitions: 2 }]);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [
+        { key: "a", value: "1" },
+        { key: "b", value: "2" },
+      ],
+    });
+    await producer.disconnect();
+    const before = await groupIds();
+    expect(await readUntil(kafka, topic, (r) => r.length >= 2, "two records")).toHaveLength(2);
+    // Found by name, or (a name that does not say, as before) by the offsets a new group holds on this topic.
+    const admin = kafka.admin();
+    await admin.connect();
+    const left: string[] = [];
+    try {
+      for (const groupId of [...(await groupIds())].filter((g) => !before.has(g))) {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        if (groupId.includes(topic) || offsets?.partitions.some((p) => Number(p.offset) >= 0)) left.push(groupId);
+      }
+    } finally {
+      await admin.disconnect();
+    }
     expect(left).toEqual([]);
   });
 });
