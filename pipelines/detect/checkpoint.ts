@@ -16,9 +16,9 @@
 import type { Admin, Message, Producer, Transaction } from "kafkajs";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
 import { classifyKafkaError } from "../../common/kafka/errors.ts";
-import { readToEnd } from "../../common/kafka/read-to-end.ts";
 import { FleetError } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
+import { readToEnd } from "../../common/kafka/read-to-end.ts";
 import { type Alert, toAlertMessage } from "../../protocol/alerts.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 import type { RecordKind } from "../runtime/types.ts";
