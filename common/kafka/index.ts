@@ -26,5 +26,5 @@ export { classifyKafkaError, type KafkaErrorKind, kafkaErrorTypes } from "./erro
 export { type FastPathState, fastPath } from "./kafkajs-fast-path.ts";
 export { messageHeaderText, messageText, messageTimestampMs } from "./record-batch.ts";
 export { type Delivery, deliveredEach, OffsetBook } from "./offsets.ts";
-export { lastOffsets, readToEnd, type ReadToEndOptions, whenReadTo } from "./read-to-end.ts";
+export { deleteConsumerGroup, lastOffsets, readToEnd, type ReadToEndOptions, whenReadTo } from "./read-to-end.ts";
 export { javaCompatiblePartitioner, KeyPartitioner, partitionMetadata } from "./partitions.ts";

@@ -130,3 +130,20 @@ async function readWithGroup(
     await consumer.disconnect().catch(() => undefined);
   }
 }
+
+/**
+ * Deletes a throwaway reader's consumer group once it has disconnected (readers that keep their own consumer:
+ * `fleetsync verify`, the tests' readUntil). Best effort: a leftover empty group expires on its own, which is not
+ * worth failing a verification or a test for.
+ */
+export async function deleteConsumerGroup(kafka: Kafka, groupId: string): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.deleteGroups([groupId]);
+  } catch {
+    // See above: best effort.
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}

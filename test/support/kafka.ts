@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { type IHeaders, Kafka, type KafkaMessage, logLevel } from "kafkajs";
 import { inject } from "vitest";
-import { readToEnd as readTopicToEnd } from "../../common/kafka/read-to-end.ts";
+import { deleteConsumerGroup, readToEnd as readTopicToEnd } from "../../common/kafka/read-to-end.ts";
 import { waitFor } from "./wait.ts";
 
 export function kafkaBrokers(): string[] {
@@ -93,18 +93,6 @@ export async function waitForTopic(kafka: Kafka, topic: string, timeoutMs = 60_0
   }
 }
 
-async function deleteGroup(kafka: Kafka, groupId: string): Promise<void> {
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    await admin.deleteGroups([groupId]);
-  } catch {
-    // A group that never formed is not there to delete.
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
-
 /**
  * Reads a topic from the beginning until `enough(records)` holds (or the deadline passes), then stops. Tests that
  * share a topic wait for the records they care about. Returns the records in per-partition offset order.
@@ -134,7 +122,7 @@ export async function readUntil(
     await waitFor(() => enough(records), `${what} on ${topic}`, { timeoutMs });
   } finally {
     await consumer.disconnect();
-    await deleteGroup(kafka, groupId);
+    await deleteConsumerGroup(kafka, groupId);
   }
   return records;
 }
