@@ -16,7 +16,7 @@
 import type { Admin, Message, Producer, Transaction } from "kafkajs";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
 import { classifyKafkaError } from "../../common/kafka/errors.ts";
-import { defaultPartitioner } from "../../common/kafka/partitioner.ts";
+import { javaCompatiblePartitioner } from "../../common/kafka/partitions.ts";
 import { FleetError } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
 import { readToEnd } from "../../common/kafka/read-to-end.ts";
@@ -99,7 +99,7 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
     idempotent: true,
     maxInFlightRequests: 1,
     // kafkajs' own partitions, chosen without its Long arithmetic: every alert and state write is keyed.
-    createPartitioner: defaultPartitioner,
+    createPartitioner: javaCompatiblePartitioner,
   });
   let restoring: Promise<Map<string, string>> | undefined;
   // One transaction at a time per producer (Kafka's rule): batches, sweeps and restores queue here.

@@ -5,7 +5,7 @@
  * Apache Kafka jars the broker runs, i.e. the Java client's default partitioner (murmur2 of the key bytes).
  */
 import { spawn } from "node:child_process";
-import { Partitioners } from "kafkajs";
+import { javaCompatiblePartitioner } from "../../common/kafka/partitions.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kafkaClasspath } from "../../deploy/kafka/local-kafka.ts";
 import { createTopics, kafkaBrokers, readTopic, testKafka, uniqueTopic, deleteTopics } from "../support/kafka.ts";
@@ -58,8 +58,8 @@ describe("partitioner compatibility with the Java client", () => {
   });
 
   it(`puts ${KEYS.length} string keys on the same partitions as Kafka's Java producer`, async () => {
-    // The bridge's producer setup: kafkajs' default partitioner (Java-compatible murmur2).
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
+    // The producers' setup (bridge, detect): our Java-compatible partitioner (common/kafka/partitions.ts).
+    const producer = kafka.producer({ createPartitioner: javaCompatiblePartitioner, idempotent: true });
     await producer.connect();
     await producer.send({ topic: fromKafkajs, acks: -1, messages: KEYS.map((key, i) => ({ key, value: String(i) })) });
     await producer.disconnect();

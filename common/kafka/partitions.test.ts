@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { Partitioners, type PartitionMetadata } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { defaultPartitioner, murmur2 } from "./partitioner.ts";
+import { javaCompatiblePartitioner, KeyPartitioner, murmur2 } from "./partitions.ts";
 
 const metadata = (count: number, leaderless: number[] = []): PartitionMetadata[] =>
   Array.from({ length: count }, (_, partitionId) => ({
@@ -12,10 +12,10 @@ const metadata = (count: number, leaderless: number[] = []): PartitionMetadata[]
     isr: [0],
   }));
 
-describe("defaultPartitioner", () => {
+describe("javaCompatiblePartitioner", () => {
   it("chooses kafkajs' DefaultPartitioner's partition for every key (strings in any script, bytes)", () => {
     const theirs = Partitioners.DefaultPartitioner();
-    const ours = defaultPartitioner();
+    const ours = javaCompatiblePartitioner();
     fc.assert(
       fc.property(
         fc.oneof(fc.string({ unit: "binary", maxLength: 80 }), fc.uint8Array({ maxLength: 80 }).map(Buffer.from)),
@@ -40,11 +40,21 @@ describe("defaultPartitioner", () => {
   });
 
   it("keeps a message's own partition, and spreads keyless messages over the partitions with a leader", () => {
-    const choose = defaultPartitioner();
+    const choose = javaCompatiblePartitioner();
     const partitionMetadata = metadata(4, [1]);
     expect(choose({ topic: "t", partitionMetadata, message: { key: "k", partition: 3, value: "v" } })).toBe(3);
     const chosen = new Set<number>();
     for (let i = 0; i < 30; i += 1) chosen.add(choose({ topic: "t", partitionMetadata, message: { value: "v" } }));
     expect([...chosen].sort()).toEqual([0, 2, 3]);
+  });
+
+  it("KeyPartitioner puts a truck id where the producer's partitioner would", () => {
+    const choose = javaCompatiblePartitioner();
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.integer({ min: 1, max: 64 }), (key, partitions) => {
+        const expected = choose({ topic: "t", partitionMetadata: metadata(partitions), message: { key, value: "v" } });
+        expect(new KeyPartitioner("t", partitions).partitionOf(key)).toBe(expected);
+      }),
+    );
   });
 });
