@@ -1,14 +1,13 @@
 /**
  * What `fleetsync config` reads and writes in Kafka: the desired configs (fleet.config, compacted, key = truck id)
- * and what trucks reported (fleet.status). Both are read whole, up to where they ended when asked, with a consumer
- * group of its own that commits nothing (nothing to clean up, nothing another reader could be moved by).
+ * and what trucks reported (fleet.status). Both are read whole, up to where they ended when asked, through a
+ * throwaway consumer group that commits nothing and is deleted afterwards (common/kafka/read-to-end.ts).
  */
-import { randomUUID } from "node:crypto";
 import type { Kafka } from "kafkajs";
-import { FleetError } from "../common/errors.ts";
 import { createKafkaClient } from "../common/kafka/connection.ts";
+import { readToEnd } from "../common/kafka/read-to-end.ts";
 import type { KafkaSecurity } from "../common/kafka/security.ts";
-import { ensureConfigTopic, lastOffsets, whenReadTo } from "../bridge/downlink/index.ts";
+import { ensureConfigTopic } from "../bridge/downlink/index.ts";
 import { type StatusRecord, StatusRecordSchema } from "../protocol/index.ts";
 
 export interface ConfigKafkaOptions {
@@ -31,54 +30,18 @@ export function configKafka(options: ConfigKafkaOptions): Kafka {
 }
 
 /** Calls `each` for every record of `topic`, in offset order per partition, up to its end when called. */
-export async function readWhole(
+export function readWhole(
   kafka: Kafka,
   topic: string,
   each: (key: string, value: Buffer | null, timestampMs: number) => void,
   timeoutMs = 30_000,
 ): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  let ends: Map<number, bigint>;
-  try {
-    const topics = await admin.listTopics();
-    if (!topics.includes(topic)) return;
-    ends = await lastOffsets(admin, topic);
-  } finally {
-    await admin.disconnect();
-  }
-  if (ends.size === 0) return;
-  const consumer = kafka.consumer({ groupId: `fleetsync-config-${randomUUID()}`, allowAutoTopicCreation: false });
-  await consumer.connect();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new FleetError("FLEET_TIMEOUT", `${topic} not read to its end within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      // Done when the consumer got past each partition's end, not when it was handed the record there (there may
-      // be none: a transaction marker); see whenReadTo.
-      whenReadTo(consumer, topic, new Map(ends), resolve);
-      consumer
-        .subscribe({ topic, fromBeginning: true })
-        .then(() =>
-          consumer.run({
-            autoCommit: false,
-            eachMessage: async ({ partition, message }) => {
-              const end = ends.get(partition);
-              // Written after we asked: not part of this read.
-              if (end === undefined || BigInt(message.offset) > end) return;
-              each(message.key?.toString("utf8") ?? "", message.value ?? null, Number(message.timestamp));
-            },
-          }),
-        )
-        .catch(reject);
-    });
-  } finally {
-    clearTimeout(timer);
-    await consumer.disconnect();
-  }
+  return readToEnd(
+    kafka,
+    topic,
+    (message) => each(message.key?.toString("utf8") ?? "", message.value ?? null, Number(message.timestamp)),
+    { groupPrefix: "fleetsync-config", missingIsEmpty: true, timeoutMs },
+  );
 }
 
 /** Per truck, its desired config text (tombstones remove it). */

@@ -131,25 +131,57 @@ export class BitReader {
     return b;
   }
 
+  /**
+   * Reads up to a byte's remaining bits per step rather than one bit at a time: the bridge decodes every record with
+   * this reader, and the bit-at-a-time loop was most of a one-record decode (issue 21). Same results and the same
+   * errors (a read past the end fails at the end, as the bit-at-a-time loop did).
+   */
   bits(n: number): number {
     if (n > 24) {
       const high = this.bits(n - 24);
       return high * TWO_24 + this.bits(24);
     }
+    let p = this.position;
+    if (p + n > this.end) {
+      this.position = this.end;
+      this.fail("payload ends early");
+    }
     let v = 0;
-    for (let i = 0; i < n; i++) v = (v << 1) | this.bit();
+    let left = n;
+    while (left > 0) {
+      const available = 8 - (p & 7);
+      const take = available < left ? available : left;
+      v = (v << take) | ((this.bytes[p >>> 3]! >>> (available - take)) & ((1 << take) - 1));
+      p += take;
+      left -= take;
+    }
+    this.position = p;
     return v >>> 0;
   }
 
   eg(k: number): number {
+    // The leading zeros, a byte's remaining bits at a time (Math.clz32 finds the first 1 in a byte).
+    const limit = MAX_BITS - k - 1; // more zeros than this: the number cannot be represented
+    const start = this.position;
     let zeros = 0;
-    while (this.bit() === 0) {
-      zeros += 1;
-      if (zeros + k + 1 > MAX_BITS) this.fail("number too large");
+    for (;;) {
+      if (this.position >= this.end) this.fail("payload ends early");
+      const offset = this.position & 7;
+      const rest = (this.bytes[this.position >>> 3]! << offset) & 0xff;
+      const run = rest === 0 ? 8 - offset : Math.clz32(rest) - 24;
+      if (zeros + run > limit) {
+        this.position = start + limit + 1;
+        this.fail("number too large");
+      }
+      zeros += run;
+      this.position += run;
+      if (rest !== 0) break;
     }
-    // The leading 1 was consumed by the loop; read the remaining zeros + k bits.
-    const rest = this.bits(zeros + k);
-    return 2 ** (zeros + k) + rest - 2 ** k;
+    this.position += 1; // the leading 1
+    const n = zeros + k;
+    const rest = this.bits(n);
+    // Below 2^30 in 32-bit integers (the common case: short deltas); above, in doubles (exact up to 2^53).
+    return n < 30 ? ((1 << n) | rest) - (1 << k) : 2 ** n + rest - 2 ** k;
   }
 
   signed(k: number): number {

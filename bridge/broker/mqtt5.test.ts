@@ -6,7 +6,9 @@
 import { createServer } from "node:net";
 import mqtt from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
+import mqttPacket from "mqtt-packet";
 import { createBroker } from "./broker.ts";
+import { installMqtt5Writer } from "./mqtt5.ts";
 
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -62,5 +64,39 @@ describe("the MQTT 5 adapter", () => {
       );
       expect((unsuback as { granted?: number[] }).granted).toEqual(topics.map(() => 0));
     }
+  });
+
+  it("writes each PUBACK as one 4-byte write with mqtt-packet's own bytes, v3.1.1 and v5 alike", () => {
+    installMqtt5Writer();
+    const v5 = { [Symbol.for("fleetsync.bridge.mqtt5")]: { connackProperties: {}, unsubscribeCounts: undefined } };
+    for (const messageId of [1, 2, 255, 256, 4_097, 65_535]) {
+      for (const [version, marks] of [
+        [4, {}],
+        [5, v5],
+      ] as const) {
+        const writes: Buffer[] = [];
+        let corked = 0;
+        const stream = {
+          ...marks,
+          write: (chunk: Buffer) => writes.push(Buffer.from(chunk)) > 0,
+          cork: () => corked++,
+        };
+        expect(mqttPacket.writeToStream({ cmd: "puback", messageId }, stream as never)).toBe(true);
+        const expected = mqttPacket.generate({ cmd: "puback", messageId, reasonCode: 0 }, { protocolVersion: version });
+        expect({ messageId, version, writes: writes.length, corked }).toEqual({
+          messageId,
+          version,
+          writes: 1,
+          corked: 0,
+        });
+        expect(writes[0]!.equals(expected)).toBe(true);
+      }
+    }
+    // A v5 PUBACK with a reason code still goes through mqtt-packet, which writes it.
+    const writes: Buffer[] = [];
+    const stream = { ...v5, write: (chunk: Buffer) => writes.push(Buffer.from(chunk)) > 0 };
+    mqttPacket.writeToStream({ cmd: "puback", messageId: 9, reasonCode: 0x10 } as never, stream as never);
+    const expected = mqttPacket.generate({ cmd: "puback", messageId: 9, reasonCode: 0x10 }, { protocolVersion: 5 });
+    expect(Buffer.concat(writes).equals(expected)).toBe(true);
   });
 });

@@ -9,7 +9,7 @@
  * - writing: Aedes writes through mqtt-packet's `writeToStream(packet, stream)` without options. The bridge wraps
  *   that function once: for a stream marked as v5 it passes `{ protocolVersion: 5 }` and fills in what v5 needs
  *   (CONNACK reason code and properties, reason codes on acks, UNSUBACK reason codes). Callers that pass their own
- *   options (MQTT.js) are untouched.
+ *   options (MQTT.js) are untouched. A plain PUBACK, v5 or not, is written there as one 4-byte write (pubackBytes).
  *
  * What stays 3.1.1 semantics: session expiry (clean start is treated as clean session), will delay, topic aliases
  * (the CONNACK announces Topic Alias Maximum 0, so clients send none), server-side PUBACK reason codes.
@@ -50,7 +50,13 @@ export function installMqtt5Writer(): void {
   installed = true;
   const original: WriteToStream = mqttPacket.writeToStream;
   const wrapped = ((packet, stream, opts) => {
-    const state = opts === undefined ? (stream as Writable)[V5] : undefined;
+    if (opts !== undefined) return original(packet, stream, opts);
+    const state = (stream as Writable)[V5];
+    const fast = pubackBytes(packet as unknown as AnyPacket, state !== undefined);
+    if (fast) {
+      stream.write(fast);
+      return true; // as mqtt-packet's own confirmation() answers: Aedes never waits for a PUBACK to drain
+    }
     if (!state) return original(packet, stream, opts);
     return original(toV5(packet as unknown as AnyPacket, state) as never, stream, { protocolVersion: 5 });
   }) as WriteToStream;
@@ -61,6 +67,28 @@ export function installMqtt5Writer(): void {
     },
   });
   mqttPacket.writeToStream = wrapped;
+}
+
+/**
+ * A PUBACK as one 4-byte write: every record a truck sends ends in one (issue 21). mqtt-packet writes it as three
+ * chunks (header, length, packet id) into a corked socket, uncorked on the next tick: three buffers, a nextTick and
+ * a writev per PUBACK, several microseconds of the bridge's CPU per record under fleet load. The bytes are the ones
+ * mqtt-packet writes (mqtt5.test.ts compares them): 0x40, remaining length 2, the packet id; in MQTT 5 a reason code
+ * of 0 (success) without properties is left out the same way (section 3.4.2.1). Anything else takes mqtt-packet.
+ */
+function pubackBytes(packet: AnyPacket, v5: boolean): Buffer | undefined {
+  if (packet.cmd !== "puback") return undefined;
+  const id = packet.messageId;
+  if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > 0xffff) return undefined;
+  if (v5 && ((packet.reasonCode !== undefined && packet.reasonCode !== 0) || packet.properties !== undefined)) {
+    return undefined;
+  }
+  const bytes = Buffer.allocUnsafe(4);
+  bytes[0] = 0x40;
+  bytes[1] = 2;
+  bytes[2] = id >>> 8;
+  bytes[3] = id & 0xff;
+  return bytes;
 }
 
 function toV5(packet: AnyPacket, state: V5State): AnyPacket {

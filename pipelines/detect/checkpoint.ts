@@ -13,13 +13,13 @@
  * committed offset is before the changelog's position (or gone), someone moved the group back (`fleetsync
  * replay`): the partition's stored state is dropped (tombstones) and reading starts there with fresh state.
  */
-import { randomUUID } from "node:crypto";
 import type { Admin, Message, Producer, Transaction } from "kafkajs";
 import { createKafkaClient } from "../../common/kafka/connection.ts";
 import { classifyKafkaError } from "../../common/kafka/errors.ts";
 import { defaultPartitioner } from "../../common/kafka/partitioner.ts";
 import { FleetError } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
+import { readToEnd } from "../../common/kafka/read-to-end.ts";
 import { type Alert, toAlertMessage } from "../../protocol/alerts.ts";
 import { DEFAULT_KAFKA_TOPICS } from "../../protocol/kafka.ts";
 import type { RecordKind } from "../runtime/types.ts";
@@ -153,53 +153,18 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
 
   /** Reads the whole changelog (read_committed) into key -> value. */
   async function readChangelog(): Promise<Map<string, string>> {
-    const topic = config.topics.changelog;
-    const ends = await admin.fetchTopicOffsets(topic);
-    const pending = new Map(
-      ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]),
-    );
     const values = new Map<string, string>();
-    if (pending.size === 0) return values;
-    // A throwaway group: KafkaJS reads only through a group; this one commits nothing and is deleted after.
-    const groupId = `${config.groupId}-restore-${randomUUID()}`;
-    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 200 });
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new FleetError("FLEET_TIMEOUT", `the changelog ${topic} did not end within the deadline`)),
-          RESTORE_DEADLINE_MS,
-        );
-        timer.unref();
-        const reached = (partition: number, lastOffset: string) => {
-          const end = pending.get(partition);
-          if (end !== undefined && BigInt(lastOffset) >= end) pending.delete(partition);
-          if (pending.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        // Also for batches that held only transaction markers or aborted records: the end may be a marker.
-        consumer.on(consumer.events.END_BATCH_PROCESS, (e) => reached(e.payload.partition, e.payload.lastOffset));
-        consumer
-          .run({
-            autoCommit: false,
-            eachBatch: async ({ batch }) => {
-              for (const m of batch.messages) {
-                const key = m.key?.toString();
-                if (key === undefined) continue;
-                if (m.value === null) values.delete(key);
-                else values.set(key, m.value.toString());
-              }
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      await consumer.disconnect().catch(() => undefined);
-      await admin.deleteGroups([groupId]).catch(() => undefined);
-    }
+    await readToEnd(
+      kafka,
+      config.topics.changelog,
+      (m) => {
+        const key = m.key?.toString();
+        if (key === undefined) return;
+        if (m.value === null) values.delete(key);
+        else values.set(key, m.value.toString());
+      },
+      { groupPrefix: `${config.groupId}-restore`, timeoutMs: RESTORE_DEADLINE_MS },
+    );
     return values;
   }
 

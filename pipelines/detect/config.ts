@@ -2,9 +2,20 @@
  * The detect pipeline's configuration (`fleetsync detect --config FILE`, or flags). Validated once at start; the
  * error names the field. The field docs are the configuration reference (docs/pipelines.md, "detect").
  */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { z } from "zod";
 import { ALERTS_TOPIC } from "../../protocol/alerts.ts";
 import { parseConfig, PIPELINE_INPUT_TOPICS, PipelineKafkaSchema, readConfigJson } from "../runtime/config.ts";
+
+/**
+ * One id per running instance: members of one deployment share a configuration file, and with one id between them the
+ * second to start fenced the first (its commits failed with "an old epoch" from then on). The host names the machine
+ * (or pod) in the broker's transaction listings; the random part tells two instances on one host apart.
+ */
+function instanceTransactionalId(): string {
+  return `fleetsync-detect.${hostname()}.${randomBytes(4).toString("hex")}`;
+}
 
 const minutes = (doc: string, fallback: number) => z.number().positive().max(10_080).default(fallback).describe(doc);
 
@@ -99,10 +110,13 @@ export const DetectConfigSchema = z
     transactionalId: z
       .string()
       .min(1)
-      .optional()
+      .default(instanceTransactionalId)
       .describe(
-        "Kafka transactional id (default: the group id). Unique per running instance: a restarted instance with " +
-          "the same id fences its predecessor, so a hung old process can never commit alerts twice.",
+        "Kafka transactional id; unique per running instance (two with one id fence each other, and the fenced one " +
+          "commits nothing more). Default: `fleetsync-detect.<host>.<random>`, a new one at each start. Pin it per " +
+          "instance (a StatefulSet's pod name) so a restarted instance fences its predecessor at once: a hung old " +
+          "process can then commit nothing, and a crashed one's open transaction is aborted at the restart instead " +
+          "of holding read_committed readers back until it times out.",
       ),
     fromBeginning: z
       .boolean()

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { Kafka } from "kafkajs";
 import { FleetError } from "../../common/errors.ts";
+import { deleteConsumerGroup } from "../../common/kafka/read-to-end.ts";
 
 export interface ReadMessage {
   partition: number;
@@ -85,21 +86,5 @@ export async function readTopicUntil(options: ReadOptions): Promise<ReadResult> 
   } finally {
     await consumer.disconnect();
     await deleteConsumerGroup(kafka, groupId);
-  }
-}
-
-/**
- * Deletes a throwaway reader's consumer group once it has disconnected. Best effort: a leftover empty group expires
- * on its own, which is not worth failing a verification or a test for.
- */
-export async function deleteConsumerGroup(kafka: Kafka, groupId: string): Promise<void> {
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    await admin.deleteGroups([groupId]);
-  } catch {
-    // See above: best effort.
-  } finally {
-    await admin.disconnect().catch(() => undefined);
   }
 }

@@ -5,7 +5,10 @@
  *   - reference.aedesQos1PublishesPerSec: plain Aedes, QoS 1 publish -> subscriber, no Kafka;
  *   - bridge.recordsPerSec (10 records per publish), bridge.publishesPerSec (1 record per publish);
  *   - bridge.latencyMsP50/P99: publish -> Kafka consumer at a paced 5,000 records/s;
- *   - bridge.rssKbPerConnection: RSS growth of a bridge process per idle truck, with CONNECTIONS trucks connected.
+ *   - bridge.rssKbPerConnection: RSS growth of a bridge process per idle truck, with CONNECTIONS trucks connected;
+ *   - bridge.sliceUsPerRecord: CPU the forwarder's arrival FIFO and its 10 ms slices cost per record (1 record per
+ *     publish, the worst case), from a CPU profile of a second 1-record run; bridge.sliceCpuShare its share of the
+ *     bridge's CPU there.
  * Kafka: KAFKA_BROKERS, or a local broker started for the run. Ends with one JSON line of the figures.
  * Scale with BENCH_SECONDS (default 8) and BENCH_CONNECTIONS (default 10000).
  *
@@ -18,8 +21,10 @@
 import { fastPath } from "../../common/kafka/kafkajs-fast-path.ts";
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import type { Profiler } from "node:inspector";
+import { Session } from "node:inspector/promises";
 import { createServer, connect as netConnect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,7 +47,7 @@ const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
 /** BENCH_PHASES=latency,single (say) runs only those phases, for quick iterations; the default runs all. */
-const PHASES = new Set((process.env.BENCH_PHASES ?? "kafka,aedes,batch,single,latency,idle").split(","));
+const PHASES = new Set((process.env.BENCH_PHASES ?? "kafka,aedes,batch,single,slice,latency,idle").split(","));
 const CLIENTS = 40;
 /** Latency records carry seq from here on, so the consumer tells them from the throughput phases' records. */
 const LATENCY_SEQ = 1_000_000_000;
@@ -407,6 +412,77 @@ async function measureLatency(url: string, brokers: string[], topic: string, tru
   return { p50: consumed.p50, p99: consumed.p99 };
 }
 
+/**
+ * The forwarder's "logins before backlogs" machinery (bridge/forwarder/forwarder.ts: `whenTurn` queues a publish's
+ * work in a Fifo and schedules a slice with setImmediate; `slice` runs queued work for up to 10 ms, reading the clock
+ * after each), measured in place: `work` runs under the V8 sampling profiler and every sample whose stack is inside
+ * `whenTurn`, or inside `slice` but not inside the queued work it calls, is the machinery's. Left out: allocating
+ * the queued closure (one per publish, in authorizePublish's own frame) and Node's processImmediate around `slice`,
+ * shared with other immediates. What the samples showed (session 9, load 6-8): mostly `slice`'s own loop, then the
+ * clock reads (`now`), setImmediate and the Fifo's push and shift. Returns the machinery's microseconds over `work`
+ * and its share of the process's busy (non-idle) samples.
+ */
+async function sliceCost<T>(work: () => Promise<T>): Promise<{ result: T; us: number; share: number }> {
+  const session = new Session();
+  session.connect();
+  let profile: Profiler.Profile;
+  let result: T;
+  try {
+    await session.post("Profiler.enable");
+    // 200 µs between samples: one slice's own cost is well under a millisecond, so the default 1 ms is coarse.
+    await session.post("Profiler.setSamplingInterval", { interval: 200 });
+    await session.post("Profiler.start");
+    try {
+      result = await work();
+    } finally {
+      ({ profile } = await session.post("Profiler.stop"));
+    }
+  } finally {
+    session.disconnect();
+  }
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inForwarder = (n: Profiler.ProfileNode, name: string) =>
+    n.callFrame.functionName === name && n.callFrame.url.endsWith("bridge/forwarder/forwarder.ts");
+  /** Whether a sample at node `id` is the machinery's own work (see above). */
+  const verdict = new Map<number, boolean>();
+  const isMachinery = (id: number): boolean => {
+    const known = verdict.get(id);
+    if (known !== undefined) return known;
+    let answer = false;
+    let child: Profiler.ProfileNode | undefined;
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const n = byId.get(at)!;
+      if (inForwarder(n, "whenTurn")) {
+        answer = true;
+        break;
+      }
+      if (inForwarder(n, "slice")) {
+        // Its own loop, the Fifo's shift and the clock read, not the publish work it hands each item to.
+        answer = child === undefined || ["shift", "now", "peek"].includes(child.callFrame.functionName);
+        break;
+      }
+      child = n;
+    }
+    verdict.set(id, answer);
+    return answer;
+  };
+  let machineryUs = 0;
+  let busyUs = 0;
+  const samples = profile.samples ?? [];
+  for (let i = 0; i < samples.length; i += 1) {
+    const node = byId.get(samples[i]!)!;
+    const us = profile.timeDeltas?.[i + 1] ?? 0;
+    if (node.callFrame.functionName === "(idle)") continue;
+    busyUs += us;
+    if (isMachinery(node.id)) machineryUs += us;
+  }
+  // None at all means the names above no longer match the forwarder's: a figure of 0 would be a lie.
+  if (machineryUs === 0) throw new Error("no profile sample in forwarder.ts whenTurn/slice: were they renamed?");
+  return { result: result!, us: machineryUs, share: machineryUs / Math.max(1, busyUs) };
+}
+
 async function main(): Promise<void> {
   const local: LocalKafka | undefined = process.env.KAFKA_BROKERS ? undefined : await startLocalKafka();
   const brokers = process.env.KAFKA_BROKERS?.split(",") ?? local!.brokers;
@@ -446,6 +522,17 @@ async function main(): Promise<void> {
     );
     const singleRate = PHASES.has("single") ? await throughput(1) : Number.NaN;
     log(`bridge, 1 record per publish: ${singleRate.toFixed(0)} publishes/s`);
+    // Its own run: the profiler's sampling slows the bridge a little, so the figures above are taken without it.
+    const slice = PHASES.has("slice")
+      ? await sliceCost(() => throughput(1)).then(({ result, us, share }) => ({
+          usPerRecord: us / Math.max(1, result * SECONDS),
+          share,
+        }))
+      : { usPerRecord: Number.NaN, share: Number.NaN };
+    log(
+      `forwarder arrival FIFO and 10 ms slices, 1 record per publish: ${slice.usPerRecord.toFixed(2)} µs CPU per ` +
+        `record, ${(slice.share * 100).toFixed(1)}% of the bridge's CPU (load average ${loadavg()[0]!.toFixed(1)})`,
+    );
 
     // The bridge's own event-loop delay during the latency phase: tells a slow bridge from a starved machine.
     const loopDelay = monitorEventLoopDelay({ resolution: 5 });
@@ -480,6 +567,8 @@ async function main(): Promise<void> {
         "bridge.latencyMsP99": p99,
         "bridge.connectionsHeld": held,
         "bridge.rssKbPerConnection": Math.round(perConnection * 10) / 10,
+        "bridge.sliceUsPerRecord": Math.round(slice.usPerRecord * 100) / 100,
+        "bridge.sliceCpuShare": Math.round(slice.share * 1000) / 1000,
         "reference.kafkaPerfTestRecordsPerSec": Math.round(kafkaRef),
         "reference.aedesQos1PublishesPerSec": Math.round(aedesRef),
       })}\n`,

@@ -29,6 +29,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { planScenarioFleet, scenarioFleetFences } from "../../sim/scenarios/fleet.ts";
 import { REPO } from "../e2e/bridge.ts";
 import { startKafka } from "../e2e/kafka.ts";
+import { readToEnd } from "../../common/kafka/read-to-end.ts";
 import { DetectConfigSchema } from "../../pipelines/detect/config.ts";
 import { fleetsyncCommand } from "../support/build.ts";
 import { cpuSeconds } from "./cpu.ts";
@@ -157,30 +158,17 @@ async function bareConsumer(
 
 /** Bytes of each key's newest value in a topic, read to its end. */
 async function newestValues(kafka: Kafka, topic: string): Promise<Map<string, number>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const pending = new Map(
-    ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]),
-  );
   const sizes = new Map<string, number>();
-  const consumer = kafka.consumer({ groupId: `bench-read-${randomBytes(4).toString("hex")}`, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-    const end = pending.get(e.payload.partition);
-    if (end !== undefined && BigInt(e.payload.lastOffset) >= end) pending.delete(e.payload.partition);
-  });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
+  await readToEnd(
+    kafka,
+    topic,
+    (message) => {
       const key = message.key!.toString();
       if (message.value === null) sizes.delete(key);
       else sizes.set(key, message.key!.length + message.value.length);
     },
-  });
-  await until(() => pending.size === 0, `the end of ${topic}`, 300);
-  await consumer.disconnect();
+    { groupPrefix: "bench-read", timeoutMs: 300_000 },
+  );
   return sizes;
 }
 

@@ -239,6 +239,12 @@ export function buildReport(results: ScriptResult[]): { rows: Row[]; json: Recor
       ratio: r(json["bridge.publishesPerSec"]!, json["reference.aedesQos1PublishesPerSec"]!),
     },
     {
+      figure: "bridge: forwarder slice FIFO, CPU us/record",
+      value: fmt(f("bridge.sliceUsPerRecord"), 2),
+      reference: `${fmt(ratio(f("bridge.sliceCpuShare"), 0.01), 1)}% of the bridge's CPU, 1 record per publish`,
+      ratio: "",
+    },
+    {
       figure: "bridge: latency publish->consumer p50/p99 ms",
       value: `${fmt(json["bridge.latencyMsP50"]!)} / ${fmt(json["bridge.latencyMsP99"]!)}`,
       reference: "at 5,000 records/s",

@@ -10,9 +10,10 @@
  * agent process killed mid-drive: detect-silent-agents.test.ts.
  */
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
 import { readToEnd, readUntil, testKafka } from "../support/kafka.ts";
+import { cleanupAfterAll } from "../support/cleanup.ts";
 import { waitFor } from "../support/wait.ts";
 import { type InProcessAgent, startInProcessAgent } from "./agents.ts";
 import {
@@ -24,11 +25,7 @@ import {
 
 const SCALE = 20;
 const kafka = testKafka("detect-agents-e2e");
-const cleanup: (() => Promise<unknown>)[] = [];
-
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => undefined);
-});
+const cleanup = cleanupAfterAll();
 
 describe("detectors on scripted trucks through real agents", () => {
   it("gives each scenario's expected alerts and no others", async () => {

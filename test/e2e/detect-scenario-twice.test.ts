@@ -6,19 +6,16 @@
  * run's alert id (hash of truck, detector, stream, seq, subject). Real path: the scenario publisher (MQTT) -> the
  * bridge process -> Kafka -> the detect service (one consumer group for both runs, as a deployment has).
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
 import { runScenarios } from "../../sim/scenarios/scenario-run.ts";
 import { AlertSchema } from "../../protocol/alerts.ts";
 import { readUntil, testKafka } from "../support/kafka.ts";
+import { cleanupAfterAll } from "../support/cleanup.ts";
 import { startScenarioRun } from "./detect-scenario-run.ts";
 
 const kafka = testKafka("detect-twice");
-const cleanup: (() => Promise<unknown>)[] = [];
-
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => undefined);
-});
+const cleanup = cleanupAfterAll();
 
 describe("a scripted truck run twice", () => {
   it("gives the second run's alerts too, under ids of their own", async () => {

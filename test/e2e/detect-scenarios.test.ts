@@ -7,18 +7,15 @@
  * Publishing the records directly covers all five scenarios at once; through real agents on ptys at 20x:
  * detect-agents.test.ts (idle, siphon, dtc, geofence) and detect-silent-agents.test.ts (an agent process SIGKILLed).
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
 import { runScenarios } from "../../sim/scenarios/scenario-run.ts";
 import { readUntil, testKafka } from "../support/kafka.ts";
+import { cleanupAfterAll } from "../support/cleanup.ts";
 import { expectedAlertCount, startScenarioRun } from "./detect-scenario-run.ts";
 
 const kafka = testKafka("detect-e2e");
-const cleanup: (() => Promise<unknown>)[] = [];
-
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => undefined);
-});
+const cleanup = cleanupAfterAll();
 
 describe("detectors on scripted trucks through the bridge", () => {
   it("gives each scenario's expected alerts and no others", async () => {

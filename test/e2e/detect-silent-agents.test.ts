@@ -7,11 +7,12 @@
  * one none; restarted, the killed truck is heard again and its alert closes.
  */
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { freePort } from "../../deploy/kafka/local-kafka.ts";
 import { type Alert, AlertSchema } from "../../protocol/alerts.ts";
 import { planScenarioFleet } from "../../sim/scenarios/fleet.ts";
 import { readToEnd, testKafka } from "../support/kafka.ts";
+import { cleanupAfterAll } from "../support/cleanup.ts";
 import { waitFor } from "../support/wait.ts";
 import { type AgentPlan, type AgentProcess, spawnAgent, writeAgentConfig } from "./agents.ts";
 import { scenarioAgentOverrides, startScenarioRun, startScenarioDevices } from "./detect-scenario-run.ts";
@@ -20,11 +21,7 @@ const SCALE = 20;
 /** Wall-clock silence that opens the alert: 15 s, long against a sweep (250 ms), short for a test. */
 const SILENT_MINUTES = 0.25;
 const kafka = testKafka("detect-silent-e2e");
-const cleanup: (() => Promise<unknown>)[] = [];
-
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => undefined);
-});
+const cleanup = cleanupAfterAll();
 
 describe("silent truck through real agent processes", () => {
   it("alerts for the truck killed mid-drive, not for the one that said goodbye, and closes when it is heard", async () => {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
-import { deleteConsumerGroup } from "../../sim/verify/kafka-read.ts";
+import { deleteConsumerGroup } from "../../common/kafka/read-to-end.ts";
 
 export interface LatestRecord {
   seq: number;

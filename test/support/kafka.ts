@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { type IHeaders, Kafka, type KafkaMessage, logLevel } from "kafkajs";
 import { inject } from "vitest";
+import { deleteConsumerGroup, readToEnd as readTopicToEnd } from "../../common/kafka/read-to-end.ts";
 import { waitFor } from "./wait.ts";
 
 export function kafkaBrokers(): string[] {
@@ -104,12 +105,16 @@ export async function readUntil(
   timeoutMs = 60_000,
 ): Promise<ReadRecord[]> {
   await waitForTopic(kafka, topic, timeoutMs);
-  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString("hex")}`, maxWaitTimeInMs: 100 });
+  const groupId = `reader.${topic}.${randomBytes(6).toString("hex")}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
   const records: ReadRecord[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
+      // Nothing committed and the group deleted after: a test run left one group per read behind, kept for days
+      // (offsets.retention.minutes) on the shared broker.
+      autoCommit: false,
       eachMessage: async ({ partition, message }) => {
         records.push(toReadRecord(partition, message));
       },
@@ -117,6 +122,7 @@ export async function readUntil(
     await waitFor(() => enough(records), `${what} on ${topic}`, { timeoutMs });
   } finally {
     await consumer.disconnect();
+    await deleteConsumerGroup(kafka, groupId);
   }
   return records;
 }
@@ -131,31 +137,10 @@ export function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs 
  * transactions, where offsets include markers and "N records" is not known in advance.
  */
 export async function readToEnd(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<ReadRecord[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
-  const pending = new Map(
-    ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]),
-  );
   const records: ReadRecord[] = [];
-  if (pending.size === 0) return records;
-  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(6).toString("hex")}`, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    // Also emitted for batches of transaction markers only: the last offset of a partition may be a marker.
-    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-      const end = pending.get(e.payload.partition);
-      if (end !== undefined && BigInt(e.payload.lastOffset) >= end) pending.delete(e.payload.partition);
-    });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        records.push(toReadRecord(partition, message));
-      },
-    });
-    await waitFor(() => pending.size === 0, `the end of ${topic}`, { timeoutMs });
-  } finally {
-    await consumer.disconnect();
-  }
+  await readTopicToEnd(kafka, topic, (message, partition) => records.push(toReadRecord(partition, message)), {
+    groupPrefix: "reader",
+    timeoutMs,
+  });
   return records;
 }
