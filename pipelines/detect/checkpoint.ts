@@ -95,7 +95,7 @@ export function createCheckpoint(config: DetectConfig, logger: Logger): Checkpoi
   );
   const admin: Admin = kafka.admin();
   const producer: Producer = kafka.producer({
-    transactionalId: config.transactionalId ?? config.groupId,
+    transactionalId: config.transactionalId,
     idempotent: true,
     maxInFlightRequests: 1,
     // kafkajs' own partitions, chosen without its Long arithmetic: every alert and state write is keyed.

@@ -70,7 +70,7 @@ const SCRIPTS: Script[] = [
   { name: "bridge", file: "test/bench/bridge.ts", quickEnv: { BENCH_SECONDS: "3", BENCH_CONNECTIONS: "2000" } },
   { name: "map", file: "test/bench/map.ts", quickEnv: { BENCH_SECONDS: "15" } },
   { name: "history", file: "test/bench/history.ts", quickEnv: { BENCH_HISTORY_N: "50000" } },
-  { name: "detect", file: "test/bench/detect.ts", quickEnv: { BENCH_DETECT_TRUCKS: "800", BENCH_DETECT_LIVE: "100" } },
+  { name: "detect", file: "test/bench/detect.ts", quickEnv: { BENCH_DETECT_TRUCKS: "4000", BENCH_DETECT_LIVE: "100" } },
   {
     name: "fleet",
     file: "test/bench/fleet.ts",
