@@ -25,7 +25,6 @@ import { createTopicAdmin, type KafkaSinkHooks } from "./topics.ts";
 import { type Lifecycle, LifecycleGuard } from "../../common/lifecycle.ts";
 
 export { type Delivery, deliveredEach } from "../../common/kafka/offsets.ts";
-export { partitionMetadata } from "../../common/kafka/partitions.ts";
 export { sameBatch } from "./producer.ts";
 export type { SinkHealth } from "./readiness.ts";
 export type { KafkaSinkHooks } from "./topics.ts";

@@ -27,4 +27,4 @@ export { type FastPathState, fastPath } from "./kafkajs-fast-path.ts";
 export { messageHeaderText, messageText, messageTimestampMs } from "./record-batch.ts";
 export { type Delivery, deliveredEach, OffsetBook } from "./offsets.ts";
 export { deleteConsumerGroup, lastOffsets, readToEnd, type ReadToEndOptions, whenReadTo } from "./read-to-end.ts";
-export { javaCompatiblePartitioner, KeyPartitioner, murmur2, partitionMetadata } from "./partitions.ts";
+export { javaCompatiblePartitioner, KeyPartitioner } from "./partitions.ts";

@@ -12,7 +12,7 @@
 // First, as everywhere in this folder: the fast path must replace kafkajs' modules before kafkajs loads them.
 import "./kafkajs-fast-path.ts";
 import { randomBytes } from "node:crypto";
-import type { ICustomPartitioner, PartitionerArgs, PartitionMetadata } from "kafkajs";
+import type { ICustomPartitioner, PartitionerArgs } from "kafkajs";
 
 const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
@@ -61,17 +61,6 @@ export const javaCompatiblePartitioner: ICustomPartitioner = () => {
     return toPositive(next) % partitionMetadata.length;
   };
 };
-
-/** What kafkajs' DefaultPartitioner needs to know of a topic with `count` partitions: their ids. */
-export function partitionMetadata(count: number): PartitionMetadata[] {
-  return Array.from({ length: count }, (_, partitionId) => ({
-    partitionErrorCode: 0,
-    partitionId,
-    leader: 0,
-    replicas: [],
-    isr: [],
-  }));
-}
 
 /** One topic's key -> partition for a known partition count (the bridge assigns partitions itself: sink.ts). */
 export class KeyPartitioner {

@@ -311,6 +311,8 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
     const nextOffset = (BigInt(last) + 1n).toString();
     const filter = state.filter;
     const decoding = decodeBatch(batch, state.kind, filter);
+    const positionAfter = (trucks?: Iterable<string>): StoredPosition =>
+      filter ? { nextOffset, filter: filter.snapshot(trucks) } : { nextOffset };
     const handler = deps.handler;
     const began = process.hrtime.bigint();
     try {
@@ -327,7 +329,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
                 "a streamed batch's position is known once read to its end",
               );
             }
-            return filter ? { nextOffset, filter: filter.snapshot(trucks) } : { nextOffset };
+            return positionAfter(trucks);
           },
         } as StreamedRecordBatch);
       } else {
@@ -336,8 +338,7 @@ export function createPipelineRunner(config: PipelineRuntimeConfig, deps: Pipeli
           kind: state.kind,
           ...tp,
           records,
-          position: (trucks?: Iterable<string>): StoredPosition =>
-            filter ? { nextOffset, filter: filter.snapshot(trucks) } : { nextOffset },
+          position: positionAfter,
         } as RecordBatch;
         if (records.length > 0 || ownGroupOffsets) await handler.handle(typed);
       }

@@ -8,9 +8,8 @@
  *   topic wait unacknowledged, and another topic's records are not held behind them.
  */
 // First, as in the bridge: the sink must load its kafkajs record encoder before kafkajs itself is loaded.
-import { partitionMetadata } from "../../../common/kafka/partitions.ts";
+import { KeyPartitioner } from "../../../common/kafka/partitions.ts";
 import type { Admin, Kafka } from "kafkajs";
-import { Partitioners } from "kafkajs";
 import type { MqttClient } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Bridge } from "../../../bridge/bridge.ts";
@@ -34,12 +33,10 @@ import {
 
 /** A truck id whose records go to `partition` of a topic with `count` partitions (murmur2, as the bridge). */
 function truckOnPartition(prefix: string, partition: number, count: number): string {
-  const partitioner = Partitioners.DefaultPartitioner()!;
-  const metadata = partitionMetadata(count);
+  const partitioner = new KeyPartitioner("t", count);
   for (let i = 0; ; i += 1) {
     const id = `${prefix}-${i}`;
-    if (partitioner({ topic: "t", partitionMetadata: metadata, message: { key: id, value: null } }) === partition)
-      return id;
+    if (partitioner.partitionOf(id) === partition) return id;
   }
 }
 
